@@ -1,0 +1,55 @@
+# Stride: the two commands are `make run` and `make test`; everything else is a helper for them.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+PORT   ?= 5000
+
+.PHONY: run test lint system-deps serve bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -e '.[serve]'
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(PIP) install -e '.[test,serve]'
+	touch $@
+
+## make run: create .venv, install, prepare the SQLite database with a demo course, start the server.
+run: $(VENV)/.installed
+	$(PY) server.py --setup-demo --port $(PORT)
+
+## make test: install what the tests need (Python extras, bubblewrap, chromium), lint, run the suite.
+test: $(VENV)/.installed-test system-deps lint
+	$(PY) -m pytest -q
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+
+# The sandbox uses bubblewrap and the browser tests use Debian's chromium; install them when
+# missing and we are allowed to (root). Without them the affected tests say why they skip, or
+# fail under STRIDE_REQUIRE_SERVICES=1.
+system-deps:
+	@missing=""; \
+	command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing system packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "warning: missing system packages:$$missing (install them with apt-get as root)"; \
+	  fi; \
+	fi
+
+## make serve: the production setup (gunicorn), see docs/deploy.md.
+serve: $(VENV)/.installed
+	$(PY) server.py --setup-demo --check-only
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py 'server:create_app()'
+
+bench: $(VENV)/.installed-test
+	$(PY) benchmarks/reference.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

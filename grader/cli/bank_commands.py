@@ -1,0 +1,3 @@
+"""Commands of the `grader` CLI (filled in by their feature)."""
+
+COMMANDS: list = []

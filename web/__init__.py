@@ -1,0 +1,1 @@
+"""Stride's web adapter: SQLAlchemy models, queries, Flask blueprints and templates."""
