@@ -1,0 +1,146 @@
+"""Prompt templates: Jinja2 (sandboxed, strict) with filters for math, and a terminal rendering.
+
+Prompts are Markdown-light text with LaTeX math in ``$...$`` (inline) or ``$$...$$`` (display).
+Filters available in templates:
+
+- ``{{ A | latex }}``: a matrix as ``\\begin{bmatrix}...\\end{bmatrix}``, a vector as
+  ``[1, 2, 3]``, a number as itself;
+- ``{{ s | shape }}``: ``29 \\times 29 \\times 32``;
+- ``{{ n | num }}``: a number with thousands separators, ``27,000,100``.
+
+:func:`to_terminal` turns the LaTeX into something readable in a terminal (``×``, ``⌊ ⌋``,
+matrices drawn as aligned rows).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import jinja2
+import numpy as np
+from jinja2.sandbox import SandboxedEnvironment
+
+from grader.errors import ProblemSpecError
+from grader.expressions import to_jsonable
+
+
+def format_number(x: Any) -> str:
+    """A number as people write it: ints plain, floats without trailing zeros."""
+    x = to_jsonable(x)
+    if isinstance(x, bool):
+        return str(x).lower()
+    if isinstance(x, float):
+        if x.is_integer() and abs(x) < 1e15:
+            return str(int(x))
+        return f"{x:.6g}"
+    return str(x)
+
+
+def latex(value: Any) -> str:
+    """LaTeX for a number, a vector (``[1, 2]``) or a matrix (``bmatrix``)."""
+    value = to_jsonable(value)
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        rows = [" & ".join(format_number(v) for v in row) for row in value]
+        return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
+    if isinstance(value, list):
+        return "[" + ", ".join(format_number(v) for v in value) + "]"
+    return format_number(value)
+
+
+def shape(value: Any) -> str:
+    """A shape as ``29 \\times 29 \\times 32``."""
+    return r" \times ".join(format_number(v) for v in to_jsonable(value))
+
+
+def num(value: Any) -> str:
+    """A number with thousands separators: 27,000,100."""
+    value = to_jsonable(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return format_number(value)
+
+
+def _make_environment() -> SandboxedEnvironment:
+    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
+                               keep_trailing_newline=False)
+    env.filters.update(latex=latex, shape=shape, num=num, fmt=format_number)
+    return env
+
+
+ENVIRONMENT = _make_environment()
+
+
+def compile_template(text: Any, where: str) -> jinja2.Template:
+    """Compile a prompt template; a syntax error names the file, problem and field."""
+    if not isinstance(text, str):
+        raise ProblemSpecError(f"{where}: expected text, got {text!r}")
+    try:
+        return ENVIRONMENT.from_string(text)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ProblemSpecError(f"{where}: template error on line {exc.lineno}: {exc.message}") from exc
+
+
+def render(template: jinja2.Template, context: Mapping[str, Any], where: str) -> str:
+    """Render with plain values (arrays as nested lists); undefined names are errors."""
+    values = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in context.items()}
+    try:
+        return template.render(values).strip()
+    except jinja2.TemplateError as exc:
+        raise ProblemSpecError(f"{where}: {type(exc).__name__}: {exc}") from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# Terminal rendering
+
+_SYMBOLS = {
+    r"\times": "×", r"\cdot": "·", r"\lfloor": "⌊", r"\rfloor": "⌋", r"\lceil": "⌈",
+    r"\rceil": "⌉", r"\le": "≤", r"\leq": "≤", r"\ge": "≥", r"\geq": "≥", r"\ne": "≠",
+    r"\neq": "≠", r"\to": "→", r"\rightarrow": "→", r"\infty": "∞", r"\int": "∫", r"\sum": "Σ",
+    r"\ast": "*", r"\star": "⋆", r"\approx": "≈", r"\in": "∈", r"\quad": "  ", r"\qquad": "    ",
+    r"\ldots": "...", r"\dots": "...", r"\cdots": "...", r"\pm": "±", r"\tau": "τ",
+    r"\{": "{", r"\}": "}", r"\%": "%", r"\circledast": "⊛", r"\otimes": "⊗",
+}
+_SYMBOL_RE = re.compile("|".join(re.escape(k) + r"(?![a-zA-Z])" for k in
+                                 sorted(_SYMBOLS, key=len, reverse=True)))
+_MATRIX_RE = re.compile(r"\\begin\{[bp]?matrix\}(.*?)\\end\{[bp]?matrix\}", re.S)
+_MATH_RE = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.S)
+
+
+def _matrix_rows(body: str) -> list[list[str]]:
+    return [[cell.strip() for cell in row.split("&")] for row in body.split(r"\\") if row.strip()]
+
+
+def _draw_matrix(rows: list[list[str]]) -> str:
+    width = max((len(c) for row in rows for c in row), default=1)
+    lines = ["[ " + " ".join(c.rjust(width) for c in row) + " ]" for row in rows]
+    return "\n" + "\n".join("    " + line for line in lines) + "\n"
+
+
+def _math_to_text(math: str, display: bool) -> str:
+    def matrix(match: re.Match[str]) -> str:
+        rows = _matrix_rows(match.group(1))
+        if display or len(rows) > 1:
+            return _draw_matrix(rows)
+        return "[" + ", ".join(rows[0]) + "]"
+
+    text = _MATRIX_RE.sub(matrix, math)
+    text = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"(\1)/(\2)", text)
+    text = re.sub(r"\\(?:text|mathrm|mathbf|operatorname)\{([^{}]*)\}", r"\1", text)
+    text = re.sub(r"\\(?:left|right|big|Big)\b", "", text)
+    text = _SYMBOL_RE.sub(lambda m: _SYMBOLS[m.group(0)], text)
+    text = re.sub(r"\^\{([^{}]*)\}", r"^\1", text)
+    text = re.sub(r"_\{([^{}]*)\}", r"_\1", text)
+    text = text.replace(r"\,", " ").replace(r"\;", " ").replace("{,}", ",")
+    return text.replace("{", "").replace("}", "").strip() if "\n" not in text else text
+
+
+def to_terminal(text: str) -> str:
+    """Prompt text with its LaTeX math made readable in a terminal."""
+
+    def replace(match: re.Match[str]) -> str:
+        display = match.group(1) is not None
+        return _math_to_text(match.group(1) if display else match.group(2), display)
+
+    return _MATH_RE.sub(replace, text)
