@@ -1,48 +1,188 @@
 """Stride's web server: `create_app()` and a command line to run it.
 
-`python server.py [--port N] [--setup-demo]` serves the app on http://127.0.0.1:5000.
+`python server.py --setup-demo [--port N] [--host H]` migrates the SQLite database under
+`instance/`, creates the demo course and its accounts, and serves http://127.0.0.1:5000.
+Under gunicorn use `server:create_app()` (see docs/deploy.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import secrets
+import sys
 from pathlib import Path
 
-from flask import Flask, render_template_string
+import click
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
 
 ROOT = Path(__file__).resolve().parent
+INSTANCE = ROOT / "instance"
+KB = 1024
 
-_INDEX = """<!doctype html><title>Stride</title>
-<h1>Stride problem bank</h1>
-<ul>{% for name in names %}<li>{{ name }}</li>{% else %}<li>No problems yet.</li>{% endfor %}</ul>
-"""
+
+def _database_url(instance_path: Path = INSTANCE) -> str:
+    from web.db import default_database_url, normalize_url
+
+    return normalize_url(os.environ.get("DATABASE_URL") or default_database_url(instance_path))
+
+
+def _secret_key(instance_path: Path) -> str | None:
+    if os.environ.get("STRIDE_SECRET_KEY"):
+        return os.environ["STRIDE_SECRET_KEY"]
+    key_file = instance_path / "secret_key"
+    return key_file.read_text().strip() if key_file.exists() else None
+
+
+def _defaults(app: Flask) -> dict:
+    instance = Path(app.instance_path)
+    return dict(
+        SECRET_KEY=_secret_key(instance), DATABASE_URL=_database_url(instance),
+        PROBLEMS_DIR=str(ROOT / "problems"), MAX_CONTENT_LENGTH=256 * KB,
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax",
+        COOKIE_SECURE=None,  # None: secure unless debugging or testing
+        LOGIN_RATE_LIMIT="10 per minute", SUBMIT_RATE_LIMIT="30 per minute",
+        CODE_RATE_LIMIT="10 per minute", RATELIMIT_STORAGE_URI="memory://",
+        GRADING_WORKERS=2, CHECK_SCHEMA=True, WTF_CSRF_TIME_LIMIT=None,
+    )
+
+
+def _finish_config(app: Flask) -> None:
+    if not app.config["SECRET_KEY"] and (app.debug or app.testing):
+        app.config["SECRET_KEY"] = "dev"
+    secure = app.config["COOKIE_SECURE"]
+    if secure is None:
+        secure = not (app.debug or app.testing)
+    app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(secure)
+
+
+def _register_error_pages(app: Flask) -> None:
+    def page(error, status: int, title: str):
+        description = getattr(error, "description", None) or title
+        return render_template("error.html", title=title, description=description), status
+
+    for status, title in ((400, "Bad request"), (403, "Not allowed"), (404, "Not found"),
+                          (405, "Method not allowed"),
+                          (413, "That upload is too large (the limit is 256 KB)"),
+                          (429, "Too many requests: please wait a minute and try again"),
+                          (500, "Something went wrong on our side")):
+        app.register_error_handler(status, lambda e, s=status, t=title: page(e, s, t))
+    app.register_error_handler(CSRFError, lambda e: page(
+        e, 400, "This form has expired or was not sent by Stride. Reload the page and try again."))
+
+
+def _check_schema(app: Flask) -> None:
+    """Refuse to start on an unmigrated database (the `flask` CLI itself may still migrate)."""
+    from web.db import SchemaOutOfDate, check_schema_current
+
+    engine, url = app.extensions["stride_engine"], app.config["DATABASE_URL"]
+    if click.get_current_context(silent=True) is None:
+        check_schema_current(engine, url)
+        return
+    state = {"ok": False}
+
+    @app.before_request
+    def _guard():
+        if not state["ok"]:
+            try:
+                check_schema_current(engine, url)
+            except SchemaOutOfDate as exc:
+                return render_template("error.html", title="Database not migrated",
+                                       description=str(exc)), 503
+            state["ok"] = True
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Build the Flask application."""
-    app = Flask(__name__, instance_relative_config=True)
-    app.config.from_mapping(SECRET_KEY="dev", PROBLEMS_DIR=str(ROOT / "problems"))
+    """Build the Flask application (see the module docstring)."""
+    from web import auth, cli, code, db, jobs, practice, security, student, templating
+
+    app = Flask(__name__, instance_path=str(INSTANCE), template_folder=str(ROOT / "web/templates"),
+                static_folder=str(ROOT / "web/static"))
+    app.config.from_mapping(_defaults(app))
+    app.config.from_pyfile("config.py", silent=True)
     if test_config:
         app.config.update(test_config)
-
-    @app.get("/")
-    def index() -> str:
-        names = sorted(p.stem for p in Path(app.config["PROBLEMS_DIR"]).glob("*.yaml"))
-        return render_template_string(_INDEX, names=names)
-
+    _finish_config(app)
+    security.check_secret_key(app)
+    db.init_app(app)
+    security.init_app(app)
+    jobs.init_app(app)
+    cli.init_app(app)
+    for blueprint in (auth.bp, student.bp, practice.bp, code.bp):
+        app.register_blueprint(blueprint)
+    templating.init_app(app)
+    _register_error_pages(app)
+    if app.config["CHECK_SCHEMA"]:
+        _check_schema(app)
     return app
 
 
+def _prepare_instance() -> None:
+    """Create instance/ and a random secret key there, unless one is configured."""
+    INSTANCE.mkdir(parents=True, exist_ok=True)
+    key_file = INSTANCE / "secret_key"
+    if not os.environ.get("STRIDE_SECRET_KEY") and not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+
+
+def _print_bank_status(app: Flask) -> None:
+    from grader.errors import ProblemSpecError
+
+    with app.app_context():
+        from web.bankaccess import reload_bank
+
+        try:
+            bank = reload_bank()
+        except ProblemSpecError as exc:
+            print("warning: the problem bank has errors; problem pages will fail until fixed:",
+                  *getattr(exc, "errors", (str(exc),)), sep="\n  ", file=sys.stderr)
+            return
+        print(f"Problem bank: {len(bank.problems)} problems in {len(bank.sets)} sets.")
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
-    parser.add_argument("--setup-demo", action="store_true", help="prepare the demo course first")
+    parser.add_argument("--setup-demo", action="store_true",
+                        help="migrate the database and create the demo course and logins first")
+    parser.add_argument("--check-only", action="store_true",
+                        help="prepare and check everything, then exit without serving")
     args = parser.parse_args(argv)
-    app = create_app()
+
+    from web.cli import DEMO_JOIN_CODE, setup_demo
+    from web.db import SchemaOutOfDate, session_factory, upgrade_database
+    from web.jobs import recover_stale_jobs
+    from web.security import InsecureConfiguration
+
+    if args.setup_demo:
+        _prepare_instance()
+        upgrade_database(_database_url())
+    # The built-in server speaks plain HTTP, where browsers drop Secure cookies.
+    overrides = {"COOKIE_SECURE": os.environ.get("STRIDE_COOKIE_SECURE") == "1"}
+    try:
+        app = create_app(None if args.check_only else overrides)
+    except (SchemaOutOfDate, InsecureConfiguration) as exc:
+        sys.exit(f"error: {exc}")
+    logins = setup_demo(app) if args.setup_demo else ()
+    stale = recover_stale_jobs(session_factory(app))
+    if stale:
+        print(f"Marked {stale} unfinished code submission(s) from the last run as failed.")
+    _print_bank_status(app)
+    if args.check_only:
+        print("Stride is ready to serve.")
+        return
     print(f"Stride is running on http://{args.host}:{args.port}/", flush=True)
-    app.run(host=args.host, port=args.port)
+    for login in logins:
+        print(f"  {login.role:<10} {login.username:<10} password: {login.password}")
+    if logins:
+        print(f"  students can also register with the course join code {DEMO_JOIN_CODE!r}")
+    print(f"  practice without an account: http://{args.host}:{args.port}/practice/", flush=True)
+    app.run(host=args.host, port=args.port, threaded=True)
 
 
 if __name__ == "__main__":

@@ -15,3 +15,96 @@ settings.register_profile("dev", max_examples=300, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REQUIRE_SERVICES = os.environ.get("STRIDE_REQUIRE_SERVICES") == "1"
+
+
+# --- web app fixtures (tests/test_web_*.py) --------------------------------------------------
+
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+WEB_PASSWORD = "correct-horse-1"
+
+
+def _write_web_sets(problems_dir: Path) -> None:
+    """Two problem sets over whatever problems the repo's bank holds: one open, one closed."""
+    from grader.bank import load_bank
+
+    ids = sorted(load_bank(problems_dir).problems)
+    sets = problems_dir / "sets"
+    sets.mkdir(exist_ok=True)
+    for old in sets.glob("*.y*ml"):
+        old.unlink()
+    items = "".join(f"  - problem: {pid}\n    points: 2\n    attempts: 3\n" for pid in ids)
+    (sets / "open-set.yaml").write_text(
+        f"id: open-set\ntitle: Open set\ndue: 2999-01-01T00:00:00Z\nproblems:\n{items}")
+    (sets / "closed-set.yaml").write_text(
+        f"id: closed-set\ntitle: Closed set\ndue: 2000-01-01T00:00:00Z\nproblems:\n{items}")
+
+
+@pytest.fixture(scope="session")
+def web_template(tmp_path_factory):
+    """A migrated SQLite file and a problem bank copy, built once and copied per test."""
+    from web.db import upgrade_database
+
+    base = tmp_path_factory.mktemp("web-template")
+    problems = base / "problems"
+    shutil.copytree(ROOT / "problems", problems)
+    _write_web_sets(problems)
+    upgrade_database(f"sqlite:///{base / 'stride.sqlite'}")
+    return base
+
+
+@pytest.fixture
+def web_config(web_template, tmp_path):
+    shutil.copy(web_template / "stride.sqlite", tmp_path / "stride.sqlite")
+    return {
+        "TESTING": True, "SECRET_KEY": "test-secret", "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False, "DATABASE_URL": f"sqlite:///{tmp_path / 'stride.sqlite'}",
+        "PROBLEMS_DIR": str(web_template / "problems"), "GRADING_WORKERS": 1,
+    }
+
+
+@pytest.fixture
+def app(web_config):
+    from server import create_app
+    from web.accounts import create_user, get_or_create_course
+    from web.db import session_factory
+
+    app = create_app(web_config)
+    with session_factory(app)() as session:
+        course = get_or_create_course(session, "Test course", "join-me")
+        for name, role in (("alice", "student"), ("bob", "student"), ("ines", "instructor")):
+            create_user(session, name, WEB_PASSWORD, role=role, course=course)
+        session.commit()
+    yield app
+    app.extensions["stride_pool"].shutdown()
+    app.extensions["stride_engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, username="alice", password=WEB_PASSWORD):
+        return self._client.post("/auth/login", data={"username": username, "password": password})
+
+    def logout(self):
+        return self._client.post("/auth/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)

@@ -1,0 +1,132 @@
+"""Creating accounts and courses: shared by the CLI, self-registration and (later) instructor pages.
+
+These functions add rows to the session but never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from web.models import ROLES, Course, Enrollment, User
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,80}$")
+MIN_PASSWORD = 8
+
+
+class AccountError(ValueError):
+    """An account or roster row cannot be created; the message says why, for the person typing."""
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    username: str
+    password: str | None  # the generated password, when the roster gave none; else None
+    created: bool
+
+
+def validate_username(username: str) -> str:
+    username = username.strip()
+    if not USERNAME_RE.match(username):
+        raise AccountError(
+            f"The username {username!r} is not allowed: use 2 to 80 letters, digits or . _ @ -."
+        )
+    return username
+
+
+def validate_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"Please choose a password of at least {MIN_PASSWORD} characters.")
+    return password
+
+
+def get_user_by_username(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username.strip()))
+
+
+def create_user(session: Session, username: str, password: str, *, role: str = "student",
+                display_name: str = "", course: Course | None = None) -> User:
+    """Add a user (password hashed with werkzeug's default, scrypt) and enroll them in `course`."""
+    username = validate_username(username)
+    validate_password(password)
+    if role not in ROLES:
+        raise AccountError(f"The role {role!r} is unknown: use one of {', '.join(ROLES)}.")
+    if get_user_by_username(session, username) is not None:
+        raise AccountError(f"The username {username!r} is already taken.")
+    user = User(username=username, password_hash=generate_password_hash(password), role=role,
+                display_name=display_name.strip())
+    session.add(user)
+    if course is not None:
+        session.add(Enrollment(user=user, course=course))
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with this username and password, else None (same answer for both faults)."""
+    user = get_user_by_username(session, username)
+    if user is None or not user.active:
+        check_password_hash(generate_password_hash("timing"), password)  # similar time either way
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+def get_or_create_course(session: Session, name: str, join_code: str | None = None) -> Course:
+    course = session.scalar(select(Course).where(Course.name == name))
+    if course is None:
+        course = Course(name=name, join_code=join_code or secrets.token_urlsafe(6))
+        session.add(course)
+        session.flush()
+    return course
+
+
+def course_by_join_code(session: Session, code: str) -> Course | None:
+    return session.scalar(select(Course).where(Course.join_code == code.strip()))
+
+
+def enroll(session: Session, user: User, course: Course) -> None:
+    exists = session.scalar(select(Enrollment).where(
+        Enrollment.user_id == user.id, Enrollment.course_id == course.id))
+    if exists is None:
+        session.add(Enrollment(user=user, course=course))
+        session.flush()
+
+
+def import_roster(session: Session, csv_text: str, course: Course) -> list[RosterEntry]:
+    """Create students from CSV with a `username` column and optional `display_name`, `password`.
+
+    Existing usernames are enrolled, not changed. Rows without a password get a generated one,
+    returned so it can be handed out. Raises AccountError naming the line of the first bad row.
+    """
+    reader = csv.DictReader(io.StringIO(csv_text))
+    if reader.fieldnames is None or "username" not in [f.strip() for f in reader.fieldnames]:
+        raise AccountError("The roster needs a header row with a 'username' column "
+                           "(and optionally 'display_name' and 'password').")
+    entries = []
+    for line, row in enumerate(reader, start=2):
+        row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+        if not row.get("username"):
+            continue
+        try:
+            entries.append(_roster_row(session, row, course))
+        except AccountError as exc:
+            raise AccountError(f"Roster line {line}: {exc}") from exc
+    return entries
+
+
+def _roster_row(session: Session, row: dict[str, str], course: Course) -> RosterEntry:
+    existing = get_user_by_username(session, row["username"])
+    if existing is not None:
+        enroll(session, existing, course)
+        return RosterEntry(existing.username, None, created=False)
+    generated = None if row.get("password") else secrets.token_urlsafe(9)
+    user = create_user(session, row["username"], row.get("password") or generated,
+                       display_name=row.get("display_name", ""), course=course)
+    return RosterEntry(user.username, generated, created=True)

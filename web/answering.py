@@ -1,0 +1,74 @@
+"""The answer form for each answer type, and turning a posted form into a graded result.
+
+Shared by the graded problem pages and practice mode. Grader errors stop here: a FormatError
+becomes a message on the page, never a stored attempt.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from werkzeug.datastructures import MultiDict
+
+TEXTAREA_TYPES = {"matrix"}
+RADIO_TYPES = {"choice", "truefalse"}
+MAX_ANSWER_CHARS = 5000
+
+
+@dataclass(frozen=True)
+class AnswerForm:
+    """What the template needs to draw the input for one variant."""
+
+    widget: str  # "text" | "textarea" | "radio" | "checkbox"
+    options: tuple[str, ...]
+    hint: str
+
+
+def answer_form(variant) -> AnswerForm:
+    from grader.answers import answer_hint
+
+    kind = variant.answer_type
+    if kind == "truefalse":
+        return AnswerForm("radio", tuple(variant.options or ("True", "False")), "")
+    if kind == "choice":
+        return AnswerForm("radio", tuple(variant.options or ()), "")
+    if kind == "multiselect":
+        return AnswerForm("checkbox", tuple(variant.options or ()), "Tick every option that applies.")
+    widget = "textarea" if kind in TEXTAREA_TYPES else "text"
+    return AnswerForm(widget, (), answer_hint(kind))
+
+
+def raw_answer(form: MultiDict, variant) -> str:
+    """The raw answer text: checkbox choices joined by newlines, as the parser expects."""
+    if variant.answer_type == "multiselect":
+        return "\n".join(v for v in form.getlist("answer") if v)
+    return form.get("answer", "")
+
+
+def check(variant, raw: str):
+    """(parsed, result) for a raw answer; raises grader.errors.FormatError when unreadable."""
+    from grader.answers import parse
+    from grader.errors import FormatError
+    from grader.grading import grade
+
+    if len(raw) > MAX_ANSWER_CHARS:
+        raise FormatError(f"That answer is {len(raw)} characters long; answers here are at most "
+                          f"{MAX_ANSWER_CHARS}. Please shorten it.")
+    if not raw.strip() and variant.answer_type != "multiselect":
+        raise FormatError("Please enter an answer before submitting.")
+    parsed = parse(variant.answer_type, raw, options=variant.options)
+    return parsed, grade(variant, parsed)
+
+
+def to_json_text(value) -> str:
+    """JSON of a parsed value (tuples become lists; anything exotic becomes its str)."""
+    return json.dumps(value, default=_jsonable)
+
+
+def _jsonable(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    return str(value)

@@ -1,0 +1,123 @@
+"""Engine, sessions and migrations.
+
+The engine and sessionmaker are built once per app (`init_app`); a view gets its request-scoped
+session from `get_session()`, which is closed at teardown. Query functions take a session and never
+commit; views and CLI commands own the transaction. Background jobs open their own session with
+`session_factory(app)`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+ROOT = Path(__file__).resolve().parents[1]
+MIGRATIONS_DIR = ROOT / "migrations"
+UPGRADE_HINT = "run `flask --app server db-upgrade` (or `make run`, which migrates)"
+
+
+class SchemaOutOfDate(RuntimeError):
+    """The database has not been migrated to the revision this code expects."""
+
+
+def normalize_url(url: str) -> str:
+    """Accept the `postgres://` spelling some hosts hand out."""
+    if url.startswith("postgres://"):
+        return "postgresql://" + url[len("postgres://"):]
+    return url
+
+
+def default_database_url(instance_path: str | Path) -> str:
+    return f"sqlite:///{Path(instance_path) / 'stride.sqlite'}"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def init_app(app: Flask) -> None:
+    """Build the engine and sessionmaker once and close request sessions at teardown."""
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["stride_engine"] = engine
+    app.extensions["stride_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    app.teardown_appcontext(close_session)
+
+
+def session_factory(app: Flask) -> sessionmaker[Session]:
+    return app.extensions["stride_sessionmaker"]
+
+
+def get_session() -> Session:
+    """The request-scoped session (created on first use, closed at teardown)."""
+    if "db_session" not in g:
+        g.db_session = session_factory(current_app)()
+    return g.db_session
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+# --- migrations -----------------------------------------------------------------------------
+
+def alembic_config(url: str):
+    from alembic.config import Config
+
+    config = Config(str(ROOT / "alembic.ini")) if (ROOT / "alembic.ini").exists() else Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
+    return config
+
+
+def upgrade_database(url: str, revision: str = "head") -> None:
+    """Migrate the database at `url` to `revision` (creating it if needed)."""
+    from alembic import command
+
+    make_engine(url).dispose()  # creates the SQLite file's folder
+    command.upgrade(alembic_config(url), revision)
+
+
+def head_revision(url: str) -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def check_schema_current(engine: Engine, url: str) -> None:
+    """Raise `SchemaOutOfDate` with what to run unless the database is at the head revision."""
+    head = head_revision(url)
+    current = current_revision(engine)
+    if current != head:
+        where = "has no Stride tables yet" if current is None else f"is at revision {current}"
+        raise SchemaOutOfDate(
+            f"The database {engine.url.render_as_string(hide_password=True)} {where}, "
+            f"but this version of Stride needs revision {head}: {UPGRADE_HINT}."
+        )

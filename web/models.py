@@ -1,0 +1,205 @@
+"""SQLAlchemy 2.0 models: data and relationships only (no grading, no URLs, no queue calls).
+
+Problem sets and problems live in the YAML bank (`grader.bank`), not here: rows refer to them by
+their string ids. What a student was shown is frozen in `VariantRecord` the first time it is shown,
+so editing the YAML later never changes history silently.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+ROLES = ("student", "instructor")
+CODE_STATUSES = ("queued", "grading", "done", "failed")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC (the default of every timestamp column)."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC and always returns aware UTC, the same on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Course(Base):
+    __tablename__ = "course"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    join_code: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    enrollments: Mapped[list[Enrollment]] = relationship(back_populates="course")
+
+
+class User(Base):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), default="student")
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    enrollments: Mapped[list[Enrollment]] = relationship(back_populates="user")
+
+    # Flask-Login's user protocol, spelled out so the model does not import flask_login.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def is_instructor(self) -> bool:
+        return self.role == "instructor"
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.username
+
+
+class Enrollment(Base):
+    __tablename__ = "enrollment"
+    __table_args__ = (UniqueConstraint("user_id", "course_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="enrollments")
+    course: Mapped[Course] = relationship(back_populates="enrollments")
+
+
+class VariantRecord(Base):
+    """The variant of one problem a student was shown, frozen when first shown."""
+
+    __tablename__ = "variant_record"
+    __table_args__ = (UniqueConstraint("user_id", "set_id", "problem_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    set_id: Mapped[str] = mapped_column(String(120))
+    problem_id: Mapped[str] = mapped_column(String(120))
+    seed: Mapped[int] = mapped_column(BigInteger)
+    variant_json: Mapped[str] = mapped_column(Text)  # Variant.to_json(): params, prompt, answer
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    user: Mapped[User] = relationship()
+    submissions: Mapped[list[Submission]] = relationship(back_populates="variant")
+
+
+class Submission(Base):
+    """One graded answer. Format errors are never stored: they cost no attempt."""
+
+    __tablename__ = "submission"
+    __table_args__ = (UniqueConstraint("user_id", "set_id", "problem_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    set_id: Mapped[str] = mapped_column(String(120), index=True)
+    problem_id: Mapped[str] = mapped_column(String(120))
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variant_record.id", ondelete="CASCADE"))
+    seed: Mapped[int] = mapped_column(BigInteger)
+    attempt: Mapped[int] = mapped_column(Integer)
+    raw: Mapped[str] = mapped_column(Text)
+    parsed_json: Mapped[str] = mapped_column(Text)
+    read_as: Mapped[str] = mapped_column(Text, default="")
+    correct: Mapped[bool] = mapped_column(Boolean)
+    score: Mapped[float] = mapped_column(Float)  # fraction of the item's points, 0..1
+    mistake: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    feedback: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    regraded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    user: Mapped[User] = relationship()
+    variant: Mapped[VariantRecord] = relationship(back_populates="submissions")
+    score_changes: Mapped[list[ScoreChange]] = relationship(back_populates="submission")
+
+
+class ScoreChange(Base):
+    """Audit trail of a submission's score changing after the fact (an explicit regrade)."""
+
+    __tablename__ = "score_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id", ondelete="CASCADE"), index=True)
+    old_score: Mapped[float] = mapped_column(Float)
+    new_score: Mapped[float] = mapped_column(Float)
+    old_correct: Mapped[bool] = mapped_column(Boolean)
+    new_correct: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    changed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    submission: Mapped[Submission] = relationship(back_populates="score_changes")
+
+
+class CodeSubmission(Base):
+    """An uploaded or pasted implementation, graded in the background."""
+
+    __tablename__ = "code_submission"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    exercise: Mapped[str] = mapped_column(String(120))
+    filename: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    source: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    report_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    max_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    user: Mapped[User] = relationship()

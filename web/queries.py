@@ -1,0 +1,83 @@
+"""Read queries. Every function takes a session and never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from web.models import CodeSubmission, Submission, User, VariantRecord
+
+
+@dataclass(frozen=True)
+class ProblemProgress:
+    """One student's standing on one problem of a set."""
+
+    attempts_used: int
+    best_score: float  # fraction 0..1
+    solved: bool
+
+
+def variant_record(session: Session, user_id: int, set_id: str, problem_id: str
+                   ) -> VariantRecord | None:
+    return session.scalar(select(VariantRecord).where(
+        VariantRecord.user_id == user_id, VariantRecord.set_id == set_id,
+        VariantRecord.problem_id == problem_id))
+
+
+def submissions_for(session: Session, user_id: int, set_id: str, problem_id: str
+                    ) -> Sequence[Submission]:
+    """A student's submissions to one problem, oldest first."""
+    return session.scalars(select(Submission).where(
+        Submission.user_id == user_id, Submission.set_id == set_id,
+        Submission.problem_id == problem_id).order_by(Submission.attempt, Submission.id)).all()
+
+
+def attempts_used(session: Session, user_id: int, set_id: str, problem_id: str) -> int:
+    return session.scalar(select(func.count(Submission.id)).where(
+        Submission.user_id == user_id, Submission.set_id == set_id,
+        Submission.problem_id == problem_id)) or 0
+
+
+def set_progress(session: Session, user_id: int, set_id: str) -> dict[str, ProblemProgress]:
+    """Per problem id of the set: attempts used, best score and whether it is solved."""
+    rows = session.execute(
+        select(Submission.problem_id, func.count(Submission.id), func.max(Submission.score))
+        .where(Submission.user_id == user_id, Submission.set_id == set_id)
+        .group_by(Submission.problem_id)).all()
+    return {pid: ProblemProgress(int(n), float(best or 0.0), (best or 0.0) >= 1.0)
+            for pid, n, best in rows}
+
+
+def all_progress(session: Session, user_id: int) -> dict[str, dict[str, ProblemProgress]]:
+    """`set_progress` for every set the student has submitted to, keyed by set id."""
+    rows = session.execute(
+        select(Submission.set_id, Submission.problem_id, func.count(Submission.id),
+               func.max(Submission.score))
+        .where(Submission.user_id == user_id)
+        .group_by(Submission.set_id, Submission.problem_id)).all()
+    progress: dict[str, dict[str, ProblemProgress]] = {}
+    for set_id, pid, n, best in rows:
+        progress.setdefault(set_id, {})[pid] = ProblemProgress(
+            int(n), float(best or 0.0), (best or 0.0) >= 1.0)
+    return progress
+
+
+def code_submissions_for(session: Session, user_id: int, exercise: str | None = None
+                         ) -> Sequence[CodeSubmission]:
+    """A student's code submissions, newest first."""
+    query = select(CodeSubmission).where(CodeSubmission.user_id == user_id)
+    if exercise is not None:
+        query = query.where(CodeSubmission.exercise == exercise)
+    return session.scalars(query.order_by(CodeSubmission.id.desc())).all()
+
+
+def unfinished_code_submissions(session: Session) -> Sequence[CodeSubmission]:
+    return session.scalars(select(CodeSubmission).where(
+        CodeSubmission.status.in_(("queued", "grading")))).all()
+
+
+def users_by_role(session: Session, role: str) -> Sequence[User]:
+    return session.scalars(select(User).where(User.role == role).order_by(User.username)).all()

@@ -1,0 +1,129 @@
+"""Server-side rendering of prompts: LaTeX to MathML, arrays as matrices, figures as shaded grids.
+
+Everything that is not math is HTML-escaped; nothing here needs a CDN, a font or a script.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from latex2mathml.converter import convert
+from markupsafe import Markup, escape
+
+_MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.DOTALL)
+# A nested numeric list written in prose, e.g. [[1, 2], [3, 4]]: shown as a matrix.
+_NESTED_LIST = re.compile(r"\[\s*\[[-+0-9.,\s\[\]eE]*\]\s*\]")
+_INLINE = re.compile(r"`([^`]+)`|\*\*([^*]+)\*\*")
+SHADES = 10
+
+
+def math_to_mathml(latex: str, display: bool = False) -> Markup:
+    """MathML for one LaTeX snippet; on a conversion failure, the escaped source in <code>."""
+    try:
+        return Markup(convert(latex.strip(), display="block" if display else "inline"))
+    except Exception:  # latex2mathml raises a variety of errors on odd input
+        return Markup("<code>") + escape(latex) + Markup("</code>")
+
+
+def _format_number(value) -> str:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def matrix_latex(rows: Sequence[Sequence]) -> str:
+    body = r" \\ ".join(" & ".join(_format_number(v) for v in row) for row in rows)
+    return r"\begin{bmatrix}" + body + r"\end{bmatrix}"
+
+
+def value_to_html(value) -> Markup:
+    """A value as students should read it: 2D lists as a matrix, other lists as a row vector."""
+    if isinstance(value, (list, tuple)) and value and all(
+            isinstance(r, (list, tuple)) for r in value):
+        return math_to_mathml(matrix_latex(value))
+    if isinstance(value, (list, tuple)):
+        return escape("[" + ", ".join(_format_number(v) for v in value) + "]")
+    return escape(_format_number(value))
+
+
+def _prose(text: str) -> Markup:
+    """Escape prose, turning nested numeric lists into matrices and `code`/**bold** into tags."""
+    out, last = [], 0
+    for match in _NESTED_LIST.finditer(text):
+        out.append(_inline(text[last:match.start()]))
+        try:
+            rows = ast.literal_eval(match.group(0))
+            out.append(math_to_mathml(matrix_latex(rows)))
+        except (ValueError, SyntaxError, TypeError):
+            out.append(_inline(match.group(0)))
+        last = match.end()
+    out.append(_inline(text[last:]))
+    return Markup("").join(out)
+
+
+def _inline(text: str) -> Markup:
+    out, last = [], 0
+    for match in _INLINE.finditer(text):
+        out.append(escape(text[last:match.start()]))
+        if match.group(1) is not None:
+            out.append(Markup("<code>") + escape(match.group(1)) + Markup("</code>"))
+        else:
+            out.append(Markup("<strong>") + escape(match.group(2)) + Markup("</strong>"))
+        last = match.end()
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
+
+def render_text(text: str) -> Markup:
+    """Inline rendering: `$...$` as MathML, the rest escaped prose."""
+    out, last = [], 0
+    for match in _MATH.finditer(text):
+        out.append(_prose(text[last:match.start()]))
+        if match.group(1) is not None:
+            out.append(math_to_mathml(match.group(1), display=True))
+        else:
+            out.append(math_to_mathml(match.group(2)))
+        last = match.end()
+    out.append(_prose(text[last:]))
+    return Markup("").join(out)
+
+
+def render_prompt(text: str) -> Markup:
+    """A prompt as paragraphs: blank lines separate them, single newlines are spaces (Markdown)."""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text or "") if p.strip()]
+    html = []
+    for paragraph in paragraphs:
+        joined = " ".join(line.strip() for line in paragraph.splitlines())
+        html.append(Markup("<p>") + render_text(joined) + Markup("</p>"))
+    return Markup("\n").join(html)
+
+
+@dataclass(frozen=True)
+class GridCell:
+    text: str
+    shade: int  # 0 (darkest) .. SHADES (lightest), a CSS class, since CSP forbids inline styles
+
+
+def grid_cells(matrix: Sequence[Sequence[float]]) -> list[list[GridCell]]:
+    """Cells of a shaded grid: the lowest value darkest, the highest lightest (like an image)."""
+    values = [float(v) for row in matrix for v in row if math.isfinite(float(v))]
+    low, high = (min(values), max(values)) if values else (0.0, 0.0)
+    span = high - low
+    grid = []
+    for row in matrix:
+        cells = []
+        for v in row:
+            v = float(v)
+            level = SHADES // 2 if span == 0 or not math.isfinite(v) else round(
+                (v - low) / span * SHADES)
+            cells.append(GridCell(_format_number(v), int(level)))
+        grid.append(cells)
+    return grid

@@ -1,0 +1,146 @@
+"""The student's pages: home, a problem set, a problem with its answer form and history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
+
+from web import answering, queries
+from web.bankaccess import (
+    find_item,
+    find_set,
+    get_bank,
+    get_or_create_variant,
+    is_past_due,
+)
+from web.db import get_session
+from web.models import Submission
+from web.render import grid_cells, render_prompt
+from web.security import rate_limit
+
+bp = Blueprint("student", __name__)
+
+
+def _set_summary(problem_set, progress) -> dict:
+    total = sum(item.points for item in problem_set.items)
+    earned = sum(item.points * progress[item.problem_id].best_score
+                 for item in problem_set.items if item.problem_id in progress)
+    return {
+        "set": problem_set,
+        "past_due": is_past_due(problem_set),
+        "total_points": total,
+        "earned": earned,
+        "solved": sum(1 for p in progress.values() if p.solved),
+        "attempted": len(progress),
+    }
+
+
+def _due_order(problem_set):
+    due = problem_set.due
+    return (due is None, due.timestamp() if due else 0.0, problem_set.id)
+
+
+@bp.get("/")
+@login_required
+def home():
+    progress = queries.all_progress(get_session(), current_user.id)
+    sets = sorted(get_bank().sets.values(), key=_due_order)
+    summaries = [_set_summary(s, progress.get(s.id, {})) for s in sets]
+    return render_template("student/home.html", summaries=summaries)
+
+
+@bp.get("/sets/<set_id>")
+@login_required
+def problem_set(set_id: str):
+    problem_set = find_set(set_id)
+    progress = queries.set_progress(get_session(), current_user.id, set_id)
+    problems = get_bank().problems
+    rows = [(item, problems.get(item.problem_id), progress.get(item.problem_id))
+            for item in problem_set.items]
+    return render_template("student/set.html", problem_set=problem_set, rows=rows,
+                           summary=_set_summary(problem_set, progress))
+
+
+def _problem_context(problem_set, item, variant, submissions) -> dict:
+    used = len(submissions)
+    solved = any(s.correct for s in submissions)
+    past_due = is_past_due(problem_set)
+    reveal = used >= item.attempts or past_due
+    answer_text = None
+    if reveal:
+        from grader.grading import describe_answer
+
+        answer_text = describe_answer(variant)
+    return {
+        "problem_set": problem_set, "item": item, "variant": variant,
+        "prompt_html": render_prompt(variant.prompt),
+        "figures": [(f.name, grid_cells(f.matrix)) for f in variant.figures],
+        "form": answering.answer_form(variant), "submissions": submissions,
+        "used": used, "solved": solved, "past_due": past_due,
+        "open": not (solved or reveal), "answer_text": answer_text,
+        "latest": submissions[-1] if submissions else None,
+    }
+
+
+@bp.get("/sets/<set_id>/<problem_id>")
+@login_required
+def problem(set_id: str, problem_id: str):
+    problem_set = find_set(set_id)
+    item = find_item(problem_set, problem_id)
+    session = get_session()
+    _record, variant = get_or_create_variant(session, current_user.id, set_id, problem_id)
+    submissions = queries.submissions_for(session, current_user.id, set_id, problem_id)
+    return render_template("student/problem.html",
+                           **_problem_context(problem_set, item, variant, submissions))
+
+
+def _closed_reason(problem_set, item, submissions) -> str | None:
+    if is_past_due(problem_set):
+        return "The due date has passed, so this problem no longer takes answers."
+    if any(s.correct for s in submissions):
+        return "You have already solved this problem; nothing more to submit."
+    if len(submissions) >= item.attempts:
+        return f"You have used all {item.attempts} attempts on this problem."
+    return None
+
+
+@bp.post("/sets/<set_id>/<problem_id>")
+@login_required
+@rate_limit("SUBMIT_RATE_LIMIT")
+def submit(set_id: str, problem_id: str):
+    from grader.errors import FormatError
+
+    problem_set = find_set(set_id)
+    item = find_item(problem_set, problem_id)
+    session = get_session()
+    record, variant = get_or_create_variant(session, current_user.id, set_id, problem_id)
+    submissions = queries.submissions_for(session, current_user.id, set_id, problem_id)
+    here = url_for("student.problem", set_id=set_id, problem_id=problem_id)
+    reason = _closed_reason(problem_set, item, submissions)
+    if reason:
+        flash(reason, "info")
+        return redirect(here)
+    raw = answering.raw_answer(request.form, variant)
+    try:
+        parsed, result = answering.check(variant, raw)
+    except FormatError as exc:
+        context = _problem_context(problem_set, item, variant, submissions)
+        return render_template("student/problem.html", format_error=str(exc), raw=raw,
+                               **context), 422
+    session.add(Submission(
+        user_id=current_user.id, set_id=set_id, problem_id=problem_id, variant_id=record.id,
+        seed=record.seed, attempt=len(submissions) + 1, raw=raw,
+        parsed_json=answering.to_json_text(parsed.value), read_as=result.read_as or parsed.read_as,
+        correct=bool(result.correct), score=float(result.score), mistake=result.mistake,
+        feedback=result.feedback, created_at=datetime.now(UTC)))
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        flash("That answer arrived twice; only the first copy was recorded.", "info")
+        return redirect(here)
+    flash("Your answer was recorded.", "success")
+    return redirect(here + "#result")

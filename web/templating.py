@@ -1,0 +1,37 @@
+"""Jinja filters and globals shared by every template."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask, current_app
+
+from web.bankaccess import as_utc
+from web.render import render_text, value_to_html
+
+
+def format_points(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:g}" if float(value).is_integer() else f"{value:.2f}".rstrip("0")
+
+
+def format_when(moment: datetime | None) -> str:
+    moment = as_utc(moment)
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def format_due(moment: datetime | None) -> str:
+    moment = as_utc(moment)
+    return moment.strftime("%a %d %b %Y, %H:%M UTC") if moment else ""
+
+
+def has_endpoint(name: str) -> bool:
+    """Lets the base template link to pages that a later blueprint may or may not provide."""
+    return name in current_app.view_functions
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(math=render_text, value=value_to_html, points=format_points,
+                                 when=format_when, due=format_due)
+    app.jinja_env.globals.update(has_endpoint=has_endpoint)
