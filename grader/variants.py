@@ -292,3 +292,86 @@ def _figures(problem: Problem, context: Mapping[str, Any]) -> tuple[Figure, ...]
             )
         figures.append(Figure(spec.name, tuple(tuple(row) for row in to_jsonable(matrix))))
     return tuple(figures)
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking a template over many variants (``grader lint``)
+
+
+@dataclass(frozen=True)
+class LintReport:
+    """What ``lint`` found for one problem: findings (with a seed to reproduce each)."""
+
+    problem_id: str
+    variants: int
+    findings: tuple[str, ...]
+    tags: frozenset[str]
+
+
+_ANSWER_SHAPES = {
+    "integer": lambda a: isinstance(a, int) and not isinstance(a, bool),
+    "number": lambda a: isinstance(a, (int, float)) and not isinstance(a, bool)
+    and bool(np.isfinite(a)),
+    "shape": lambda a: isinstance(a, list) and 1 <= len(a) <= 4
+    and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in a),
+    "vector": lambda a: isinstance(a, list) and len(a) > 0
+    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in a),
+    "matrix": lambda a: isinstance(a, list) and len(a) > 0 and all(
+        isinstance(r, list) and len(r) == len(a[0]) > 0
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in r) for r in a),
+    "choice": lambda a: isinstance(a, str),
+    "multiselect": lambda a: isinstance(a, list) and len(a) > 0,
+    "truefalse": lambda a: isinstance(a, bool),
+}
+
+
+def check_variant(variant: Variant) -> list[str]:
+    """Problems with one variant: answer form, distinct options, correct scores 1, every
+    mistake scores below 1 and gets its own message."""
+    from grader.answers import Parsed
+    from grader.grading import describe_answer, grade, grade_raw
+
+    found: list[str] = []
+    seed = f"seed {variant.seed}"
+    if not _ANSWER_SHAPES[variant.answer_type](variant.answer):
+        return [f"{seed}: answer {variant.answer!r} is not a valid {variant.answer_type}"]
+    if variant.options is not None:
+        if len(set(variant.options)) != len(variant.options) or len(variant.options) < 2:
+            found.append(f"{seed}: options are not distinct (or fewer than 2): {variant.options}")
+        chosen = variant.answer if variant.answer_type == "multiselect" else [variant.answer]
+        if any(c not in variant.options for c in chosen):
+            found.append(f"{seed}: the answer {variant.answer!r} is not among the options")
+    if grade(variant, Parsed(variant.answer, "answer")).score != 1:
+        found.append(f"{seed}: the correct answer {variant.answer!r} does not score 1")
+    shown = describe_answer(variant)
+    try:
+        if grade_raw(variant, shown).score != 1:
+            found.append(f"{seed}: the answer as shown ({shown!r}) does not score 1 when typed")
+    except Exception as exc:  # a display form the parser rejects is a finding, whatever it is
+        found.append(f"{seed}: the answer as shown ({shown!r}) cannot be typed back: {exc}")
+    for mistake in variant.mistakes:
+        result = grade(variant, Parsed(mistake.value, "mistake"))
+        if result.score >= 1:
+            found.append(f"{seed}: mistake {mistake.tag!r} ({mistake.value!r}) scores 1")
+        elif result.mistake != mistake.tag or mistake.message not in result.feedback:
+            found.append(f"{seed}: mistake {mistake.tag!r} ({mistake.value!r}) is graded "
+                         f"as {result.mistake!r}, not with its own message")
+    return found
+
+
+def lint_problem(problem: Problem, count: int = 500) -> LintReport:
+    """Generate ``count`` variants (seeds 0..count-1) and check each; findings are grouped so a
+    systematic error is reported once with the first seed that shows it."""
+    findings: dict[str, str] = {}
+    tags: set[str] = set()
+    for seed in range(count):
+        try:
+            variant = generate(problem, seed)
+        except ProblemSpecError as exc:
+            findings.setdefault(str(exc), f"seed {seed}: {exc}")
+            break
+        tags.update(m.tag for m in variant.mistakes)
+        for finding in check_variant(variant):
+            key = finding.split(": ", 1)[1][:60]
+            findings.setdefault(key, finding)
+    return LintReport(problem.id, count, tuple(findings.values())[:10], frozenset(tags))

@@ -1,3 +1,309 @@
-"""Commands of the `grader` CLI (filled in by their feature)."""
+"""Problem-bank commands of the `grader` CLI: list, schema, lint, preview, answer, practice.
 
-COMMANDS: list = []
+Exit codes: 0 on success (a wrong or unreadable answer is still a success of `grader answer`),
+1 when the bank does not load or `lint` finds anything, 2 for bad arguments or an unknown id.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from grader.bank import DEFAULT_PROBLEMS_DIR, TOPICS, Bank, BankError, Problem, load_bank
+from grader.bank import schema_text as _schema_text
+from grader.errors import FormatError, ProblemSpecError
+from grader.prompts import to_terminal
+from grader.variants import Variant, generate
+
+DEFAULT_LINT_VARIANTS = 500
+
+bank_option = click.option(
+    "--bank", "bank_dir", type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_PROBLEMS_DIR, show_default="problems/", help="The problem bank folder.",
+)
+
+
+def _console() -> Console:
+    return Console(file=sys.stdout, highlight=False, soft_wrap=True)
+
+
+def _load(bank_dir: Path) -> Bank:
+    try:
+        return load_bank(bank_dir)
+    except BankError as exc:
+        for line in exc.errors:
+            click.echo(line, err=True)
+        raise SystemExit(1) from exc
+
+
+def _problem(bank: Bank, problem_id: str) -> Problem:
+    problem = bank.problems.get(problem_id)
+    if problem is None:
+        near = [p for p in bank.problems if problem_id in p or p in problem_id][:5]
+        hint = f" Did you mean: {', '.join(near)}?" if near else " See `grader list`."
+        raise click.UsageError(f"no problem with id {problem_id!r}.{hint}")
+    return problem
+
+
+def _parse_set(values: tuple[str, ...]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for item in values:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip() or not text.strip():
+            raise click.BadParameter(f"expected name=value, got {item!r}", param_hint="--set")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text.strip()
+        overrides[name.strip()] = value
+    return overrides
+
+
+def _variant(problem: Problem, seed: int, overrides: Mapping[str, Any]) -> Variant:
+    try:
+        return generate(problem, seed, overrides)
+    except ProblemSpecError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+set_option = click.option("--set", "set_values", multiple=True, metavar="NAME=VALUE",
+                          help="Fix a parameter (repeatable), e.g. --set n=63 --set x=[1,2,3].")
+seed_option = click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+                           help="The variant's seed.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+# ---------------------------------------------------------------------------------------------
+# list, schema
+
+
+@click.command("list")
+@click.option("--topic", type=click.Choice(TOPICS), help="Only problems of this topic.")
+@json_option
+@bank_option
+def list_command(topic: str | None, as_json: bool, bank_dir: Path) -> None:
+    """List the problems: id, title, topic and answer type."""
+    bank = _load(bank_dir)
+    rows = [p for p in bank.problems.values() if topic is None or p.topic == topic]
+    rows.sort(key=lambda p: (TOPICS.index(p.topic), p.id))
+    if as_json:
+        click.echo(json.dumps([{"id": p.id, "title": p.title, "topic": p.topic,
+                                "answer_type": p.answer_type} for p in rows], indent=2))
+        return
+    table = Table("id", "title", "topic", "answer type", title=f"{len(rows)} problems")
+    for p in rows:
+        table.add_row(p.id, escape(p.title), p.topic, p.answer_type)
+    _console().print(table)
+
+
+@click.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of problem and problem-set files (for editors)."""
+    click.echo(_schema_text())
+
+
+# ---------------------------------------------------------------------------------------------
+# preview, answer
+
+
+@click.command("preview")
+@click.argument("problem_id")
+@seed_option
+@set_option
+@json_option
+@bank_option
+def preview_command(problem_id: str, seed: int, set_values: tuple[str, ...], as_json: bool,
+                    bank_dir: Path) -> None:
+    """Show one variant: the prompt, the parameters and the expected answer."""
+    overrides = _parse_set(set_values)
+    problem = _problem(_load(bank_dir), problem_id)
+    variant = _variant(problem, seed, overrides)
+    if as_json:
+        click.echo(json.dumps({"id": variant.problem_id, "seed": variant.seed,
+                               "params": variant.params, "prompt": variant.prompt,
+                               "answer": variant.answer, "answer_type": variant.answer_type},
+                              indent=2))
+        return
+    _print_preview(variant)
+
+
+def _print_preview(variant: Variant) -> None:
+    from grader.grading import describe_answer
+
+    console = _console()
+    console.rule(f"[bold]{escape(variant.title)}[/] ({variant.problem_id}, seed {variant.seed})")
+    console.print(escape(to_terminal(variant.prompt)))
+    _print_options(console, variant)
+    console.print()
+    params = Table("parameter", "value", box=None)
+    for name, value in variant.params.items():
+        params.add_row(name, escape(json.dumps(value)))
+    console.print(params)
+    console.print(f"[bold]answer[/] ({variant.answer_type}): {escape(describe_answer(variant))}")
+    for m in variant.mistakes:
+        console.print(f"  mistake [cyan]{m.tag}[/]: {escape(json.dumps(m.value))}")
+    for fig in variant.figures:
+        console.print(f"  figure {escape(fig.name)}: {len(fig.matrix)} x {len(fig.matrix[0])}")
+
+
+def _print_options(console: Console, variant: Variant) -> None:
+    for i, option in enumerate(variant.options or ()):
+        console.print(f"  ({chr(ord('a') + i)}) {escape(to_terminal(option))}")
+
+
+@click.command("answer")
+@click.argument("problem_id")
+@click.argument("answer")
+@seed_option
+@set_option
+@json_option
+@bank_option
+def answer_command(problem_id: str, answer: str, seed: int, set_values: tuple[str, ...],
+                   as_json: bool, bank_dir: Path) -> None:
+    """Grade one answer to a variant (a format error is reported, not graded)."""
+    from grader.grading import grade_raw
+
+    overrides = _parse_set(set_values)
+    variant = _variant(_problem(_load(bank_dir), problem_id), seed, overrides)
+    try:
+        result = grade_raw(variant, answer)
+    except FormatError as exc:
+        click.echo(json.dumps({"format_error": str(exc)}) if as_json
+                   else f"Could not read that answer: {exc}")
+        return
+    if as_json:
+        click.echo(json.dumps({"correct": result.correct, "score": result.score,
+                               "feedback": result.feedback, "mistake": result.mistake,
+                               "read_as": result.read_as}))
+        return
+    verdict = "correct" if result.correct else f"score {result.score:g}"
+    click.echo(f"Read as {result.read_as}: {verdict}. {result.feedback}")
+    if result.mistake:
+        click.echo(f"(mistake: {result.mistake})")
+
+
+# ---------------------------------------------------------------------------------------------
+# lint
+
+
+@click.command("lint")
+@click.argument("path", required=False, type=click.Path(exists=True, file_okay=False,
+                                                        path_type=Path))
+@click.option("--variants", "count", type=click.IntRange(min=1), default=DEFAULT_LINT_VARIANTS,
+              show_default=True, help="Variants generated per template.")
+def lint_command(path: Path | None, count: int) -> None:
+    """Load the bank and check many variants of every template; exit 1 on any finding."""
+    from grader.variants import lint_problem
+
+    console = _console()
+    root = path or DEFAULT_PROBLEMS_DIR
+    try:
+        bank = load_bank(root)
+    except BankError as exc:
+        console.print(f"[bold red]The bank does not load[/] ({len(exc.errors)} finding(s)):")
+        for line in exc.errors:
+            console.print(f"  [red]x[/] {escape(line)}")
+        raise SystemExit(1) from exc
+    table = Table("problem", "topic", "variants", "mistakes seen", "result",
+                  title=f"lint: {len(bank.problems)} problems, {count} variants each")
+    failures = 0
+    for problem in sorted(bank.problems.values(), key=lambda p: (TOPICS.index(p.topic), p.id)):
+        report = lint_problem(problem, count)
+        failures += bool(report.findings)
+        status = "[green]ok[/]" if not report.findings else f"[red]{len(report.findings)}[/]"
+        table.add_row(problem.id, problem.topic, str(report.variants),
+                      str(len(report.tags)), status)
+        for finding in report.findings:
+            console.print(f"[red]x[/] {escape(str(problem.source.name))}: problem "
+                          f"{problem.id!r}: {escape(finding)}")
+    console.print(table)
+    missing = [t for t in TOPICS if not bank.by_topic(t)]
+    if missing:
+        console.print(f"[yellow]topics without a problem:[/] {', '.join(missing)}")
+    console.print(f"{len(bank.sets)} problem set(s): {', '.join(sorted(bank.sets)) or '-'}")
+    if failures:
+        console.print(f"[bold red]{failures} problem(s) with findings[/]")
+        raise SystemExit(1)
+    console.print(f"[bold green]All {len(bank.problems)} problems pass.[/]")
+
+
+# ---------------------------------------------------------------------------------------------
+# practice
+
+
+def _read_line(prompt: str) -> str | None:
+    click.echo(prompt, nl=False)
+    line = sys.stdin.readline()
+    if not line:
+        return None
+    return line.rstrip("\n")
+
+
+@click.command("practice")
+@click.option("--topic", type=click.Choice(TOPICS), help="Only problems of this topic.")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Start from this seed (for a repeatable session).")
+@click.option("--attempts", type=click.IntRange(min=1), default=3, show_default=True)
+@bank_option
+def practice_command(topic: str | None, seed: int | None, attempts: int, bank_dir: Path) -> None:
+    """An interactive quiz with fresh variants; type q (or end the input) to stop."""
+    bank = _load(bank_dir)
+    pool = sorted((p for p in bank.problems.values() if topic is None or p.topic == topic),
+                  key=lambda p: p.id)
+    rng = np.random.default_rng(seed)
+    console = _console()
+    console.print("[bold]Practice[/]: answer each question; type [bold]q[/] to stop.")
+    solved = asked = 0
+    while True:
+        problem = pool[int(rng.integers(len(pool)))]
+        variant = generate(problem, int(rng.integers(2**31)))
+        asked += 1
+        outcome = _ask(console, variant, attempts, _read_line)
+        if outcome is None:
+            asked -= 1
+            break
+        solved += outcome
+    console.print(f"You solved {solved} of {asked} question(s). See you next time!")
+
+
+def _ask(console: Console, variant: Variant, attempts: int,
+         read: Callable[[str], str | None]) -> bool | None:
+    """Ask one variant; True if solved, False if not, None if the student quit."""
+    from grader.answers import answer_hint
+    from grader.grading import describe_answer, grade_raw
+
+    console.rule(escape(variant.title))
+    console.print(escape(to_terminal(variant.prompt)))
+    _print_options(console, variant)
+    console.print(f"[dim]{escape(answer_hint(variant.answer_type))}[/]")
+    used = 0
+    while used < attempts:
+        raw = read(f"answer ({attempts - used} left)> ")
+        if raw is None or raw.strip().lower() in ("q", "quit", "exit"):
+            console.print()
+            return None
+        try:
+            result = grade_raw(variant, raw)
+        except FormatError as exc:
+            console.print(f"[yellow]I couldn't read that:[/] {escape(str(exc))}")
+            continue
+        used += 1
+        colour = "green" if result.correct else "red"
+        console.print(f"[{colour}]read as {escape(result.read_as)}[/]: {escape(result.feedback)}")
+        if result.correct:
+            return True
+    console.print(f"The answer was: [bold]{escape(describe_answer(variant))}[/]")
+    return False
+
+
+COMMANDS: list = [list_command, schema_command, lint_command, preview_command, answer_command,
+                  practice_command]
