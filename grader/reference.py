@@ -263,27 +263,28 @@ def conv_forward(A_prev: Any, W: Any, b: Any, hparameters: Mapping[str, int]
 
 
 def _im2col_matmul(windows: np.ndarray, W2: np.ndarray, Z: np.ndarray) -> None:
-    """``Z = windows . W2`` in blocks of whole samples or of rows, so each im2col block stays in
-    cache instead of streaming a huge matrix through memory.
+    """``Z = windows . W2`` in blocks of whole samples or of rows.
 
     ``windows`` has shape (m, n_H, n_W, f, f, n_C_prev) and is a strided view; ``W2`` has shape
-    (f*f*n_C_prev, n_C). The blocks are large (about ``_IM2COL_BYTES``), so the Python loop runs
-    a handful of times per sample at most, never once per output position.
+    (f*f*n_C_prev, n_C). Each block of windows is copied into one reused im2col buffer of about
+    ``_IM2COL_BYTES`` (so it stays in cache and no fresh pages are faulted in per block), then
+    multiplied by ``W2`` straight into ``Z``. The Python loop runs a few times per sample at
+    most, never once per output position.
     """
     m, n_H, n_W = windows.shape[:3]
     k, n_C = W2.shape
-    row_bytes = 8 * k * n_W
-    rows = max(1, _IM2COL_BYTES // row_bytes)
-    if rows >= n_H:
-        samples = rows // n_H
-        for i in range(0, m, samples):
-            np.matmul(windows[i:i + samples].reshape(-1, k), W2,
-                      out=Z[i:i + samples].reshape(-1, n_C))
-        return
-    for i in range(m):
-        for h in range(0, n_H, rows):
-            np.matmul(windows[i, h:h + rows].reshape(-1, k), W2,
-                      out=Z[i, h:h + rows].reshape(-1, n_C))
+    rows = max(1, _IM2COL_BYTES // (8 * k * n_W))
+    if rows >= n_H:  # several whole samples per block
+        step = rows // n_H
+        blocks = [(slice(i, i + step),) for i in range(0, m, step)]
+    else:
+        blocks = [(i, slice(h, h + rows)) for i in range(m) for h in range(0, n_H, rows)]
+    buffer = np.empty(windows[blocks[0]].shape)
+    for block in blocks:
+        source = windows[block]
+        cols = buffer[:source.shape[0]]
+        np.copyto(cols, source)
+        np.matmul(cols.reshape(-1, k), W2, out=Z[block].reshape(-1, n_C))
 
 
 def _pool_hparameters(func: str, hparameters: Any, A_prev: np.ndarray) -> tuple[int, int]:

@@ -1,0 +1,177 @@
+"""Time the NumPy reference against the plain loops, PyTorch (if installed) and the GEMM peak.
+
+Run it with ``make bench`` or ``.venv/bin/python benchmarks/reference.py``. It prints one line per
+measurement and a verdict per target:
+
+- conv_forward: not slower than torch's float64 conv2d, at least 25% of the float64 GEMM peak,
+  at least 100x faster than the loops;
+- pool_forward: within 2x of torch's max_pool2d / avg_pool2d.
+
+Every time is the best of ``--repeat`` runs after one warm-up. The loops are timed on a slice of
+the batch (``--loop-samples`` samples) and scaled to the full batch, since their cost is linear
+in the batch size; the output says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import loop_reference as loops  # noqa: E402
+
+from grader.reference import conv_forward, pool_forward  # noqa: E402
+
+try:  # torch is optional: the benchmark says so and carries on without it
+    import torch
+    import torch.nn.functional as F
+except ImportError:  # pragma: no cover - depends on the machine
+    torch = None
+
+
+@dataclass(frozen=True)
+class Case:
+    """One layer to time: conv when ``W`` is given, otherwise pooling."""
+
+    name: str
+    hparameters: dict
+    mode: str = "max"
+    conv: bool = True
+
+
+def best_time(fn: Callable[[], object], repeat: int) -> float:
+    """Best wall-clock time of ``fn`` over ``repeat`` runs, after one warm-up run."""
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def gemm_peak(repeat: int, n: int = 2048) -> float:
+    """GFLOP/s of a float64 n x n matrix product, the machine's practical BLAS peak."""
+    rng = np.random.default_rng(1)
+    X, Y = rng.standard_normal((n, n)), rng.standard_normal((n, n))
+    seconds = best_time(lambda: X @ Y, repeat)
+    return 2 * n**3 / seconds / 1e9
+
+
+def conv_flops(A: np.ndarray, W: np.ndarray, Z: np.ndarray) -> int:
+    """2 * m * n_H * n_W * f * f * n_C_prev * n_C multiply-adds counted as two flops."""
+    m, n_H, n_W, n_C = Z.shape
+    return 2 * m * n_H * n_W * W.shape[0] * W.shape[1] * W.shape[2] * n_C
+
+
+def time_loops(fn: Callable[[np.ndarray], object], X: np.ndarray, samples: int) -> float:
+    """Time ``fn`` on the first ``samples`` samples once and scale to the whole batch."""
+    part = X[:samples]
+    start = time.perf_counter()
+    fn(part)
+    return (time.perf_counter() - start) * X.shape[0] / samples
+
+
+def torch_conv(A: np.ndarray, W: np.ndarray, b: np.ndarray, hp: dict, repeat: int):
+    """(seconds, output in NHWC) of torch's conv2d on NCHW copies of the same data."""
+    At = torch.from_numpy(np.ascontiguousarray(A.transpose(0, 3, 1, 2)))
+    Wt = torch.from_numpy(np.ascontiguousarray(W.transpose(3, 2, 0, 1)))
+    bt = torch.from_numpy(b.reshape(-1).copy())
+    run = lambda: F.conv2d(At, Wt, bt, stride=hp["stride"], padding=hp["pad"])  # noqa: E731
+    return best_time(run, repeat), run().numpy().transpose(0, 2, 3, 1)
+
+
+def torch_pool(A: np.ndarray, hp: dict, mode: str, repeat: int):
+    """(seconds, output in NHWC) of torch's max_pool2d / avg_pool2d."""
+    At = torch.from_numpy(np.ascontiguousarray(A.transpose(0, 3, 1, 2)))
+    pool = F.max_pool2d if mode == "max" else F.avg_pool2d
+    run = lambda: pool(At, hp["f"], hp["stride"])  # noqa: E731
+    return best_time(run, repeat), run().numpy().transpose(0, 2, 3, 1)
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def bench_conv(case: Case, A, W, b, peak: float, args) -> list[str]:
+    hp = case.hparameters
+    ours = best_time(lambda: conv_forward(A, W, b, hp), args.repeat)
+    Z, _ = conv_forward(A, W, b, hp)
+    gflops = conv_flops(A, W, Z) / ours / 1e9
+    loop = time_loops(lambda X: loops.conv_forward(X, W, b, hp), A, args.loop_samples)
+    lines = [
+        f"conv_forward {case.name}: A {A.shape}, W {W.shape} -> Z {Z.shape}",
+        f"  reference   {ours * 1e3:9.2f} ms  {gflops:6.1f} GFLOP/s = {100 * gflops / peak:5.1f}% "
+        f"of GEMM peak (target >= 25%: {verdict(gflops >= 0.25 * peak)})",
+        f"  loops       {loop * 1e3:9.0f} ms  (timed on {args.loop_samples} of {A.shape[0]} "
+        f"samples, scaled)  reference is {loop / ours:7.0f}x faster "
+        f"(target >= 100x: {verdict(loop / ours >= 100)})",
+    ]
+    if torch is not None:
+        seconds, Zt = torch_conv(A, W, b, hp, args.repeat)
+        lines.append(
+            f"  torch       {seconds * 1e3:9.2f} ms  torch/reference = {seconds / ours:5.2f} "
+            f"(target >= 1, not slower than torch: {verdict(seconds >= ours)}); "
+            f"max |difference| {np.abs(Zt - Z).max():.1e}")
+    return lines
+
+
+def bench_pool(case: Case, A, args) -> list[str]:
+    hp = case.hparameters
+    ours = best_time(lambda: pool_forward(A, hp, case.mode), args.repeat)
+    out, _ = pool_forward(A, hp, case.mode)
+    loop = time_loops(lambda X: loops.pool_forward(X, hp, case.mode), A, args.loop_samples)
+    lines = [
+        f"pool_forward {case.name}: A {A.shape} -> {out.shape}",
+        f"  reference   {ours * 1e3:9.2f} ms",
+        f"  loops       {loop * 1e3:9.0f} ms  (timed on {args.loop_samples} of {A.shape[0]} "
+        f"samples, scaled)  reference is {loop / ours:7.0f}x faster",
+    ]
+    if torch is not None:
+        seconds, At = torch_pool(A, hp, case.mode, args.repeat)
+        lines.append(
+            f"  torch       {seconds * 1e3:9.2f} ms  reference/torch = {ours / seconds:5.2f} "
+            f"(target <= 2, within 2x of torch: {verdict(ours <= 2 * seconds)}); "
+            f"max |difference| {np.abs(At - out).max():.1e}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7, help="timed runs per measurement")
+    parser.add_argument("--loop-samples", type=int, default=1,
+                        help="samples of the batch the loop version runs on")
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((16, 64, 64, 16))
+    W = rng.standard_normal((3, 3, 16, 32))
+    b = rng.standard_normal((1, 1, 1, 32))
+    P = rng.standard_normal((16, 64, 64, 32))
+
+    print(f"python {platform.python_version()}, numpy {np.__version__}, "
+          f"torch {torch.__version__ if torch is not None else 'not installed (torch rows skipped)'}"
+          f", {platform.machine()}, float64 throughout, best of {args.repeat} runs")
+    peak = gemm_peak(args.repeat)
+    print(f"float64 GEMM 2048x2048: {peak:.1f} GFLOP/s (the peak the conv is measured against)")
+    if torch is not None:
+        print(f"torch threads: {torch.get_num_threads()}")
+    for case in (Case("stride 1 pad 1", {"stride": 1, "pad": 1}),
+                 Case("stride 2 pad 0", {"stride": 2, "pad": 0})):
+        print("\n".join(bench_conv(case, A, W, b, peak, args)))
+    for mode in ("max", "average"):
+        case = Case(f"{mode} f=2 s=2", {"f": 2, "stride": 2}, mode=mode, conv=False)
+        print("\n".join(bench_pool(case, P, args)))
+
+
+if __name__ == "__main__":
+    main()
