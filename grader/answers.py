@@ -589,15 +589,20 @@ def _parse_choice(text: str, options: Sequence[str] | None) -> Parsed:
     return Parsed(options[i], _format_option(options[i], options))
 
 
-def _segment(pieces: list[str], options: Sequence[str]) -> list[int] | None:
-    """Option indices for comma-separated pieces, joining pieces of options that hold commas."""
-    best: list[list[int] | None] = [None] * (len(pieces) + 1)
+def _segment(text: str, options: Sequence[str]) -> list[int] | None:
+    """Option indices for comma- or semicolon-separated text, keeping together the pieces of an
+    option that itself holds a comma (e.g. "stride 2, padding 1")."""
+    spans = [match.span() for match in re.finditer(r"[^,;]+|(?<=[,;])(?=[,;]|$)|^(?=[,;])", text)]
+    best: list[list[int] | None] = [None] * (len(spans) + 1)
     best[0] = []
-    for end in range(1, len(pieces) + 1):
+    for end in range(1, len(spans) + 1):
+        if not text[spans[end - 1][0]:spans[end - 1][1]].strip():
+            best[end] = best[end - 1]  # an empty piece, as in "a,,b" or a trailing comma
+            continue
         for start in range(end):
             if best[start] is None:
                 continue
-            i = _resolve_option(",".join(pieces[start:end]), options)
+            i = _resolve_option(text[spans[start][0]:spans[end - 1][1]], options)
             if i is not None:
                 best[end] = [*best[start], i]
                 break
@@ -618,7 +623,7 @@ def _multiselect_indices(text: str, options: Sequence[str]) -> list[int]:
     pieces = re.split(r"[,;]", text)
     if len(pieces) > MAX_OPTION_PIECES:
         raise _unknown_options([text], options)
-    found_indices = _segment(pieces, options)
+    found_indices = _segment(text, options)
     if found_indices is None:
         words = [w for w in re.split(r"[\s,;]+|\band\b", text) if w.strip()]
         found_letters = [_resolve_option(w, options) if _LETTER.fullmatch(w) else None
@@ -646,6 +651,8 @@ def _parse_multiselect(text: str, options: Sequence[str] | None) -> Parsed:
             raise _fail("multiselect", "Choose at least one option.")
         return Parsed(chosen, "; ".join(chosen))
     indices = sorted(set(_multiselect_indices(text, options)))
+    if not indices:
+        raise _fail("multiselect", "Choose at least one option.")
     chosen = tuple(options[i] for i in indices)
     return Parsed(chosen, format_value("multiselect", chosen, options))
 

@@ -254,6 +254,9 @@ def test_choice_without_options_keeps_the_text():
     ("parameter sharing, stride 2, padding 1", (0, 3)),
     ("stride 2, padding 1\nparameter sharing", (0, 3)),
     ("a, a, b", (0, 1)),
+    ("parameter sharing,, sparsity of connections,", (0, 1)),
+    ("(a) parameter sharing; (d) stride 2, padding 1", (0, 3)),
+    ("stride 2, padding 1; sparsity of connections", (1, 3)),
 ])
 def test_multiselect_forms(raw, chosen):
     parsed = parse("multiselect", raw, options=OPTIONS)
@@ -265,6 +268,7 @@ def test_multiselect_forms(raw, chosen):
     ("pooling\nparameter sharing", r"Could not match 'pooling' to an option\. The options are"),
     ("a, z", r"Could not match 'z'"),
     ("", r"Your answer is empty\. Expected the options that apply"),
+    (" , ;", r"Choose at least one option\. Expected the options that apply"),
 ])
 def test_multiselect_format_errors(raw, message):
     with pytest.raises(FormatError, match=message):
