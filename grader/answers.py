@@ -96,7 +96,8 @@ def parse(answer_type: str, raw: str, *, options: Sequence[str] | None = None) -
         The text as typed (or, for multiselect, the chosen option texts joined by newlines).
     options : sequence of str, optional
         The options of a choice or multiselect problem; letters (a, b, ...) and, when no option
-        is itself a number, 1-based numbers refer to them.
+        is itself a number, 1-based numbers refer to them. Without options, a choice answer is
+        the typed text and a multiselect answer its lines (or its comma-separated parts).
 
     Returns
     -------

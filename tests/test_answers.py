@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -398,3 +399,30 @@ def test_matrices_read_in_every_notation(rows):
 @given(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e250, max_value=1e250))
 def test_floats_read_from_their_repr(x):
     assert read("number", repr(x)) == x
+
+
+NUMBERISH = st.tuples(
+    st.sampled_from(["", "-", "+", "\u2212"]),
+    st.sampled_from(["0", "1", "9", "10", "2.5", ".5", "999999", "1,000", "0.0001"]),
+    st.sampled_from(["e", "E", "^", "**", " x 10^", "*10^", "/", "e-", "^-"]),
+    st.integers(0, 10**12).map(str),
+).map("".join)
+
+
+@pytest.mark.parametrize("answer_type", ["integer", "number", "vector", "matrix"])
+@given(raw=NUMBERISH)
+def test_huge_and_tiny_powers_are_values_or_size_errors(answer_type, raw):
+    try:
+        parsed = parse(answer_type, raw)
+    except FormatError as error:
+        assert re.search(r"too large|too many digits|denominator|negative power|not a whole "
+                         r"number|Could not read", str(error)), str(error)
+        assert "Expected" in str(error)
+        return
+    assert all(abs(v) < 10**300 for v in _flatten(parsed.value))
+
+
+def _flatten(value):
+    if isinstance(value, (list, tuple)):
+        return [x for item in value for x in _flatten(item)]
+    return [value]
