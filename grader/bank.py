@@ -88,7 +88,7 @@ class ChoiceParam(_Strict):
 
 
 class ArraySpec(_Strict):
-    shape: list[int | str] = Field(min_length=1, max_length=2,
+    shape: list[int | str] = Field(min_length=1, max_length=3,
                                    description="sizes, or names of earlier int parameters")
     low: int
     high: int = Field(description="largest value, included")

@@ -100,6 +100,7 @@ _SYMBOLS = {
     r"\neq": "≠", r"\to": "→", r"\rightarrow": "→", r"\infty": "∞", r"\int": "∫", r"\sum": "Σ",
     r"\ast": "*", r"\star": "⋆", r"\approx": "≈", r"\in": "∈", r"\quad": "  ", r"\qquad": "    ",
     r"\ldots": "...", r"\dots": "...", r"\cdots": "...", r"\pm": "±", r"\tau": "τ",
+    r"\log": "log", r"\max": "max", r"\min": "min", r"\exp": "exp", r"\sigma": "σ",
     r"\{": "{", r"\}": "}", r"\%": "%", r"\circledast": "⊛", r"\otimes": "⊗",
 }
 _SYMBOL_RE = re.compile("|".join(re.escape(k) + r"(?![a-zA-Z])" for k in
