@@ -417,15 +417,42 @@ def conv_backward(dZ: Any, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.nda
         raise ValueError(f"{func}: dZ must have the shape of Z, {out_shape}, got {dZ.shape}")
     A_pad = zero_pad(A_prev, pad)
     dA_pad = np.zeros_like(A_pad)
-    dW = np.empty_like(W)
-    dZ2 = dZ.reshape(-1, n_C)
-    for i in range(f):
-        for j in range(f):
-            where = _offset_slice(i, j, stride, out_shape[1], out_shape[2])
-            dW[i, j] = A_pad[where].reshape(-1, n_C_prev).T @ dZ2
-            dA_pad[where] += dZ @ W[i, j].T
+    dW2 = _conv_backward_blocks(A_pad, dA_pad, W, dZ, stride)
     db = dZ.sum(axis=(0, 1, 2)).reshape(1, 1, 1, n_C)
-    return dA_pad[:, pad:pad + n_H_prev, pad:pad + n_W_prev, :], dW, db
+    # Explicit end indices: `[pad:-pad]` would be empty at pad 0.
+    return dA_pad[:, pad:pad + n_H_prev, pad:pad + n_W_prev, :], dW2.reshape(W.shape), db
+
+
+def _conv_backward_blocks(A_pad: np.ndarray, dA_pad: np.ndarray, W: np.ndarray, dZ: np.ndarray,
+                          stride: int) -> np.ndarray:
+    """Accumulate ``dA_pad`` in place and return ``dW`` as (f*f*n_C_prev, n_C), by blocks of
+    samples.
+
+    Per block: the im2col matrix ``cols`` gives ``dW += cols.T . dZ``; ``dcols = dZ . W.T`` holds
+    each window's share of the input gradient, added back (col2im) with one strided ``+=`` per
+    kernel offset, so overlapping windows accumulate. Both buffers are reused across blocks.
+    """
+    f, n_C = W.shape[0], W.shape[3]
+    m, n_H, n_W = dZ.shape[:3]
+    W2 = W.reshape(-1, n_C)
+    k = W2.shape[0]
+    step = max(1, _IM2COL_BYTES // (8 * k * n_H * n_W))
+    windows = _windows(A_pad, f, stride).transpose(0, 1, 2, 4, 5, 3)
+    cols_buffer = np.empty((min(step, m), n_H, n_W, f, f, W.shape[2]))
+    dcols_buffer = np.empty_like(cols_buffer)
+    dW2 = np.zeros_like(W2)
+    for start in range(0, m, step):
+        block = slice(start, start + step)
+        cols, dcols = cols_buffer[:len(dZ[block])], dcols_buffer[:len(dZ[block])]
+        dZ2 = dZ[block].reshape(-1, n_C)
+        np.copyto(cols, windows[block])
+        dW2 += cols.reshape(-1, k).T @ dZ2
+        np.matmul(dZ2, W2.T, out=dcols.reshape(-1, k))
+        for i in range(f):
+            for j in range(f):
+                where = _offset_slice(i, j, stride, n_H, n_W)
+                dA_pad[block][where] += dcols[:, :, :, i, j, :]
+    return dW2
 
 
 def create_mask_from_window(x: Any) -> np.ndarray:
