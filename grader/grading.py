@@ -337,9 +337,7 @@ def _vector_feedback(given: Sequence[Any], expected: Sequence[Any],
         return f"Not right: expected {len(expected)} entries, you gave {len(given)}."
     wrong = [i + 1 for i, (g, e) in enumerate(zip(given, expected, strict=True))
              if not tolerance.close(g, e)]
-    right = len(expected) - len(wrong)
-    places = _join([f"entry {i}" for i in wrong[:3]]) + (" and others" if len(wrong) > 3 else "")
-    return f"Not right: {right} of {len(expected)} entries are right; check {places}."
+    return _entries_feedback(len(expected), [f"entry {i}" for i in wrong])
 
 
 def _matrix_feedback(given: Any, expected: Any, tolerance: _Tolerance) -> str:
@@ -355,10 +353,17 @@ def _matrix_feedback(given: Any, expected: Any, tolerance: _Tolerance) -> str:
         for c, (g, e) in enumerate(zip(g_row, e_row, strict=True))
         if not tolerance.close(g, e)
     ]
-    total = want[0] * want[1]
-    places = _join([f"row {r}, column {c}" for r, c in wrong[:3]])
-    more = " and others" if len(wrong) > 3 else ""
-    return f"Not right: {total - len(wrong)} of {total} entries are right; check {places}{more}."
+    return _entries_feedback(want[0] * want[1], [f"row {r}, column {c}" for r, c in wrong])
+
+
+def _entries_feedback(total: int, wrong: Sequence[str]) -> str:
+    """How many entries are right and where to look, e.g. "3 of 4 entries are right; check ..."."""
+    right = total - len(wrong)
+    if right == 0:
+        return f"Not right: none of the {total} entries is right."
+    places = _join(list(wrong[:3])) + (" and others" if len(wrong) > 3 else "")
+    verb = "is" if right == 1 else "are"
+    return f"Not right: {right} of {total} entries {verb} right; check {places}."
 
 
 def _multiselect_feedback(given: Any, expected: Any, score: float) -> str:

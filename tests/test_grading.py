@@ -293,6 +293,10 @@ def test_vector_feedback_names_positions_and_lengths():
     v = variant("vector", [2, 5, 8, 3])
     assert grade_raw(v, "2 5 8 4").feedback == "Not right: 3 of 4 entries are right; check entry 4."
     assert grade_raw(v, "5 8").feedback == "Not right: expected 4 entries, you gave 2."
+    assert grade_raw(v, "0 0 0 0").feedback == "Not right: none of the 4 entries is right."
+    assert grade_raw(v, "2 0 0 0").feedback == (
+        "Not right: 1 of 4 entries is right; check entry 2, entry 3 and entry 4."
+    )
 
 
 def test_choice_and_truefalse_feedback_is_plain():
