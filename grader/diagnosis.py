@@ -1,0 +1,341 @@
+"""Name the bug behind a wrong answer by comparing it with mutated references.
+
+Runs in the trusted grader on the grader's own copies of a test's inputs: each mutation is the
+reference with one classic mistake (kernel flipped, bias missing, stride ignored, ...). When the
+student's output matches one, we say which in one kind sentence. Exceptions and wrong shapes
+are explained from the exception text and from variants of the output-size formula.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from grader import reference
+
+FORGOT_CACHE = ("{func} must return two things, (output, cache): it looks like you forgot to "
+                "return the cache that the backward pass needs.")
+SCALAR_HINT = ("conv_single_step should return one number: np.sum(...) + b is an array of shape "
+               "(1, 1, 1) because b is; add b.item() (or float(b[0, 0, 0])) instead.")
+FLOAT_B = ("float(b) on the (1, 1, 1) bias raises TypeError since NumPy 2.4 (it was only a "
+           "warning before): use b.item() or np.squeeze(b) to get the number.")
+EMPTY_SLICE = ("At pad = 0, X[pad:-pad] is X[0:0], an empty slice: crop the padding with "
+               "X[pad:pad + n_H_prev, pad:pad + n_W_prev] (or skip cropping when pad is 0).")
+OVERWRITE = ("Pooling windows overlap here (stride < f), so several windows send gradient to "
+             "the same input: accumulate with +=, not =.")
+
+Mutation = tuple[str, Callable[[], Any]]
+
+
+def _close(got: np.ndarray, candidate: Any) -> bool:
+    candidate = np.asarray(candidate, dtype=np.float64)
+    return candidate.shape == got.shape and bool(
+        np.allclose(got.astype(np.float64), candidate, rtol=1e-5, atol=1e-7))
+
+
+def _first_match(got: np.ndarray, mutations: Sequence[Mutation]) -> str | None:
+    for sentence, make in mutations:
+        try:
+            candidate = make()
+        except Exception:  # noqa: BLE001 - a mutation that does not apply simply does not match
+            continue
+        if _close(got, candidate):
+            return sentence
+    return None
+
+
+# ----------------------------------------------------------------------------- mutations
+def _conv_mutations(A: np.ndarray, W: np.ndarray, b: np.ndarray, hp: Mapping) -> list[Mutation]:
+    def z(A=A, W=W, b=b, **changes: int) -> np.ndarray:
+        return reference.conv_forward(A, W, b, {**hp, **changes})[0]
+
+    m, n_H, n_W, n_C = z().shape
+    return [
+        ("Your output matches a convolution with the kernel flipped: deep-learning "
+         "'convolution' is cross-correlation, so don't flip W.", lambda: z(W=W[::-1, ::-1])),
+        ("Your output matches the convolution without the bias: add b[..., c] for each filter.",
+         lambda: z(b=np.zeros_like(b))),
+        ("Your output matches the convolution with the bias added twice: add b once per output.",
+         lambda: z(b=2 * b)),
+        ("Your output matches a convolution with stride 1: the window's start must move by "
+         "stride (vert_start = h * stride).", lambda: z(stride=1)),
+        ("Your output matches a convolution without padding: pad A_prev with zero_pad first.",
+         lambda: z(pad=0)),
+        ("Your output has the channels before height and width (NCHW): the course's layout is "
+         "(m, n_H, n_W, n_C).", lambda: z().transpose(0, 3, 1, 2)),
+        ("Your output has the right values but its cropped size misses a row/column: the size "
+         "formula is floor((n + 2p - f) / s) + 1.", lambda: z()[:, : n_H - 1, : n_W - 1]),
+    ]
+
+
+def _pool_mutations(A: np.ndarray, hp: Mapping, mode: str) -> list[Mutation]:
+    other = "average" if mode == "max" else "max"
+
+    def a(mode: str = mode, **changes: int) -> np.ndarray:
+        return reference.pool_forward(A, {**hp, **changes}, mode=mode)[0]
+
+    return [
+        (f"Your output matches {other} pooling, but this test asks for {mode} pooling: check "
+         "how you use the mode argument.", lambda: a(mode=other)),
+        ("Your output matches pooling with stride 1: the window's start must move by stride.",
+         lambda: a(stride=1)),
+        ("Your output matches pooling with stride = f: use hparameters['stride'], not f.",
+         lambda: a(stride=hp["f"])),
+        ("Your output has the channels before height and width (NCHW): the course's layout is "
+         "(m, n_H, n_W, n_C).", lambda: a().transpose(0, 3, 1, 2)),
+    ]
+
+
+def _conv_backward_mutations(name: str, dZ: np.ndarray, cache: tuple) -> list[Mutation]:
+    A, W, b, hp = cache
+    index = {"dA_prev": 0, "dW": 1, "db": 2}[name]
+
+    def grads(dZ=dZ, A=A, W=W) -> tuple:
+        return reference.conv_backward(dZ, (A, W, b, hp))
+
+    m = A.shape[0]
+    mutations: list[Mutation] = []
+    if name == "dA_prev":
+        mutations.append(("dA_prev is all zeros" + (": " + EMPTY_SLICE if hp["pad"] == 0 else
+                          ": check that you write the cropped da_prev_pad into dA_prev[i]."),
+                          lambda: np.zeros_like(A)))
+        mutations.append(("dA_prev matches the gradient with the kernel flipped: use W as it "
+                          "is, as in the forward pass.", lambda: grads(W=W[::-1, ::-1])[0]))
+    if name in ("dW", "db"):
+        last = (f"{name} matches the last example's gradient alone: it must be summed over the "
+                f"batch (use +=, and don't reset {name} inside the loop over examples).")
+        mutations.append((last, lambda: grads(dZ=dZ[-1:], A=A[-1:])[index]))
+        mutations.append((f"{name} matches the average over the batch: the course's {name} is "
+                          "the sum over the batch, without dividing by m.",
+                          lambda: grads()[index] / m))
+    if name == "db":
+        mutations.append(("db looks like the sum over the wrong axes: sum dZ over the batch, "
+                          "height and width (axes 0, 1, 2).",
+                          lambda: dZ.sum(axis=(1, 2, 3)).reshape(-1)[: b.size].reshape(b.shape)))
+    return mutations
+
+
+def _pool_backward_loop(dA: np.ndarray, A: np.ndarray, hp: Mapping, mode: str,
+                        overwrite: bool) -> np.ndarray:
+    """The course's loop version of pool_backward, optionally with = instead of +=."""
+    f, s = hp["f"], hp["stride"]
+    out = np.zeros_like(A)
+    m, n_H, n_W, n_C = dA.shape
+    for i in range(m):
+        for h in range(n_H):
+            for w in range(n_W):
+                for c in range(n_C):
+                    rows, cols = slice(h * s, h * s + f), slice(w * s, w * s + f)
+                    window = A[i, rows, cols, c]
+                    if mode == "max":
+                        share = (window == window.max()) * dA[i, h, w, c]
+                    else:
+                        share = np.full((f, f), dA[i, h, w, c] / (f * f))
+                    if overwrite:
+                        out[i, rows, cols, c] = share
+                    else:
+                        out[i, rows, cols, c] += share
+    return out
+
+
+def _pool_backward_mutations(dA: np.ndarray, cache: tuple, mode: str) -> list[Mutation]:
+    A, hp = cache
+    other = "average" if mode == "max" else "max"
+    return [
+        (OVERWRITE, lambda: _pool_backward_loop(dA, A, hp, mode, overwrite=True)),
+        (f"dA_prev matches the {other}-pooling gradient, but this test uses mode={mode!r}.",
+         lambda: reference.pool_backward(dA, cache, mode=other)),
+    ]
+
+
+def _signal_mutations(func: str, x: np.ndarray, k: np.ndarray, mode: str, pad: int
+                      ) -> list[Mutation]:
+    flipped = func.replace("convolve", "tmp").replace("correlate", "convolve").replace(
+        "tmp", "correlate")
+    call = getattr(reference, func)
+    mutations: list[Mutation] = [
+        ("Your output matches " + ("cross-correlation (kernel not flipped): true convolution "
+         "flips the kernel." if func.startswith("convolve") else "true convolution (kernel "
+         "flipped): cross-correlation uses the kernel as it is."),
+         lambda: getattr(reference, flipped)(x, k, mode=mode, pad=pad)),
+    ]
+    for other in ("full", "valid", "same"):
+        if other != mode:
+            mutations.append((f"Your output matches mode {other!r}; this test asks for "
+                              f"{mode!r}.", lambda other=other: call(x, k, mode=other, pad=pad)))
+    if pad:
+        mutations.append(("Your output matches the result without the extra padding: pad adds "
+                          "zeros on each side before the mode applies.",
+                          lambda: call(x, k, mode=mode, pad=0)))
+    return mutations
+
+
+def _mutations(func: str, args: tuple, kwargs: Mapping, name: str) -> list[Mutation]:
+    if func == "conv_forward":
+        return _conv_mutations(*args)
+    if func == "pool_forward":
+        return _pool_mutations(args[0], args[1], kwargs.get("mode", "max"))
+    if func == "conv_single_step":
+        a, W, b = args
+        return [
+            ("Your value matches the step with the kernel flipped: don't flip W.",
+             lambda: reference.conv_single_step(a, W[::-1, ::-1], b)),
+            ("Your value is the sum without the bias: add b.", lambda: np.sum(a * W)),
+            ("Your value has the bias added twice.", lambda: np.sum(a * W) + 2 * b.item()),
+        ]
+    if func == "conv_backward":
+        return _conv_backward_mutations(name, *args)
+    if func == "pool_backward":
+        return _pool_backward_mutations(args[0], args[1], kwargs.get("mode", "max"))
+    if func == "distribute_value":
+        dz, shape = args
+        return [("Each entry should be dz divided by the window's size n_H * n_W.",
+                 lambda: np.full(shape, dz)),
+                ("Divide dz by n_H * n_W, not by n_H + n_W.",
+                 lambda: np.full(shape, dz / (shape[0] + shape[1])))]
+    if func in ("convolve1d", "correlate1d", "convolve2d", "correlate2d"):
+        return _signal_mutations(func, args[0], args[1], kwargs["mode"], kwargs.get("pad", 0))
+    if func == "detect_edges":
+        image, direction = args[0], kwargs["direction"]
+        vertical = np.array([[1.0, 0.0, -1.0]] * 3)
+        other = vertical if direction == "horizontal" else vertical.T
+        own = vertical if direction == "vertical" else vertical.T
+        return [
+            ("Your output uses the filter of the other direction: the horizontal filter is the "
+             "transpose of the vertical one.",
+             lambda: reference.correlate2d(image, other, mode="valid")),
+            ("Your output matches true convolution (the filter flipped), which negates edges: "
+             "apply the filter as it is (cross-correlation).",
+             lambda: reference.convolve2d(image, own, mode="valid")),
+        ]
+    return []
+
+
+def explain_values(func: str, args: tuple, kwargs: Mapping, name: str, got: np.ndarray,
+                   expected: np.ndarray) -> str | None:
+    """A sentence naming the bug when ``got`` matches a mutated reference, else None."""
+    if got.dtype.kind in "iu" and expected.dtype.kind == "f":
+        return ("Your result is an integer array, which truncates values: create arrays with "
+                "np.zeros(shape) (float) and avoid integer division //.")
+    return _first_match(got, _mutations(func, args, kwargs, name))
+
+
+# ---------------------------------------------------------------------------------- shapes
+def _axis_sizes(n: int, f: int, s: int, p: int) -> dict[str, int]:
+    return {
+        "right": (n + 2 * p - f) // s + 1,
+        "no_plus_one": (n + 2 * p - f) // s,
+        "ceil": math.ceil((n + 2 * p - f) / s) + 1,
+        "stride_ignored": n + 2 * p - f + 1,
+        "pad_ignored": (n - f) // s + 1 if n >= f else -1,
+        "pad_once": (n + p - f) // s + 1,
+    }
+
+
+SHAPE_SENTENCES = {
+    "no_plus_one": "Your output size misses the +1: n_out = floor((n + 2p - f) / s) + 1.",
+    "ceil": "Your output size rounds up: the formula floors, n_out = floor((n + 2p - f) / s) + 1.",
+    "stride_ignored": "Your output has the size of a stride-1 result: divide by the stride in "
+                      "the size formula and step the window by it.",
+    "pad_ignored": "Your output has the size of an unpadded input: add 2 * pad in the size "
+                   "formula and pad the input.",
+    "pad_once": "Your output has the size of an input padded on one side only: pad both sides.",
+}
+
+
+def _geometry(func: str, args: tuple) -> tuple[int, int, int, int, int, int] | None:
+    """(n_H, n_W, f, stride, pad, n_C) of a conv or pool test, else None."""
+    if func in ("conv_forward",):
+        A, W, _, hp = args
+        return A.shape[1], A.shape[2], W.shape[0], hp["stride"], hp["pad"], W.shape[3]
+    if func == "pool_forward":
+        A, hp = args
+        return A.shape[1], A.shape[2], hp["f"], hp["stride"], 0, A.shape[3]
+    return None
+
+
+def explain_shape(func: str, args: tuple, kwargs: Mapping, name: str,
+                  got: tuple[int, ...], expected: tuple[int, ...]) -> str | None:
+    """Name the mistake behind a wrong output shape, when a known one explains it."""
+    if func == "zero_pad":
+        X, pad = args
+        if got == tuple(n + 2 * pad for n in X.shape):
+            return ("You padded the batch and channel axes too: pad only height and width, "
+                    "with pad widths ((0, 0), (pad, pad), (pad, pad), (0, 0)).")
+        if got == (X.shape[0], X.shape[1] + pad, X.shape[2] + pad, X.shape[3]):
+            return "You padded only one side: add pad zeros on both sides of each axis."
+        return None
+    if 0 in got and 0 not in expected:
+        return ("Your output is empty along an axis. " + EMPTY_SLICE
+                if func == "conv_backward" else "Your output is empty along an axis.")
+    geometry = _geometry(func, args)
+    if geometry is None or len(got) != 4:
+        return None
+    n_H, n_W, f, s, p, n_C = geometry
+    if got == (expected[0], expected[3], expected[1], expected[2]):
+        return ("Your output has the channels before height and width (NCHW): the course's "
+                "layout is (m, n_H, n_W, n_C).")
+    rows, cols = _axis_sizes(n_H, f, s, p), _axis_sizes(n_W, f, s, p)
+    for key, sentence in SHAPE_SENTENCES.items():
+        if got[1:3] == (rows[key], cols[key]) and got[1:3] != expected[1:3]:
+            return sentence
+    return None
+
+
+def size_formula(func: str, args: tuple, kwargs: Mapping) -> str | None:
+    """The output-size formula with the test's numbers, e.g. for a wrong-shape message."""
+    geometry = _geometry(func, args)
+    if geometry is None:
+        return None
+    n_H, n_W, f, s, p, n_C = geometry
+    parts = []
+    for axis, n in (("n_H", n_H), ("n_W", n_W)):
+        parts.append(f"{axis} = floor(({n} + 2*{p} - {f}) / {s}) + 1 = "
+                     f"{(n + 2 * p - f) // s + 1}")
+    return "; ".join(parts) + f"; n_C = {n_C}."
+
+
+# ------------------------------------------------------------------------------ exceptions
+def explain_exception(func: str, args: tuple, kwargs: Mapping, exc_type: str, exc_msg: str,
+                      frames: Sequence) -> str | None:
+    """One sentence for the known pitfalls behind an exception, else None."""
+    code = " ".join(str(f[2]) for f in frames if isinstance(f, list) and len(f) == 3)
+    pad = _pad_of(func, args)
+    if exc_type == "TypeError" and ("converted to Python scalars" in exc_msg
+                                    or "float(b" in code.replace(" ", "")):
+        return FLOAT_B
+    if pad == 0 and (":-pad" in code.replace(" ", "") or "(0," in exc_msg):
+        return EMPTY_SLICE
+    if exc_type == "RecursionError":
+        return "Your function calls itself without end: replace the recursion with a loop."
+    if "cannot be interpreted as an integer" in exc_msg or "slice indices must be" in exc_msg:
+        return ("A / division gives a float: use // (or int(...)) for sizes and indices, e.g. "
+                "n_H = (n_H_prev + 2 * pad - f) // stride + 1.")
+    if "setting an array element with a sequence" in exc_msg:
+        return ("A value that should be one number is an array: conv_single_step must return "
+                "a scalar (use b.item()).")
+    if exc_type == "IndexError" and func in ("conv_forward", "pool_forward", "pool_backward",
+                                             "conv_backward"):
+        return ("An index runs past the input: a window starts at h * stride and ends at "
+                "h * stride + f, and the output size is floor((n + 2p - f) / s) + 1.")
+    if "could not be broadcast" in exc_msg and func == "conv_forward":
+        return ("Shapes don't line up in a window: the slice a_prev_pad[vert_start:vert_end, "
+                "horiz_start:horiz_end, :] must have shape (f, f, n_C_prev) like W[..., c]; "
+                "check that zero_pad pads only height and width.")
+    return None
+
+
+def _pad_of(func: str, args: tuple) -> int | None:
+    try:
+        if func == "conv_forward":
+            return int(args[3]["pad"])
+        if func == "conv_backward":
+            return int(args[1][3]["pad"])
+        if func == "zero_pad":
+            return int(args[1])
+    except (IndexError, KeyError, TypeError, ValueError):
+        return None
+    return None

@@ -1,0 +1,503 @@
+"""Run a submission's test calls in the sandbox: the trusted parent's side.
+
+The parent writes the submission and the inputs (``.npy``, never pickles) into a fresh job
+directory, asks a warm worker (:mod:`grader.sandbox.zygote`, started under bubblewrap when it
+is installed) to run them, and reads back what the child wrote, validating every file before
+use. Workers are started lazily, reused, and restarted when they die or overrun.
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures
+import json
+import logging
+import os
+import queue
+import secrets
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader.errors import SandboxError
+from grader.sandbox.limits import DEFAULT_LIMITS, SandboxLimits
+
+log = logging.getLogger(__name__)
+
+ZYGOTE = Path(__file__).with_name("zygote.py")
+NOBODY = 65534
+MAX_STATUS_BYTES = 64 * 1024
+START_TIMEOUT_S = 30.0
+SANDBOX_ROOT = "/sandbox"
+JOBS_MOUNT = "/jobs"
+
+
+@dataclass(frozen=True)
+class TestCall:
+    """One call of a student function: ``func(*args, **kwargs)`` within ``wall_s`` seconds.
+
+    ``save`` lists the tuple items to bring back (None: all of them); ``solo`` runs the call in
+    its own child so the worker can time the child's whole life (speed tests).
+    """
+
+    id: str
+    func: str
+    args: tuple[Any, ...]
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    wall_s: float = 5.0
+    save: tuple[int, ...] | None = None
+    solo: bool = False
+
+
+@dataclass(frozen=True)
+class RawOutcome:
+    """What came back from one call, before any verdict.
+
+    ``outcome`` is one of "done", "timeout", "crashed", "import_error", "import_timeout",
+    "import_crashed", "lost" (the worker itself died or overran). ``status`` is the child's
+    JSON status (validated to be a dict) and ``arrays`` its saved outputs, either None when
+    missing or unreadable (``problem`` then says why).
+    """
+
+    id: str
+    outcome: str
+    status: dict | None = None
+    arrays: dict[str, np.ndarray] | None = None
+    exit: int | None = None
+    signal: int | None = None
+    lifetime: float | None = None
+    cpu: float | None = None
+    problem: str | None = None
+
+
+# ------------------------------------------------------------------------------ environment
+def bwrap_path() -> str | None:
+    """The bubblewrap binary to use, or None (``STRIDE_SANDBOX=none`` disables it)."""
+    if os.environ.get("STRIDE_SANDBOX", "auto").lower() in ("none", "off", "rlimits"):
+        return None
+    return shutil.which("bwrap")
+
+
+def _numpy_site() -> Path:
+    return Path(np.__file__).resolve().parent.parent
+
+
+def _clean_env(extra: Mapping[str, str] = ()) -> dict[str, str]:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/tmp",
+        "LANG": "C.UTF-8",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    env.update(extra)
+    return env
+
+
+def _ancestor_dirs(path: Path) -> list[str]:
+    return [str(p) for p in reversed(path.parents) if str(p) != "/"]
+
+
+def _bind_system(args: list[str]) -> None:
+    args += ["--ro-bind", "/usr", "/usr"]
+    for name in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(name):
+            args += ["--symlink", os.readlink(name), name]
+        elif os.path.isdir(name):
+            args += ["--ro-bind", name, name]
+    args += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+
+
+def _bind_python(args: list[str]) -> str:
+    """Bind the interpreter's installation read-only; return its path inside the sandbox."""
+    exe = Path(os.path.realpath(sys.executable))
+    prefix = Path(os.path.realpath(sys.base_prefix))
+    if not str(prefix).startswith("/usr/"):
+        for parent in _ancestor_dirs(prefix):
+            args += ["--perms", "0755", "--dir", parent]
+        args += ["--ro-bind", str(prefix), str(prefix)]
+    site = _numpy_site()
+    args += ["--perms", "0755", "--dir", SANDBOX_ROOT, "--perms", "0755", "--dir",
+             f"{SANDBOX_ROOT}/site"]
+    for name in ("numpy", "numpy.libs"):
+        if (site / name).is_dir():
+            args += ["--ro-bind", str(site / name), f"{SANDBOX_ROOT}/site/{name}"]
+    args += ["--ro-bind", str(ZYGOTE), f"{SANDBOX_ROOT}/zygote.py"]
+    return str(exe)
+
+
+def bwrap_command(bwrap: str, jobs_root: Path) -> list[str]:
+    """The bubblewrap command line of one warm worker.
+
+    Only the system, the interpreter, numpy and the worker's own file are visible, read-only;
+    the jobs directory is the one writable place. No network, a private /tmp, /proc and /dev,
+    a new session, and the sandbox dies with the grader. As root we keep the host user
+    namespace so the worker can drop each child to an unprivileged uid (RLIMIT_NPROC never
+    restricts uid 0).
+    """
+    args = [bwrap]
+    if os.geteuid() == 0:
+        args += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+                 "--unshare-cgroup-try", "--cap-drop", "ALL", "--cap-add", "CAP_SETUID",
+                 "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL"]
+    else:
+        args += ["--unshare-all", "--cap-drop", "ALL"]
+    args += ["--die-with-parent", "--new-session", "--clearenv"]
+    for key, value in _clean_env().items():
+        args += ["--setenv", key, value]
+    _bind_system(args)
+    python = _bind_python(args)
+    args += ["--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
+             "--bind", str(jobs_root), JOBS_MOUNT, "--chdir", "/tmp"]
+    args += [python, "-I", "-S", "-B", f"{SANDBOX_ROOT}/zygote.py", "--site",
+             f"{SANDBOX_ROOT}/site"]
+    return args
+
+
+def plain_command() -> list[str]:
+    """The worker's command line without bubblewrap: limits only."""
+    return [sys.executable, "-I", "-S", "-B", str(ZYGOTE), "--site", str(_numpy_site())]
+
+
+# -------------------------------------------------------------------------------- spawning
+class _Spawner:
+    """Starts workers from one long-lived thread.
+
+    ``--die-with-parent`` (PR_SET_PDEATHSIG) fires when the *thread* that started the process
+    exits, so workers must not be started from short-lived request threads.
+    """
+
+    def __init__(self) -> None:
+        self._requests: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def popen(self, cmd: list[str], **kwargs: Any) -> subprocess.Popen:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="sandbox-spawner",
+                                                daemon=True)
+                self._thread.start()
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self._requests.put((future, cmd, kwargs))
+        return future.result()
+
+    def _loop(self) -> None:
+        while True:
+            future, cmd, kwargs = self._requests.get()
+            try:
+                future.set_result(subprocess.Popen(cmd, **kwargs))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                future.set_exception(exc)
+
+
+_SPAWNER = _Spawner()
+
+
+# ---------------------------------------------------------------------------------- worker
+class Worker:
+    """One warm worker process and its private jobs directory."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.jobs_root: Path | None = None
+        self.mode = "none"
+        self._buffer = b""
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self) -> None:
+        self.stop()
+        self.jobs_root = Path(tempfile.mkdtemp(prefix="stride-jobs-"))
+        if os.geteuid() == 0:
+            os.chown(self.jobs_root, NOBODY, NOBODY)
+        bwrap = bwrap_path()
+        if bwrap:
+            cmd, self.mode = bwrap_command(bwrap, self.jobs_root), "bwrap"
+        else:
+            cmd, self.mode = plain_command(), "rlimits"
+        self.proc = _SPAWNER.popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=_clean_env(), start_new_session=True, close_fds=True, cwd="/",
+        )
+        self._buffer = b""
+        line = self._readline(time.monotonic() + START_TIMEOUT_S)
+        if line is None or not json.loads(line).get("ready"):
+            self.stop()
+            raise SandboxError(f"the sandbox worker did not start ({' '.join(cmd[:3])} ...)")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.proc.kill()
+            self.proc.wait()
+            for stream in (self.proc.stdin, self.proc.stdout):
+                if stream is not None:
+                    stream.close()
+            self.proc = None
+        if self.jobs_root is not None:
+            shutil.rmtree(self.jobs_root, ignore_errors=True)
+            self.jobs_root = None
+
+    def job_path(self, host_dir: Path) -> str:
+        if self.mode == "bwrap":
+            return f"{JOBS_MOUNT}/{host_dir.name}"
+        return str(host_dir)
+
+    def request(self, job: dict, timeout_s: float) -> dict | None:
+        """Send one job; the reply, or None when the worker died or overran (then it is gone)."""
+        try:
+            self.proc.stdin.write((json.dumps(job) + "\n").encode())
+            self.proc.stdin.flush()
+        except OSError:
+            self.stop()
+            return None
+        line = self._readline(time.monotonic() + timeout_s)
+        if line is None:
+            self.stop()
+            return None
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            self.stop()
+            return None
+        return reply if isinstance(reply, dict) else None
+
+    def _readline(self, deadline: float) -> str | None:
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line.decode("utf-8", "replace")
+
+
+class SandboxPool:
+    """A fixed number of lazily started workers shared by threads."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"a sandbox pool needs at least one worker, got {size!r}")
+        self.size = size
+        self._idle: queue.Queue[Worker] = queue.Queue()
+        self._all = [Worker() for _ in range(size)]
+        for worker in self._all:
+            self._idle.put(worker)
+
+    def acquire(self) -> Worker:
+        worker = self._idle.get()
+        try:
+            if not worker.alive:
+                worker.start()
+        except BaseException:
+            self._idle.put(worker)
+            raise
+        return worker
+
+    def release(self, worker: Worker) -> None:
+        self._idle.put(worker)
+
+    def shutdown(self) -> None:
+        for worker in self._all:
+            worker.stop()
+
+
+_POOL: SandboxPool | None = None
+_POOL_PID = 0
+_POOL_LOCK = threading.Lock()
+_WARNED = False
+
+
+def default_pool() -> SandboxPool:
+    """The process-wide pool (``STRIDE_SANDBOX_WORKERS`` workers, default 2)."""
+    global _POOL, _POOL_PID
+    with _POOL_LOCK:
+        if _POOL is None or _POOL_PID != os.getpid():
+            size = int(os.environ.get("STRIDE_SANDBOX_WORKERS", "2"))
+            _POOL, _POOL_PID = SandboxPool(max(size, 1)), os.getpid()
+        return _POOL
+
+
+def _shutdown_default_pool() -> None:
+    if _POOL is not None and _POOL_PID == os.getpid():
+        _POOL.shutdown()
+
+
+atexit.register(_shutdown_default_pool)
+
+
+def sandbox_warning() -> str | None:
+    """A sentence for reports and logs when bubblewrap is missing, else None."""
+    if bwrap_path():
+        return None
+    return ("The sandbox runs without bubblewrap (install the Debian package `bubblewrap`): "
+            "resource limits apply, but submissions can see the file system and the network.")
+
+
+def _warn_once() -> None:
+    global _WARNED
+    message = sandbox_warning()
+    if message and not _WARNED:
+        _WARNED = True
+        log.warning(message)
+
+
+# ------------------------------------------------------------------------------------- jobs
+def _encode(value: Any, job_dir: Path, stem: str) -> dict:
+    if isinstance(value, np.ndarray):
+        name = f"in/{stem}.npy"
+        np.save(job_dir / name, value, allow_pickle=False)
+        return {"npy": name}
+    if isinstance(value, tuple):
+        return {"tuple": [_encode(v, job_dir, f"{stem}_{i}") for i, v in enumerate(value)]}
+    if isinstance(value, np.generic):
+        return {"value": value.item()}
+    if isinstance(value, Mapping):
+        return {"value": {str(k): (v.item() if isinstance(v, np.generic) else v)
+                          for k, v in value.items()}}
+    return {"value": value}
+
+
+def _wire_test(call: TestCall, job_dir: Path) -> dict:
+    return {
+        "id": call.id,
+        "func": call.func,
+        "args": [_encode(a, job_dir, f"{call.id}_a{i}") for i, a in enumerate(call.args)],
+        "kwargs": {k: _encode(v, job_dir, f"{call.id}_k{k}") for k, v in call.kwargs.items()},
+        "wall": float(call.wall_s),
+        "save": list(call.save) if call.save is not None else None,
+    }
+
+
+def _batches(calls: Sequence[TestCall], job_dir: Path) -> list[list[dict]]:
+    shared = [_wire_test(c, job_dir) for c in calls if not c.solo]
+    solos = [[_wire_test(c, job_dir)] for c in calls if c.solo]
+    return ([shared] if shared else []) + solos
+
+
+def _prepare_job(worker: Worker, source: str, calls: Sequence[TestCall],
+                 limits: SandboxLimits) -> tuple[Path, dict]:
+    job_dir = worker.jobs_root / secrets.token_hex(12)
+    (job_dir / "in").mkdir(parents=True)
+    (job_dir / "out").mkdir()
+    (job_dir / "submission.py").write_text(source, encoding="utf-8")
+    job = {"dir": worker.job_path(job_dir), "batches": _batches(calls, job_dir),
+           "limits": limits.to_wire(), "uid": NOBODY if os.geteuid() == 0 else None}
+    for path in [job_dir, job_dir / "in", *(job_dir / "in").iterdir(),
+                 job_dir / "submission.py"]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    if os.geteuid() == 0:
+        os.chown(job_dir / "out", NOBODY, NOBODY)
+    return job_dir, job
+
+
+def _job_timeout(calls: Sequence[TestCall], limits: SandboxLimits) -> float:
+    per_test = sum(c.wall_s + 1.0 for c in calls)
+    children = 1 + sum(1 for c in calls if c.solo)
+    return per_test + 2 * children * limits.import_wall_s + 10.0
+
+
+def run_calls(source: str, calls: Sequence[TestCall], *, limits: SandboxLimits = DEFAULT_LIMITS,
+              pool: SandboxPool | None = None) -> list[RawOutcome]:
+    """Run ``calls`` against ``source`` in a sandboxed child; one :class:`RawOutcome` each.
+
+    Thread-safe: each call borrows one warm worker from the pool for the whole job.
+    """
+    _warn_once()
+    if not calls:
+        return []
+    ids = [c.id for c in calls]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"test call ids must be unique, got {ids!r}")
+    pool = pool or default_pool()
+    worker = pool.acquire()
+    job_dir = None
+    try:
+        job_dir, job = _prepare_job(worker, source, calls, limits)
+        reply = worker.request(job, _job_timeout(calls, limits))
+        return _collect(reply, calls, job_dir, limits)
+    finally:
+        if job_dir is not None:
+            shutil.rmtree(job_dir, ignore_errors=True)
+        pool.release(worker)
+
+
+def _collect(reply: dict | None, calls: Sequence[TestCall], job_dir: Path,
+             limits: SandboxLimits) -> list[RawOutcome]:
+    if reply is None or not isinstance(reply.get("outcomes"), list):
+        if reply is not None and "error" in reply:
+            raise SandboxError(f"the sandbox worker failed: {reply['error']}")
+        return [RawOutcome(id=c.id, outcome="lost") for c in calls]
+    by_id = {o.get("id"): o for o in reply["outcomes"] if isinstance(o, dict)}
+    import_status = _read_status(job_dir / "out" / "import.json")
+    results = []
+    for call in calls:
+        info = by_id.get(call.id)
+        if info is None:
+            results.append(RawOutcome(id=call.id, outcome="lost"))
+            continue
+        outcome = str(info.get("outcome"))
+        if outcome.startswith("import"):
+            status, arrays, problem = import_status, None, None
+        else:
+            status = _read_status(job_dir / "out" / f"{call.id}.json")
+            arrays, problem = _read_arrays(job_dir / "out" / f"{call.id}.npz", limits)
+        results.append(RawOutcome(
+            id=call.id, outcome=outcome, status=status, arrays=arrays,
+            exit=info.get("exit"), signal=info.get("signal"), lifetime=info.get("lifetime"),
+            cpu=info.get("cpu"), problem=problem,
+        ))
+    return results
+
+
+def _read_status(path: Path) -> dict | None:
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_STATUS_BYTES:
+            return None
+        status = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return status if isinstance(status, dict) else None
+
+
+def _read_arrays(path: Path, limits: SandboxLimits) -> tuple[dict | None, str | None]:
+    """Load the child's .npz without pickles, refusing anything oversized or malformed."""
+    if not path.is_file():
+        return None, None
+    try:
+        budget = limits.fsize_mb * 1024 * 1024
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            if len(infos) > 8 or sum(i.file_size for i in infos) > budget:
+                return None, "the output is too large"
+        with np.load(path, allow_pickle=False) as data:
+            return {key: np.array(data[key], copy=True) for key in data.files}, None
+    except Exception as exc:  # noqa: BLE001 - anything unreadable is the child's fault
+        return None, f"the output could not be read ({type(exc).__name__})"
