@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from grader.answers import Parsed
+from grader.answers import Parsed, format_value
 from grader.errors import FormatError, ProblemSpecError
 from grader.grading import CORRECT_FEEDBACK, Result, describe_answer, grade, grade_raw
 from grader.variants import Mistake, Variant
@@ -409,3 +409,56 @@ def test_matrix_feedback_never_reveals_an_entry(answer, wrong, partial):
 def test_worked_wrong_answers_never_reveal(v, wrongs):
     for raw in wrongs:
         _assert_not_revealed(v, raw)
+
+
+# ---------------------------------------------------------------------------------------------
+# The real problem bank: what is shown can be typed back, and typed mistakes are named
+
+
+def _bank_variants(seeds=range(3)):
+    from grader.bank import load_bank
+    from grader.variants import generate
+
+    bank = load_bank()
+    return [generate(problem, seed) for problem in bank.problems.values() for seed in seeds]
+
+
+def test_bank_answers_and_mistakes_typed_as_shown_are_graded_as_such():
+    typed = 0
+    for v in _bank_variants():
+        assert grade_raw(v, describe_answer(v)).correct, (v.problem_id, v.seed)
+        for mistake in v.mistakes:
+            try:
+                result = grade_raw(v, format_value(v.answer_type, mistake.value, v.options))
+            except FormatError:
+                continue  # a value no student can type, e.g. 6.00004 for a whole-number answer
+            assert (result.mistake, result.correct) == (mistake.tag, False), (v.problem_id, v.seed)
+            typed += 1
+    assert typed > 0
+
+
+def test_bank_feedback_for_unlisted_wrong_answers_never_reveals():
+    for v in _bank_variants():
+        wrong = _unlisted_wrong(v)
+        if wrong is None:
+            continue
+        result = grade_raw(v, format_value(v.answer_type, wrong, v.options))
+        assert not result.correct
+        if result.mistake is None:
+            shown = re.escape(describe_answer(v))
+            assert not re.search(rf"(?<![\w.,]){shown}(?![\w.,])", result.feedback), (
+                v.problem_id, result.feedback)
+
+
+def _unlisted_wrong(v: Variant):
+    if v.answer_type == "integer":
+        return v.answer * 3 + 7
+    if v.answer_type == "number":
+        return v.answer * 3 + 0.5
+    if v.answer_type in ("shape", "vector"):
+        return [x + 1 for x in v.answer]
+    if v.answer_type == "matrix":
+        return [[x + 1 for x in row] for row in v.answer]
+    if v.answer_type == "truefalse":
+        return not v.answer
+    return None
