@@ -123,9 +123,7 @@ def parse(answer_type: str, raw: str, *, options: Sequence[str] | None = None) -
 def format_value(answer_type: str, value: Any, options: Sequence[str] | None = None) -> str:
     """The canonical text of a value of ``answer_type`` (the same form as ``read_as``)."""
     _check_type(answer_type)
-    if answer_type == "integer":
-        return _format_number(value, grouped=True)
-    if answer_type == "number":
+    if answer_type in ("integer", "number"):
         return _format_number(value, grouped=True)
     if answer_type == "shape":
         return " x ".join(str(int(d)) for d in _as_sequence(value))
@@ -214,11 +212,15 @@ def _scalar_regex(grouped: bool) -> re.Pattern[str]:
 _SCALAR_GROUPED = _scalar_regex(grouped=True)
 _SCALAR_PLAIN = _scalar_regex(grouped=False)
 _MINUSES = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "\uff0d": "-"})
+_SUPERSCRIPT_CHARS = "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079\u207b\u207a"
+_SUPERSCRIPTS = str.maketrans(_SUPERSCRIPT_CHARS, "0123456789-+")
 
 
 def _normalize_scalar(text: str) -> str:
-    """Unify minus signs and powers, and drop spaces around operators and after a sign."""
+    """Unify minus signs and powers (10**12, 10¹²), and drop spaces around operators and after
+    a sign."""
     text = text.translate(_MINUSES).replace("**", "^")
+    text = re.sub(f"[{_SUPERSCRIPT_CHARS}]+", lambda m: "^" + m[0].translate(_SUPERSCRIPTS), text)
     text = re.sub(r"\s*([*×·^/])\s*", r"\1", text)
     text = re.sub(r"\s*([xX])\s*(?=10\^)", r"\1", text)
     return re.sub(r"^([+-])\s+", r"\1", text)

@@ -50,6 +50,8 @@ def read(answer_type: str, raw: str, options=None):
     ("0", 0, "0"),
     ("12/4", 3, "3"),
     ("2^10", 1024, "1,024"),
+    ("10\u00b9\u00b2", 10**12, "1,000,000,000,000"),
+    ("2.7 \u00d7 10\u2077", 27_000_000, "27,000,000"),
 ])
 def test_integer_forms(raw, value, read_as):
     parsed = parse("integer", raw)
@@ -60,7 +62,7 @@ def test_integer_forms(raw, value, read_as):
 @pytest.mark.parametrize("raw, value", [
     ("0.75", 0.75), (".75", 0.75), ("3/4", 0.75), ("-1.5e-3", -0.0015), ("\u22121.5e-3", -0.0015),
     ("3.75", 3.75), ("2.7 × 10^7", 2.7e7), ("1,234.5", 1234.5), ("10^-3", 0.001),
-    ("- 2", -2.0), ("1e-400", 0.0), ("12.", 12.0), ("2.5.", 2.5),
+    ("- 2", -2.0), ("1e-400", 0.0), ("12.", 12.0), ("2.5.", 2.5), ("10\u207b\u00b3", 0.001),
 ])
 def test_number_forms(raw, value):
     assert read("number", raw) == pytest.approx(value, rel=1e-12, abs=0)
@@ -323,7 +325,7 @@ def test_format_value_is_the_read_as_form(answer_type, value, text):
 
 ANSWER_ALPHABET = st.sampled_from(list(
     "0123456789012345,.; \n\t-+−×xX*^/()[]{}eE_'TtFfabc" "\u00a0\u202f"
-) + ["10^", "1e", "999999", "array(", "np.", "by", "**", "yes"])
+) + ["10^", "1e", "999999", "array(", "np.", "by", "**", "yes", "\u00b2", "\u207b"])
 ANSWERISH = st.lists(ANSWER_ALPHABET, max_size=40).map("".join)
 
 
