@@ -15,6 +15,7 @@ in the batch size; the output says so.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -30,7 +31,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import loop_reference as loops  # noqa: E402
 
-from grader.reference import conv_forward, pool_forward  # noqa: E402
+from grader.reference import (  # noqa: E402
+    conv_backward,
+    conv_forward,
+    pool_backward,
+    pool_forward,
+)
 
 try:  # torch is optional: the benchmark says so and carries on without it
     import torch
@@ -146,11 +152,39 @@ def bench_pool(case: Case, A, args) -> list[str]:
     return lines
 
 
+def bench_backward(A, W, b, P, args) -> list[str]:
+    """Backward passes, for information (no targets): reference vs loops."""
+    lines = []
+    for hp in ({"stride": 1, "pad": 1}, {"stride": 2, "pad": 0}):
+        Z, cache = conv_forward(A, W, b, hp)
+        dZ = np.ones_like(Z)
+        ours = best_time(lambda: conv_backward(dZ, cache), args.repeat)  # noqa: B023
+        part = (A[:args.loop_samples], W, b, hp)
+        loop = time_loops(lambda _: loops.conv_backward(dZ[:args.loop_samples], part), A,  # noqa: B023
+                          args.loop_samples)
+        lines.append(f"conv_backward stride {hp['stride']} pad {hp['pad']}: reference "
+                     f"{ours * 1e3:8.2f} ms, loops {loop * 1e3:8.0f} ms (scaled), "
+                     f"{loop / ours:5.0f}x faster")
+    for mode in ("max", "average"):
+        hp = {"f": 2, "stride": 2}
+        out, cache = pool_forward(P, hp, mode)
+        dA = np.ones_like(out)
+        ours = best_time(lambda: pool_backward(dA, cache, mode), args.repeat)  # noqa: B023
+        part = (P[:args.loop_samples], hp)
+        loop = time_loops(lambda _: loops.pool_backward(dA[:args.loop_samples], part, mode),  # noqa: B023
+                          P, args.loop_samples)
+        lines.append(f"pool_backward {mode} f=2 s=2: reference {ours * 1e3:8.2f} ms, loops "
+                     f"{loop * 1e3:8.0f} ms (scaled), {loop / ours:5.0f}x faster")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7, help="timed runs per measurement")
+    parser.add_argument("--repeat", type=int, default=15, help="timed runs per measurement")
     parser.add_argument("--loop-samples", type=int, default=1,
                         help="samples of the batch the loop version runs on")
+    parser.add_argument("--skip-backward", action="store_true",
+                        help="leave out the (informational) backward timings")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     A = rng.standard_normal((16, 64, 64, 16))
@@ -160,7 +194,9 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"python {platform.python_version()}, numpy {np.__version__}, "
           f"torch {torch.__version__ if torch is not None else 'not installed (torch rows skipped)'}"
-          f", {platform.machine()}, float64 throughout, best of {args.repeat} runs")
+          f", {platform.machine()}, {os.cpu_count()} CPUs, float64 throughout, best of "
+          f"{args.repeat} runs")
+    print("load average before the run: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     peak = gemm_peak(args.repeat)
     print(f"float64 GEMM 2048x2048: {peak:.1f} GFLOP/s (the peak the conv is measured against)")
     if torch is not None:
@@ -171,6 +207,8 @@ def main(argv: list[str] | None = None) -> None:
     for mode in ("max", "average"):
         case = Case(f"{mode} f=2 s=2", {"f": 2, "stride": 2}, mode=mode, conv=False)
         print("\n".join(bench_pool(case, P, args)))
+    if not args.skip_backward:
+        print("\n".join(bench_backward(A, W, b, P, args)))
 
 
 if __name__ == "__main__":
