@@ -292,6 +292,11 @@ def _scalar_problem(text: str, answer_type: str) -> FormatError:
             "(groups of three digits). Did you mean one number? Write it without commas, "
             f"e.g. 27000100{decimal}."
         ))
+    if re.fullmatch(r"[+-]?[0-9]{1,3}(?:\.[0-9]{3}){2,}", normalized):
+        return _fail(answer_type, (
+            f"Could not read {_shown(text)}: group thousands with commas or not at all, "
+            "e.g. 27,000,100 or 27000100."
+        ))
     if re.fullmatch(r"[+-]?[0-9.]+(?:\s+[0-9.]+)+", normalized):
         return _fail(answer_type, (
             f"Could not read {_shown(text)} as one {one}: it looks like several numbers. "
@@ -417,13 +422,27 @@ def _read_row(text: str, answer_type: str, whole: str) -> tuple[int | float, ...
 
 
 def _parse_vector(text: str, options: Sequence[str] | None) -> Parsed:
-    body = _strip_outer_brackets(_unwrap_array(text))
+    body = _strip_outer_brackets(_unwrap_array(text).rstrip(",; \t\n"))
     if any(bracket in body for bracket in "()[]{}"):
-        raise _fail("vector", (
-            f"Could not read {_shown(text)} as one list of numbers: it has brackets inside."
-        ))
-    vector = _read_row(body.replace(";", " "), "vector", text)
+        vector = _vector_from_matrix(text)
+    else:
+        vector = _read_row(body.replace(";", " "), "vector", text)
     return Parsed(vector, format_value("vector", vector))
+
+
+def _vector_from_matrix(text: str) -> tuple[int | float, ...]:
+    """A single row [[1, 2, 3]] or a single column [[1], [2], [3]] read as a vector."""
+    try:
+        rows = _parse_matrix(text, None).value
+    except FormatError:
+        rows = ()
+    if len(rows) == 1:
+        return rows[0]
+    if rows and all(len(row) == 1 for row in rows):
+        return tuple(row[0] for row in rows)
+    raise _fail("vector", (
+        f"Could not read {_shown(text)} as one list of numbers: it has brackets inside."
+    ))
 
 
 def _format_row(row: Any) -> str:
@@ -473,7 +492,8 @@ def _matrix_rows(text: str) -> list[str]:
     if deepest == 2 or (deepest == 1 and len(spans) > 1):
         if deepest == 2:
             outer = [(s, e) for depth, s, e in spans if depth == 1]
-            if len(outer) != 1 or body[:outer[0][0]].strip() or body[outer[0][1] + 1:].strip():
+            after = body[outer[0][1] + 1:].strip(" \t\n,;")
+            if len(outer) != 1 or body[:outer[0][0]].strip() or after:
                 raise _fail("matrix", f"Could not read {_shown(text)}: write the rows inside "
                                       "one pair of outer brackets.")
             base = outer[0][0] + 1

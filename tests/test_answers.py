@@ -79,6 +79,7 @@ def test_number_echo_is_short_and_canonical():
     ("1,2", r"Did you mean one number\? Write it without commas, e\.g\. 27000100"),
     ("2,2,2", r"commas only separate thousands"),
     ("27,00,100", r"commas only separate thousands"),
+    ("27.000.100", r"group thousands with commas or not at all, e\.g\. 27,000,100"),
     ("1 2", r"looks like several numbers"),
     ("29x29x32", r"Could not read '29x29x32' as a whole number.*e\.g\."),
     ("abc", r"Could not read 'abc' as a whole number\. Expected one whole number, e\.g\."),
@@ -150,7 +151,8 @@ def test_shape_format_errors(raw, message):
 
 @pytest.mark.parametrize("raw", [
     "[2, 2, 2]", "2 2 2", "2,2,2", "(2, 2, 2)", "2; 2; 2", "[2 2 2]", "array([2, 2, 2])",
-    " 2 ,2 , 2 .", "2.0, 2, 4/2",
+    " 2 ,2 , 2 .", "2.0, 2, 4/2", "[2, 2, 2],", "[[2, 2, 2]]", "[[2], [2], [2]]",
+    "array([[2],\n       [2],\n       [2]])",
 ])
 def test_vector_forms(raw):
     assert parse("vector", raw) == Parsed((2, 2, 2), "[2, 2, 2]")
@@ -164,7 +166,8 @@ def test_vector_keeps_signs_fractions_and_decimals():
 
 @pytest.mark.parametrize("raw, message", [
     ("[2, two, 2]", r"Could not read 'two' in '\[2, two, 2\]' as a number.*e\.g\. \[2, 2, 2\]"),
-    ("[[1, 2], [3, 4]]", r"brackets inside"),
+    ("[[1, 2], [3, 4]]", r"Could not read '\[\[1, 2\], \[3, 4\]\]' as one list of numbers"),
+    ("[[1, 2], [3]]", r"brackets inside"),
     ("[2, 2", r"brackets inside|Could not read"),
     ("[]", r"empty"),
 ])
@@ -177,6 +180,7 @@ def test_vector_format_errors(raw, message):
     "[[4,4],[4,3]]", "[[4, 4], [4, 3]]", "4 4; 4 3", "4 4\n4 3", "4, 4\n4, 3\n", "[[4 4] [4 3]]",
     "[[4 4]\n [4 3]]", "[4 4; 4 3]", "[4, 4], [4, 3]", "[4 4] [4 3]", "((4, 4), (4, 3))",
     "array([[4., 4.],\n       [4., 3.]])", "4 4;4 3;", "{{4, 4}, {4, 3}}", "4 4\r\n4 3.",
+    "[[4, 4], [4, 3]],",
 ])
 def test_matrix_forms(raw):
     assert parse("matrix", raw) == Parsed(((4, 4), (4, 3)), "[[4, 4], [4, 3]]")
