@@ -102,8 +102,9 @@ def output_size(n: int, f: int, stride: int = 1, pad: int = 0) -> int:
     stride = check_int("stride", stride, minimum=1)
     pad = check_int("pad", pad, minimum=0)
     if f > n + 2 * pad:
+        what = "padded input" if pad else "input"
         raise ValueError(
-            f"filter of size {f} is larger than the padded input of size {n + 2 * pad} "
+            f"filter of size {f} is larger than the {what} of size {n + 2 * pad} "
             f"(n={n}, pad={pad})"
         )
     return (n + 2 * pad - f) // stride + 1

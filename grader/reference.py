@@ -89,7 +89,8 @@ def _hparam(func: str, hparameters: Any, key: str, keys: tuple[str, ...], minimu
 
 def _check_fits(func: str, f: int, n: int, pad: int, axis_name: str) -> None:
     if f > n + 2 * pad:
-        raise ValueError(f"{func}: filter of size {f} is larger than the padded input of size "
+        what = "padded input" if pad else "input"
+        raise ValueError(f"{func}: filter of size {f} is larger than the {what} of size "
                          f"{n + 2 * pad} ({axis_name}={n}, pad={pad})")
 
 

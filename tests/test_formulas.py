@@ -147,7 +147,9 @@ def test_conv_params_are_weights_plus_one_bias_per_filter(f, c, k):
     ("call", "message"),
     [
         (lambda: output_size(5, 7, 1, 0),
-         r"filter of size 7 is larger than the padded input of size 5 \(n=5, pad=0\)"),
+         r"filter of size 7 is larger than the input of size 5 \(n=5, pad=0\)"),
+        (lambda: output_size(3, 7, 1, 1),
+         r"filter of size 7 is larger than the padded input of size 5 \(n=3, pad=1\)"),
         (lambda: output_size(5, 3, 0, 0), r"stride must be a positive integer, got 0"),
         (lambda: output_size(5, 3, 1, -1), r"pad must be an integer >= 0, got -1"),
         (lambda: output_size(0, 3), r"n must be a positive integer, got 0"),

@@ -451,7 +451,7 @@ def _conv_cache():
          r"conv_forward: filter of size 7 is larger than the padded input of size 5 "
          r"\(n_H_prev=3, pad=1\)"),
         (lambda: conv_forward(np.ones((1, 9, 3, 3)), np.ones((5, 5, 3, 8)), B8, HP),
-         r"filter of size 5 is larger than the padded input of size 3 \(n_W_prev=3, pad=0\)"),
+         r"filter of size 5 is larger than the input of size 3 \(n_W_prev=3, pad=0\)"),
         (lambda: conv_forward(*GOOD_CONV, {"stride": 0, "pad": 0}),
          r"conv_forward: stride must be a positive integer, got 0"),
         (lambda: conv_forward(*GOOD_CONV, {"stride": 1, "pad": -1}),
@@ -481,7 +481,7 @@ def _conv_cache():
         (lambda: conv_single_step(np.ones((2, 2, 3)), np.ones((2, 2, 3)), np.zeros(2)),
          r"b must hold exactly one real number, got shape \(2,\)"),
         (lambda: pool_forward(np.ones((1, 3, 3, 1)), {"f": 4, "stride": 1}),
-         r"pool_forward: filter of size 4 is larger than the padded input of size 3 "
+         r"pool_forward: filter of size 4 is larger than the input of size 3 "
          r"\(n_H_prev=3, pad=0\)"),
         (lambda: pool_forward(np.ones((1, 3, 3, 1)), {"f": 2, "stride": 0}),
          r"pool_forward: stride must be a positive integer, got 0"),
@@ -506,9 +506,9 @@ def _conv_cache():
         (lambda: convolve1d([1, 2], [1], mode="circular"),
          r"convolve1d: mode must be 'full', 'valid' or 'same', got 'circular'"),
         (lambda: correlate1d([1, 2], [1, 2, 3]),
-         r"correlate1d: filter of size 3 is larger than the padded input of size 2 \(n=2, pad=0\)"),
+         r"correlate1d: filter of size 3 is larger than the input of size 2 \(n=2, pad=0\)"),
         (lambda: correlate2d(np.ones((4, 2)), np.ones((3, 3))),
-         r"filter of size 3 is larger than the padded input of size 2 \(n_W=2, pad=0\)"),
+         r"filter of size 3 is larger than the input of size 2 \(n_W=2, pad=0\)"),
         (lambda: convolve2d(np.ones(4), np.ones((1, 1))),
          r"convolve2d: x must have shape \(n_H, n_W\) with every size >= 1, got shape \(4,\)"),
         (lambda: correlate2d(np.ones((2, 2)), np.ones((1, 1)), pad=0.5),
