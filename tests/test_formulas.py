@@ -176,3 +176,13 @@ def test_conv_params_are_weights_plus_one_bias_per_filter(f, c, k):
 def test_validation_messages(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_docstring_examples_hold():
+    import doctest
+
+    import grader.formulas as formulas
+
+    result = doctest.testmod(formulas)
+    assert result.attempted >= 8
+    assert result.failed == 0

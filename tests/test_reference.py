@@ -537,3 +537,13 @@ def test_conv_forward_blocking_does_not_change_the_result(monkeypatch, block_byt
     monkeypatch.setattr(reference, "_IM2COL_BYTES", block_bytes)
     np.testing.assert_allclose(conv_forward(A, W, b, hp)[0], loops.conv_forward(A, W, b, hp)[0],
                                rtol=1e-10, atol=1e-10)
+
+
+def test_docstring_examples_hold():
+    import doctest
+
+    import grader.reference as reference
+
+    result = doctest.testmod(reference, extraglobs={"np": np})
+    assert result.attempted >= 15
+    assert result.failed == 0
