@@ -22,10 +22,11 @@ INSTANCE = ROOT / "instance"
 KB = 1024
 
 
-def _database_url(instance_path: Path = INSTANCE) -> str:
+def _database_url(instance_path: Path | None = None) -> str:
     from web.db import default_database_url, normalize_url
 
-    return normalize_url(os.environ.get("DATABASE_URL") or default_database_url(instance_path))
+    default = default_database_url(instance_path or INSTANCE)
+    return normalize_url(os.environ.get("DATABASE_URL") or default)
 
 
 def _secret_key(instance_path: Path) -> str | None:
@@ -96,7 +97,7 @@ def _check_schema(app: Flask) -> None:
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the Flask application (see the module docstring)."""
-    from web import auth, cli, code, db, jobs, practice, security, student, templating
+    from web import auth, cli, code, db, instructor, jobs, practice, security, student, templating
 
     app = Flask(__name__, instance_path=str(INSTANCE), template_folder=str(ROOT / "web/templates"),
                 static_folder=str(ROOT / "web/static"))
@@ -110,7 +111,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     jobs.init_app(app)
     cli.init_app(app)
-    for blueprint in (auth.bp, student.bp, practice.bp, code.bp):
+    for blueprint in (auth.bp, student.bp, practice.bp, code.bp, instructor.bp):
         app.register_blueprint(blueprint)
     templating.init_app(app)
     _register_error_pages(app)

@@ -53,8 +53,30 @@ def web_template(tmp_path_factory):
     problems = base / "problems"
     shutil.copytree(ROOT / "problems", problems)
     _write_web_sets(problems)
-    upgrade_database(f"sqlite:///{base / 'stride.sqlite'}")
+    url = f"sqlite:///{base / 'stride.sqlite'}"
+    upgrade_database(url)
+    _add_web_users(url)
     return base
+
+
+def _add_web_users(url: str) -> None:
+    """alice and bob (students) and ines (instructor), with a deliberately cheap hash for speed."""
+    from sqlalchemy.orm import Session
+    from werkzeug.security import generate_password_hash
+
+    from web.accounts import get_or_create_course
+    from web.db import make_engine
+    from web.models import Enrollment, User
+
+    engine = make_engine(url)
+    cheap = generate_password_hash(WEB_PASSWORD, method="pbkdf2:sha256:1000")
+    with Session(engine) as session:
+        course = get_or_create_course(session, "Test course", "join-me")
+        for name, role in (("alice", "student"), ("bob", "student"), ("ines", "instructor")):
+            user = User(username=name, password_hash=cheap, role=role, display_name="")
+            session.add_all([user, Enrollment(user=user, course=course)])
+        session.commit()
+    engine.dispose()
 
 
 @pytest.fixture
@@ -67,21 +89,35 @@ def web_config(web_template, tmp_path):
     }
 
 
-@pytest.fixture
-def app(web_config):
-    from server import create_app
-    from web.accounts import create_user, get_or_create_course
-    from web.db import session_factory
+@pytest.fixture(scope="session")
+def web_bank(web_template):
+    from grader.bank import load_bank
 
-    app = create_app(web_config)
-    with session_factory(app)() as session:
-        course = get_or_create_course(session, "Test course", "join-me")
-        for name, role in (("alice", "student"), ("bob", "student"), ("ines", "instructor")):
-            create_user(session, name, WEB_PASSWORD, role=role, course=course)
-        session.commit()
-    yield app
-    app.extensions["stride_pool"].shutdown()
-    app.extensions["stride_engine"].dispose()
+    return load_bank(web_template / "problems")
+
+
+@pytest.fixture
+def make_app(web_config, web_bank):
+    """create_app with the test config plus `overrides`, sharing one loaded bank (for speed)."""
+    from server import create_app
+
+    apps = []
+
+    def make(**overrides):
+        app = create_app({**web_config, **overrides})
+        app.extensions["stride_bank"] = web_bank
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["stride_pool"].shutdown()
+        app.extensions["stride_engine"].dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
 
 
 @pytest.fixture
@@ -108,3 +144,23 @@ class AuthActions:
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+def _answer_text(variant, correct: bool = True) -> str:
+    """A raw answer a student could type for `variant`: right, or readable but wrong."""
+    answer, kind = variant.answer, variant.answer_type
+    if kind in ("truefalse",):
+        return str(bool(answer) == correct)
+    if kind == "choice":
+        return answer if correct else next(o for o in variant.options if o != answer)
+    if kind in ("integer", "number"):
+        return str(answer if correct else answer + 1)
+    if kind in ("shape", "vector"):
+        values = list(answer) if correct else [answer[0] + 1, *answer[1:]]
+        return ", ".join(str(v) for v in values)
+    raise NotImplementedError(f"no test answer for answer type {kind!r}")
+
+
+@pytest.fixture
+def web_answer():
+    return _answer_text

@@ -1,0 +1,107 @@
+"""Code exercises through the web app: upload or paste, background grading, status, history."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from sqlalchemy import select
+
+from web.db import session_factory
+from web.jobs import RESTART_MESSAGE, get_pool, recover_stale_jobs
+from web.models import CodeSubmission, User
+
+pytest.importorskip("grader.codegrade", reason="the code grader is not installed")
+
+ZERO_PAD = """
+import numpy as np
+
+
+def zero_pad(X, pad):
+    return np.pad(X, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="constant")
+"""
+
+
+def _rows(app):
+    with session_factory(app)() as session:
+        return session.scalars(select(CodeSubmission).order_by(CodeSubmission.id)).all()
+
+
+def _submit(client, **data):
+    return client.post("/code/conv_step_by_step", data=data, content_type="multipart/form-data")
+
+
+def test_pasted_code_is_graded_in_the_background(app, client, auth):
+    auth.login()
+    response = _submit(client, source=ZERO_PAD)
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    row = _rows(app)[0]
+    assert location.endswith(f"/code/submissions/{row.id}")
+    get_pool(app).wait_all(timeout=120)
+    status = client.get(f"/code/submissions/{row.id}/status").get_json()
+    assert status["status"] == "done" and status["done"] is True
+    row = _rows(app)[0]
+    report = json.loads(row.report_json)
+    by_name = {f["name"]: f for f in report["functions"]}
+    assert by_name["zero_pad"]["status"] == "passed"
+    assert all(t["passed"] for t in by_name["zero_pad"]["tests"])
+    assert by_name["conv_forward"]["status"] == "not attempted"
+    assert 0 < row.score < row.max_score and row.finished_at is not None
+    page = client.get(location).get_data(as_text=True)
+    assert "zero_pad" in page and "passed" in page and "not attempted" in page
+    assert "poll.js" not in page  # finished pages stop polling
+
+
+def test_uploaded_file_is_accepted_and_listed_in_the_history(app, client, auth):
+    auth.login()
+    upload = (io.BytesIO(ZERO_PAD.encode()), "my_conv.py")
+    response = _submit(client, file=upload)
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "my_conv.py" in page
+    get_pool(app).wait_all(timeout=120)
+    history = client.get("/code/").get_data(as_text=True)
+    assert "Your submissions" in history and "conv step by step" in history
+    assert _rows(app)[0].filename == "my_conv.py"
+
+
+def test_a_pending_submission_page_polls_for_its_status(app, client, auth):
+    with session_factory(app)() as session:
+        alice = session.scalar(select(User).where(User.username == "alice"))
+        row = CodeSubmission(user_id=alice.id, exercise="conv_step_by_step", source="x = 1")
+        session.add(row)
+        session.commit()
+    auth.login()
+    page = client.get(f"/code/submissions/{row.id}").get_data(as_text=True)
+    assert "poll.js" in page and f"/code/submissions/{row.id}/status" in page
+    assert client.get(f"/code/submissions/{row.id}/status").get_json()["done"] is False
+
+
+def test_non_utf8_upload_is_refused_kindly(app, client, auth):
+    auth.login()
+    response = _submit(client, file=(io.BytesIO(b"\xff\xfe\x00bad"), "notebook.ipynb"))
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "not UTF-8 text" in page
+    assert _rows(app) == []
+
+
+def test_empty_submission_is_refused_kindly(app, client, auth):
+    auth.login()
+    page = _submit(client, source="   ").headers["Location"]
+    assert "paste your code" in client.get(page).get_data(as_text=True)
+    assert _rows(app) == []
+
+
+def test_rows_left_unfinished_by_a_restart_are_marked_failed(app):
+    with session_factory(app)() as session:
+        alice = session.scalar(select(User).where(User.username == "alice"))
+        for status in ("queued", "grading", "done"):
+            session.add(CodeSubmission(user_id=alice.id, exercise="conv_step_by_step",
+                                       source="x = 1", status=status))
+        session.commit()
+    assert recover_stale_jobs(session_factory(app)) == 2
+    statuses = [(r.status, r.error) for r in _rows(app)]
+    assert statuses == [("failed", RESTART_MESSAGE), ("failed", RESTART_MESSAGE), ("done", None)]

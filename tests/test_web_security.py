@@ -1,0 +1,244 @@
+"""Security of the web app: who may see what, CSRF, rate and size limits, headers, cookies."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Blueprint
+from sqlalchemy import select
+
+from web.db import session_factory
+from web.models import CodeSubmission, User
+from web.security import role_required
+
+WEB_PASSWORD = "correct-horse-1"  # the fixture users' password (tests/conftest.py)
+ROLES = ("anonymous", "student", "other student", "instructor")
+USERNAMES = {"student": "alice", "other student": "bob", "instructor": "ines"}
+
+
+def _login_as(auth, role):
+    if role != "anonymous":
+        response = auth.login(USERNAMES[role])
+        assert response.status_code == 302, f"could not sign in as {role}"
+
+
+def _alices_code_submission(app) -> int:
+    with session_factory(app)() as session:
+        alice = session.scalar(select(User).where(User.username == "alice"))
+        row = CodeSubmission(user_id=alice.id, exercise="conv_step_by_step", source="x = 1",
+                             status="done", report_json='{"score": 0, "max_score": 1, '
+                             '"functions": [], "warnings": []}', score=0.0, max_score=1.0)
+        session.add(row)
+        session.commit()
+        return row.id
+
+
+def _first_problem(app) -> str:
+    return sorted(app.extensions["stride_bank"].problems)[0]
+
+
+# (method, url template, {role: expected status}); {code} is alice's code submission id,
+# {pid} a problem of the open set. Anonymous visitors of signed-in pages go to the sign-in page.
+MATRIX = [
+    ("GET", "/", {"anonymous": 302, "student": 200, "other student": 200, "instructor": 200}),
+    ("GET", "/sets/open-set", {"anonymous": 302, "student": 200, "other student": 200,
+                               "instructor": 200}),
+    ("GET", "/sets/open-set/{pid}", {"anonymous": 302, "student": 200, "other student": 200,
+                                     "instructor": 200}),
+    ("GET", "/sets/nope", {"anonymous": 302, "student": 404, "other student": 404,
+                           "instructor": 404}),
+    ("POST", "/sets/open-set/{pid}", {"anonymous": 302, "student": 422, "other student": 422,
+                                      "instructor": 422}),
+    ("GET", "/code/submissions/{code}", {"anonymous": 302, "student": 200, "other student": 404,
+                                         "instructor": 200}),
+    ("GET", "/code/submissions/{code}/status", {"anonymous": 302, "student": 200,
+                                                "other student": 404, "instructor": 200}),
+    ("GET", "/code/submissions/999999", {"anonymous": 302, "student": 404, "other student": 404,
+                                         "instructor": 404}),
+    ("GET", "/practice/", {"anonymous": 200, "student": 200, "other student": 200,
+                           "instructor": 200}),
+    ("GET", "/practice/{pid}", {"anonymous": 200, "student": 200, "other student": 200,
+                                "instructor": 200}),
+    ("GET", "/auth/login", {"anonymous": 200, "student": 302, "other student": 302,
+                            "instructor": 302}),
+    ("GET", "/auth/register", {"anonymous": 200, "student": 200, "other student": 200,
+                               "instructor": 200}),
+    ("POST", "/auth/logout", {"anonymous": 302, "student": 302, "other student": 302,
+                              "instructor": 302}),
+    ("GET", "/static/style.css", {"anonymous": 200, "student": 200, "other student": 200,
+                                  "instructor": 200}),
+]
+CODE_MATRIX = [
+    ("GET", "/code/", {"anonymous": 302, "student": 200, "other student": 200,
+                       "instructor": 200}),
+    ("GET", "/code/conv_step_by_step", {"anonymous": 302, "student": 200, "other student": 200,
+                                        "instructor": 200}),
+    ("GET", "/code/no_such_exercise", {"anonymous": 302, "student": 404, "other student": 404,
+                                       "instructor": 404}),
+]
+
+
+def _check_matrix(app, client, auth, role, method, template, expected):
+    _login_as(auth, role)
+    url = template.format(pid=_first_problem(app), code=_alices_code_submission(app))
+    response = client.open(url, method=method, data={"answer": ""} if method == "POST" else None)
+    assert response.status_code == expected[role], f"{method} {url} as {role}"
+    if response.status_code == 302 and role == "anonymous" and "/auth/" not in url:
+        assert "/auth/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("method", "template", "expected"), MATRIX,
+                         ids=[f"{m} {t}" for m, t, _ in MATRIX])
+def test_route_role_matrix(app, client, auth, role, method, template, expected):
+    _check_matrix(app, client, auth, role, method, template, expected)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("method", "template", "expected"), CODE_MATRIX,
+                         ids=[f"{m} {t}" for m, t, _ in CODE_MATRIX])
+def test_code_route_role_matrix(app, client, auth, role, method, template, expected):
+    pytest.importorskip("grader.codegrade", reason="the code grader is not installed")
+    _check_matrix(app, client, auth, role, method, template, expected)
+
+
+def test_a_student_sees_only_their_own_submissions(app, client, auth, web_answer):
+    pid = _first_problem(app)
+    auth.login("alice")
+    client.post(f"/sets/open-set/{pid}", data={"answer": "alice-typed-this-9"})
+    client.post(f"/sets/open-set/{pid}", data={"answer": "1"})
+    auth.logout()
+    auth.login("bob")
+    page = client.get(f"/sets/open-set/{pid}").get_data(as_text=True)
+    assert "Your submissions" not in page and "0 of 3 attempts used" in page
+
+
+def test_role_required_guards_instructor_routes(make_app):
+    bp = Blueprint("instructor_probe", __name__)
+
+    @bp.get("/probe")
+    @role_required("instructor")
+    def probe():
+        return "instructor only"
+
+    app = make_app()
+    app.register_blueprint(bp)
+    client = app.test_client()
+    assert client.get("/probe").status_code == 302
+    client.post("/auth/login", data={"username": "alice", "password": WEB_PASSWORD})
+    assert client.get("/probe").status_code == 403
+    client.post("/auth/logout")
+    client.post("/auth/login", data={"username": "ines", "password": WEB_PASSWORD})
+    assert client.get("/probe").get_data(as_text=True) == "instructor only"
+
+
+# --- CSRF -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def csrf_app(make_app):
+    return make_app(WTF_CSRF_ENABLED=True)
+
+
+def _csrf_token(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def test_sign_in_works_with_the_forms_csrf_token(csrf_app):
+    client = csrf_app.test_client()
+    token = _csrf_token(client.get("/auth/login").get_data(as_text=True))
+    response = client.post("/auth/login", data={"username": "alice", "password": WEB_PASSWORD,
+                                                "csrf_token": token})
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize("url", ["/auth/login", "/auth/register", "/auth/logout",
+                                 "/sets/open-set/{pid}", "/practice/{pid}",
+                                 "/code/conv_step_by_step"])
+def test_every_form_rejects_a_post_without_csrf_token(csrf_app, url):
+    client = csrf_app.test_client()
+    token = _csrf_token(client.get("/auth/login").get_data(as_text=True))
+    client.post("/auth/login", data={"username": "alice", "password": WEB_PASSWORD,
+                                     "csrf_token": token})
+    url = url.format(pid=_first_problem(csrf_app))
+    response = client.post(url, data={"answer": "1", "username": "alice", "source": "x = 1"})
+    assert response.status_code == 400
+    assert "This form has expired" in response.get_data(as_text=True)
+    forged = client.post(url, data={"answer": "1", "csrf_token": "forged"})
+    assert forged.status_code == 400
+
+
+# --- limits, headers, cookies, redirects -----------------------------------------------------
+
+def test_login_is_rate_limited(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3/minute")
+    client = app.test_client()
+    codes = [client.post("/auth/login", data={"username": "x", "password": "wrong-pass"}
+                         ).status_code for _ in range(4)]
+    assert codes == [401, 401, 401, 429]
+    assert "Too many requests" in client.post("/auth/login").get_data(as_text=True)
+
+
+def test_submissions_are_rate_limited_per_user(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, SUBMIT_RATE_LIMIT="2/minute")
+    client = app.test_client()
+    client.post("/auth/login", data={"username": "alice", "password": WEB_PASSWORD})
+    pid = _first_problem(app)
+    codes = [client.post(f"/sets/open-set/{pid}", data={"answer": "?"}).status_code
+             for _ in range(3)]
+    assert codes == [422, 422, 429]
+
+
+def test_oversized_requests_are_refused(app, client, auth):
+    auth.login()
+    response = client.post(f"/sets/open-set/{_first_problem(app)}",
+                           data={"answer": "x" * (300 * 1024)})
+    assert response.status_code == 413
+    assert "too large" in response.get_data(as_text=True)
+
+
+def test_security_headers_on_every_response(client):
+    response = client.get("/auth/login")
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_session_cookie_is_httponly_lax_and_secure_in_production(make_app):
+    app = make_app(TESTING=False, SECRET_KEY="a-real-secret-key")
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
+    assert app.config["SESSION_COOKIE_HTTPONLY"]
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil"])
+def test_sign_in_never_redirects_off_site(client, target):
+    response = client.post("/auth/login", query_string={"next": target},
+                           data={"username": "alice", "password": "correct-horse-1"})
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+def test_sign_in_follows_a_local_next(client):
+    response = client.post("/auth/login", query_string={"next": "/sets/open-set"},
+                           data={"username": "alice", "password": "correct-horse-1"})
+    assert response.headers["Location"] == "/sets/open-set"
+
+
+def test_wrong_password_and_unknown_user_get_the_same_answer(client):
+    wrong = client.post("/auth/login", data={"username": "alice", "password": "nope-nope"})
+    unknown = client.post("/auth/login", data={"username": "zed", "password": "nope-nope"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert "do not match an account" in wrong.get_data(as_text=True)
+    assert "do not match an account" in unknown.get_data(as_text=True)
+
+
+def test_passwords_are_stored_hashed(app):
+    from web.accounts import authenticate, create_user
+
+    with session_factory(app)() as session:
+        user = create_user(session, "carol", "correct-horse-2")
+        assert user.password_hash.startswith("scrypt:")
+        assert "correct-horse-2" not in user.password_hash
+        assert authenticate(session, "carol", "correct-horse-2") is user
+        assert authenticate(session, "carol", "correct-horse-3") is None

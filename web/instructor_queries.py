@@ -1,0 +1,175 @@
+"""Queries and the regrade for the instructor's pages. Every function takes a session and never
+commits: the view or CLI command that calls it owns the transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from web.models import ScoreChange, Submission, User, VariantRecord
+from web.stats import Attempt
+
+# best[user_id][set_id][problem_id] = best score (fraction 0..1)
+BestScores = dict[int, dict[str, dict[str, float]]]
+
+
+@dataclass(frozen=True)
+class GradebookRow:
+    user: User
+    earned: dict[str, float]  # set id -> points earned
+    total: float
+
+
+@dataclass(frozen=True)
+class RegradeSummary:
+    problem_id: str
+    variants: int
+    regraded: int
+    changed: int
+    unreadable: int  # stored answers the current problem can no longer read (left unchanged)
+
+    def message(self) -> str:
+        text = (f"{self.regraded} submission{'s' if self.regraded != 1 else ''} of "
+                f"{self.problem_id!r} regraded, {self.changed} score"
+                f"{'s' if self.changed != 1 else ''} changed")
+        if self.unreadable:
+            text += (f"; {self.unreadable} stored answer{'s' if self.unreadable != 1 else ''} "
+                     "could not be read by the current problem and kept their old score")
+        return text + "."
+
+
+def students(session: Session) -> Sequence[User]:
+    return session.scalars(select(User).where(User.role == "student")
+                           .order_by(User.username)).all()
+
+
+def usernames(session: Session) -> dict[int, str]:
+    return dict(session.execute(select(User.id, User.username)).tuples().all())
+
+
+def best_scores(session: Session, user_ids: Iterable[int] | None = None) -> BestScores:
+    """Each student's best score on every problem they answered, by set."""
+    query = (select(Submission.user_id, Submission.set_id, Submission.problem_id,
+                    func.max(Submission.score))
+             .group_by(Submission.user_id, Submission.set_id, Submission.problem_id))
+    if user_ids is not None:
+        query = query.where(Submission.user_id.in_(list(user_ids)))
+    best: BestScores = {}
+    for uid, set_id, pid, score in session.execute(query):
+        best.setdefault(uid, {}).setdefault(set_id, {})[pid] = float(score or 0.0)
+    return best
+
+
+def set_points(problem_set, best_in_set: Mapping[str, float]) -> float:
+    """Points a student earned on a set from their best score per item."""
+    return sum(item.points * best_in_set.get(item.problem_id, 0.0) for item in problem_set.items)
+
+
+def gradebook(session: Session, sets: Sequence) -> list[GradebookRow]:
+    """One row per student with the points earned on each set, ordered by username."""
+    best = best_scores(session)
+    rows = []
+    for user in students(session):
+        earned = {s.id: set_points(s, best.get(user.id, {}).get(s.id, {})) for s in sets}
+        rows.append(GradebookRow(user, earned, sum(earned.values())))
+    return rows
+
+
+def sort_gradebook(rows: Sequence[GradebookRow], key: str, descending: bool
+                   ) -> list[GradebookRow]:
+    """Sort by "name", "total" or a set id (unknown keys sort by name)."""
+    def value(row: GradebookRow):
+        if key == "total":
+            return (row.total, row.user.username)
+        if key in row.earned:
+            return (row.earned[key], row.user.username)
+        return (row.user.name.lower(), row.user.username)
+
+    return sorted(rows, key=value, reverse=descending)
+
+
+def student_submissions(session: Session, user_id: int) -> Sequence[Submission]:
+    """Every submission of one student, by set, problem and attempt."""
+    return session.scalars(select(Submission).where(Submission.user_id == user_id).order_by(
+        Submission.set_id, Submission.problem_id, Submission.attempt, Submission.id)).all()
+
+
+def all_submissions(session: Session) -> Sequence[Submission]:
+    return session.scalars(select(Submission).order_by(
+        Submission.id)).all()
+
+
+def problem_attempts(session: Session, set_id: str, problem_id: str) -> list[Attempt]:
+    """The submissions to one problem of one set as `web.stats.Attempt`s."""
+    rows = session.scalars(select(Submission).where(
+        Submission.set_id == set_id, Submission.problem_id == problem_id)
+        .order_by(Submission.user_id, Submission.attempt)).all()
+    return [Attempt(s.user_id, s.attempt, float(s.score), bool(s.correct),
+                    s.read_as or s.raw, s.mistake) for s in rows]
+
+
+def score_changes(session: Session, submission_ids: Iterable[int]) -> dict[int, list[ScoreChange]]:
+    ids = list(submission_ids)
+    if not ids:
+        return {}
+    rows = session.scalars(select(ScoreChange).where(ScoreChange.submission_id.in_(ids))
+                           .order_by(ScoreChange.id)).all()
+    changes: dict[int, list[ScoreChange]] = {}
+    for row in rows:
+        changes.setdefault(row.submission_id, []).append(row)
+    return changes
+
+
+def variant_records(session: Session, problem_id: str) -> Sequence[VariantRecord]:
+    return session.scalars(select(VariantRecord).where(VariantRecord.problem_id == problem_id)
+                           .order_by(VariantRecord.id)).all()
+
+
+def regrade_problem(session: Session, problem, changed_by_id: int | None,
+                    reason: str = "regrade") -> RegradeSummary:
+    """Regenerate every stored variant of `problem` from its stored seed and regrade its answers.
+
+    Each variant's stored JSON is replaced by the current one; each submission is graded again
+    from its raw text, and a `ScoreChange` row keeps the old score whenever the score or the
+    verdict changes. Never commits.
+    """
+    from grader.errors import FormatError
+    from grader.grading import grade_raw
+    from grader.variants import generate
+
+    now = datetime.now(UTC)
+    regraded = changed = unreadable = 0
+    records = variant_records(session, problem.id)
+    for record in records:
+        variant = generate(problem, int(record.seed))
+        record.variant_json = json.dumps(variant.to_json())
+        for sub in record.submissions:
+            try:
+                result = grade_raw(variant, sub.raw)
+            except FormatError:
+                unreadable += 1
+                continue
+            regraded += 1
+            old_score, old_correct = float(sub.score), bool(sub.correct)
+            _apply(sub, result, now)
+            if (sub.score, sub.correct) != (old_score, old_correct):
+                changed += 1
+                session.add(ScoreChange(submission_id=sub.id, old_score=old_score,
+                                        new_score=sub.score, old_correct=old_correct,
+                                        new_correct=sub.correct, reason=reason,
+                                        changed_by_id=changed_by_id))
+    return RegradeSummary(problem.id, len(records), regraded, changed, unreadable)
+
+
+def _apply(sub: Submission, result, now: datetime) -> None:
+    """Store a new grading result on `sub`."""
+    sub.score, sub.correct = float(result.score), bool(result.correct)
+    sub.mistake, sub.feedback = result.mistake, result.feedback
+    sub.read_as = result.read_as or sub.read_as
+    sub.regraded_at = now

@@ -1,0 +1,66 @@
+"""`python -m web.worker`: a grading worker for the Redis queue (run as many as you like).
+
+It needs only this package (the `grader` package plus `web.models`/`web.db`), `DATABASE_URL`
+and `REDIS_URL`; nothing from the web process. Options: `--queue NAME` (default
+`stride-grading`, or `STRIDE_GRADING_QUEUE`), `--burst` (exit once the queue is empty).
+
+Each job runs in a forked work-horse (RQ's default `Worker`), which RQ kills when it exceeds the
+job timeout. At startup and after every job the worker reaps jobs abandoned by dead workers, so
+their submissions are marked failed with a message instead of staying "grading".
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from web.queue import DEFAULT_QUEUE, RedisQueue, worker_sessions
+
+
+def build_worker(redis_url: str, queue_name: str, reaper: RedisQueue):
+    """An RQ `Worker` on `queue_name` that reaps lost jobs after each job it finishes."""
+    from rq import Worker
+
+    class ReapingWorker(Worker):
+        def handle_job_success(self, job, queue, started_job_registry):
+            super().handle_job_success(job, queue, started_job_registry)
+            _reap_quietly(reaper)
+
+        def handle_job_failure(self, job, queue, *args, **kwargs):
+            super().handle_job_failure(job, queue, *args, **kwargs)
+            _reap_quietly(reaper, job_failed=True)
+
+    return ReapingWorker([reaper.queue], connection=reaper.connection)
+
+
+def _reap_quietly(reaper: RedisQueue, job_failed: bool = False) -> None:
+    try:
+        reaper.reap()
+    except Exception:  # the database or Redis may be briefly away; the next reap catches up
+        logging.getLogger(__name__).exception("reaping lost grading jobs failed")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m web.worker", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--queue", default=os.environ.get("STRIDE_GRADING_QUEUE", DEFAULT_QUEUE))
+    parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    args = parser.parse_args(argv)
+    missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
+    if missing:
+        print(f"error: set {' and '.join(missing)} (see docs/deploy.md)", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    reaper = RedisQueue(worker_sessions(), os.environ["REDIS_URL"], args.queue)
+    marked = reaper.reap()
+    if marked:
+        print(f"Marked {marked} submission(s) whose grading job was lost as failed.", flush=True)
+    print(f"Grading worker {os.getpid()} listening on queue {args.queue!r}", flush=True)
+    build_worker(os.environ["REDIS_URL"], args.queue, reaper).work(burst=args.burst)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
