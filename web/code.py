@@ -106,13 +106,28 @@ def submit(exercise: str):
 def submission(submission_id: int):
     row = _own_submission(submission_id)
     report = json.loads(row.report_json) if row.report_json else None
-    return render_template("code/submission.html", row=row, report=report,
+    place = _queue_place(row)
+    return render_template("code/submission.html", row=row, report=report, place=place,
                            title=exercise_title(row.exercise))
+
+
+def _queue_place(row: CodeSubmission):
+    """Queue depth and this row's place in line while it waits (None once finished)."""
+    if row.status not in ("queued", "grading"):
+        return None
+    from web.queue import queue_place
+
+    place = queue_place(get_pool(current_app), get_session(), row.id)
+    get_session().refresh(row)  # a lost job may just have been marked failed
+    return place
 
 
 @bp.get("/submissions/<int:submission_id>/status")
 @login_required
 def status(submission_id: int):
     row = _own_submission(submission_id)
+    place = _queue_place(row)
     return jsonify(id=row.id, status=row.status, score=row.score, max_score=row.max_score,
-                   done=row.status in ("done", "failed"))
+                   done=row.status in ("done", "failed"),
+                   queue_depth=place.depth if place else 0,
+                   queue_position=place.position if place else None)

@@ -57,7 +57,6 @@ def grade_submission(sessions: sessionmaker[Session], submission_id: int) -> Non
         session.commit()
         try:
             from grader.codegrade import grade_source
-
             from grader.errors import StudentCodeError
 
             try:
@@ -93,11 +92,23 @@ def recover_stale_jobs(sessions: sessionmaker[Session]) -> int:
 
 
 def init_app(app: Flask) -> None:
+    """The Redis queue (`web.queue`) when REDIS_URL is configured, else the in-process pool."""
+    import os
+
     from web.db import session_factory
 
+    redis_url = app.config.get("REDIS_URL", os.environ.get("REDIS_URL"))
+    if redis_url:
+        from web.queue import DEFAULT_QUEUE, RedisQueue
+
+        queue_name = app.config.get("GRADING_QUEUE") or os.environ.get(
+            "STRIDE_GRADING_QUEUE", DEFAULT_QUEUE)
+        app.extensions["stride_pool"] = RedisQueue(session_factory(app), redis_url, queue_name)
+        return
     app.extensions["stride_pool"] = GradingPool(
         session_factory(app), workers=int(app.config["GRADING_WORKERS"]))
 
 
 def get_pool(app: Flask) -> GradingPool:
+    """The grading pool or Redis queue; both have submit(id), wait_all() and shutdown()."""
     return app.extensions["stride_pool"]

@@ -19,23 +19,19 @@ import sys
 from web.queue import DEFAULT_QUEUE, RedisQueue, worker_sessions
 
 
-def build_worker(redis_url: str, queue_name: str, reaper: RedisQueue):
-    """An RQ `Worker` on `queue_name` that reaps lost jobs after each job it finishes."""
+def build_worker(reaper: RedisQueue):
+    """An RQ `Worker` on the reaper's queue that reaps lost jobs after each job it runs."""
     from rq import Worker
 
     class ReapingWorker(Worker):
-        def handle_job_success(self, job, queue, started_job_registry):
-            super().handle_job_success(job, queue, started_job_registry)
+        def execute_job(self, job, queue):  # in the worker itself, after the work-horse exits
+            super().execute_job(job, queue)
             _reap_quietly(reaper)
-
-        def handle_job_failure(self, job, queue, *args, **kwargs):
-            super().handle_job_failure(job, queue, *args, **kwargs)
-            _reap_quietly(reaper, job_failed=True)
 
     return ReapingWorker([reaper.queue], connection=reaper.connection)
 
 
-def _reap_quietly(reaper: RedisQueue, job_failed: bool = False) -> None:
+def _reap_quietly(reaper: RedisQueue) -> None:
     try:
         reaper.reap()
     except Exception:  # the database or Redis may be briefly away; the next reap catches up
@@ -58,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if marked:
         print(f"Marked {marked} submission(s) whose grading job was lost as failed.", flush=True)
     print(f"Grading worker {os.getpid()} listening on queue {args.queue!r}", flush=True)
-    build_worker(os.environ["REDIS_URL"], args.queue, reaper).work(burst=args.burst)
+    build_worker(reaper).work(burst=args.burst)
     return 0
 
 
