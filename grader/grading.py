@@ -280,31 +280,46 @@ def _generic_feedback(answer_type: str, given: Any, expected: Any, tolerance: _T
 def _number_feedback(given: Any, expected: Any) -> str:
     if not isinstance(given, (int, float)) or not isinstance(expected, (int, float)):
         return "Not right."
-    if expected == 0:
-        return "Not right: your answer is too large." if given > 0 else (
-            "Not right: your answer is too small.")
-    if given == 0:
-        return f"Not right: your answer is too {'small' if expected > 0 else 'large'}."
+    if expected == 0 or given == 0:
+        return f"Not right: your answer is too {'large' if given > expected else 'small'}."
     if (given > 0) != (expected > 0):
-        return "Not right: check the sign of your answer."
-    ratio = abs(given) / abs(expected)
-    larger = given > expected
-    direction = "large" if larger else "small"
-    factor = ratio if ratio >= 1 else 1 / ratio
+        return "Not right: check the sign, and the size, of your answer."
+    direction = "large" if abs(given) > abs(expected) else "small"
+    big, small = sorted((abs(given), abs(expected)), reverse=True)
+    factor = min(big / small, 1e300)  # 0.25 / 5e-324 is inf
     if factor < 1.5:
         return f"Not right: your answer is a little too {direction}."
-    return f"Not right: your answer is too {direction} by a factor of about {_about(factor)}."
+    return f"Not right: your answer is too {direction} by {_factor_phrase(given, expected, factor)}."
 
 
-def _about(factor: float) -> str:
-    """A factor rounded so that it hints at the size of the error without giving it away."""
+def _factor_phrase(given: float, expected: float, factor: float) -> str:
+    """ "a factor of about 3", or a range such as "a factor of between 2 and 5" when the rounded
+    factor would give the answer away (given x 3 being the answer)."""
+    if factor >= 1e300:
+        return "a factor of more than 10^300"
+    text, rounded = _about(factor)
+    estimate = abs(given) / rounded if abs(given) > abs(expected) else abs(given) * rounded
+    precision = max(0.01 * abs(expected), 0.5 if isinstance(expected, int) else 0.0)
+    if abs(estimate - abs(expected)) > precision:
+        return f"a factor of about {text}"
+    for low, high in ((1.5, 2), (2, 5), (5, 10), (10, 100)):
+        if factor < high:
+            return f"a factor of between {low:g} and {high}"
+    return "a factor of more than 100"
+
+
+def _about(factor: float) -> tuple[str, float]:
+    """A factor rounded (to halves below 10, then to one significant figure, then to a power of
+    ten) as text and value."""
     if factor < 10:
         rounded = round(factor * 2) / 2
-        return f"{rounded:g}"
+        return f"{rounded:g}", rounded
     if factor < 1000:
         digits = 10 ** int(math.floor(math.log10(factor)))
-        return f"{round(factor / digits) * digits:,}"
-    return f"10^{round(math.log10(factor))}"
+        value = round(factor / digits) * digits
+        return f"{value:,}", float(value)
+    power = round(math.log10(factor))
+    return f"10^{power}", 10.0**power
 
 
 def _join(words: Sequence[str]) -> str:

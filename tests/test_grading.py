@@ -257,17 +257,35 @@ def test_shape_feedback_says_which_dimensions_are_right(given, expected, feedbac
 
 
 @pytest.mark.parametrize("raw, feedback", [
-    ("840", "Not right: your answer is too large by a factor of about 3."),
-    ("1400", "Not right: your answer is too large by a factor of about 5."),
-    ("28", "Not right: your answer is too small by a factor of about 10."),
+    ("1000", "Not right: your answer is too large by a factor of about 3.5."),
+    ("3000", "Not right: your answer is too large by a factor of about 10."),
+    ("90", "Not right: your answer is too small by a factor of about 3."),
+    ("8", "Not right: your answer is too small by a factor of about 40."),
+    ("1", "Not right: your answer is too small by a factor of about 300."),
+    ("840", "Not right: your answer is too large by a factor of between 2 and 5."),
+    ("1400", "Not right: your answer is too large by a factor of between 5 and 10."),
+    ("28", "Not right: your answer is too small by a factor of between 10 and 100."),
+    ("180", "Not right: your answer is too small by a factor of about 1.5."),
+    ("140", "Not right: your answer is too small by a factor of between 2 and 5."),
     ("290", "Not right: your answer is a little too large."),
     ("250", "Not right: your answer is a little too small."),
-    ("-280", "Not right: check the sign of your answer."),
+    ("-280", "Not right: check the sign, and the size, of your answer."),
     ("0", "Not right: your answer is too small."),
-    ("280000000", "Not right: your answer is too large by a factor of about 10^6."),
+    ("280000000", "Not right: your answer is too large by a factor of more than 100."),
+    ("2800000000", "Not right: your answer is too large by a factor of more than 100."),
+    ("1234567890", "Not right: your answer is too large by a factor of about 10^7."),
 ])
 def test_number_feedback_says_how_far_off(raw, feedback):
     assert grade_raw(CONV_PARAMS, raw).feedback == feedback
+
+
+def test_feedback_for_extreme_ratios():
+    assert grade_raw(variant("number", 0.25), "5e-324").feedback == (
+        "Not right: your answer is too small by a factor of more than 10^300."
+    )
+    assert grade_raw(variant("integer", 3), "10^299").feedback == (
+        "Not right: your answer is too large by a factor of about 10^299."
+    )
 
 
 def test_feedback_when_the_answer_is_zero():
