@@ -39,6 +39,8 @@ MAX_SOURCE_BYTES = 512 * 1024
 class TestReport:
     """The verdict of one test; ``diagnosis`` names the likely bug in words, or is None."""
 
+    __test__ = False  # not a pytest test class
+
     name: str
     passed: bool
     verdict: str
@@ -573,6 +575,12 @@ def _crashed(p: _Planned, raw: RawOutcome, limits: SandboxLimits) -> TestReport:
 def _unsaveable(p: _Planned, status: dict) -> TestReport:
     info = status.get("result") if isinstance(status.get("result"), dict) else {}
     dtype = info.get("dtype")
+    too_large = ("File too large" in str(status.get("exc_msg"))
+                 or status.get("exc_type") == "MemoryError")
+    if dtype and too_large:
+        return _report(p, "wrong shape", f"{p.func} returned an array of shape "
+                       f"{tuple(info.get('shape', ()))}, far larger than expected: the grader "
+                       "cannot bring it back.")
     if dtype:
         return _report(p, "wrong dtype", f"{p.func} returned an array of dtype {dtype}; "
                        "return numbers (a float array), not Python objects.")

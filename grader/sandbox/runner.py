@@ -52,6 +52,8 @@ class TestCall:
     its own child so the worker can time the child's whole life (speed tests).
     """
 
+    __test__ = False  # not a pytest test class
+
     id: str
     func: str
     args: tuple[Any, ...]
@@ -161,7 +163,7 @@ def bwrap_command(bwrap: str, jobs_root: Path) -> list[str]:
         args += ["--setenv", key, value]
     _bind_system(args)
     python = _bind_python(args)
-    args += ["--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
+    args += ["--perms", "1777", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
              "--bind", str(jobs_root), JOBS_MOUNT, "--chdir", "/tmp"]
     args += [python, "-I", "-S", "-B", f"{SANDBOX_ROOT}/zygote.py", "--site",
              f"{SANDBOX_ROOT}/site"]

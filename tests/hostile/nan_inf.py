@@ -1,0 +1,4 @@
+import numpy as np
+
+def conv_single_step(a_slice_prev, W, b):
+    return float("nan")
