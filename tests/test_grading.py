@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from grader.answers import Parsed, format_value
@@ -480,3 +480,19 @@ def _unlisted_wrong(v: Variant):
     if v.answer_type == "truefalse":
         return not v.answer
     return None
+
+
+@given(answer=st.integers(1, 10**7), wrong=st.integers(1, 10**7))
+@example(answer=280, wrong=840)
+@example(answer=3, wrong=1)
+@example(answer=7600, wrong=760)
+@example(answer=7, wrong=1)
+@example(answer=27000100, wrong=9000033)
+def test_a_stated_factor_never_leads_back_to_the_answer(answer, wrong):
+    feedback = grade_raw(variant("integer", answer), str(wrong)).feedback
+    match = re.search(r"about (10\^)?([\d,.]+)\.$", feedback)
+    if match is None:
+        return
+    factor = 10 ** int(match[2]) if match[1] else float(match[2].replace(",", ""))
+    estimate = wrong / factor if "large" in feedback else wrong * factor
+    assert round(estimate) != answer, feedback
