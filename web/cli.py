@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from web.accounts import (
     AccountError,
@@ -51,6 +52,7 @@ def setup_demo(app: Flask) -> tuple[DemoLogin, ...]:
 
 
 @click.command("db-upgrade")
+@with_appcontext
 def db_upgrade_command() -> None:
     """Migrate the database to the newest schema (creates it when missing)."""
     upgrade_database(current_app.config["DATABASE_URL"])
@@ -58,6 +60,7 @@ def db_upgrade_command() -> None:
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db_command() -> None:
     """Create (or migrate) the database; existing data is kept."""
     upgrade_database(current_app.config["DATABASE_URL"])
@@ -65,6 +68,7 @@ def init_db_command() -> None:
 
 
 @click.command("create-user")
+@with_appcontext
 @click.argument("username")
 @click.option("--role", type=click.Choice(["student", "instructor"]), default="student")
 @click.option("--display-name", default="")
@@ -84,6 +88,7 @@ def create_user_command(username, role, display_name, course_name, password) -> 
 
 
 @click.command("import-roster")
+@with_appcontext
 @click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
 @click.option("--course", "course_name", required=True, help="Course name (created if new).")
 def import_roster_command(csv_file, course_name) -> None:

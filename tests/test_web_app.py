@@ -1,0 +1,156 @@
+"""The app's startup rules, its CLI commands, `server.py --setup-demo`, and self-registration."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+import server
+from server import create_app
+from web.db import SchemaOutOfDate, make_engine, session_factory
+from web.models import Course, Enrollment, User
+from web.security import InsecureConfiguration
+
+
+@pytest.mark.parametrize("key", [None, "", "dev"])
+def test_refuses_to_start_in_production_with_the_default_secret(web_config, key):
+    with pytest.raises(InsecureConfiguration, match="Refusing to start: SECRET_KEY"):
+        create_app({**web_config, "TESTING": False, "SECRET_KEY": key})
+
+
+def test_starts_in_debug_mode_without_a_secret(web_config):
+    app = create_app({**web_config, "TESTING": False, "DEBUG": True, "SECRET_KEY": None})
+    assert app.config["SECRET_KEY"] == "dev" and not app.config["SESSION_COOKIE_SECURE"]
+
+
+def test_refuses_to_start_on_an_unmigrated_database(web_config, tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    with pytest.raises(SchemaOutOfDate, match=r"has no Stride tables yet.*flask --app server "
+                                              r"db-upgrade.*make run"):
+        create_app({**web_config, "DATABASE_URL": url})
+
+
+def test_db_upgrade_command_migrates_so_the_app_starts(web_config, tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    config = {**web_config, "DATABASE_URL": url}
+    unchecked = create_app({**config, "CHECK_SCHEMA": False})
+    result = unchecked.test_cli_runner().invoke(args=["db-upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "up to date" in result.output
+    assert create_app(config).name == "server"
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(app):
+    with app.extensions["stride_engine"].connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_create_user_command(app, runner):
+    result = runner.invoke(args=["create-user", "dora", "--role", "instructor",
+                                 "--password", "long-enough-1", "--course", "CNN 101"])
+    assert result.exit_code == 0, result.output
+    with session_factory(app)() as session:
+        dora = session.scalar(select(User).where(User.username == "dora"))
+        assert dora.role == "instructor" and len(dora.enrollments) == 1
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["alice", "--password", "long-enough-1"], "already taken"),
+    (["x y", "--password", "long-enough-1"], "is not allowed"),
+    (["eve", "--password", "short"], "at least 8 characters"),
+])
+def test_create_user_command_explains_refusals(runner, args, message):
+    result = runner.invoke(args=["create-user", *args])
+    assert result.exit_code != 0 and message in result.output
+
+
+def test_import_roster_creates_students_and_prints_generated_passwords(app, runner, tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("username,display_name,password\nzoe,Zoe Z,zoe-password\n"
+                      "yan,Yan Y,\nalice,Alice,\n")
+    result = runner.invoke(args=["import-roster", str(roster), "--course", "CNN 101"])
+    assert result.exit_code == 0, result.output
+    assert "2 new, 1 already had accounts" in result.output
+    assert "username,password" in result.output and "\nyan," in result.output
+    assert "zoe," not in result.output.split("username,password")[1]
+    with session_factory(app)() as session:
+        course = session.scalar(select(Course).where(Course.name == "CNN 101"))
+        enrolled = session.scalars(select(User.username).join(Enrollment).where(
+            Enrollment.course_id == course.id)).all()
+    assert sorted(enrolled) == ["alice", "yan", "zoe"]
+
+
+def test_import_roster_names_the_bad_line(runner, tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("username\ngood_name\nbad name!\n")
+    result = runner.invoke(args=["import-roster", str(roster), "--course", "C"])
+    assert result.exit_code != 0 and "Roster line 3" in result.output
+
+
+def test_import_roster_needs_a_username_column(runner, tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("name,email\nA,a@example.org\n")
+    result = runner.invoke(args=["import-roster", str(roster), "--course", "C"])
+    assert result.exit_code != 0 and "'username' column" in result.output
+
+
+def test_self_registration_with_the_join_code(app, client):
+    response = client.post("/auth/register", data={
+        "join_code": "join-me", "username": "newbie", "display_name": "New Bie",
+        "password": "long-enough-1", "confirm": "long-enough-1"})
+    assert response.status_code == 302
+    assert "New Bie" in client.get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"join_code": "wrong"}, "does not match a course"),
+    ({"confirm": "different-1"}, "two passwords differ"),
+    ({"username": "alice"}, "already taken"),
+    ({"password": "short", "confirm": "short"}, "at least 8 characters"),
+])
+def test_self_registration_refusals(app, client, fields, message):
+    data = {"join_code": "join-me", "username": "newbie", "password": "long-enough-1",
+            "confirm": "long-enough-1", **fields}
+    response = client.post("/auth/register", data=data)
+    assert response.status_code == 400 and message in response.get_data(as_text=True)
+    with session_factory(app)() as session:
+        assert session.scalar(select(User).where(User.username == "newbie")) is None
+
+
+# --- server.py --------------------------------------------------------------------------------
+
+@pytest.fixture
+def fresh_instance(tmp_path, monkeypatch, web_template):
+    instance = tmp_path / "instance"
+    monkeypatch.setattr(server, "INSTANCE", instance)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("STRIDE_SECRET_KEY", raising=False)
+    return instance
+
+
+def test_setup_demo_prepares_everything_idempotently(fresh_instance, capsys):
+    server.main(["--setup-demo", "--check-only"])
+    server.main(["--setup-demo", "--check-only"])
+    assert "Stride is ready to serve." in capsys.readouterr().out
+    assert len((fresh_instance / "secret_key").read_text()) == 64
+    engine = make_engine(f"sqlite:///{fresh_instance / 'stride.sqlite'}")
+    with engine.connect() as connection:
+        users = connection.exec_driver_sql(
+            "SELECT username, role FROM user_account ORDER BY username").all()
+    engine.dispose()
+    assert users == [("alice", "student"), ("bob", "student"), ("instructor", "instructor")]
+
+
+def test_server_refuses_an_unmigrated_database_with_what_to_run(fresh_instance, monkeypatch):
+    monkeypatch.setenv("STRIDE_SECRET_KEY", "a-real-secret-key")
+    with pytest.raises(SystemExit, match="flask --app server db-upgrade"):
+        server.main(["--check-only"])
+
+
+def test_server_refuses_to_run_without_a_secret(fresh_instance, monkeypatch):
+    from web.db import upgrade_database
+
+    upgrade_database(f"sqlite:///{fresh_instance / 'stride.sqlite'}")
+    with pytest.raises(SystemExit, match="Refusing to start"):
+        server.main(["--check-only"])
