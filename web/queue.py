@@ -57,20 +57,20 @@ def grade_job(submission_id: int) -> None:
     grade_submission(worker_sessions(), submission_id)
 
 
-_SESSIONS: dict[int, sessionmaker[Session]] = {}
+_SESSIONS: dict[tuple[int, str], sessionmaker[Session]] = {}
 
 
 def worker_sessions() -> sessionmaker[Session]:
     """A sessionmaker on `DATABASE_URL`, one per process (a forked work-horse builds its own)."""
-    pid = os.getpid()
-    if pid not in _SESSIONS:
-        from web.db import make_engine
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        raise RuntimeError("DATABASE_URL is not set: a grading worker needs the database URL.")
+    key = (os.getpid(), url)
+    if key not in _SESSIONS:
+        from web.db import make_engine, normalize_url
 
-        url = os.environ.get("DATABASE_URL")
-        if not url:
-            raise RuntimeError("DATABASE_URL is not set: a grading worker needs the database URL.")
-        _SESSIONS[pid] = sessionmaker(make_engine(url), expire_on_commit=False)
-    return _SESSIONS[pid]
+        _SESSIONS[key] = sessionmaker(make_engine(normalize_url(url)), expire_on_commit=False)
+    return _SESSIONS[key]
 
 
 class RedisQueue:
