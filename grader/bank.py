@@ -756,7 +756,7 @@ def _build_families(model: ProblemModel, prefix: str, scope: frozenset[str]) -> 
         raise ProblemSpecError(f"{prefix}: field 'families.exclude': unknown tag(s) {unknown}; "
                                f"known: {sorted(families_module.FAMILY_TAGS)}")
     own = {m.tag for m in model.mistakes}
-    return tuple(f for f in families_module.families_for(model.topic, scope, exclude)
+    return tuple(f for f in families_module.families_for(model.topic, model.answer_type, scope, exclude)
                  if f.tag not in own)
 
 

@@ -41,21 +41,32 @@ class Family:
     correct: Expr
     wrong: Expr
     message: str
+    kinds: frozenset[str]
 
     @property
     def names(self) -> frozenset[str]:
         return self.correct.names | self.wrong.names
 
-    def wrong_value(self, context: Mapping[str, Any], answer: Any) -> Any:
-        """The slip's value for this variant, or None when the family does not fit it."""
-        if not same_value(to_jsonable(self.correct.evaluate(context)), answer):
+    def wrong_value(self, context: Mapping[str, Any], answer: Any, memo: dict[str, Any]) -> Any:
+        """The slip's value for this variant, or None when the family does not fit it.
+
+        ``memo`` caches expression values for one variant (see ``Expr.evaluate_cached``).
+        """
+        if not same_value(to_jsonable(self.correct.evaluate_cached(context, memo)), answer):
             return None
-        return self.wrong.evaluate(context)
+        return self.wrong.evaluate_cached(context, memo)
 
 
-def _family(tag: str, correct: str, wrong: str, message: str) -> Family:
+SCALAR = frozenset({"integer", "number", "choice"})
+SHAPE = frozenset({"shape", "vector", "choice"})
+ARRAY = frozenset({"vector", "matrix", "choice"})
+
+
+def _family(tag: str, correct: str, wrong: str, message: str, kinds: frozenset[str] = SCALAR
+            ) -> Family:
+    """``kinds``: the answer types the family can apply to (others skip it without evaluating)."""
     where = f"built-in mistake family {tag!r}"
-    return Family(tag, compile_expr(correct, where), compile_expr(wrong, where), message)
+    return Family(tag, compile_expr(correct, where), compile_expr(wrong, where), message, kinds)
 
 
 _SIZE = "output_size(n, f, s, p)"
@@ -121,7 +132,8 @@ def _shape_families(correct: str, depth: str) -> tuple[Family, ...]:
     }
     return tuple(
         _family(tag, correct,
-                f"[{axis.replace('N', 'n_h')}, {axis.replace('N', 'n_w')}, {depth}]", MSG[key])
+                f"[{axis.replace('N', 'n_h')}, {axis.replace('N', 'n_w')}, {depth}]", MSG[key],
+                SHAPE)
         for tag, (axis, key) in slips.items()
     )
 
@@ -129,7 +141,8 @@ def _shape_families(correct: str, depth: str) -> tuple[Family, ...]:
 def _conv_shape_families() -> tuple[Family, ...]:
     correct = "conv_output_shape(n_h, n_w, f, s, p, k)"
     return (
-        _family("channels-instead-of-filters", correct, f"[{_H}, {_W}, c]", MSG["depth"]),
+        _family("channels-instead-of-filters", correct, f"[{_H}, {_W}, c]", MSG["depth"],
+                SHAPE),
         *_shape_families(correct, "k"),
     )
 
@@ -138,8 +151,9 @@ def _pool_shape_families() -> tuple[Family, ...]:
     correct = "pool_output_shape(n_h, n_w, c, f, s)"
     return (
         _family("pooling-changes-depth", correct, f"[{_H}, {_W}, output_size(c, f, s)]",
-                MSG["pool-depth"]),
-        _family("pooling-depth-halved", correct, f"[{_H}, {_W}, c // s]", MSG["pool-depth"]),
+                MSG["pool-depth"], SHAPE),
+        _family("pooling-depth-halved", correct, f"[{_H}, {_W}, c // s]", MSG["pool-depth"],
+                SHAPE),
         *_shape_families(correct, "c"),
     )
 
@@ -148,9 +162,9 @@ def _padding_families() -> tuple[Family, ...]:
     return (
         _family("pad-one-side-only", "n + 2*p", "n + p", MSG["one-side"]),
         _family("pad-one-side-only", "[n_h + 2*p, n_w + 2*p, c]", "[n_h + p, n_w + p, c]",
-                MSG["one-side"]),
+                MSG["one-side"], SHAPE),
         _family("padding-changes-depth", "[n_h + 2*p, n_w + 2*p, c]",
-                "[n_h + 2*p, n_w + 2*p, c + 2*p]", MSG["pad-depth"]),
+                "[n_h + 2*p, n_w + 2*p, c + 2*p]", MSG["pad-depth"], SHAPE),
     )
 
 
@@ -186,13 +200,13 @@ def _flip_families(dim: str) -> tuple[Family, ...]:
     corr_sum, conv_sum = f"matsum({corr})", f"matsum({conv})"
     one_side = f"correlate{dim}(pad_sides(x, pad, 0), w, mode)"
     return (
-        _family("kernel-flipped", corr, conv, MSG["flipped"]),
-        _family("kernel-not-flipped", conv, corr, MSG["unflipped"]),
+        _family("kernel-flipped", corr, conv, MSG["flipped"], ARRAY),
+        _family("kernel-not-flipped", conv, corr, MSG["unflipped"], ARRAY),
         _family("kernel-flipped", corr_sum, conv_sum, MSG["flipped"]),
         _family("kernel-not-flipped", conv_sum, corr_sum, MSG["unflipped"]),
-        _family("pad-one-side-only", corr, one_side, MSG["one-side"]),
+        _family("pad-one-side-only", corr, one_side, MSG["one-side"], ARRAY),
         _family("pad-one-side-only", conv, f"convolve{dim}(pad_sides(x, pad, 0), w, mode)",
-                MSG["one-side"]),
+                MSG["one-side"], ARRAY),
     )
 
 
@@ -224,12 +238,12 @@ FAMILIES: dict[str, tuple[Family, ...]] = _build()
 FAMILY_TAGS: frozenset[str] = frozenset(f.tag for fams in FAMILIES.values() for f in fams)
 
 
-def families_for(topic: str, available: frozenset[str], exclude: frozenset[str] = frozenset()
-                 ) -> tuple[Family, ...]:
-    """The families of ``topic`` whose names are all defined for a problem."""
+def families_for(topic: str, answer_type: str, available: frozenset[str],
+                 exclude: frozenset[str] = frozenset()) -> tuple[Family, ...]:
+    """The families of ``topic`` that fit ``answer_type`` and whose names are all defined."""
     return tuple(
         f for f in FAMILIES.get(topic, ())
-        if f.tag not in exclude and f.names <= available
+        if f.tag not in exclude and answer_type in f.kinds and f.names <= available
     )
 
 

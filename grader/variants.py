@@ -9,9 +9,14 @@ only JSON-able data, so it can be stored when first shown and graded later witho
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import multiprocessing
+import sys
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -118,6 +123,7 @@ class Variant:
 # Generation
 
 
+@functools.lru_cache(maxsize=4096)
 def stable_hash(text: str) -> int:
     """A 64-bit hash of ``text`` that is the same in every process (unlike ``hash()``)."""
     return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
@@ -255,14 +261,17 @@ def _mistakes(problem: Problem, context: Mapping[str, Any], answer: Any, stateme
               ) -> tuple[Mistake, ...]:
     """The author's mistakes, then the built-in families; duplicates and correct values dropped."""
     found: list[Mistake] = []
+    memo: dict[str, Any] = {}
+    if problem.answer is not None and statement is None:
+        memo[problem.answer.source] = answer
     if statement is not None:
         found.append(Mistake(statement.tag, not statement.answer, statement.message))
     for spec in problem.mistakes:
-        value = normalize(problem.answer_type, spec.expr.evaluate(context))
+        value = normalize(problem.answer_type, spec.expr.evaluate_cached(context, memo))
         found.append(Mistake(spec.tag, value, spec.message))
     for family in problem.families:
         try:
-            value = family.wrong_value(context, answer)
+            value = family.wrong_value(context, answer, memo)
         except (ExpressionError, ValueError, ArithmeticError, TypeError, IndexError):
             continue  # the family does not apply to these parameter values
         if value is not None:
@@ -274,7 +283,7 @@ def _mistakes(problem: Problem, context: Mapping[str, Any], answer: Any, stateme
 def _distinct(found: list[Mistake], answer: Any) -> tuple[Mistake, ...]:
     kept: list[Mistake] = []
     for mistake in found:
-        if same_value(mistake.value, answer):
+        if mistake.value is None or same_value(mistake.value, answer):
             continue
         if any(same_value(mistake.value, k.value) or mistake.tag == k.tag for k in kept):
             continue
@@ -375,3 +384,30 @@ def lint_problem(problem: Problem, count: int = 500) -> LintReport:
             key = finding.split(": ", 1)[1][:60]
             findings.setdefault(key, finding)
     return LintReport(problem.id, count, tuple(findings.values())[:10], frozenset(tags))
+
+
+_WORKER_BANK: dict[str, Problem] = {}
+
+
+def _init_worker(root: str) -> None:
+    from grader.bank import load_bank
+
+    _WORKER_BANK.update(load_bank(Path(root)).problems)
+
+
+def _lint_in_worker(problem_id: str, count: int) -> LintReport:
+    return lint_problem(_WORKER_BANK[problem_id], count)
+
+
+def lint_problems(problems: Mapping[str, Problem], count: int = 500, jobs: int = 1,
+                  root: Path | None = None) -> dict[str, LintReport]:
+    """Lint several problems, in ``jobs`` worker processes when ``jobs > 1`` (each worker loads
+    the bank from ``root`` itself, since compiled templates cannot be sent between processes)."""
+    ids = list(problems)
+    if jobs <= 1 or root is None or len(ids) < 2:
+        return {pid: lint_problem(problems[pid], count) for pid in ids}
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
+                             initargs=(str(root),)) as pool:
+        reports = pool.map(_lint_in_worker, ids, [count] * len(ids))
+        return dict(zip(ids, reports, strict=True))

@@ -7,6 +7,7 @@ Exit codes: 0 on success (a wrong or unreadable answer is still a success of `gr
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -200,9 +201,11 @@ def answer_command(problem_id: str, answer: str, seed: int, set_values: tuple[st
                                                         path_type=Path))
 @click.option("--variants", "count", type=click.IntRange(min=1), default=DEFAULT_LINT_VARIANTS,
               show_default=True, help="Variants generated per template.")
-def lint_command(path: Path | None, count: int) -> None:
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: the number of CPUs, at most 4).")
+def lint_command(path: Path | None, count: int, jobs: int | None) -> None:
     """Load the bank and check many variants of every template; exit 1 on any finding."""
-    from grader.variants import lint_problem
+    from grader.variants import lint_problems
 
     console = _console()
     root = path or DEFAULT_PROBLEMS_DIR
@@ -216,8 +219,11 @@ def lint_command(path: Path | None, count: int) -> None:
     table = Table("problem", "topic", "variants", "mistakes seen", "result",
                   title=f"lint: {len(bank.problems)} problems, {count} variants each")
     failures = 0
-    for problem in sorted(bank.problems.values(), key=lambda p: (TOPICS.index(p.topic), p.id)):
-        report = lint_problem(problem, count)
+    ordered = sorted(bank.problems.values(), key=lambda p: (TOPICS.index(p.topic), p.id))
+    jobs = jobs or min(4, os.cpu_count() or 1)
+    reports = lint_problems({p.id: p for p in ordered}, count, jobs, root)
+    for problem in ordered:
+        report = reports[problem.id]
         failures += bool(report.findings)
         status = "[green]ok[/]" if not report.findings else f"[red]{len(report.findings)}[/]"
         table.add_row(problem.id, problem.topic, str(report.variants),
