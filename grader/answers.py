@@ -40,6 +40,8 @@ MAX_MAGNITUDE = Fraction(10) ** 300
 MAX_SHAPE_DIMS = 4
 MAX_OPTION_PIECES = 60
 
+_NUMERIC_TYPES = frozenset({"integer", "number", "shape", "vector", "matrix"})
+
 _EXPECTED = {
     "integer": "Expected one whole number, e.g. 27000100, 27,000,100, 2.7e7 or 10^12.",
     "number": "Expected one number, e.g. 0.75, 3/4, -2.5e-3 or 2.7 x 10^7.",
@@ -117,6 +119,8 @@ def parse(answer_type: str, raw: str, *, options: Sequence[str] | None = None) -
         raise FormatError(f"Your answer must be text, got {type(raw).__name__}. "
                           f"{_EXPECTED[answer_type]}")
     text = _clean(raw, answer_type)
+    if answer_type in _NUMERIC_TYPES:
+        text = _strip_label(text)
     return _PARSERS[answer_type](text, options)
 
 
@@ -161,6 +165,15 @@ def _clean(raw: str, answer_type: str) -> str:
         text = text[:-1].rstrip()
     if not text:
         raise FormatError(f"Your answer is empty. {_EXPECTED[answer_type]}")
+    return text
+
+
+def _strip_label(text: str) -> str:
+    """Drop a name before the value: "p = 3", "n_H = 29", "A = [[4, 4], [4, 3]]" (no value
+    contains "=")."""
+    label, equals, value = text.rpartition("=")
+    if equals and value.strip() and len(label) <= 40:
+        return value.strip()
     return text
 
 

@@ -50,6 +50,7 @@ def read(answer_type: str, raw: str, options=None):
     ("0", 0, "0"),
     ("12/4", 3, "3"),
     ("2^10", 1024, "1,024"),
+    ("p = 3", 3, "3"), ("n_H == 29", 29, "29"), ("=7600", 7600, "7,600"),
     ("10\u00b9\u00b2", 10**12, "1,000,000,000,000"),
     ("2.7 \u00d7 10\u2077", 27_000_000, "27,000,000"),
 ])
@@ -126,6 +127,7 @@ def test_shape_forms(raw):
 
 @pytest.mark.parametrize("raw, value", [
     ("4x4", (4, 4)), ("(32,)", (32,)), ("32", (32,)), ("1x28x28x8", (1, 28, 28, 8)),
+    ("(n_H, n_W, n_C) = (29, 29, 32)", (29, 29, 32)), ("Z.shape = (2, 4, 4, 8)", (2, 4, 4, 8)),
 ])
 def test_shape_dimension_counts(raw, value):
     assert read("shape", raw) == value
@@ -184,6 +186,14 @@ def test_vector_format_errors(raw, message):
 ])
 def test_matrix_forms(raw):
     assert parse("matrix", raw) == Parsed(((4, 4), (4, 3)), "[[4, 4], [4, 3]]")
+
+
+def test_a_name_before_the_value_is_ignored():
+    assert read("matrix", "A = [[4, 4], [4, 3]]") == ((4, 4), (4, 3))
+    assert read("vector", "y = [5, 8]") == (5, 8)
+    assert read("number", "x = 3/4") == 0.75
+    with pytest.raises(FormatError, match=r"Could not read 'p =' as a whole number"):
+        parse("integer", "p =")
 
 
 def test_matrix_single_row_and_decimals():
