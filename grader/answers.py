@@ -331,7 +331,10 @@ def _parse_integer(text: str, options: Sequence[str] | None) -> Parsed:
     if value is None:
         raise _scalar_problem(text, "integer")
     if value.denominator != 1:
-        raise _fail("integer", f"{_shown(text)} is not a whole number.")
+        dotted = re.fullmatch(r"([+-]?[0-9]{1,3})\.([0-9]{3})", text)
+        meant = f" If you meant {dotted[1]},{dotted[2]}, write it with a comma or none." if (
+            dotted) else ""
+        raise _fail("integer", f"{_shown(text)} is not a whole number.{meant}")
     number = int(value)
     return Parsed(number, _format_number(number, grouped=True))
 

@@ -76,7 +76,8 @@ def test_number_echo_is_short_and_canonical():
 
 
 @pytest.mark.parametrize("raw, message", [
-    ("12.5", r"'12\.5' is not a whole number.*e\.g\. 27000100"),
+    ("12.5", r"'12\.5' is not a whole number\. Expected one whole number, e\.g\. 27000100"),
+    ("7.600", r"If you meant 7,600, write it with a comma or none\. Expected"),
     ("1,2", r"Did you mean one number\? Write it without commas, e\.g\. 27000100"),
     ("2,2,2", r"commas only separate thousands"),
     ("27,00,100", r"commas only separate thousands"),
