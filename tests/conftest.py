@@ -19,6 +19,7 @@ REQUIRE_SERVICES = os.environ.get("STRIDE_REQUIRE_SERVICES") == "1"
 
 # --- web app fixtures (tests/test_web_*.py) --------------------------------------------------
 
+import json  # noqa: E402
 import shutil  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -158,6 +159,16 @@ def _answer_text(variant, correct: bool = True) -> str:
     if kind in ("shape", "vector"):
         values = list(answer) if correct else [answer[0] + 1, *answer[1:]]
         return ", ".join(str(v) for v in values)
+    if kind == "matrix":
+        rows = [list(r) for r in answer]
+        if not correct:
+            rows[0][0] += 1
+        return json.dumps(rows)
+    if kind == "multiselect":
+        chosen = set(answer)
+        if not correct:
+            chosen ^= {variant.options[0]}
+        return "\n".join(o for o in variant.options if o in chosen)
     raise NotImplementedError(f"no test answer for answer type {kind!r}")
 
 

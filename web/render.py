@@ -10,6 +10,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from xml.etree import ElementTree
 
 from latex2mathml.converter import convert
 from markupsafe import Markup, escape
@@ -19,14 +20,41 @@ _MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.DOTALL)
 _NESTED_LIST = re.compile(r"\[\s*\[[-+0-9.,\s\[\]eE]*\]\s*\]")
 _INLINE = re.compile(r"`([^`]+)`|\*\*([^*]+)\*\*")
 SHADES = 10
+_MATHML_NS = "{http://www.w3.org/1998/Math/MathML}"
+_MATHML_TAGS = frozenset(
+    "math mrow mi mn mo ms mtext mspace msub msup msubsup mfrac msqrt mroot mtable mtr mtd "
+    "mlabeledtr mover munder munderover mstyle mpadded mphantom menclose semantics annotation "
+    "merror mfenced maction".split())
 
 
 def math_to_mathml(latex: str, display: bool = False) -> Markup:
     """MathML for one LaTeX snippet; on a conversion failure, the escaped source in <code>."""
     try:
-        return Markup(convert(latex.strip(), display="block" if display else "inline"))
+        mathml = convert(latex.strip(), display="block" if display else "inline")
     except Exception:  # latex2mathml raises a variety of errors on odd input
+        mathml = None
+    if mathml is None or not _is_plain_mathml(mathml):
         return Markup("<code>") + escape(latex) + Markup("</code>")
+    return Markup(mathml)
+
+
+def _is_plain_mathml(mathml: str) -> bool:
+    """True when every element is MathML and no attribute could run code or load anything.
+
+    latex2mathml copies \\text{...} through unescaped, so its output is checked, not trusted.
+    """
+    try:
+        root = ElementTree.fromstring(mathml)
+    except ElementTree.ParseError:
+        return False
+    for element in root.iter():
+        tag = element.tag.rpartition("}")[2]
+        if tag not in _MATHML_TAGS or not element.tag.startswith(_MATHML_NS):
+            return False
+        if any(name.lower().startswith("on") or "href" in name.lower() or "src" in name.lower()
+               for name in element.attrib):
+            return False
+    return True
 
 
 def _format_number(value) -> str:
