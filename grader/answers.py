@@ -119,6 +119,8 @@ def parse(answer_type: str, raw: str, *, options: Sequence[str] | None = None) -
         raise FormatError(f"Your answer must be text, got {type(raw).__name__}. "
                           f"{_EXPECTED[answer_type]}")
     text = _clean(raw, answer_type)
+    if options is not None:
+        options = tuple(str(option) for option in options)
     if answer_type in _NUMERIC_TYPES:
         text = _strip_label(text)
     return _PARSERS[answer_type](text, options)

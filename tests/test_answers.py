@@ -251,6 +251,10 @@ def test_choice_with_numeric_options_matches_values_not_positions():
     assert read("choice", "c", NUMERIC_OPTIONS) == "7,600"
 
 
+def test_options_given_as_numbers_are_compared_as_text():
+    assert parse("choice", "b", options=[121, 280]) == Parsed("280", "(b) 280")
+
+
 def test_choice_unknown_option_lists_the_options():
     with pytest.raises(FormatError, match=r"'pooling' is not one of the options\. Choose one of: "
                                           r"\(a\) parameter sharing; \(b\) sparsity"):
