@@ -110,7 +110,24 @@ def import_roster_command(csv_file, course_name) -> None:
             click.echo(f"{entry.username},{entry.password}")
 
 
+@click.command("export-scores")
+@click.option("--kind", type=click.Choice(["scores", "canvas", "submissions"]), default="scores",
+              help="scores: a column per problem set; canvas: Canvas's gradebook import layout; "
+                   "submissions: one row per graded answer.")
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8", lazy=True), default="-",
+              help="File to write (default: standard output).")
+@with_appcontext
+def export_scores_command(kind, output) -> None:
+    """Export scores as CSV."""
+    from web.bankaccess import get_bank
+    from web.exports import export
+
+    with session_factory(current_app)() as session:
+        text = export(session, get_bank().sets.values(), kind)
+    output.write(text)
+
+
 def init_app(app: Flask) -> None:
     for command in (db_upgrade_command, init_db_command, create_user_command,
-                    import_roster_command):
+                    import_roster_command, export_scores_command):
         app.cli.add_command(command)

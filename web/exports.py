@@ -11,11 +11,15 @@ import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
+from sqlalchemy.orm import Session
+
+from web import instructor_queries as iq
 from web.instructor_queries import GradebookRow
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 CANVAS_FIXED = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
+KINDS = ("scores", "canvas", "submissions")
 SUBMISSION_COLUMNS = ("submission_id", "username", "set_id", "problem_id", "attempt", "seed",
                       "raw_answer", "read_as", "correct", "score", "points_possible",
                       "points_earned", "mistake", "submitted_at", "regraded_at")
@@ -81,6 +85,18 @@ def submissions_csv(submissions: Iterable, usernames: Mapping[int, str],
                 earned, s.mistake or "", _iso(s.created_at), _iso(s.regraded_at)]
 
     return _write([SUBMISSION_COLUMNS, *(row(s) for s in submissions)])
+
+
+def export(session: Session, sets: Sequence, kind: str) -> str:
+    """The CSV text of one export kind ("scores", "canvas" or "submissions")."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    sets = sorted(sets, key=lambda s: s.id)
+    if kind == "submissions":
+        points = {(s.id, i.problem_id): float(i.points) for s in sets for i in s.items}
+        return submissions_csv(iq.all_submissions(session), iq.usernames(session), points)
+    rows = iq.gradebook(session, sets)
+    return scores_csv(rows, sets) if kind == "scores" else canvas_csv(rows, sets)
 
 
 def _possible(problem_set) -> float:

@@ -193,23 +193,8 @@ def _csv(text: str, filename: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@bp.get("/export/scores.csv")
-def export_scores():
-    sets = _sets()
-    return _csv(exports.scores_csv(iq.gradebook(get_session(), sets), sets), "stride-scores.csv")
-
-
-@bp.get("/export/canvas.csv")
-def export_canvas():
-    sets = _sets()
-    return _csv(exports.canvas_csv(iq.gradebook(get_session(), sets), sets),
-                "stride-canvas.csv")
-
-
-@bp.get("/export/submissions.csv")
-def export_submissions():
-    session = get_session()
-    usernames = iq.usernames(session)
-    points = {(s.id, i.problem_id): float(i.points) for s in _sets() for i in s.items}
-    return _csv(exports.submissions_csv(iq.all_submissions(session), usernames, points),
-                "stride-submissions.csv")
+@bp.get("/export/<kind>.csv")
+def export(kind: str):
+    if kind not in exports.KINDS:
+        abort(404, description=f"There is no export called {kind!r}.")
+    return _csv(exports.export(get_session(), _sets(), kind), f"stride-{kind}.csv")

@@ -50,7 +50,7 @@ def students(session: Session) -> Sequence[User]:
 
 
 def usernames(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(User.id, User.username)).tuples().all())
+    return {uid: name for uid, name in session.execute(select(User.id, User.username))}
 
 
 def best_scores(session: Session, user_ids: Iterable[int] | None = None) -> BestScores:

@@ -1,0 +1,446 @@
+"""The instructor's side: statistics, exports, every page behind the role check, regrade, reload."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from web import stats
+from web.db import session_factory
+from web.exports import safe_cell
+from web.models import ScoreChange, Submission, User, VariantRecord
+
+WEB_PASSWORD = "correct-horse-1"  # the fixture users' password (tests/conftest.py)
+ROLES = ("anonymous", "student", "other student", "instructor")
+USERNAMES = {"student": "alice", "other student": "bob", "instructor": "ines"}
+TEXT_TYPES = ("integer", "number", "shape", "vector")
+
+
+# --- pure statistics --------------------------------------------------------------------------
+
+def _a(uid, attempt, score, answer="1", mistake=None):
+    return stats.Attempt(uid, attempt, score, score >= 1.0, answer, mistake)
+
+
+def test_first_try_correct_counts_students_not_submissions():
+    attempts = [_a(1, 1, 1.0), _a(2, 1, 0.0), _a(2, 2, 1.0), _a(3, 2, 1.0), _a(3, 1, 0.0)]
+    assert stats.first_try_correct(attempts) == pytest.approx(1 / 3)
+    assert stats.first_try_correct([]) is None
+
+
+def test_best_scores_and_mean_use_each_students_best():
+    attempts = [_a(1, 1, 0.5), _a(1, 2, 1.0), _a(2, 1, 0.0)]
+    assert stats.best_scores(attempts) == {1: 1.0, 2: 0.0}
+    result = stats.problem_stats(attempts, {1: 5.0, 2: 1.0})
+    assert (result.students, result.attempts, result.mean_score) == (2, 3, 0.5)
+
+
+def test_discrimination_upper_minus_lower_27_percent():
+    totals = {uid: float(uid) for uid in range(1, 12)}  # 11 students: groups of round(2.97) = 3
+    item = {9: 1.0, 10: 1.0, 11: 0.0, 1: 1.0}  # upper 9,10,11 -> 2/3; lower 1,2,3 -> 1/3
+    assert stats.discrimination(item, totals) == pytest.approx(1 / 3)
+    assert stats.discrimination({1: 1.0}, {1: 3.0}) is None
+    perfect = stats.discrimination({3: 1.0, 4: 1.0}, {1: 0.0, 2: 0.0, 3: 9.0, 4: 9.0},
+                                   fraction=0.5)
+    assert perfect == 1.0
+
+
+def test_discrimination_rejects_a_bad_fraction():
+    with pytest.raises(ValueError, match=r"fraction must be in \(0, 0.5\], got 0.7"):
+        stats.discrimination({}, {1: 1.0, 2: 0.0}, fraction=0.7)
+
+
+def test_common_wrong_answers_are_counted_with_their_mistake_tag():
+    attempts = [_a(1, 1, 0.0, "32", "forgot-padding"), _a(2, 1, 0.0, "32 ", "forgot-padding"),
+                _a(3, 1, 0.0, "7"), _a(3, 2, 1.0, "30")]
+    found = stats.common_wrong_answers(attempts)
+    assert found == (stats.WrongAnswer("32", "forgot-padding", 2), stats.WrongAnswer("7", None, 1))
+
+
+def test_histogram_bins_and_svg():
+    assert stats.histogram([0.0, 0.05, 0.5, 1.0, 1.0], bins=10) == (2, 0, 0, 0, 0, 1, 0, 0, 0, 2)
+    svg = str(stats.histogram_svg([0.0, 1.0], bins=4))
+    assert svg.startswith("<svg") and svg.count("<rect") == 4 and "style=" not in svg
+    with pytest.raises(ValueError, match=r"scores must be fractions in \[0, 1\], got 1.5"):
+        stats.histogram([1.5])
+    with pytest.raises(ValueError, match="bins must be at least 1, got 0"):
+        stats.histogram([], bins=0)
+
+
+@pytest.mark.parametrize(("value", "cell"), [
+    ("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"), ("+1+2", "'+1+2"), ("@sum", "'@sum"),
+    ("-3", "-3"), ("-2.5e3", "-2.5e3"), ("29x29x32", "29x29x32"), (0.5, "0.5"), (2.0, "2"),
+    (True, "true"), (None, ""),
+])
+def test_csv_cells_never_run_as_formulas(value, cell):
+    assert safe_cell(value) == cell
+
+
+# --- helpers over the app ---------------------------------------------------------------------
+
+def _login_as(auth, role):
+    if role != "anonymous":
+        assert auth.login(USERNAMES[role]).status_code == 302, f"could not sign in as {role}"
+
+
+def _bank(app):
+    with app.app_context():
+        from web.bankaccess import get_bank
+
+        return get_bank()
+
+
+def _text_problem(app) -> str:
+    problems = _bank(app).problems.values()
+    for kind in TEXT_TYPES:
+        for problem in sorted(problems, key=lambda p: p.id):
+            if problem.answer_type == kind:
+                return problem.id
+    pytest.skip("the bank has no problem typed into a text box")
+
+
+def _user_id(app, username) -> int:
+    with session_factory(app)() as session:
+        return session.scalar(select(User.id).where(User.username == username))
+
+
+def _variant(app, username, problem_id, set_id="open-set"):
+    from grader.variants import Variant
+
+    with session_factory(app)() as session:
+        record = session.scalar(select(VariantRecord).where(
+            VariantRecord.user_id == _user_id(app, username), VariantRecord.set_id == set_id,
+            VariantRecord.problem_id == problem_id))
+        return Variant.from_json(json.loads(record.variant_json))
+
+
+def _answer(client, auth, app, username, pid, answers, web_answer):
+    """Sign in as `username` and submit each of `answers` (True: right, False: wrong, str: raw)."""
+    auth.login(username)
+    client.get(f"/sets/open-set/{pid}")
+    variant = _variant(app, username, pid)
+    for answer in answers:
+        raw = answer if isinstance(answer, str) else web_answer(variant, correct=answer)
+        client.post(f"/sets/open-set/{pid}", data={"answer": raw})
+    auth.logout()
+    return variant
+
+
+@pytest.fixture
+def pid(app):
+    return _text_problem(app)
+
+
+@pytest.fixture
+def graded(app, client, auth, pid, web_answer):
+    """alice: wrong then right; bob: wrong twice. Returns their variants."""
+    alice = _answer(client, auth, app, "alice", pid, [False, True], web_answer)
+    bob = _answer(client, auth, app, "bob", pid, [False, False], web_answer)
+    return alice, bob
+
+
+# --- who may see what -------------------------------------------------------------------------
+
+ROUTES = [  # (method, url template); {pid} a text problem, {uid} alice's user id
+    ("GET", "/instructor/"), ("GET", "/instructor/gradebook"),
+    ("GET", "/instructor/gradebook?sort=total&dir=desc"), ("GET", "/instructor/students/{uid}"),
+    ("GET", "/instructor/students/{uid}/open-set/{pid}"), ("GET", "/instructor/preview/{pid}"),
+    ("GET", "/instructor/preview/{pid}?seed=7"), ("GET", "/instructor/sets/open-set/stats"),
+    ("GET", "/instructor/export/scores.csv"), ("GET", "/instructor/export/canvas.csv"),
+    ("GET", "/instructor/export/submissions.csv"), ("POST", "/instructor/preview/{pid}"),
+    ("POST", "/instructor/regrade/{pid}"), ("POST", "/instructor/bank/reload"),
+]
+EXPECTED_FOR_INSTRUCTOR = {"GET": 200, "POST": None}  # POSTs: 200 (preview) or 302 (actions)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("method", "template"), ROUTES, ids=[f"{m} {t}" for m, t in ROUTES])
+def test_instructor_route_role_matrix(app, client, auth, pid, role, method, template):
+    _login_as(auth, role)
+    url = template.format(pid=pid, uid=_user_id(app, "alice"))
+    response = client.open(url, method=method, data={"answer": "1"} if method == "POST" else None)
+    if role == "anonymous":
+        assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+    elif role in ("student", "other student"):
+        assert response.status_code == 403
+        assert "for instructors only" in response.get_data(as_text=True)
+    elif method == "GET":
+        assert response.status_code == 200
+    else:
+        assert response.status_code in (200, 302), f"{method} {url}: {response.status_code}"
+
+
+def test_every_instructor_endpoint_is_in_the_matrix_and_refuses_students(app, client, auth):
+    """A new instructor route must be added to ROUTES (and is guarded by the blueprint anyway)."""
+    rules = {(m, rule.rule) for rule in app.url_map.iter_rules()
+             if rule.endpoint.startswith("instructor.") for m in rule.methods - {"HEAD", "OPTIONS"}}
+    covered = {(m, re.sub(r"\?.*", "", t)) for m, t in ROUTES}
+    normalised = {(m, re.sub(r"<[^>]+>", "X", r)) for m, r in rules}
+    tested = {(m, re.sub(r"\{uid\}|\{pid\}|open-set|scores|canvas|submissions", "X", t))
+              for m, t in covered}
+    tested = {(m, re.sub(r"/X\.csv$", "/X.csv", t)) for m, t in tested}
+    assert normalised <= tested, f"untested instructor routes: {sorted(normalised - tested)}"
+    auth.login("alice")
+    for method, rule in rules:
+        url = re.sub(r"<int:[^>]+>", "1", re.sub(r"<(?!int:)[^>]+>", "scores", rule))
+        assert client.open(url, method=method).status_code == 403, f"{method} {url}"
+
+
+def test_instructor_pages_post_forms_need_a_csrf_token(web_config, pid):
+    from server import create_app
+
+    app = create_app({**web_config, "WTF_CSRF_ENABLED": True})
+    try:
+        client = app.test_client()
+        page = client.get("/auth/login").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        client.post("/auth/login", data={"username": "ines", "password": WEB_PASSWORD,
+                                         "csrf_token": token})
+        for url in (f"/instructor/regrade/{pid}", "/instructor/bank/reload",
+                    f"/instructor/preview/{pid}"):
+            response = client.post(url, data={"answer": "1"})
+            assert response.status_code == 400, url
+            assert "This form has expired" in response.get_data(as_text=True)
+        page = client.get("/instructor/").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        ok = client.post("/instructor/bank/reload", data={"csrf_token": token})
+        assert ok.status_code == 302
+    finally:
+        app.extensions["stride_pool"].shutdown()
+        app.extensions["stride_engine"].dispose()
+
+
+def test_the_nav_links_to_the_instructor_pages_only_for_instructors(client, auth):
+    auth.login("alice")
+    assert "/instructor/" not in client.get("/").get_data(as_text=True)
+    auth.logout()
+    auth.login("ines")
+    assert 'href="/instructor/"' in client.get("/").get_data(as_text=True)
+
+
+# --- gradebook and drill-down -----------------------------------------------------------------
+
+def _rows(html: str) -> list[str]:
+    return re.findall(r'<a href="/instructor/students/\d+">([^<]+)</a>', html)
+
+
+def test_gradebook_shows_points_per_set_and_sorts_on_the_server(app, client, auth, graded, pid):
+    points = next(i.points for i in _bank(app).sets["open-set"].items if i.problem_id == pid)
+    auth.login("ines")
+    page = client.get("/instructor/gradebook").get_data(as_text=True)
+    assert "Open set" in page and "Closed set" in page
+    assert _rows(page) == ["alice", "bob"]
+    by_total = client.get("/instructor/gradebook?sort=total&dir=desc").get_data(as_text=True)
+    assert _rows(by_total) == ["alice", "bob"]
+    ascending = client.get("/instructor/gradebook?sort=open-set&dir=asc").get_data(as_text=True)
+    assert _rows(ascending) == ["bob", "alice"]
+    assert f"<strong>{points:g}</strong>" in page  # alice's total: the full item
+    assert client.get("/instructor/gradebook?sort=<script>").status_code == 200
+
+
+def test_drill_down_lists_every_submission_with_feedback(app, client, auth, graded, pid,
+                                                         web_answer):
+    alice, _bob = graded
+    auth.login("ines")
+    page = client.get(f"/instructor/students/{_user_id(app, 'alice')}").get_data(as_text=True)
+    assert page.count("<tr><td>1</td>") == 1 and page.count("<tr><td>2</td>") == 1
+    assert web_answer(alice, correct=False) in page and "correct</span>" in page
+    assert f"/instructor/students/{_user_id(app, 'alice')}/open-set/{pid}" in page
+    assert client.get("/instructor/students/999999").status_code == 404
+
+
+def test_instructor_sees_a_students_stored_variant(app, client, auth, graded, pid):
+    from grader.grading import describe_answer
+
+    alice, _bob = graded
+    auth.login("ines")
+    url = f"/instructor/students/{_user_id(app, 'alice')}/open-set/{pid}"
+    page = client.get(url).get_data(as_text=True)
+    assert f"seed {alice.seed}" in page and "stored when first shown" in page
+    assert describe_answer(alice).split("$")[0] in page
+    unopened = client.get(f"/instructor/students/{_user_id(app, 'alice')}/closed-set/{pid}")
+    assert "not opened yet" in unopened.get_data(as_text=True)
+
+
+# --- preview ----------------------------------------------------------------------------------
+
+def test_preview_is_deterministic_in_the_seed_and_grades_without_recording(app, client, auth,
+                                                                          pid, web_answer):
+    from grader.variants import generate
+
+    auth.login("ines")
+    problem = _bank(app).problems[pid]
+    def prompt(seed):
+        page = client.get(f"/instructor/preview/{pid}?seed={seed}").get_data(as_text=True)
+        return re.search(r'<section class="prompt">(.*?)</section>', page, re.S).group(1)
+
+    variant = generate(problem, 42)
+    assert prompt(42) == prompt(42)
+    assert 'value="42"' in client.get(f"/instructor/preview/{pid}?seed=42").get_data(as_text=True)
+    response = client.post(f"/instructor/preview/{pid}?seed=42",
+                           data={"answer": web_answer(variant, correct=True)})
+    assert "Correct." in response.get_data(as_text=True)
+    unreadable = client.post(f"/instructor/preview/{pid}?seed=42", data={"answer": "??"})
+    assert 'class="format-error"' in unreadable.get_data(as_text=True)
+    with session_factory(app)() as session:
+        assert session.scalar(select(Submission.id)) is None
+
+
+@pytest.mark.parametrize("seed", ["-1", "abc", str(2**32), "1e3"])
+def test_preview_refuses_a_bad_seed_with_a_sentence(client, auth, pid, seed):
+    auth.login("ines")
+    response = client.get(f"/instructor/preview/{pid}?seed={seed}")
+    assert response.status_code == 400
+    assert "The seed must be a whole number from 0 to 4294967295" in response.get_data(
+        as_text=True)
+
+
+def test_preview_of_a_missing_problem_is_404(client, auth):
+    auth.login("ines")
+    assert client.get("/instructor/preview/no-such-problem").status_code == 404
+
+
+# --- statistics -------------------------------------------------------------------------------
+
+def test_statistics_page_shows_attempts_first_try_histogram_and_wrong_answers(
+        app, client, auth, graded, pid):
+    auth.login("ines")
+    page = client.get("/instructor/sets/open-set/stats").get_data(as_text=True)
+    card = page[page.index(f'id="p-{pid}"'):]
+    card = card[:card.index("</section>")]
+    assert card.count("<svg") == 1 and "Best score per student" in card
+    assert "Most common wrong answers" in card
+    summary_row = re.search(rf'href="#p-{re.escape(pid)}">[^<]+</a></td>(.*?)</tr>', page,
+                            re.S).group(1)
+    cells = re.findall(r'<td class="num">([^<]*)</td>', summary_row)
+    assert cells[:3] == ["2", "4", "0%"]  # 2 students, 4 submissions, nobody right first try
+    assert cells[3] == "50%"  # alice 1, bob 0
+
+
+# --- regrade ----------------------------------------------------------------------------------
+
+def _break_stored_answers(app, pid):
+    """Pretend the YAML had a bug: every stored variant of `pid` expects a different answer."""
+    with session_factory(app)() as session:
+        for record in session.scalars(select(VariantRecord).where(
+                VariantRecord.problem_id == pid)):
+            data = json.loads(record.variant_json)
+            data["answer"] = "broken" if isinstance(data["answer"], str) else (
+                [v + 1000 for v in data["answer"]] if isinstance(data["answer"], list)
+                else data["answer"] + 1000)
+            record.variant_json = json.dumps(data)
+        for sub in session.scalars(select(Submission).where(Submission.problem_id == pid)):
+            sub.score, sub.correct = 0.0, False
+        session.commit()
+
+
+def test_regrade_recomputes_from_the_current_problem_and_keeps_the_old_score(
+        app, client, auth, graded, pid):
+    alice, _bob = graded
+    _break_stored_answers(app, pid)
+    auth.login("ines")
+    response = client.post(f"/instructor/regrade/{pid}", follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert f"4 submissions of &#39;{pid}&#39; regraded, 1 score changed." in page
+    with session_factory(app)() as session:
+        change = session.scalars(select(ScoreChange)).one()
+        assert (change.old_score, change.new_score) == (0.0, 1.0)
+        assert (change.old_correct, change.new_correct) == (False, True)
+        assert change.changed_by_id == _user_id(app, "ines") and pid in change.reason
+        regraded = session.get(Submission, change.submission_id)
+        assert regraded.correct and regraded.regraded_at is not None
+    assert _variant(app, "alice", pid).answer == alice.answer
+    drill = client.get(f"/instructor/students/{_user_id(app, 'alice')}").get_data(as_text=True)
+    assert "was 0% before" in drill
+    again = client.post(f"/instructor/regrade/{pid}", follow_redirects=True)
+    assert "0 scores changed" in again.get_data(as_text=True)
+
+
+# --- reload the bank --------------------------------------------------------------------------
+
+def test_reload_shows_errors_and_changes_nothing_until_the_bank_is_valid(app, client, auth, pid):
+    problems_dir = Path(app.config["PROBLEMS_DIR"])
+    auth.login("ines")
+    before = _bank(app)
+    source = _bank(app).problems[pid].source
+    original = source.read_text()
+    source.write_text(original.replace("answer_type:", "answer_type: not-a-type\n#", 1))
+    try:
+        response = client.post("/instructor/bank/reload")
+        page = response.get_data(as_text=True)
+        assert response.status_code == 422
+        assert "Nothing changed" in page and 'id="bank-errors"' in page
+        assert source.name in page
+        assert _bank(app) is before
+        assert client.get(f"/instructor/preview/{pid}").status_code == 200
+    finally:
+        source.write_text(original)
+    (problems_dir / "sets" / "extra.yaml").write_text(
+        f"id: extra-set\ntitle: Extra set\nproblems:\n  - problem: {pid}\n")
+    ok = client.post("/instructor/bank/reload", follow_redirects=True)
+    assert "The problem bank was reloaded" in ok.get_data(as_text=True)
+    assert "extra-set" in _bank(app).sets and _bank(app) is not before
+
+
+# --- exports ----------------------------------------------------------------------------------
+
+def _csv_rows(response) -> list[list[str]]:
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+
+
+def test_scores_csv_has_a_row_per_student_and_a_column_per_set(app, client, auth, graded, pid):
+    sets = sorted(_bank(app).sets)
+    points = next(i.points for i in _bank(app).sets["open-set"].items if i.problem_id == pid)
+    auth.login("ines")
+    rows = _csv_rows(client.get("/instructor/export/scores.csv"))
+    assert rows[0] == ["username", "name", *sets, "total"]
+    assert rows[1][1] == "points possible"
+    body = {row[0]: row for row in rows[2:]}
+    assert set(body) == {"alice", "bob"}
+    assert float(body["alice"][2 + sets.index("open-set")]) == points
+    assert float(body["bob"][-1]) == 0.0
+
+
+def test_canvas_csv_uses_canvas_columns_and_a_points_possible_row(app, client, auth, graded):
+    auth.login("ines")
+    rows = _csv_rows(client.get("/instructor/export/canvas.csv"))
+    assert rows[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+    assert "Open set (open-set)" in rows[0]
+    assert rows[1][0] == "Points Possible"
+    assert {row[3] for row in rows[2:]} == {"alice", "bob"}
+
+
+def test_submissions_csv_has_one_row_per_graded_answer(app, client, auth, pid, web_answer):
+    _answer(client, auth, app, "alice", pid, [False, True], web_answer)
+    auth.login("ines")
+    rows = _csv_rows(client.get("/instructor/export/submissions.csv"))
+    header, body = rows[0], rows[1:]
+    assert header[:4] == ["submission_id", "username", "set_id", "problem_id"]
+    raw = [dict(zip(header, row, strict=True)) for row in body]
+    assert [r["attempt"] for r in raw] == ["1", "2"]
+    assert [r["correct"] for r in raw] == ["false", "true"]
+    assert all(r["username"] == "alice" and r["set_id"] == "open-set" for r in raw)
+
+
+def test_unknown_export_is_404(client, auth):
+    auth.login("ines")
+    assert client.get("/instructor/export/grades.csv").status_code == 404
+
+
+def test_cli_exports_scores(app, runner, client, auth, graded, tmp_path):
+    out = tmp_path / "scores.csv"
+    result = runner.invoke(args=["export-scores", "--kind", "canvas", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text().startswith("Student,ID,SIS User ID")
+    printed = runner.invoke(args=["export-scores"])
+    assert printed.exit_code == 0 and printed.output.startswith("username,name,")
+    bad = runner.invoke(args=["export-scores", "--kind", "xlsx"])
+    assert bad.exit_code == 2 and "'xlsx' is not one of" in bad.output
