@@ -209,7 +209,7 @@ def sample_params(
         if env is not None:
             return env
     constraints = "; ".join(expr.source for expr in problem.where)
-    fixed = f" with {dict(overrides)}" if overrides else ""
+    fixed = f" with {to_jsonable(dict(overrides))}" if overrides else ""
     raise ProblemSpecError(
         f"{problem.source}: problem {problem.id!r}: field 'where': the constraints ({constraints}) "
         f"were not met in {MAX_TRIES} samples{fixed}; widen the parameter ranges or relax them"
@@ -224,6 +224,8 @@ def _try_sample(
     for spec, after in zip(params, checks, strict=True):
         env[spec.name] = overrides[spec.name] if spec.name in overrides else spec.sample(rng, env)
         for constraint in after:
+            if constraint.names <= overrides.keys():
+                continue  # values set on purpose (a worked example) are not second-guessed
             if not constraint.evaluate(env):
                 return None
     return env
