@@ -480,7 +480,7 @@ def _bracket_spans(text: str, answer_type: str) -> tuple[int, list[tuple[int, in
         elif char in ")]":
             if not stack or pairs[stack[-1][0]] != char:
                 raise _fail(answer_type, f"The brackets in {_shown(text)} do not match.")
-            opener, start = stack.pop()
+            _, start = stack.pop()
             spans.append((len(stack) + 1, start, i))
     if stack:
         raise _fail(answer_type, f"The brackets in {_shown(text)} are not all closed.")
@@ -502,7 +502,7 @@ def _rows_between(text: str, groups: list[tuple[int, int]], whole: str) -> list[
 
 def _matrix_rows(text: str) -> list[str]:
     """Split a matrix's text into the texts of its rows, whatever the notation."""
-    body = _unwrap_array(text).replace("{", "[").replace("}", "]")
+    body = _unwrap_array(text).replace("{", "[").replace("}", "]").rstrip(",; \t\n")
     deepest, spans = _bracket_spans(body, "matrix")
     if deepest > 2:
         raise _fail("matrix", f"{_shown(text)} has brackets nested {deepest} deep; a matrix "
