@@ -561,7 +561,7 @@ _LETTER_AND_TEXT = re.compile(r"\(?([a-zA-Z])[).:]\s*(.+)", re.DOTALL)
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
-def _norm(text: str) -> str:
+def option_key(text: str) -> str:
     """Option text as compared: case, spacing, quotes and a trailing period ignored."""
     folded = " ".join(text.casefold().split()).strip("\"'`")
     return folded[:-1].rstrip() if folded.endswith(".") else folded
@@ -570,12 +570,13 @@ def _norm(text: str) -> str:
 def _format_option(text: str, options: Sequence[str] | None) -> str:
     if options:
         for i, option in enumerate(options[: len(LETTERS)]):
-            if _norm(option) == _norm(text):
+            if option_key(option) == option_key(text):
                 return f"({LETTERS[i]}) {option}"
     return text
 
 
-def _option_number(text: str) -> Fraction | None:
+def option_number(text: str) -> Fraction | None:
+    """The number an option's text spells ("7,600" -> 7600), or None."""
     try:
         return _read_scalar(text, grouped=True)
     except FormatError:
@@ -584,11 +585,11 @@ def _option_number(text: str) -> Fraction | None:
 
 def _resolve_option(text: str, options: Sequence[str]) -> int | None:
     """The index of the option ``text`` names, or None."""
-    wanted = _norm(text)
+    wanted = option_key(text)
     if not wanted:
         return None
     for i, option in enumerate(options):
-        if _norm(option) == wanted:
+        if option_key(option) == wanted:
             return i
     letter = _LETTER.fullmatch(wanted)
     if letter and LETTERS.index(letter[1].lower()) < min(len(options), len(LETTERS)):
@@ -596,7 +597,7 @@ def _resolve_option(text: str, options: Sequence[str]) -> int | None:
     labelled = _LETTER_AND_TEXT.fullmatch(wanted)
     if labelled:
         i = LETTERS.index(labelled[1].lower())
-        if i < len(options) and _norm(options[i]) == _norm(labelled[2]):
+        if i < len(options) and option_key(options[i]) == option_key(labelled[2]):
             return i
     return _resolve_by_number(wanted, options)
 
@@ -604,11 +605,11 @@ def _resolve_option(text: str, options: Sequence[str]) -> int | None:
 def _resolve_by_number(wanted: str, options: Sequence[str]) -> int | None:
     if len(wanted) > 60:
         return None
-    numeric = [_option_number(option) for option in options]
+    numeric = [option_number(option) for option in options]
     if re.fullmatch(r"[0-9]{1,3}", wanted) and all(n is None for n in numeric):
         i = int(wanted) - 1
         return i if 0 <= i < len(options) else None
-    value = _option_number(wanted)
+    value = option_number(wanted)
     hits = [i for i, n in enumerate(numeric) if value is not None and n == value]
     return hits[0] if len(hits) == 1 else None
 

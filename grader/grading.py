@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from grader.answers import Parsed, _norm, _option_number, format_value, parse
+from grader.answers import Parsed, format_value, option_key, option_number, parse
 from grader.errors import ProblemSpecError
 
 if TYPE_CHECKING:
@@ -229,15 +229,15 @@ def _same_option(given: Any, expected: Any) -> bool:
         return given == expected
     if isinstance(given, (list, tuple)) or isinstance(expected, (list, tuple)):
         return False
-    if _norm(str(given)) == _norm(str(expected)):
+    if option_key(str(given)) == option_key(str(expected)):
         return True
-    a, b = _option_number(str(given)), _option_number(str(expected))
+    a, b = option_number(str(given)), option_number(str(expected))
     return a is not None and a == b
 
 
 def _option_set(value: Any) -> frozenset[str]:
     items = value if isinstance(value, (list, tuple)) else (value,)
-    return frozenset(_norm(str(item)) for item in items)
+    return frozenset(option_key(str(item)) for item in items)
 
 
 def _multiselect_score(given: Any, expected: Any, grading: Mapping[str, Any]) -> float:
