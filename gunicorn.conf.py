@@ -1,0 +1,36 @@
+"""gunicorn settings for Stride: `gunicorn -c gunicorn.conf.py 'server:create_app()'` (`make serve`).
+
+Every value can be changed from the environment, so one file serves one box and many:
+
+- ``PORT`` (5000) and ``HOST`` (127.0.0.1): where to listen. Keep 127.0.0.1 behind nginx on the
+  same box; use ``HOST=0.0.0.0`` (or a private address) when nginx runs on another host.
+- ``WEB_CONCURRENCY``: worker processes (default 2 x cores + 1, at most 8).
+- ``GUNICORN_THREADS`` (4): threads per worker (gthread), for requests waiting on the database.
+- ``GUNICORN_TIMEOUT`` (30 s): a worker silent this long is killed and replaced.
+- ``FORWARDED_ALLOW_IPS`` (127.0.0.1): proxies trusted for X-Forwarded-Proto/For (nginx's address).
+- ``GUNICORN_ACCESSLOG``: ``-`` logs requests to stdout; unset logs none.
+
+Cookies are Secure by default (the app runs as production under gunicorn): serve through HTTPS,
+or set ``COOKIE_SECURE = False`` in instance/config.py for a plain-HTTP trial on a private network.
+Code grading: each worker process has its own in-process grading pool unless ``REDIS_URL`` is
+set, in which case submissions go to the Redis queue and ``python -m web.worker`` grades them.
+See docs/deploy.md.
+"""
+
+import multiprocessing
+import os
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", min(8, 2 * multiprocessing.cpu_count() + 1)))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 30  # lets in-process grading jobs finish on a restart
+keepalive = 5
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+limit_request_line = 8190
+limit_request_fields = 100
+proc_name = "stride"
