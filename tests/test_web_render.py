@@ -11,7 +11,7 @@ def test_inline_and_display_math_become_mathml():
     html = str(render_text(r"Input $n \times n$ and $$K = \begin{bmatrix} 1 & 0 \\ 0 & 1 \end{bmatrix}$$"))
     assert html.count("<math") == 2
     assert 'display="inline"' in html and 'display="block"' in html
-    assert "<mtable>" in html and "$" not in html
+    assert "<mtable" in html and "$" not in html
 
 
 @pytest.mark.parametrize("text", ["<script>alert(1)</script>", "a < b & c", '"><img src=x>'])
@@ -28,7 +28,7 @@ def test_math_cannot_inject_markup():
 
 def test_nested_lists_in_prose_are_drawn_as_matrices():
     html = str(render_text("The image [[1, 2], [3, 4]] is small."))
-    assert "<mtable>" in html and html.count("<mtr>") == 2
+    assert "<mtable" in html and html.count("<mtr>") == 2
     assert "[[" not in html
 
 
@@ -44,7 +44,7 @@ def test_unconvertible_math_falls_back_to_escaped_source():
 
 
 def test_value_to_html_shows_matrices_and_vectors():
-    assert "<mtable>" in str(value_to_html([[1, 2], [3, 4.5]]))
+    assert "<mtable" in str(value_to_html([[1, 2], [3, 4.5]]))
     assert str(value_to_html([1, 2.0, 3])) == "[1, 2, 3]"
     assert str(value_to_html(7.0)) == "7"
 

@@ -35,7 +35,20 @@ def math_to_mathml(latex: str, display: bool = False) -> Markup:
         mathml = None
     if mathml is None or not _is_plain_mathml(mathml):
         return Markup("<code>") + escape(latex) + Markup("</code>")
-    return Markup(mathml)
+    return Markup(_stretch_matrix_brackets(mathml))
+
+
+def _stretch_matrix_brackets(mathml: str) -> str:
+    """Draw a matrix's brackets with CSS borders on its table.
+
+    Stretching a MathML bracket to the matrix's height needs a font with a MATH table, which an
+    offline page cannot count on; a bordered table looks right with any font.
+    """
+    for opening, closing, kind in (("&#x0005B;", "&#x0005D;", "b"), ("&#x00028;", "&#x00029;", "p")):
+        mathml = re.sub(
+            rf"<mo>{opening}</mo><mtable>(.*?)</mtable><mo>{closing}</mo>",
+            rf'<mtable class="matrix matrix-{kind}">\1</mtable>', mathml, flags=re.DOTALL)
+    return mathml
 
 
 def _is_plain_mathml(mathml: str) -> bool:
