@@ -496,3 +496,38 @@ def test_a_stated_factor_never_leads_back_to_the_answer(answer, wrong):
     factor = 10 ** int(match[2]) if match[1] else float(match[2].replace(",", ""))
     estimate = wrong / factor if "large" in feedback else wrong * factor
     assert round(estimate) != answer, feedback
+
+
+# ---------------------------------------------------------------------------------------------
+# Values restored from JSON, and odd but legal variants
+
+
+def test_parsed_values_restored_from_json_lists_grade_the_same():
+    assert grade(OUTPUT_VOLUME, Parsed([29, 29, 32], "29 x 29 x 32")).correct
+    assert grade(CONV2D, Parsed([[4, 4], [4, 3]], "[[4, 4], [4, 3]]")).correct
+    assert grade(CONV2D, Parsed([[4.5, 4], [4, 3]], "")).mistake == "flipped-kernel"
+    v = variant("multiselect", MULTI, options=WHY_OPTIONS)
+    assert grade(v, Parsed(list(reversed(MULTI)), "")).correct
+
+
+def test_choice_and_multiselect_without_options_compare_texts():
+    assert grade_raw(variant("choice", "Max pooling"), "max  pooling.").correct
+    assert grade_raw(variant("multiselect", ["a b", "c d"]), "C D\nA B").correct
+    assert grade_raw(variant("multiselect", ["a b", "c d"]), "a b").score == 0.5
+
+
+def test_results_are_frozen():
+    result = grade_raw(CONV_PARAMS, "280")
+    with pytest.raises(AttributeError):
+        result.score = 0.0  # type: ignore[misc]
+
+
+def test_a_wrong_sized_answer_can_match_a_mistake_of_that_size():
+    v = variant("vector", [2, 5, 8, 3], mistakes=[("valid-only", [5, 8], "That is the valid part.")])
+    result = grade_raw(v, "[5, 8]")
+    assert (result.mistake, result.feedback) == ("valid-only", "That is the valid part.")
+
+
+def test_describe_answer_of_float_stored_integers():
+    assert describe_answer(variant("integer", 1e12)) == "1,000,000,000,000"
+    assert describe_answer(variant("number", 2.5e-7)) == "2.5e-7"
