@@ -531,3 +531,28 @@ def test_a_wrong_sized_answer_can_match_a_mistake_of_that_size():
 def test_describe_answer_of_float_stored_integers():
     assert describe_answer(variant("integer", 1e12)) == "1,000,000,000,000"
     assert describe_answer(variant("number", 2.5e-7)) == "2.5e-7"
+
+
+@given(correct=st.sets(st.integers(0, 3), min_size=1), chosen=st.sets(st.integers(0, 3), min_size=1),
+       scoring=st.sampled_from(["right_minus_wrong", "all_or_nothing"]))
+def test_multiselect_scores_stay_in_range(correct, chosen, scoring):
+    v = variant("multiselect", [WHY_OPTIONS[i] for i in sorted(correct)], options=WHY_OPTIONS,
+                grading={"multiselect_scoring": scoring})
+    result = grade_raw(v, "\n".join(WHY_OPTIONS[i] for i in chosen))
+    assert 0.0 <= result.score <= 1.0
+    assert result.correct is (chosen == correct) is (result.score == 1.0)
+    if scoring == "right_minus_wrong" and chosen != correct:
+        expected = max(0, len(chosen & correct) - len(chosen - correct)) / len(correct)
+        assert result.score == pytest.approx(expected)
+
+
+@given(rows=st.lists(st.lists(st.integers(-3, 3), min_size=3, max_size=3), min_size=2,
+                     max_size=2),
+       typed=st.lists(st.lists(st.integers(-3, 3), min_size=3, max_size=3), min_size=2,
+                      max_size=2))
+def test_matrix_partial_credit_counts_entries(rows, typed):
+    v = variant("matrix", rows, grading={"partial_credit": True})
+    result = grade_raw(v, str(typed))
+    right = sum(a == b for r, t in zip(rows, typed, strict=True) for a, b in zip(r, t, strict=True))
+    assert result.score == pytest.approx(right / 6)
+    assert result.correct is (right == 6)
