@@ -440,7 +440,7 @@ def same_value(a: Any, b: Any, atol: float = 1e-9, rtol: float = 1e-9) -> bool:
             return False
         return all(same_value(x, y, atol, rtol) for x, y in zip(a, b, strict=True))
     if isinstance(a, bool) or isinstance(b, bool) or isinstance(a, str) or isinstance(b, str):
-        return a == b
+        return type(a) is type(b) and a == b
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return math.isclose(a, b, rel_tol=rtol, abs_tol=atol)
     return a == b

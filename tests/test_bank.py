@@ -1,0 +1,365 @@
+"""Loading the problem bank, seeded variants and the built-in mistake families."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from grader.bank import BankError, json_schema, load_bank
+from grader.errors import ProblemSpecError
+from grader.mistakes import FAMILIES, FAMILY_TAGS
+from grader.variants import Figure, Mistake, Variant, generate, lint_problem, stable_hash
+
+
+@pytest.fixture(scope="module")
+def bank():
+    return load_bank()
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+GOOD = """\
+    id: {pid}
+    title: A padding problem
+    topic: padding
+    answer_type: integer
+    params:
+      n: {{int: [5, 9]}}
+      p: {{int: [1, 2]}}
+    prompt: "Pad an ${{{{ n }}}} \\\\times {{{{ n }}}}$ image by {{{{ p }}}}: how many rows?"
+    answer: n + 2*p
+"""
+
+
+def good(pid: str = "pad-rows") -> str:
+    return textwrap.dedent(GOOD.format(pid=pid))
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def test_the_shipped_bank_loads_with_sets(bank):
+    assert len(bank.problems) >= 40
+    assert {"demo", "week1-sizes"} <= set(bank.sets)
+    demo = bank.sets["demo"]
+    assert demo.title == "CNN foundations: the whole course"
+    assert {bank.problems[i.problem_id].topic for i in demo.items} == {
+        p.topic for p in bank.problems.values()}
+    assert all(i.attempts == 3 for i in demo.items)
+    assert bank.sets["week1-sizes"].due is not None
+
+
+def test_a_minimal_bank_loads(tmp_path):
+    write(tmp_path, "pad.yaml", good())
+    write(tmp_path, "sets/s.yaml", """\
+        id: s
+        title: A set
+        problems: [{problem: pad-rows, points: 2}]
+    """)
+    loaded = load_bank(tmp_path)
+    assert list(loaded.problems) == ["pad-rows"]
+    assert loaded.sets["s"].items[0].points == 2.0
+    assert loaded.sets["s"].items[0].attempts == 3
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (("int: [5, 9]", "int: [9, 5]"),
+     r"pad.yaml: problem 'pad-rows': field 'params.n.int': expected \[low, high\] with low <= "
+     r"high, got \[9, 5\]"),
+    (("topic: padding", "topic: paddings"), r"problem 'pad-rows': field 'topic': .*got 'paddings'"),
+    (("answer_type: integer", "answer_type: integr"),
+     r"field 'answer_type': .*got 'integr'"),
+    (("answer: n + 2*p", "answer: n + 2*q"),
+     r"problem 'pad-rows': field 'answer': expression 'n \+ 2\*q' uses undefined name\(s\) q"),
+    (("answer: n + 2*p", "answer: n.real + 1"), r"field 'answer': .*Attribute"),
+    (("p: {int: [1, 2]}", "p: {integer: [1, 2]}"), r"field 'params.p': expected one of"),
+    (("title: A padding problem", "title: A padding problem\ncolour: red"),
+     r"field 'colour': Extra inputs are not permitted, got 'red'"),
+    (("prompt: \"Pad", "prompt: \"{{ n"), r"field 'prompt': template error"),
+    (("id: pad-rows", "id: Pad Rows"), r"field 'id': String should match pattern"),
+])
+def test_errors_name_file_problem_field_and_value(tmp_path, edit, message):
+    old, new = edit
+    text = good()
+    assert old in text
+    write(tmp_path, "pad.yaml", text.replace(old, new))
+    with pytest.raises(BankError, match=message) as info:
+        load_bank(tmp_path)
+    assert all("pad.yaml" in line for line in info.value.errors)
+
+
+def test_every_broken_file_is_reported_and_nothing_is_half_loaded(tmp_path):
+    write(tmp_path, "a.yaml", good("a-ok"))
+    write(tmp_path, "b.yaml", good("b-bad").replace("int: [5, 9]", "int: [9, 5]"))
+    write(tmp_path, "c.yaml", "problems: [\n")
+    write(tmp_path, "d.yaml", good("a-ok"))
+    with pytest.raises(BankError) as info:
+        load_bank(tmp_path)
+    errors = info.value.errors
+    assert any("b.yaml: problem 'b-bad'" in e for e in errors)
+    assert any("c.yaml: not valid YAML" in e for e in errors)
+    assert any("d.yaml: problem 'a-ok': field 'id': the id is already used in" in e
+               for e in errors)
+    assert len(errors) == 3
+
+
+def test_a_file_with_one_bad_problem_gives_none_of_its_problems(tmp_path):
+    from grader.bank import load_problem_file
+
+    two = """\
+        problems:
+          - id: one
+            title: One
+            topic: padding
+            answer_type: integer
+            prompt: "How much?"
+            answer: 3
+          - id: two
+            title: Two
+            topic: padding
+            answer_type: integer
+            prompt: "How much?"
+            answer: 3 +
+    """
+    path = write(tmp_path, "two.yaml", two)
+    problems, errors = load_problem_file(path, tmp_path)
+    assert problems == []
+    assert len(errors) == 1 and "problem 'two': field 'answer'" in errors[0]
+
+
+def test_sets_must_name_existing_problems(tmp_path):
+    write(tmp_path, "pad.yaml", good())
+    write(tmp_path, "sets/s.yaml", """\
+        id: s
+        title: A set
+        due: not a date
+        problems: [{problem: nope, attempts: 0}]
+    """)
+    with pytest.raises(BankError, match=r"sets/s.yaml: set 's': field 'due'") as info:
+        load_bank(tmp_path)
+    assert any("field 'problems.0.attempts'" in e for e in info.value.errors)
+    write(tmp_path, "sets/s.yaml", "id: s\ntitle: A set\nproblems: [{problem: nope}]\n")
+    with pytest.raises(BankError, match=r"field 'problems.0.problem': no problem with id 'nope'"):
+        load_bank(tmp_path)
+
+
+def test_choice_problems_are_checked(tmp_path):
+    text = good().replace("answer_type: integer", "answer_type: choice")
+    write(tmp_path, "pad.yaml", text)
+    with pytest.raises(BankError, match="a choice problem needs options"):
+        load_bank(tmp_path)
+    text += "options:\n  static:\n    - {text: a}\n    - {text: b}\n"
+    write(tmp_path, "pad.yaml", text)
+    with pytest.raises(BankError, match="no option is marked correct"):
+        load_bank(tmp_path)
+
+
+def test_schema_is_json_schema_for_problems_and_sets():
+    schema = json_schema()
+    json.dumps(schema)
+    problem = schema["$defs"]["Problem"]
+    assert {"id", "title", "topic", "answer_type", "prompt"} <= set(problem["required"])
+    assert problem["additionalProperties"] is False
+    assert "ProblemSet" in schema["$defs"]
+
+
+# --- variants --------------------------------------------------------------------------------
+
+
+def test_variants_are_a_pure_function_of_id_and_seed(bank):
+    for problem in bank.problems.values():
+        first = generate(problem, 12345)
+        assert generate(problem, 12345) == first
+        assert Variant.from_json(json.loads(json.dumps(first.to_json()))) == first
+
+
+def test_different_seeds_give_different_variants(bank):
+    problem = bank.problems["conv-output-volume"]
+    prompts = {generate(problem, seed).prompt for seed in range(20)}
+    assert len(prompts) > 15
+
+
+def test_the_seed_hash_is_stable_across_processes():
+    # sha256-based, so this number never changes (Python's hash() would, per process)
+    assert stable_hash("conv-output-volume") == 9036886276143874540
+
+
+@given(st.integers(0, 2**63))
+def test_any_seed_works(seed):
+    problem = load_bank_cached().problems["conv-params-layer"]
+    variant = generate(problem, seed)
+    assert isinstance(variant.answer, int) and variant.answer > 0
+
+
+_CACHE: dict = {}
+
+
+def load_bank_cached():
+    if "bank" not in _CACHE:
+        _CACHE["bank"] = load_bank()
+    return _CACHE["bank"]
+
+
+def test_negative_seed_is_refused(bank):
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
+        generate(bank.problems["padding-volume"], -1)
+
+
+def test_overrides(bank):
+    problem = bank.problems["conv-output-volume"]
+    variant = generate(problem, 0, {"n": 63, "f": 7})
+    assert variant.params["n"] == 63 and variant.params["f"] == 7
+    with pytest.raises(ProblemSpecError, match="has no parameter 'q'"):
+        generate(problem, 0, {"q": 1})
+    with pytest.raises(ProblemSpecError, match="'n' must be an integer, got 'big'"):
+        generate(problem, 0, {"n": "big"})
+    with pytest.raises(ProblemSpecError, match="'p' is derived"):
+        generate(bank.problems["same-padding-output"], 0, {"p": 1})
+
+
+def test_unmeetable_constraints_name_the_template(tmp_path):
+    write(tmp_path, "pad.yaml", good() + "where: n > 100\n")
+    problem = load_bank(tmp_path).problems["pad-rows"]
+    with pytest.raises(ProblemSpecError, match=r"pad.yaml: problem 'pad-rows': field 'where': "
+                                               r"the constraints \(n > 100\) were not met"):
+        generate(problem, 0)
+
+
+def test_figures_and_json_round_trip():
+    v = Variant("p", 1, "T", "edge-detection", "matrix", {"x": [[1, 2]]}, "prompt", [[1]],
+                None, (Mistake("t", [[2]], "m"),), {"partial_credit": True},
+                (Figure("x", ((1, 2),)),))
+    assert Variant.from_json(json.loads(json.dumps(v.to_json()))) == v
+
+
+def test_choice_options_are_distinct_and_shuffled_per_seed(bank):
+    problem = bank.problems["conv-params-choice"]
+    orders = set()
+    for seed in range(30):
+        v = generate(problem, seed)
+        assert len(set(v.options)) == len(v.options) >= 3
+        assert v.answer in v.options
+        assert all(m.value in v.options for m in v.mistakes)
+        orders.add(v.options.index(v.answer))
+    assert len(orders) > 1
+
+
+def test_truefalse_statements_have_their_message_as_mistake(bank):
+    v = generate(bank.problems["pooling-facts-tf"], 3)
+    assert isinstance(v.answer, bool)
+    assert v.mistakes[0].value is (not v.answer)
+
+
+# --- built-in mistake families ----------------------------------------------------------------
+
+
+def tags_and_values(bank, problem_id, **overrides):
+    v = generate(bank.problems[problem_id], 0, overrides)
+    return {m.tag: m.value for m in v.mistakes}, v
+
+
+@pytest.mark.parametrize(("problem_id", "overrides", "tag", "value"), [
+    ("conv-params-layer", dict(f=3, c=3, k=10), "bias-forgotten", 270),
+    ("conv-params-layer", dict(f=3, c=3, k=10), "input-channels-forgotten", 100),
+    ("conv-params-layer", dict(f=3, c=3, k=10), "biases-multiplied", 2700),
+    ("conv-params-layer", dict(f=3, c=3, k=10), "one-filter-only", 28),
+    ("conv-output-volume", dict(n=63, c=16, k=32, f=7, s=2, p=0), "plus-one-forgotten",
+     [28, 28, 32]),
+    ("conv-output-volume", dict(n=63, c=16, k=32, f=7, s=2, p=0), "channels-instead-of-filters",
+     [29, 29, 16]),
+    ("conv-output-volume", dict(n=63, c=3, k=8, f=3, s=1, p=2), "pad-counted-once",
+     [63, 63, 8]),
+    ("strided-floor-size", dict(n=10, f=3, s=2, p=0), "round-instead-of-floor", 5),
+    ("strided-floor-size", dict(n=10, f=3, s=3, p=0), "ceil-instead-of-floor", 4),
+    ("pool-output-volume", dict(n=32, c=16, f=2, s=2), "pooling-changes-depth", [16, 16, 8]),
+    ("padding-volume", dict(n=15, c=8, p=2), "pad-one-side-only", [17, 17, 8]),
+    ("padding-volume", dict(n=15, c=8, p=2), "padding-changes-depth", [19, 19, 12]),
+    ("same-padding-p", dict(f=7), "pad-counted-once", 6),
+    ("fc-params-image", dict(n=300, c=3, units=100), "fc-bias-per-input", 27_270_000),
+    ("fc-params-image", dict(n=300, c=3, units=100), "bias-forgotten", 27_000_000),
+    ("fc-params-image", dict(n=300, c=3, units=100), "biases-multiplied", 2_700_000_000),
+    ("fc-connections-log10", dict(a=3, b=2), "log10-wrong-count", 6),
+    ("conv1d-full", dict(x=[1, 2, 3], w=[2, 1]), "kernel-not-flipped", [1, 4, 7, 6]),
+    ("corr-vs-conv-1d", dict(x=[1, 2, 3, 4, 5], w=[1, 0, -1]), "kernel-flipped", [2, 2, 2]),
+    ("conv1d-flipped-filter", dict(x=[1, 3, -1, 1, -3], w=[1, 0, -1], pad=1),
+     "pad-one-side-only", [-3, 2, 2, 2]),
+    ("conv2d-valid-matrix", dict(x=[[1, 2, 0], [0, 1, 0], [0, 0, 1]], w=[[1, 0], [0, 0]]),
+     "kernel-flipped", [[1, 0], [0, 1]]),
+    ("lenet-params", dict(n=32, c=3, f1=5, k1=8, f2=5, k2=16, u3=120, u4=84, row=1),
+     "pooling-params-counted", 32),
+])
+def test_mistake_families_produce_the_slip(bank, problem_id, overrides, tag, value):
+    found, variant = tags_and_values(bank, problem_id, **overrides)
+    assert found[tag] == value
+    assert variant.answer != value
+
+
+def test_a_family_equal_to_the_answer_is_dropped(bank):
+    # (64 + 2 - 2) / 2 = 32 exactly: rounding and ceiling give the right answer, so no mistake
+    found, _ = tags_and_values(bank, "strided-floor-size", n=64, f=2, s=2, p=1)
+    assert "round-instead-of-floor" not in found and "ceil-instead-of-floor" not in found
+    found, _ = tags_and_values(bank, "conv-output-volume", n=9, c=3, k=3, f=3, s=1, p=0)
+    assert "channels-instead-of-filters" not in found
+
+
+def test_families_only_attach_where_they_fit(bank):
+    # a padding problem whose answer is not n + 2p gets no padding family
+    found, _ = tags_and_values(bank, "padding-then-conv", n=10, f=3, p=2)
+    assert "pad-one-side-only" not in found
+    assert "pad-counted-once" in found
+
+
+def test_families_can_be_turned_off_or_excluded(tmp_path):
+    base = good().replace("answer: n + 2*p", "answer: n + 2*p\nfamilies: false")
+    write(tmp_path, "pad.yaml", base)
+    assert generate(load_bank(tmp_path).problems["pad-rows"], 0).mistakes == ()
+    write(tmp_path, "pad.yaml", good() + "families: {exclude: [pad-one-side-only]}\n")
+    assert generate(load_bank(tmp_path).problems["pad-rows"], 0).mistakes == ()
+    write(tmp_path, "pad.yaml", good())
+    tags = {m.tag for m in generate(load_bank(tmp_path).problems["pad-rows"], 0).mistakes}
+    assert tags == {"pad-one-side-only"}
+    write(tmp_path, "pad.yaml", good() + "families: {exclude: [no-such-family]}\n")
+    with pytest.raises(BankError, match="unknown tag"):
+        load_bank(tmp_path)
+
+
+def test_every_family_tag_is_seen_somewhere_in_the_bank(bank):
+    seen = set()
+    for problem in bank.problems.values():
+        report = lint_problem(problem, 40)
+        seen |= report.tags
+    expected = FAMILY_TAGS - {"padding-ignored", "pooling-depth-halved", "same-padding-rounded-up"}
+    assert expected <= seen
+    assert set(FAMILIES) <= {p.topic for p in bank.problems.values()}
+
+
+def test_mistake_values_never_equal_the_answer(bank):
+    for problem in bank.problems.values():
+        for seed in range(15):
+            v = generate(problem, seed)
+            assert all(m.value != v.answer for m in v.mistakes), (problem.id, seed)
+            assert len({m.tag for m in v.mistakes}) == len(v.mistakes)
+
+
+# --- lint -------------------------------------------------------------------------------------
+
+
+def test_lint_finds_nothing_in_the_shipped_bank(bank):
+    for problem in bank.problems.values():
+        assert lint_problem(problem, 25).findings == (), problem.id
+
+
+def test_lint_reports_a_non_integer_answer(tmp_path):
+    write(tmp_path, "pad.yaml", good().replace("answer: n + 2*p", "answer: n / 2 + p"))
+    report = lint_problem(load_bank(tmp_path).problems["pad-rows"], 20)
+    assert any("is not a valid integer" in f for f in report.findings)
