@@ -17,6 +17,8 @@ import click
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 
+from grader.errors import ProblemSpecError
+
 ROOT = Path(__file__).resolve().parent
 INSTANCE = ROOT / "instance"
 KB = 1024
@@ -47,6 +49,7 @@ def _defaults(app: Flask) -> dict:
         LOGIN_RATE_LIMIT="10 per minute", SUBMIT_RATE_LIMIT="30 per minute",
         CODE_RATE_LIMIT="10 per minute", RATELIMIT_STORAGE_URI="memory://",
         GRADING_WORKERS=2, CHECK_SCHEMA=True, WTF_CSRF_TIME_LIMIT=None,
+        TRUSTED_PROXIES=int(os.environ.get("STRIDE_TRUSTED_PROXIES", "0")),
     )
 
 
@@ -72,6 +75,33 @@ def _register_error_pages(app: Flask) -> None:
         app.register_error_handler(status, lambda e, s=status, t=title: page(e, s, t))
     app.register_error_handler(CSRFError, lambda e: page(
         e, 400, "This form has expired or was not sent by Stride. Reload the page and try again."))
+    app.register_error_handler(ProblemSpecError, _bank_error_page)
+
+
+def _bank_error_page(error):
+    """A broken problem bank: instructors see every finding, students a kind sentence."""
+    from flask_login import current_user
+
+    if current_user.is_authenticated and current_user.is_instructor:
+        findings = getattr(error, "errors", None) or (str(error),)
+        description = "Fix these and reload: " + " | ".join(findings)
+    else:
+        description = ("The problems cannot be shown right now because the problem bank has an "
+                       "error. Your instructor has been told; please try again later.")
+    app_title = "The problem bank could not be loaded"
+    return render_template("error.html", title=app_title, description=description), 503
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind N reverse proxies, read the client address and scheme from their headers.
+
+    Rate limits key on the client address, so without this every user would share the proxy's.
+    """
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
 
 def _check_schema(app: Flask) -> None:
@@ -115,6 +145,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.register_blueprint(blueprint)
     templating.init_app(app)
     _register_error_pages(app)
+    _trust_proxies(app)
     if app.config["CHECK_SCHEMA"]:
         _check_schema(app)
     return app

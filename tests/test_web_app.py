@@ -154,3 +154,45 @@ def test_server_refuses_to_run_without_a_secret(fresh_instance, monkeypatch):
     upgrade_database(f"sqlite:///{fresh_instance / 'stride.sqlite'}")
     with pytest.raises(SystemExit, match="Refusing to start"):
         server.main(["--check-only"])
+
+
+def test_app_loaded_by_the_flask_cli_answers_503_until_migrated(web_config, tmp_path):
+    import click
+
+    url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    with click.Context(click.Command("run")):  # as under `flask --app server run`
+        app = create_app({**web_config, "DATABASE_URL": url})
+    response = app.test_client().get("/auth/login")
+    assert response.status_code == 503
+    assert "flask --app server db-upgrade" in response.get_data(as_text=True)
+
+
+def test_a_broken_bank_is_explained_to_instructors_and_students(make_app, tmp_path, web_template):
+    import shutil
+
+    problems = tmp_path / "problems"
+    shutil.copytree(web_template / "problems", problems)
+    (problems / "broken.yaml").write_text("id: broken\ntitle: Broken\n")
+    app = make_app(PROBLEMS_DIR=str(problems))
+    app.extensions.pop("stride_bank")
+    client = app.test_client()
+    client.post("/auth/login", data={"username": "alice", "password": "correct-horse-1"})
+    response = client.get("/")
+    assert response.status_code == 503 and "has an error" in response.get_data(as_text=True)
+    client.post("/auth/logout")
+    client.post("/auth/login", data={"username": "ines", "password": "correct-horse-1"})
+    page = client.get("/").get_data(as_text=True)
+    assert "broken.yaml" in page
+
+
+def test_behind_a_proxy_the_client_address_comes_from_forwarded_headers(make_app):
+    from flask import request
+
+    app = make_app(TRUSTED_PROXIES=1)
+
+    @app.get("/_addr")
+    def _addr():
+        return request.remote_addr
+
+    client = app.test_client()
+    assert client.get("/_addr", headers={"X-Forwarded-For": "203.0.113.9"}).text == "203.0.113.9"
