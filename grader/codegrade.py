@@ -25,7 +25,15 @@ import yaml
 
 from grader import diagnosis
 from grader.errors import ProblemSpecError, StudentCodeError
-from grader.sandbox import DEFAULT_LIMITS, RawOutcome, SandboxLimits, TestCall, run_calls
+from grader.sandbox import (
+    DEFAULT_LIMITS,
+    RawOutcome,
+    SandboxLimits,
+    TestCall,
+    WirePlan,
+    run_calls,
+    wire_plan,
+)
 from grader.sandbox.runner import SandboxPool, sandbox_warning
 
 EXERCISES = ("conv_step_by_step", "convolution_basics")
@@ -371,6 +379,32 @@ def _plan_function(spec: FunctionSpec, include_hidden: bool, limits: SandboxLimi
     return planned
 
 
+@functools.lru_cache(maxsize=32)
+def _plan(exercise: str, functions: tuple[str, ...], include_hidden: bool,
+          limits: SandboxLimits) -> tuple[tuple[_Planned, ...], WirePlan]:
+    """Inputs, expected outputs and the serialized calls: deterministic, so built once.
+
+    The cached input arrays are made read-only; the reference and the diagnosis work on them
+    (or on copies) and never write to them.
+    """
+    spec = load_spec(exercise)
+    planned: list[_Planned] = []
+    for name in functions:
+        planned.extend(_plan_function(spec.function(name), include_hidden, limits, len(planned)))
+    for p in planned:
+        _freeze(p.args)
+        _freeze(tuple(p.kwargs.values()))
+    return tuple(planned), wire_plan([p.call for p in planned])
+
+
+def _freeze(value: Any) -> None:
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    elif isinstance(value, tuple):
+        for item in value:
+            _freeze(item)
+
+
 def _decode_source(source: str | bytes) -> str:
     if isinstance(source, bytes):
         try:
@@ -422,21 +456,20 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
     """
     text = _decode_source(source)
     spec = load_spec(exercise)
-    chosen = [spec.function(n) for n in functions] if functions else list(spec.functions)
-    planned: list[_Planned] = []
-    for fspec in chosen:
-        planned.extend(_plan_function(fspec, include_hidden, limits, len(planned)))
+    chosen = tuple(spec.function(n).name for n in functions) if functions else tuple(
+        f.name for f in spec.functions)
+    planned, plan = _plan(exercise, chosen, include_hidden, limits)
     if progress:
         progress("running")
     if len(text.encode("utf-8")) > MAX_SOURCE_BYTES:
         outcomes = {p.call.id: _too_large() for p in planned}
     else:
-        raws = run_calls(text, [p.call for p in planned], limits=limits, pool=pool)
+        raws = run_calls(text, plan, limits=limits, pool=pool)
         outcomes = {r.id: r for r in raws}
     if progress:
         progress("checking")
-    reports = [_judge_function(f.name, [p for p in planned if p.func == f.name], outcomes,
-                               text, limits) for f in chosen]
+    reports = [_judge_function(name, [p for p in planned if p.func == name], outcomes,
+                               text, limits) for name in chosen]
     warning = sandbox_warning()
     return CodeReport(
         score=sum(f.score for f in reports), max_score=sum(f.max_score for f in reports),
@@ -575,8 +608,8 @@ def _crashed(p: _Planned, raw: RawOutcome, limits: SandboxLimits) -> TestReport:
 def _unsaveable(p: _Planned, status: dict) -> TestReport:
     info = status.get("result") if isinstance(status.get("result"), dict) else {}
     dtype = info.get("dtype")
-    too_large = ("File too large" in str(status.get("exc_msg"))
-                 or status.get("exc_type") == "MemoryError")
+    # Numeric arrays only fail to save when they exceed the file-size limit (or memory).
+    too_large = status.get("exc_type") in ("OSError", "MemoryError")
     if dtype and too_large:
         return _report(p, "wrong shape", f"{p.func} returned an array of shape "
                        f"{tuple(info.get('shape', ()))}, far larger than expected: the grader "

@@ -64,6 +64,7 @@ CASES = [
     ("modify_inputs.py", {"wrong values"}, False),
     ("forge_outputs.py", {"wrong values", "crashed"}, False),
     ("pickle_output.py", {"wrong type"}, False),
+    ("forged_npy_header.py", {"wrong type"}, False),
     ("fd_exhaustion.py", {"exception"}, False),
     ("raise_rlimits.py", {"exception"}, False),
     ("proc_snoop.py", {"exception"}, True),

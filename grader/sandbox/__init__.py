@@ -5,10 +5,12 @@ from grader.sandbox.runner import (
     RawOutcome,
     SandboxPool,
     TestCall,
+    WirePlan,
     bwrap_path,
     default_pool,
     run_calls,
     sandbox_warning,
+    wire_plan,
 )
 
 __all__ = [
@@ -17,8 +19,10 @@ __all__ = [
     "SandboxLimits",
     "SandboxPool",
     "TestCall",
+    "WirePlan",
     "bwrap_path",
     "default_pool",
     "run_calls",
     "sandbox_warning",
+    "wire_plan",
 ]

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures
+import io
 import json
 import logging
+import math
 import os
 import queue
 import secrets
@@ -23,7 +25,6 @@ import sys
 import tempfile
 import threading
 import time
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -372,13 +373,13 @@ def _warn_once() -> None:
 
 
 # ------------------------------------------------------------------------------------- jobs
-def _encode(value: Any, job_dir: Path, stem: str) -> dict:
+def _encode(value: Any, arrays: dict[str, np.ndarray], stem: str) -> dict:
+    """The wire form of one argument; arrays go into ``arrays`` (one .npz per job)."""
     if isinstance(value, np.ndarray):
-        name = f"in/{stem}.npy"
-        np.save(job_dir / name, value, allow_pickle=False)
-        return {"npy": name}
+        arrays[stem] = value
+        return {"npz": stem}
     if isinstance(value, tuple):
-        return {"tuple": [_encode(v, job_dir, f"{stem}_{i}") for i, v in enumerate(value)]}
+        return {"tuple": [_encode(v, arrays, f"{stem}_{i}") for i, v in enumerate(value)]}
     if isinstance(value, np.generic):
         return {"value": value.item()}
     if isinstance(value, Mapping):
@@ -387,119 +388,170 @@ def _encode(value: Any, job_dir: Path, stem: str) -> dict:
     return {"value": value}
 
 
-def _wire_test(call: TestCall, job_dir: Path) -> dict:
+def _wire_test(call: TestCall, arrays: dict[str, np.ndarray]) -> dict:
     return {
         "id": call.id,
         "func": call.func,
-        "args": [_encode(a, job_dir, f"{call.id}_a{i}") for i, a in enumerate(call.args)],
-        "kwargs": {k: _encode(v, job_dir, f"{call.id}_k{k}") for k, v in call.kwargs.items()},
+        "args": [_encode(a, arrays, f"{call.id}_a{i}") for i, a in enumerate(call.args)],
+        "kwargs": {k: _encode(v, arrays, f"{call.id}_k{k}") for k, v in call.kwargs.items()},
         "wall": float(call.wall_s),
         "save": list(call.save) if call.save is not None else None,
     }
 
 
-def _batches(calls: Sequence[TestCall], job_dir: Path) -> list[list[dict]]:
-    shared = [_wire_test(c, job_dir) for c in calls if not c.solo]
-    solos = [[_wire_test(c, job_dir)] for c in calls if c.solo]
-    return ([shared] if shared else []) + solos
+@dataclass(frozen=True)
+class WirePlan:
+    """The calls serialized once: batches for the worker and the inputs as .npz bytes.
+
+    Plans are immutable, so callers may cache one and send it in many jobs.
+    """
+
+    ids: tuple[str, ...]
+    batches: tuple
+    inputs: bytes
+    timeout_extra: float
 
 
-def _prepare_job(worker: Worker, source: str, calls: Sequence[TestCall],
+def wire_plan(calls: Sequence[TestCall]) -> WirePlan:
+    """Serialize ``calls`` (validating that their ids are unique)."""
+    ids = [c.id for c in calls]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"test call ids must be unique, got {ids!r}")
+    arrays: dict[str, np.ndarray] = {}
+    shared = [_wire_test(c, arrays) for c in calls if not c.solo]
+    solos = [[_wire_test(c, arrays)] for c in calls if c.solo]
+    buffer = io.BytesIO()
+    np.savez(buffer, allow_pickle=False, **arrays)
+    batches = ([shared] if shared else []) + solos
+    return WirePlan(tuple(ids), json.loads(json.dumps(batches)), buffer.getvalue(),
+                    sum(c.wall_s + 1.0 for c in calls))
+
+
+def _prepare_job(worker: Worker, source: str, plan: WirePlan,
                  limits: SandboxLimits) -> tuple[Path, dict]:
     job_dir = worker.jobs_root / secrets.token_hex(12)
-    (job_dir / "in").mkdir(parents=True)
+    job_dir.mkdir(mode=0o755)
     (job_dir / "out").mkdir()
     (job_dir / "submission.py").write_text(source, encoding="utf-8")
-    job = {"dir": worker.job_path(job_dir), "batches": _batches(calls, job_dir),
+    (job_dir / "in.npz").write_bytes(plan.inputs)
+    job = {"dir": worker.job_path(job_dir), "batches": plan.batches,
            "limits": limits.to_wire(), "uid": NOBODY if os.geteuid() == 0 else None}
-    for path in [job_dir, job_dir / "in", *(job_dir / "in").iterdir(),
-                 job_dir / "submission.py"]:
-        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    os.chmod(job_dir, 0o755)
     if os.geteuid() == 0:
         os.chown(job_dir / "out", NOBODY, NOBODY)
     return job_dir, job
 
 
-def _job_timeout(calls: Sequence[TestCall], limits: SandboxLimits) -> float:
-    per_test = sum(c.wall_s + 1.0 for c in calls)
-    children = 1 + sum(1 for c in calls if c.solo)
-    return per_test + 2 * children * limits.import_wall_s + 10.0
+def _job_timeout(plan: WirePlan, limits: SandboxLimits) -> float:
+    return plan.timeout_extra + 2 * len(plan.batches) * limits.import_wall_s + 10.0
 
 
-def run_calls(source: str, calls: Sequence[TestCall], *, limits: SandboxLimits = DEFAULT_LIMITS,
+def run_calls(source: str, calls: Sequence[TestCall] | WirePlan, *,
+              limits: SandboxLimits = DEFAULT_LIMITS,
               pool: SandboxPool | None = None) -> list[RawOutcome]:
     """Run ``calls`` against ``source`` in a sandboxed child; one :class:`RawOutcome` each.
 
-    Thread-safe: each call borrows one warm worker from the pool for the whole job.
+    ``calls`` may be a :class:`WirePlan` made once by :func:`wire_plan`. Thread-safe: each call
+    borrows one warm worker from the pool for the whole job.
     """
     _warn_once()
-    if not calls:
+    plan = calls if isinstance(calls, WirePlan) else wire_plan(calls)
+    if not plan.ids:
         return []
-    ids = [c.id for c in calls]
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"test call ids must be unique, got {ids!r}")
     pool = pool or default_pool()
     worker = pool.acquire()
     job_dir = None
     try:
-        job_dir, job = _prepare_job(worker, source, calls, limits)
-        reply = worker.request(job, _job_timeout(calls, limits))
-        return _collect(reply, calls, job_dir, limits)
+        job_dir, job = _prepare_job(worker, source, plan, limits)
+        reply = worker.request(job, _job_timeout(plan, limits))
+        return _collect(reply, plan.ids, job_dir, limits)
     finally:
         if job_dir is not None:
             shutil.rmtree(job_dir, ignore_errors=True)
         pool.release(worker)
 
 
-def _collect(reply: dict | None, calls: Sequence[TestCall], job_dir: Path,
+def _collect(reply: dict | None, ids: Sequence[str], job_dir: Path,
              limits: SandboxLimits) -> list[RawOutcome]:
     if reply is None or not isinstance(reply.get("outcomes"), list):
         if reply is not None and "error" in reply:
             raise SandboxError(f"the sandbox worker failed: {reply['error']}")
-        return [RawOutcome(id=c.id, outcome="lost") for c in calls]
+        return [RawOutcome(id=i, outcome="lost") for i in ids]
     by_id = {o.get("id"): o for o in reply["outcomes"] if isinstance(o, dict)}
-    import_status = _read_status(job_dir / "out" / "import.json")
+    statuses = _read_statuses(job_dir / "out" / "status.jsonl")
     results = []
-    for call in calls:
-        info = by_id.get(call.id)
+    for test_id in ids:
+        info = by_id.get(test_id)
         if info is None:
-            results.append(RawOutcome(id=call.id, outcome="lost"))
+            results.append(RawOutcome(id=test_id, outcome="lost"))
             continue
         outcome = str(info.get("outcome"))
+        arrays, problem = None, None
         if outcome.startswith("import"):
-            status, arrays, problem = import_status, None, None
+            status = statuses.get("import")
         else:
-            status = _read_status(job_dir / "out" / f"{call.id}.json")
-            arrays, problem = _read_arrays(job_dir / "out" / f"{call.id}.npz", limits)
+            status = statuses.get(test_id)
+            arrays, problem = _read_arrays(job_dir / "out", test_id, limits)
         results.append(RawOutcome(
-            id=call.id, outcome=outcome, status=status, arrays=arrays,
+            id=test_id, outcome=outcome, status=status, arrays=arrays,
             exit=info.get("exit"), signal=info.get("signal"), lifetime=info.get("lifetime"),
             cpu=info.get("cpu"), problem=problem,
         ))
     return results
 
 
-def _read_status(path: Path) -> dict | None:
+def _read_statuses(path: Path) -> dict[str, dict]:
+    """The child's status lines by test id (the last line of an id wins)."""
     try:
         if not path.is_file() or path.stat().st_size > MAX_STATUS_BYTES:
-            return None
-        status = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return status if isinstance(status, dict) else None
+            return {}
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return {}
+    statuses = {}
+    for line in lines:
+        try:
+            status = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(status, dict) and isinstance(status.get("id"), str):
+            statuses[status["id"]] = status
+    return statuses
 
 
-def _read_arrays(path: Path, limits: SandboxLimits) -> tuple[dict | None, str | None]:
-    """Load the child's .npz without pickles, refusing anything oversized or malformed."""
-    if not path.is_file():
-        return None, None
-    try:
-        budget = limits.fsize_mb * 1024 * 1024
-        with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-            if len(infos) > 8 or sum(i.file_size for i in infos) > budget:
-                return None, "the output is too large"
-        with np.load(path, allow_pickle=False) as data:
-            return {key: np.array(data[key], copy=True) for key in data.files}, None
-    except Exception as exc:  # noqa: BLE001 - anything unreadable is the child's fault
-        return None, f"the output could not be read ({type(exc).__name__})"
+RESULT_KEYS = ("r", "r0", "r1", "r2")
+
+
+def _read_arrays(out_dir: Path, test_id: str, limits: SandboxLimits
+                 ) -> tuple[dict | None, str | None]:
+    """Load the child's .npy outputs without pickles, refusing oversized or forged headers."""
+    arrays = {}
+    budget = limits.fsize_mb * 1024 * 1024
+    for key in RESULT_KEYS:
+        path = out_dir / f"{test_id}.{key}.npy"
+        if not path.is_file():
+            continue
+        try:
+            arrays[key] = _read_npy(path, budget)
+        except Exception as exc:  # noqa: BLE001 - anything unreadable is the child's fault
+            return None, f"the output could not be read ({type(exc).__name__}: {exc})"[:300]
+    return (arrays or None), None
+
+
+def _read_npy(path: Path, budget: int) -> np.ndarray:
+    size = path.stat().st_size
+    if size > budget:
+        raise ValueError("the output is too large")
+    with path.open("rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+        if dtype.hasobject:
+            raise ValueError("object arrays are not accepted")
+        needed = math.prod(shape) * dtype.itemsize
+        if needed > size - fh.tell():
+            raise ValueError("the header claims more data than the file holds")
+        fh.seek(0)
+        return np.load(fh, allow_pickle=False)

@@ -9,14 +9,14 @@ Protocol (one JSON object per line):
 * on start it prints ``{"ready": true, ...}`` on stdout;
 * the parent sends a job on stdin: ``{"dir": <job dir>, "batches": [[test, ...], ...],
   "limits": {...}, "uid": <int or null>}``; each test is ``{"id", "func", "args", "kwargs",
-  "wall", "save"}`` where arguments are encoded as ``{"npy": path}``, ``{"tuple": [...]}`` or
-  ``{"value": json}``;
+  "wall", "save"}`` where arguments are encoded as ``{"npz": key}`` (an array of the job's
+  ``in.npz``), ``{"tuple": [...]}`` or ``{"value": json}``;
 * it answers ``{"outcomes": [{"id", "outcome", ...}, ...]}``.
 
 Each batch runs in a new child that calls ``setsid``, applies the resource limits, drops to an
 unprivileged uid when started as root, compiles the submission from ``submission.py`` in the
-job directory, runs the tests one after the other and writes ``out/<id>.json`` and
-``out/<id>.npz``. The child reports progress on a pipe ("S id" before a test, "D id" after it)
+job directory, runs the tests one after the other, appends a status line per test to
+``out/status.jsonl`` and saves the returned arrays as ``out/<id>.<key>.npy`` (no pickles). The child reports progress on a pipe ("S id" before a test, "D id" after it)
 so this worker can enforce each test's wall clock, kill the child's process group on a timeout
 and continue the batch in a new child. Nothing the child writes is trusted by the grader: the
 parent validates every file and compares the values itself.
@@ -65,6 +65,9 @@ def _warm_up():
     np.load(buffer, allow_pickle=False)
 
 SUBMISSION = "submission.py"
+INPUTS = "in.npz"
+STATUS = "out/status.jsonl"
+SAVEABLE = (np.ndarray, np.generic, int, float)
 MAX_MESSAGE = 2000
 MAX_FRAMES = 12
 
@@ -139,9 +142,14 @@ def _describe_exception(exc):
     }
 
 
+_INPUTS = {}
+
+
 def _decode(spec):
-    if "npy" in spec:
-        return np.load(spec["npy"], allow_pickle=False)
+    if "npz" in spec:
+        if "in" not in _INPUTS:
+            _INPUTS["in"] = np.load(INPUTS, allow_pickle=False)
+        return _INPUTS["in"][spec["npz"]]
     if "tuple" in spec:
         return tuple(_decode(item) for item in spec["tuple"])
     return spec["value"]
@@ -159,27 +167,27 @@ def _describe_value(value):
 
 
 def _save_result(test_id, result, save):
-    """Write the checked parts of ``result`` as .npz (no pickles) and describe the rest."""
+    """Write the checked parts of ``result`` as .npy files (no pickles); describe the rest."""
     arrays = {}
     if isinstance(result, (tuple, list)):
         info = _describe_value(result)
         info["items"] = [_describe_value(item) for item in result]
         for index in save or range(len(result)):
-            if index < len(result) and isinstance(result[index], (np.ndarray, np.generic, int, float)):
+            if index < len(result) and isinstance(result[index], SAVEABLE):
                 arrays[f"r{index}"] = result[index]
     else:
         info = _describe_value(result)
-        if isinstance(result, (np.ndarray, np.generic, int, float)):
+        if isinstance(result, SAVEABLE):
             arrays["r"] = result
-    if arrays:
-        np.savez(os.path.join("out", test_id + ".npz"), allow_pickle=False, **arrays)
+    for key, value in arrays.items():
+        np.save(os.path.join("out", f"{test_id}.{key}.npy"), value, allow_pickle=False)
     return info
 
 
 def _write_status(test_id, status):
-    path = os.path.join("out", test_id + ".json")
-    with open(path, "w") as fh:
-        json.dump(status, fh)
+    status["id"] = test_id
+    with open(STATUS, "a") as fh:
+        fh.write(json.dumps(status) + "\n")
 
 
 def _run_one(namespace, test):
