@@ -53,3 +53,13 @@ bench: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+
+.PHONY: worker load
+
+## make worker: a grading worker for the Redis queue (needs DATABASE_URL and REDIS_URL), see docs/deploy.md.
+worker: $(VENV)/.installed
+	$(PY) -m web.worker
+
+## make load: the load test (200 students, 60 s, SQLite then PostgreSQL), see docs/benchmarks.md.
+load: $(VENV)/.installed-test
+	$(PY) benchmarks/load.py

@@ -80,8 +80,17 @@ def _finish(row: CodeSubmission, status: str, *, report: dict | None = None,
 
 
 def recover_stale_jobs(sessions: sessionmaker[Session]) -> int:
-    """Mark rows a previous run left queued/grading as failed; returns how many."""
+    """Mark rows a previous run left queued/grading as failed; returns how many.
+
+    With REDIS_URL set the jobs live in Redis and survive a web restart: nothing is marked here,
+    grading workers reap jobs that were really lost (`web.queue.RedisQueue.reap`).
+    """
+    import os
+
     from web.queries import unfinished_code_submissions
+
+    if os.environ.get("REDIS_URL"):
+        return 0
 
     with sessions() as session:
         rows = unfinished_code_submissions(session)
