@@ -37,9 +37,23 @@ def _console() -> Console:
     return Console(file=sys.stdout, highlight=False, soft_wrap=True)
 
 
+_LOADED: dict[tuple, Bank] = {}
+
+
+def _fingerprint(root: Path) -> tuple:
+    files = sorted(root.rglob("*.y*ml")) if root.is_dir() else []
+    return (str(root.resolve()), tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size)
+                                       for p in files))
+
+
 def _load(bank_dir: Path) -> Bank:
+    """The bank, loaded once per process while its files are unchanged."""
+    key = _fingerprint(Path(bank_dir))
+    if key in _LOADED:
+        return _LOADED[key]
     try:
-        return load_bank(bank_dir)
+        bank = _LOADED[key] = load_bank(bank_dir)
+        return bank
     except BankError as exc:
         for line in exc.errors:
             click.echo(line, err=True)
@@ -272,18 +286,18 @@ def practice_command(topic: str | None, seed: int | None, attempts: int, bank_di
     while True:
         problem = pool[int(rng.integers(len(pool)))]
         variant = generate(problem, int(rng.integers(2**31)))
-        asked += 1
-        outcome = _ask(console, variant, attempts, _read_line)
-        if outcome is None:
-            asked -= 1
+        outcome, stop = _ask(console, variant, attempts, _read_line)
+        if outcome is not None:
+            asked += 1
+            solved += outcome
+        if stop:
             break
-        solved += outcome
     console.print(f"You solved {solved} of {asked} question(s). See you next time!")
 
 
 def _ask(console: Console, variant: Variant, attempts: int,
-         read: Callable[[str], str | None]) -> bool | None:
-    """Ask one variant; True if solved, False if not, None if the student quit."""
+         read: Callable[[str], str | None]) -> tuple[bool | None, bool]:
+    """Ask one variant: (solved, or None if never answered; whether the student quit)."""
     from grader.answers import answer_hint
     from grader.grading import describe_answer, grade_raw
 
@@ -296,7 +310,7 @@ def _ask(console: Console, variant: Variant, attempts: int,
         raw = read(f"answer ({attempts - used} left)> ")
         if raw is None or raw.strip().lower() in ("q", "quit", "exit"):
             console.print()
-            return None
+            return (False if used else None), True
         try:
             result = grade_raw(variant, raw)
         except FormatError as exc:
@@ -306,9 +320,9 @@ def _ask(console: Console, variant: Variant, attempts: int,
         colour = "green" if result.correct else "red"
         console.print(f"[{colour}]read as {escape(result.read_as)}[/]: {escape(result.feedback)}")
         if result.correct:
-            return True
+            return True, False
     console.print(f"The answer was: [bold]{escape(describe_answer(variant))}[/]")
-    return False
+    return False, False
 
 
 COMMANDS: list = [list_command, schema_command, lint_command, preview_command, answer_command,
