@@ -196,3 +196,15 @@ def test_behind_a_proxy_the_client_address_comes_from_forwarded_headers(make_app
 
     client = app.test_client()
     assert client.get("/_addr", headers={"X-Forwarded-For": "203.0.113.9"}).text == "203.0.113.9"
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("postgres://u:p@h/db", "postgresql+psycopg://u:p@h/db"),
+    ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
+    ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+    ("sqlite:///x.sqlite", "sqlite:///x.sqlite"),
+])
+def test_database_urls_use_the_declared_driver(url, expected):
+    from web.db import normalize_url
+
+    assert normalize_url(url) == expected

@@ -24,9 +24,10 @@ class SchemaOutOfDate(RuntimeError):
 
 
 def normalize_url(url: str) -> str:
-    """Accept the `postgres://` spelling some hosts hand out."""
-    if url.startswith("postgres://"):
-        return "postgresql://" + url[len("postgres://"):]
+    """Bare PostgreSQL URLs (`postgres://`, `postgresql://`) use psycopg 3, our declared driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
     return url
 
 
