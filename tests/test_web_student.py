@@ -290,3 +290,9 @@ def test_every_bank_problem_renders_and_grades_a_right_answer(app, client, auth,
         client.post(f"/sets/open-set/{problem.id}", data=data)
         page = _text(client.get(f"/sets/open-set/{problem.id}"))
         assert "Correct." in page, (problem.id, raw)
+
+
+def test_home_lists_open_sets_before_closed_ones(client, auth):
+    auth.login()
+    page = _text(client.get("/"))
+    assert page.index("Open set") < page.index("Closed set")

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from web import answering, queries
 from web.bankaccess import (
+    as_utc,
     find_item,
     find_set,
     get_bank,
@@ -39,8 +40,13 @@ def _set_summary(problem_set, progress) -> dict:
 
 
 def _due_order(problem_set):
-    due = problem_set.due
-    return (due is None, due.timestamp() if due else 0.0, problem_set.id)
+    """Open sets by due date (soonest first), then sets without one, then closed sets."""
+    due = as_utc(problem_set.due)
+    if due is None:
+        return (1, 0.0, problem_set.id)
+    if is_past_due(problem_set):
+        return (2, -due.timestamp(), problem_set.id)
+    return (0, due.timestamp(), problem_set.id)
 
 
 @bp.get("/")
