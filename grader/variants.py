@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from grader.bank import ParamSpec, Problem
 
 MAX_TRIES = 1000
+ROUND_TRIP_EVERY = 4  # lint types the displayed answer back in for every 4th seed
 
 
 @dataclass(frozen=True)
@@ -354,19 +355,27 @@ def check_variant(variant: Variant) -> list[str]:
             found.append(f"{seed}: the answer {variant.answer!r} is not among the options")
     if grade(variant, Parsed(variant.answer, "answer")).score != 1:
         found.append(f"{seed}: the correct answer {variant.answer!r} does not score 1")
+    if variant.seed % ROUND_TRIP_EVERY:
+        return found + _check_mistakes(variant, grade, Parsed)
     shown = describe_answer(variant)
     try:
         if grade_raw(variant, shown).score != 1:
             found.append(f"{seed}: the answer as shown ({shown!r}) does not score 1 when typed")
     except Exception as exc:  # a display form the parser rejects is a finding, whatever it is
         found.append(f"{seed}: the answer as shown ({shown!r}) cannot be typed back: {exc}")
+    return found + _check_mistakes(variant, grade, Parsed)
+
+
+def _check_mistakes(variant: Variant, grade: Any, parsed_cls: Any) -> list[str]:
+    found = []
     for mistake in variant.mistakes:
-        result = grade(variant, Parsed(mistake.value, "mistake"))
+        result = grade(variant, parsed_cls(mistake.value, "mistake"))
         if result.score >= 1:
-            found.append(f"{seed}: mistake {mistake.tag!r} ({mistake.value!r}) scores 1")
+            found.append(f"seed {variant.seed}: mistake {mistake.tag!r} ({mistake.value!r}) "
+                         "scores 1")
         elif result.mistake != mistake.tag or mistake.message not in result.feedback:
-            found.append(f"{seed}: mistake {mistake.tag!r} ({mistake.value!r}) is graded "
-                         f"as {result.mistake!r}, not with its own message")
+            found.append(f"seed {variant.seed}: mistake {mistake.tag!r} ({mistake.value!r}) is "
+                         f"graded as {result.mistake!r}, not with its own message")
     return found
 
 
