@@ -105,6 +105,8 @@ MSG = {
                "calls convolution) slides the filter as it is, without flipping.",
     "unflipped": "It looks like you did not flip the kernel. True convolution flips it first: "
                  "(f * g)[n] = sum over m of f[m] g[n - m].",
+    "pool-params": "A pooling layer has no parameters: its window size, stride and mode are "
+                   "fixed hyperparameters, and nothing in it is learned.",
     "log10": "That is the logarithm of the number of inputs alone; count the connections: every "
              "input connects to every hidden unit.",
 }
@@ -155,6 +157,14 @@ def _pool_shape_families() -> tuple[Family, ...]:
         _family("pooling-depth-halved", correct, f"[{_H}, {_W}, c // s]", MSG["pool-depth"],
                 SHAPE),
         *_shape_families(correct, "c"),
+    )
+
+
+def _pool_params_families() -> tuple[Family, ...]:
+    return (
+        _family("pooling-params-counted", "pool_params()", "f * f * c", MSG["pool-params"]),
+        _family("pooling-params-counted-with-bias", "pool_params()", "(f * f * c + 1) * c",
+                MSG["pool-params"]),
     )
 
 
@@ -219,10 +229,12 @@ def _build() -> dict[str, tuple[Family, ...]]:
         "strided-floor": size + conv_shape,
         "padding": _padding_families() + size + conv_shape,
         "same-padding": _same_padding_families(),
-        "pool-output-volume": size + pool_shape,
+        "pool-output-volume": size + pool_shape + _pool_params_families(),
+        "pooling-facts": _pool_params_families(),
         "conv-params": conv_params,
         "fc-vs-conv-params": conv_params + fc,
-        "network-table": size + conv_shape + pool_shape + conv_params + fc,
+        "network-table": size + conv_shape + pool_shape + conv_params + fc
+        + _pool_params_families(),
         "one-by-one-conv": conv_shape + conv_params,
         "conv-over-volume": conv_shape + conv_params,
         "conv1d": flip1,

@@ -295,6 +295,7 @@ def tags_and_values(bank, problem_id, **overrides):
      "pad-one-side-only", [-3, 2, 2, 2]),
     ("conv2d-valid-matrix", dict(x=[[1, 2, 0], [0, 1, 0], [0, 0, 1]], w=[[1, 0], [0, 0]]),
      "kernel-flipped", [[1, 0], [0, 1]]),
+    ("pool-params-count", dict(n=8, c=16, f=2, s=2), "pooling-params-counted", 64),
     ("lenet-params", dict(n=32, c=3, f1=5, k1=8, f2=5, k2=16, u3=120, u4=84, row=1),
      "pooling-params-counted", 32),
 ])
