@@ -143,13 +143,13 @@ def histogram_svg(values: Iterable[float], bins: int = DEFAULT_BINS, *, width: i
     """An inline SVG bar chart of `histogram(values)` (presentation attributes only, no CSS)."""
     counts = histogram(values, bins)
     top = max(counts) or 1
-    left, bottom, pad = 28, 22, 6
-    plot_w, plot_h = width - left - pad, height - bottom - pad
+    left, right, bottom, pad = 28, 16, 22, 6
+    plot_w, plot_h = width - left - right, height - bottom - pad
     bar_w = plot_w / bins
     parts = [f'<svg class="histogram" xmlns="http://www.w3.org/2000/svg" width="{width}" '
              f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
              f'aria-label="{escape(label)}"><title>{escape(label)}</title>',
-             f'<line x1="{left}" y1="{pad + plot_h}" x2="{width - pad}" y2="{pad + plot_h}" '
+             f'<line x1="{left}" y1="{pad + plot_h}" x2="{width - right}" y2="{pad + plot_h}" '
              'stroke="#667" stroke-width="1"/>',
              f'<text x="{left - 4}" y="{pad + 10}" text-anchor="end" font-size="10" '
              f'fill="#556">{top}</text>',
