@@ -93,6 +93,17 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
+def _jobs_parent() -> str | None:
+    """Where job directories go: ``STRIDE_SANDBOX_TMP``, else /dev/shm (memory-backed, so the
+    many small input and output files cost microseconds), else the system temp dir."""
+    chosen = os.environ.get("STRIDE_SANDBOX_TMP")
+    if chosen:
+        return chosen
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK | os.X_OK):
+        return "/dev/shm"
+    return None
+
+
 def _numpy_site() -> Path:
     return Path(np.__file__).resolve().parent.parent
 
@@ -227,7 +238,7 @@ class Worker:
 
     def start(self) -> None:
         self.stop()
-        self.jobs_root = Path(tempfile.mkdtemp(prefix="stride-jobs-"))
+        self.jobs_root = Path(tempfile.mkdtemp(prefix="stride-jobs-", dir=_jobs_parent()))
         if os.geteuid() == 0:
             os.chown(self.jobs_root, NOBODY, NOBODY)
         bwrap = bwrap_path()
@@ -373,13 +384,17 @@ def _warn_once() -> None:
 
 
 # ------------------------------------------------------------------------------------- jobs
-def _encode(value: Any, arrays: dict[str, np.ndarray], stem: str) -> dict:
-    """The wire form of one argument; arrays go into ``arrays`` (one .npz per job)."""
+def _encode(value: Any, blobs: dict[str, list[np.ndarray]], stem: str) -> dict:
+    """The wire form of one argument; arrays are appended to one flat blob per dtype."""
     if isinstance(value, np.ndarray):
-        arrays[stem] = value
-        return {"npz": stem}
+        key = value.dtype.str
+        group = blobs.setdefault(key, [])
+        offset = sum(a.size for a in group)
+        group.append(np.ascontiguousarray(value).reshape(-1))
+        return {"blob": f"in{list(blobs).index(key)}.npy", "offset": offset,
+                "shape": list(value.shape)}
     if isinstance(value, tuple):
-        return {"tuple": [_encode(v, arrays, f"{stem}_{i}") for i, v in enumerate(value)]}
+        return {"tuple": [_encode(v, blobs, f"{stem}_{i}") for i, v in enumerate(value)]}
     if isinstance(value, np.generic):
         return {"value": value.item()}
     if isinstance(value, Mapping):
@@ -388,7 +403,7 @@ def _encode(value: Any, arrays: dict[str, np.ndarray], stem: str) -> dict:
     return {"value": value}
 
 
-def _wire_test(call: TestCall, arrays: dict[str, np.ndarray]) -> dict:
+def _wire_test(call: TestCall, arrays: dict[str, list[np.ndarray]]) -> dict:
     return {
         "id": call.id,
         "func": call.func,
@@ -401,14 +416,17 @@ def _wire_test(call: TestCall, arrays: dict[str, np.ndarray]) -> dict:
 
 @dataclass(frozen=True)
 class WirePlan:
-    """The calls serialized once: batches for the worker and the inputs as .npz bytes.
+    """The calls serialized once: batches for the worker and the inputs as .npy files (bytes).
+
+    Every input array is a slice of one flat .npy per dtype, so the child parses a handful of
+    headers instead of one per argument.
 
     Plans are immutable, so callers may cache one and send it in many jobs.
     """
 
     ids: tuple[str, ...]
     batches: tuple
-    inputs: bytes
+    inputs: tuple[tuple[str, bytes], ...]
     timeout_extra: float
 
 
@@ -417,13 +435,16 @@ def wire_plan(calls: Sequence[TestCall]) -> WirePlan:
     ids = [c.id for c in calls]
     if len(set(ids)) != len(ids):
         raise ValueError(f"test call ids must be unique, got {ids!r}")
-    arrays: dict[str, np.ndarray] = {}
-    shared = [_wire_test(c, arrays) for c in calls if not c.solo]
-    solos = [[_wire_test(c, arrays)] for c in calls if c.solo]
-    buffer = io.BytesIO()
-    np.savez(buffer, allow_pickle=False, **arrays)
+    blobs: dict[str, list[np.ndarray]] = {}
+    shared = [_wire_test(c, blobs) for c in calls if not c.solo]
+    solos = [[_wire_test(c, blobs)] for c in calls if c.solo]
+    files = []
+    for index, group in enumerate(blobs.values()):
+        buffer = io.BytesIO()
+        np.save(buffer, np.concatenate(group), allow_pickle=False)
+        files.append((f"in{index}.npy", buffer.getvalue()))
     batches = ([shared] if shared else []) + solos
-    return WirePlan(tuple(ids), json.loads(json.dumps(batches)), buffer.getvalue(),
+    return WirePlan(tuple(ids), json.loads(json.dumps(batches)), tuple(files),
                     sum(c.wall_s + 1.0 for c in calls))
 
 
@@ -433,7 +454,8 @@ def _prepare_job(worker: Worker, source: str, plan: WirePlan,
     job_dir.mkdir(mode=0o755)
     (job_dir / "out").mkdir()
     (job_dir / "submission.py").write_text(source, encoding="utf-8")
-    (job_dir / "in.npz").write_bytes(plan.inputs)
+    for name, data in plan.inputs:
+        (job_dir / name).write_bytes(data)
     job = {"dir": worker.job_path(job_dir), "batches": plan.batches,
            "limits": limits.to_wire(), "uid": NOBODY if os.geteuid() == 0 else None}
     os.chmod(job_dir, 0o755)
@@ -479,6 +501,10 @@ def _collect(reply: dict | None, ids: Sequence[str], job_dir: Path,
         return [RawOutcome(id=i, outcome="lost") for i in ids]
     by_id = {o.get("id"): o for o in reply["outcomes"] if isinstance(o, dict)}
     statuses = _read_statuses(job_dir / "out" / "status.jsonl")
+    try:
+        present = set(os.listdir(job_dir / "out"))
+    except OSError:
+        present = set()
     results = []
     for test_id in ids:
         info = by_id.get(test_id)
@@ -491,7 +517,7 @@ def _collect(reply: dict | None, ids: Sequence[str], job_dir: Path,
             status = statuses.get("import")
         else:
             status = statuses.get(test_id)
-            arrays, problem = _read_arrays(job_dir / "out", test_id, limits)
+            arrays, problem = _read_arrays(job_dir / "out", test_id, limits, present)
         results.append(RawOutcome(
             id=test_id, outcome=outcome, status=status, arrays=arrays,
             exit=info.get("exit"), signal=info.get("signal"), lifetime=info.get("lifetime"),
@@ -522,14 +548,14 @@ def _read_statuses(path: Path) -> dict[str, dict]:
 RESULT_KEYS = ("r", "r0", "r1", "r2")
 
 
-def _read_arrays(out_dir: Path, test_id: str, limits: SandboxLimits
+def _read_arrays(out_dir: Path, test_id: str, limits: SandboxLimits, present: set[str]
                  ) -> tuple[dict | None, str | None]:
     """Load the child's .npy outputs without pickles, refusing oversized or forged headers."""
     arrays = {}
     budget = limits.fsize_mb * 1024 * 1024
     for key in RESULT_KEYS:
         path = out_dir / f"{test_id}.{key}.npy"
-        if not path.is_file():
+        if path.name not in present:
             continue
         try:
             arrays[key] = _read_npy(path, budget)

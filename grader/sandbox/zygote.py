@@ -9,16 +9,17 @@ Protocol (one JSON object per line):
 * on start it prints ``{"ready": true, ...}`` on stdout;
 * the parent sends a job on stdin: ``{"dir": <job dir>, "batches": [[test, ...], ...],
   "limits": {...}, "uid": <int or null>}``; each test is ``{"id", "func", "args", "kwargs",
-  "wall", "save"}`` where arguments are encoded as ``{"npz": key}`` (an array of the job's
-  ``in.npz``), ``{"tuple": [...]}`` or ``{"value": json}``;
+  "wall", "save"}`` where arguments are encoded as ``{"blob", "offset", "shape"}`` (a slice
+  of one of the job's flat ``in<k>.npy`` files), ``{"tuple": [...]}`` or ``{"value": json}``;
 * it answers ``{"outcomes": [{"id", "outcome", ...}, ...]}``.
 
 Each batch runs in a new child that calls ``setsid``, applies the resource limits, drops to an
 unprivileged uid when started as root, compiles the submission from ``submission.py`` in the
 job directory, runs the tests one after the other, appends a status line per test to
-``out/status.jsonl`` and saves the returned arrays as ``out/<id>.<key>.npy`` (no pickles). The child reports progress on a pipe ("S id" before a test, "D id" after it)
-so this worker can enforce each test's wall clock, kill the child's process group on a timeout
-and continue the batch in a new child. Nothing the child writes is trusted by the grader: the
+``out/status.jsonl`` and saves the returned arrays as ``out/<id>.<key>.npy`` (no pickles).
+The child reports progress on a pipe ("S id" before a test, "D id" after it) so this
+worker can enforce each test's wall clock, kill the child's process group on a timeout and
+continue the batch in a new child. Nothing the child writes is trusted by the grader: the
 parent validates every file and compares the values itself.
 """
 
@@ -27,9 +28,10 @@ parent validates every file and compares the values itself.
 import collections  # noqa: F401
 import copy  # noqa: F401
 import functools  # noqa: F401
+import gc
 import itertools  # noqa: F401
 import json
-import math  # noqa: F401
+import math
 import os
 import random  # noqa: F401
 import resource
@@ -65,7 +67,6 @@ def _warm_up():
     np.load(buffer, allow_pickle=False)
 
 SUBMISSION = "submission.py"
-INPUTS = "in.npz"
 STATUS = "out/status.jsonl"
 SAVEABLE = (np.ndarray, np.generic, int, float)
 MAX_MESSAGE = 2000
@@ -146,10 +147,13 @@ _INPUTS = {}
 
 
 def _decode(spec):
-    if "npz" in spec:
-        if "in" not in _INPUTS:
-            _INPUTS["in"] = np.load(INPUTS, allow_pickle=False)
-        return _INPUTS["in"][spec["npz"]]
+    if "blob" in spec:
+        name = spec["blob"]
+        if name not in _INPUTS:
+            _INPUTS[name] = np.load(os.path.basename(name), allow_pickle=False)
+        size = math.prod(spec["shape"])
+        start = int(spec["offset"])
+        return _INPUTS[name][start:start + size].reshape(spec["shape"]).copy()
     if "tuple" in spec:
         return tuple(_decode(item) for item in spec["tuple"])
     return spec["value"]
@@ -184,10 +188,15 @@ def _save_result(test_id, result, save):
     return info
 
 
+_STATUS_FILE = []
+
+
 def _write_status(test_id, status):
     status["id"] = test_id
-    with open(STATUS, "a") as fh:
-        fh.write(json.dumps(status) + "\n")
+    if not _STATUS_FILE:
+        _STATUS_FILE.append(open(STATUS, "a"))  # noqa: SIM115 - kept open for the child's life
+    _STATUS_FILE[0].write(json.dumps(status) + "\n")
+    _STATUS_FILE[0].flush()
 
 
 def _run_one(namespace, test):
@@ -384,6 +393,9 @@ def main():
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     _harden_worker()
     _warm_up()
+    # Children share the warm heap copy-on-write; keep the collector from touching it.
+    gc.collect()
+    gc.freeze()
     out = sys.stdout
     out.write(json.dumps({"ready": True, "numpy": np.__version__}) + "\n")
     out.flush()

@@ -1,0 +1,118 @@
+"""Benchmark of code grading, end to end, in one run.
+
+Measures, on this machine:
+
+* the bare floor: a fresh ``python -c "import numpy"`` subprocess (what a cold sandbox costs
+  before it runs anything), and a cold ``bwrap ... python -c "import numpy"`` when bubblewrap
+  is installed (the simpler "one sandbox per job" design);
+* a trivial job through the warm worker (fork a child, run one call);
+* ``grade_source`` of a correct vectorized submission of the forward functions (zero_pad,
+  conv_single_step, conv_forward, pool_forward; public and hidden tests, plus the speed test),
+  p50 and p95 over 50 runs, and the same for a loop-based correct submission;
+* throughput with 2 workers grading submissions from 2 threads.
+
+Run with ``.venv/bin/python benchmarks/grading.py`` (``--runs N`` to change 50). Targets:
+p50 <= 50 ms for the vectorized submission, >= 20 submissions/s with 2 workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from grader.codegrade import grade_source  # noqa: E402
+from grader.sandbox import SandboxPool, TestCall, bwrap_path, run_calls  # noqa: E402
+from grader.sandbox.runner import bwrap_command  # noqa: E402
+
+FORWARD = ["zero_pad", "conv_single_step", "conv_forward", "pool_forward"]
+SUBMISSIONS = ROOT / "tests" / "submissions"
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return statistics.median(ordered) * 1000, p95 * 1000
+
+
+def _time(fn, runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def bare_floor(runs: int) -> list[float]:
+    return _time(lambda: subprocess.run([sys.executable, "-c", "import numpy"], check=True),
+                 runs)
+
+
+def cold_bwrap(runs: int, tmp: Path) -> list[float] | None:
+    bwrap = bwrap_path()
+    if not bwrap:
+        return None
+    cmd = bwrap_command(bwrap, tmp)
+    cmd = cmd[: cmd.index("-I") + 1] + ["-c", "import sys; sys.path.insert(0, '/sandbox/site');"
+                                        " import numpy"]
+    return _time(lambda: subprocess.run(cmd, check=True), runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=50)
+    runs = parser.parse_args().runs
+    vectorized = (SUBMISSIONS / "correct_vectorized.py").read_text()
+    loops = (SUBMISSIONS / "correct_loops.py").read_text()
+    pool = SandboxPool(2)
+    grade_source(vectorized, functions=FORWARD, pool=pool)  # start the workers
+    grade_source(vectorized, functions=FORWARD, pool=pool)
+    rows = []
+
+    floor = bare_floor(max(runs // 2, 5))
+    rows.append(("bare floor: python -c 'import numpy'", *_percentiles(floor)))
+    tmp = Path("/tmp")
+    cold = cold_bwrap(max(runs // 2, 5), tmp)
+    if cold:
+        rows.append(("cold bwrap + python -c 'import numpy'", *_percentiles(cold)))
+    trivial = _time(lambda: run_calls("def f(x):\n    return x\n",
+                                      [TestCall("t0", "f", (np.ones(3),))], pool=pool), runs)
+    rows.append(("warm worker: one trivial call", *_percentiles(trivial)))
+    vec = _time(lambda: grade_source(vectorized, functions=FORWARD, pool=pool), runs)
+    rows.append(("grade: vectorized forward functions", *_percentiles(vec)))
+    loop = _time(lambda: grade_source(loops, functions=FORWARD, pool=pool), runs)
+    rows.append(("grade: loop-based forward functions", *_percentiles(loop)))
+
+    count = max(runs, 20)
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        list(executor.map(lambda _: grade_source(vectorized, functions=FORWARD, pool=pool),
+                          range(count)))
+    throughput = count / (time.perf_counter() - start)
+    pool.shutdown()
+
+    print(f"sandbox: {'bubblewrap' if bwrap_path() else 'rlimits only (no bwrap)'}; "
+          f"{runs} runs each\n")
+    print(f"| {'measurement':44s} | {'p50 ms':>8s} | {'p95 ms':>8s} |")
+    print(f"|{'-' * 46}|{'-' * 10}|{'-' * 10}|")
+    for name, p50, p95 in rows:
+        print(f"| {name:44s} | {p50:8.1f} | {p95:8.1f} |")
+    vec_p50 = _percentiles(vec)[0]
+    print(f"\nvectorized p50 / bare floor p50: {vec_p50 / _percentiles(floor)[0]:.2f}")
+    print(f"throughput, 2 workers, vectorized forward submissions: {throughput:.1f} per second")
+    print(f"targets: p50 <= 50 ms -> {'met' if vec_p50 <= 50 else 'MISSED'}; "
+          f">= 20/s -> {'met' if throughput >= 20 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
