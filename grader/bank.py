@@ -729,7 +729,10 @@ def _check_static_options(model: ProblemModel, prefix: str) -> None:
         raise ProblemSpecError(f"{prefix}: field 'options.static': a choice problem needs "
                                f"exactly one correct option, got {right}")
     pick = model.options.pick
-    if pick is not None and (pick > len(options) or pick - 1 > len(options) - right):
+    if pick is None:
+        return
+    wrong_needed = pick - 1 if model.answer_type == "choice" else 0
+    if (pick > len(options) or wrong_needed > len(options) - right):
         raise ProblemSpecError(f"{prefix}: field 'options.pick': cannot show {pick} options "
                                f"with {right} correct and {len(options) - right} wrong")
 

@@ -364,3 +364,17 @@ def test_lint_reports_a_non_integer_answer(tmp_path):
     write(tmp_path, "pad.yaml", good().replace("answer: n + 2*p", "answer: n / 2 + p"))
     report = lint_problem(load_bank(tmp_path).problems["pad-rows"], 20)
     assert any("is not a valid integer" in f for f in report.findings)
+
+
+def test_the_examples_of_the_authoring_guide_load_and_lint(tmp_path):
+    import re
+
+    guide = Path(__file__).resolve().parent.parent / "docs" / "authoring.md"
+    blocks = re.findall(r"```yaml\n(id: .*?)```", guide.read_text(), re.S)
+    assert len(blocks) >= 3
+    for i, block in enumerate(blocks):
+        (tmp_path / f"example{i}.yaml").write_text(block)
+    loaded = load_bank(tmp_path)
+    assert {"fc-params-image", "edge-vertical-step", "why-conv-multiselect"} <= set(loaded.problems)
+    for problem in loaded.problems.values():
+        assert lint_problem(problem, 10).findings == ()
