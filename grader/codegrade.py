@@ -689,7 +689,9 @@ def _compare(p: _Planned, name: str, expected: np.ndarray, got: np.ndarray) -> T
         return _report(p, "wrong shape", f"{p.func} returned an array of shape {got.shape}; "
                        "expected a single number.", diagnosis.SCALAR_HINT)
     if got.shape != expected.shape:
-        hint = diagnosis.explain_shape(p.func, p.args, p.kwargs, name, got.shape, expected.shape)
+        hint = (diagnosis.explain_shape(p.func, p.args, p.kwargs, name, got.shape,
+                                        expected.shape)
+                or diagnosis.explain_values(p.func, p.args, p.kwargs, name, got, expected))
         formula = diagnosis.size_formula(p.func, p.args, p.kwargs)
         message = f"{label} has shape {got.shape}; expected {expected.shape}."
         return _report(p, "wrong shape", message + (f" {formula}" if formula else ""), hint)

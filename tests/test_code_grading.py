@@ -234,3 +234,43 @@ def test_grade_source_is_thread_safe():
     # The flipped kernel only passes the f = 1 case, where flipping changes nothing.
     assert scores[1] == scores[3] == 6.0
     assert scores[0] == scores[2] == 1.0
+
+
+def test_course_style_empty_slice_at_pad_0_is_named_from_the_exception(pool):
+    source = _submission("correct_loops.py").replace(
+        "dA_prev[i, :, :, :] = da_prev_pad[pad:pad + n_H_prev, pad:pad + n_W_prev, :]",
+        "dA_prev[i, :, :, :] = da_prev_pad[pad:-pad, pad:-pad, :]")
+    report = _grade(pool, source, functions=["conv_backward"])
+    [pad0] = [t for t in report.functions[0].tests if t.name == "pad 0"]
+    assert pad0.verdict == "exception"
+    assert "X[pad:-pad]" in pad0.diagnosis
+    padded = [t for t in report.functions[0].tests if t.name != "pad 0"]
+    assert all(t.passed for t in padded if "f = 1" not in t.name)
+
+
+def test_true_division_in_the_size_formula_is_explained(pool):
+    source = _submission("correct_loops.py").replace(
+        "n_H = int((n_H_prev + 2 * pad - f) / stride) + 1",
+        "n_H = (n_H_prev + 2 * pad - f) / stride + 1")
+    report = _grade(pool, source, functions=["conv_forward"], include_hidden=False)
+    test = report.functions[0].tests[0]
+    assert test.verdict == "exception"
+    assert "use //" in test.diagnosis
+
+
+@pytest.mark.parametrize(("swap", "named"), [
+    ("k[::-1]", "cross-correlation (kernel not flipped)"),
+    ("k", "mode 'valid'"),
+])
+def test_convolution_basics_bugs_are_named(pool, swap, named):
+    source = _submission("correct_basics.py")
+    if swap == "k[::-1]":
+        source = source.replace("return _correlate(x, np.asarray(k)[::-1], mode, pad)",
+                                "return _correlate(x, k, mode, pad)")
+    else:
+        source = source.replace("def convolve1d(x, k, mode=\"full\", pad=0):\n",
+                                "def convolve1d(x, k, mode=\"full\", pad=0):\n"
+                                "    mode = \"valid\"\n")
+    report = _grade(pool, source, exercise="convolution_basics", functions=["convolve1d"])
+    diagnoses = [t.diagnosis or "" for t in report.functions[0].tests if not t.passed]
+    assert any(named in d for d in diagnoses), diagnoses
