@@ -42,7 +42,8 @@ def _defaults(app: Flask) -> dict:
     instance = Path(app.instance_path)
     return dict(
         SECRET_KEY=_secret_key(instance), DATABASE_URL=_database_url(instance),
-        PROBLEMS_DIR=str(ROOT / "problems"), MAX_CONTENT_LENGTH=256 * KB,
+        PROBLEMS_DIR=str(ROOT / "problems"), EXERCISES_DIR=str(ROOT / "exercises"),
+        MAX_CONTENT_LENGTH=256 * KB,
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax",
         COOKIE_SECURE=None,  # None: secure unless debugging or testing

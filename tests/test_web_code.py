@@ -105,3 +105,12 @@ def test_rows_left_unfinished_by_a_restart_are_marked_failed(app):
     assert recover_stale_jobs(session_factory(app)) == 2
     statuses = [(r.status, r.error) for r in _rows(app)]
     assert statuses == [("failed", RESTART_MESSAGE), ("failed", RESTART_MESSAGE), ("done", None)]
+
+
+def test_the_starter_file_can_be_downloaded(client, auth):
+    auth.login()
+    response = client.get("/code/conv_step_by_step/starter.py")
+    assert response.status_code == 200
+    assert "def zero_pad(X, pad):" in response.get_data(as_text=True)
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert client.get("/code/nothing/starter.py").status_code == 404

@@ -13,6 +13,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_from_directory,
     url_for,
 )
 from flask_login import current_user, login_required
@@ -55,6 +56,15 @@ def index():
     history = queries.code_submissions_for(get_session(), current_user.id)
     return render_template("code/index.html", exercises=exercises(), history=history,
                            title_of=exercise_title)
+
+
+@bp.get("/<exercise>/starter.py")
+@login_required
+def starter(exercise: str):
+    """The exercise file to fill in, as a download."""
+    _require_exercise(exercise)
+    return send_from_directory(current_app.config["EXERCISES_DIR"], f"{exercise}.py",
+                               as_attachment=True, mimetype="text/x-python")
 
 
 @bp.get("/<exercise>")
