@@ -121,6 +121,8 @@ def step_image(rows: int, cols: int, split: int, left: Any, right: Any) -> np.nd
 
 def pad_sides(x: Any, before: int, after: int) -> np.ndarray:
     """Zero-pad a 1D or 2D array with ``before`` zeros in front and ``after`` behind each axis."""
+    if int(before) == int(after) == 0:
+        return _as_array(x)
     return np.pad(_as_array(x), (int(before), int(after)))
 
 
