@@ -571,13 +571,17 @@ def _read_npy(path: Path, budget: int) -> np.ndarray:
     with path.open("rb") as fh:
         version = np.lib.format.read_magic(fh)
         if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(fh)
         else:
-            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(fh)
         if dtype.hasobject:
             raise ValueError("object arrays are not accepted")
-        needed = math.prod(shape) * dtype.itemsize
-        if needed > size - fh.tell():
+        count = math.prod(shape)
+        if count * dtype.itemsize > size - fh.tell():
             raise ValueError("the header claims more data than the file holds")
-        fh.seek(0)
-        return np.load(fh, allow_pickle=False)
+        data = np.fromfile(fh, dtype=dtype, count=count)
+    if data.size != count:
+        raise ValueError("the file is truncated")
+    if fortran_order:
+        return data.reshape(shape[::-1]).transpose()
+    return data.reshape(shape)
