@@ -9,6 +9,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from web import stats
@@ -71,6 +73,41 @@ def test_histogram_bins_and_svg():
         stats.histogram([1.5])
     with pytest.raises(ValueError, match="bins must be at least 1, got 0"):
         stats.histogram([], bins=0)
+
+
+scores = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
+
+
+@given(st.lists(scores, max_size=40), st.integers(min_value=1, max_value=20))
+def test_histogram_counts_every_score_once(values, bins):
+    assert sum(stats.histogram(values, bins)) == len(values)
+
+
+@given(st.dictionaries(st.integers(0, 30), scores, min_size=2),
+       st.dictionaries(st.integers(0, 30), scores))
+def test_discrimination_is_between_minus_one_and_one(totals, items):
+    value = stats.discrimination(items, totals)
+    assert -1.0 <= value <= 1.0
+
+
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(1, 3), scores), max_size=30))
+def test_first_try_and_mean_are_fractions(rows):
+    attempts = [_a(uid, n, score) for uid, n, score in rows]
+    result = stats.problem_stats(attempts, {})
+    for value in (result.first_try_correct, result.mean_score):
+        assert value is None or 0.0 <= value <= 1.0
+    assert result.students == len({uid for uid, _, _ in rows})
+
+
+def test_regrade_summary_message_counts_grammatically():
+    from web.instructor_queries import RegradeSummary
+
+    assert RegradeSummary("p", 3, 1, 1, 0).message() == (
+        "1 submission of 'p' regraded, 1 score changed.")
+    assert RegradeSummary("p", 3, 12, 3, 2, 1).message() == (
+        "12 submissions of 'p' regraded, 3 scores changed; 2 stored answers could not be read "
+        "by the current problem and kept their old score; 1 stored variant could not be "
+        "generated from the current problem, so their answers were not regraded.")
 
 
 @pytest.mark.parametrize(("value", "cell"), [
@@ -360,6 +397,21 @@ def test_regrade_recomputes_from_the_current_problem_and_keeps_the_old_score(
     assert "was 0% before" in drill
     again = client.post(f"/instructor/regrade/{pid}", follow_redirects=True)
     assert "0 scores changed" in again.get_data(as_text=True)
+
+
+def test_regrade_keeps_answers_the_current_problem_cannot_read(app, client, auth, graded, pid):
+    with session_factory(app)() as session:
+        sub = session.scalars(select(Submission).where(Submission.problem_id == pid)).first()
+        sub.raw, sub.score, sub.correct = "no longer readable ???", 0.25, False
+        session.commit()
+        kept = sub.id
+    auth.login("ines")
+    page = client.post(f"/instructor/regrade/{pid}", follow_redirects=True).get_data(
+        as_text=True)
+    assert "3 submissions" in page and "1 stored answer could not be read" in page
+    with session_factory(app)() as session:
+        assert session.get(Submission, kept).score == 0.25
+        assert session.scalar(select(ScoreChange.id)) is None
 
 
 # --- reload the bank --------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from web.models import ScoreChange, Submission, User, VariantRecord
 from web.stats import Attempt
 
+_SAME, _CHANGED, _UNREADABLE = "same", "changed", "unreadable"  # one submission's regrade
+
 # best[user_id][set_id][problem_id] = best score (fraction 0..1)
 BestScores = dict[int, dict[str, dict[str, float]]]
 
@@ -33,6 +35,7 @@ class RegradeSummary:
     regraded: int
     changed: int
     unreadable: int  # stored answers the current problem can no longer read (left unchanged)
+    failed: int = 0  # stored variants the current problem cannot regenerate (left unchanged)
 
     def message(self) -> str:
         text = (f"{self.regraded} submission{'s' if self.regraded != 1 else ''} of "
@@ -41,6 +44,9 @@ class RegradeSummary:
         if self.unreadable:
             text += (f"; {self.unreadable} stored answer{'s' if self.unreadable != 1 else ''} "
                      "could not be read by the current problem and kept their old score")
+        if self.failed:
+            text += (f"; {self.failed} stored variant{'s' if self.failed != 1 else ''} could not "
+                     "be generated from the current problem, so their answers were not regraded")
         return text + "."
 
 
@@ -139,32 +145,47 @@ def regrade_problem(session: Session, problem, changed_by_id: int | None,
     from its raw text, and a `ScoreChange` row keeps the old score whenever the score or the
     verdict changes. Never commits.
     """
-    from grader.errors import FormatError
-    from grader.grading import grade_raw
+    from grader.errors import GraderError
     from grader.variants import generate
 
     now = datetime.now(UTC)
-    regraded = changed = unreadable = 0
+    regraded = changed = unreadable = failed = 0
     records = variant_records(session, problem.id)
     for record in records:
-        variant = generate(problem, int(record.seed))
+        try:
+            variant = generate(problem, int(record.seed))
+        except GraderError:
+            failed += 1
+            continue
         record.variant_json = json.dumps(variant.to_json())
         for sub in record.submissions:
-            try:
-                result = grade_raw(variant, sub.raw)
-            except FormatError:
+            outcome = _regrade_submission(session, sub, variant, changed_by_id, reason, now)
+            if outcome == _UNREADABLE:
                 unreadable += 1
-                continue
-            regraded += 1
-            old_score, old_correct = float(sub.score), bool(sub.correct)
-            _apply(sub, result, now)
-            if (sub.score, sub.correct) != (old_score, old_correct):
-                changed += 1
-                session.add(ScoreChange(submission_id=sub.id, old_score=old_score,
-                                        new_score=sub.score, old_correct=old_correct,
-                                        new_correct=sub.correct, reason=reason,
-                                        changed_by_id=changed_by_id))
-    return RegradeSummary(problem.id, len(records), regraded, changed, unreadable)
+            else:
+                regraded += 1
+                changed += outcome == _CHANGED
+    return RegradeSummary(problem.id, len(records), regraded, changed, unreadable, failed)
+
+
+def _regrade_submission(session: Session, sub: Submission, variant, changed_by_id: int | None,
+                        reason: str, now: datetime) -> str:
+    """Grade `sub` again; returns _SAME, _CHANGED (a ScoreChange is added) or _UNREADABLE."""
+    from grader.errors import FormatError
+    from grader.grading import grade_raw
+
+    try:
+        result = grade_raw(variant, sub.raw)
+    except FormatError:
+        return _UNREADABLE
+    old_score, old_correct = float(sub.score), bool(sub.correct)
+    _apply(sub, result, now)
+    if (sub.score, sub.correct) == (old_score, old_correct):
+        return _SAME
+    session.add(ScoreChange(submission_id=sub.id, old_score=old_score, new_score=sub.score,
+                            old_correct=old_correct, new_correct=sub.correct, reason=reason,
+                            changed_by_id=changed_by_id))
+    return _CHANGED
 
 
 def _apply(sub: Submission, result, now: datetime) -> None:
