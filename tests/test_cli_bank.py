@@ -176,3 +176,12 @@ def test_practice_reveals_the_answer_after_the_attempts_and_ends_on_eof(run):
     assert result.exit_code == 0
     assert "The answer was" in result.output
     assert "of 1 question" in result.output
+
+
+def test_lint_one_file(run, tmp_path):
+    write_problem(tmp_path, "n // 2")
+    result = run("lint", str(tmp_path / "p.yaml"), "--variants", "10")
+    assert result.exit_code == 0, result.output
+    assert "All 1 problems pass" in result.output
+    write_problem(tmp_path, "n //")
+    assert run("lint", str(tmp_path / "p.yaml")).exit_code == 1

@@ -19,7 +19,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from grader.bank import DEFAULT_PROBLEMS_DIR, TOPICS, Bank, BankError, Problem, load_bank
+from grader.bank import (
+    DEFAULT_PROBLEMS_DIR,
+    TOPICS,
+    Bank,
+    BankError,
+    Problem,
+    load_bank,
+    load_problem_file,
+)
 from grader.bank import schema_text as _schema_text
 from grader.errors import FormatError, ProblemSpecError
 from grader.prompts import to_terminal
@@ -211,8 +219,7 @@ def answer_command(problem_id: str, answer: str, seed: int, set_values: tuple[st
 
 
 @click.command("lint")
-@click.argument("path", required=False, type=click.Path(exists=True, file_okay=False,
-                                                        path_type=Path))
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option("--variants", "count", type=click.IntRange(min=1), default=DEFAULT_LINT_VARIANTS,
               show_default=True, help="Variants generated per template.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
@@ -224,7 +231,7 @@ def lint_command(path: Path | None, count: int, jobs: int | None) -> None:
     console = _console()
     root = path or DEFAULT_PROBLEMS_DIR
     try:
-        bank = load_bank(root)
+        bank = _load_for_lint(root)
     except BankError as exc:
         console.print(f"[bold red]The bank does not load[/] ({len(exc.errors)} finding(s)):")
         for line in exc.errors:
@@ -235,7 +242,8 @@ def lint_command(path: Path | None, count: int, jobs: int | None) -> None:
     failures = 0
     ordered = sorted(bank.problems.values(), key=lambda p: (TOPICS.index(p.topic), p.id))
     jobs = jobs or min(4, os.cpu_count() or 1)
-    reports = lint_problems({p.id: p for p in ordered}, count, jobs, root)
+    reports = lint_problems({p.id: p for p in ordered}, count, jobs,
+                            root if root.is_dir() else None)
     for problem in ordered:
         report = reports[problem.id]
         failures += bool(report.findings)
@@ -254,6 +262,16 @@ def lint_command(path: Path | None, count: int, jobs: int | None) -> None:
         console.print(f"[bold red]{failures} problem(s) with findings[/]")
         raise SystemExit(1)
     console.print(f"[bold green]All {len(bank.problems)} problems pass.[/]")
+
+
+def _load_for_lint(root: Path) -> Bank:
+    """The whole bank under a folder, or the problems of one file (without sets)."""
+    if root.is_dir():
+        return load_bank(root)
+    problems, errors = load_problem_file(root, root.parent)
+    if errors:
+        raise BankError(errors)
+    return Bank(problems={p.id: p for p in problems}, sets={})
 
 
 # ---------------------------------------------------------------------------------------------
