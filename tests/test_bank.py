@@ -378,3 +378,35 @@ def test_the_examples_of_the_authoring_guide_load_and_lint(tmp_path):
     assert {"fc-params-image", "edge-vertical-step", "why-conv-multiselect"} <= set(loaded.problems)
     for problem in loaded.problems.values():
         assert lint_problem(problem, 10).findings == ()
+
+
+# --- prompts -----------------------------------------------------------------------------------
+
+
+def test_prompts_render_math_for_the_terminal():
+    from grader.prompts import latex, num, shape, to_terminal
+
+    assert latex([[1, 0], [0.5, 2]]) == r"\begin{bmatrix} 1 & 0 \\ 0.5 & 2 \end{bmatrix}"
+    assert latex([1, 2]) == "[1, 2]" and shape([29, 29, 32]) == r"29 \times 29 \times 32"
+    assert num(27000100) == "27,000,100"
+    text = to_terminal(r"Size $\lfloor (n + 2p - f)/s \rfloor + 1$ of $3 \times 3$, "
+                       r"$\log_{10} x$ and $$K = \begin{bmatrix} 1 & -1 \\ 10 & 0 \end{bmatrix}$$")
+    assert "⌊ (n + 2p - f)/s ⌋ + 1" in text and "3 × 3" in text and "log_10 x" in text
+    assert "[  1 -1 ]" in text and "[ 10  0 ]" in text and "$" not in text
+
+
+def test_prompt_templates_are_sandboxed_and_strict(tmp_path):
+    write(tmp_path, "pad.yaml", good().replace("{{ p }}", "{{ q }}"))
+    problem = load_bank(tmp_path).problems["pad-rows"]
+    with pytest.raises(ProblemSpecError, match="field 'prompt'.*'q' is undefined"):
+        generate(problem, 0)
+    write(tmp_path, "pad.yaml", good().replace("{{ p }}", "{{ p.__class__.__mro__ }}"))
+    problem = load_bank(tmp_path).problems["pad-rows"]
+    with pytest.raises(ProblemSpecError, match="field 'prompt'"):
+        generate(problem, 0)
+
+
+@given(st.sampled_from(sorted(load_bank_cached().problems)), st.integers(0, 10**12))
+def test_every_variant_is_json(problem_id, seed):
+    variant = generate(load_bank_cached().problems[problem_id], seed)
+    assert Variant.from_json(json.loads(json.dumps(variant.to_json()))) == variant
