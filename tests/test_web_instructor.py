@@ -292,6 +292,26 @@ def test_drill_down_lists_every_submission_with_feedback(app, client, auth, grad
     assert client.get("/instructor/students/999999").status_code == 404
 
 
+def test_drill_down_lists_code_submissions_with_links_to_their_reports(app, client, auth):
+    from web.models import CodeSubmission
+
+    with session_factory(app)() as session:
+        row = CodeSubmission(user_id=_user_id(app, "alice"), exercise="conv_step_by_step",
+                             filename="mine.py", source="x = 1", status="done", score=7.0,
+                             max_score=32.0, report_json='{"score": 7, "max_score": 32, '
+                             '"functions": [], "warnings": []}')
+        session.add(row)
+        session.commit()
+        code_id = row.id
+    auth.login("ines")
+    page = client.get(f"/instructor/students/{_user_id(app, 'alice')}").get_data(as_text=True)
+    assert f'href="/code/submissions/{code_id}"' in page and "mine.py" in page
+    assert "7 / 32" in page
+    assert client.get(f"/code/submissions/{code_id}").status_code == 200
+    bob = client.get(f"/instructor/students/{_user_id(app, 'bob')}").get_data(as_text=True)
+    assert "mine.py" not in bob and "No code submissions yet." in bob
+
+
 def test_instructor_sees_a_students_stored_variant(app, client, auth, graded, pid):
     from grader.grading import describe_answer
 
@@ -454,8 +474,8 @@ def test_scores_csv_has_a_row_per_student_and_a_column_per_set(app, client, auth
     auth.login("ines")
     rows = _csv_rows(client.get("/instructor/export/scores.csv"))
     assert rows[0] == ["username", "name", *sets, "total"]
-    assert rows[1][1] == "points possible"
-    body = {row[0]: row for row in rows[2:]}
+    body = {row[0]: row for row in rows[1:]}
+    assert len(rows) == 1 + len(body)
     assert set(body) == {"alice", "bob"}
     assert float(body["alice"][2 + sets.index("open-set")]) == points
     assert float(body["bob"][-1]) == 0.0

@@ -52,13 +52,11 @@ def _write(rows: Iterable[Sequence]) -> str:
 
 
 def scores_csv(rows: Sequence[GradebookRow], sets: Sequence) -> str:
-    """One row per student: username, name, points per problem set, total."""
+    """One row per student: username, name, points earned per problem set (by id), total."""
     header = ["username", "name", *(s.id for s in sets), "total"]
-    possible = ["", "points possible", *(_possible(s) for s in sets),
-                sum(_possible(s) for s in sets)]
     body = ([r.user.username, r.user.name, *(r.earned[s.id] for s in sets), r.total]
             for r in rows)
-    return _write([header, possible, *body])
+    return _write([header, *body])
 
 
 def canvas_csv(rows: Sequence[GradebookRow], sets: Sequence, section: str = "") -> str:

@@ -24,7 +24,7 @@ from web.bankaccess import find_item, find_problem, find_set, get_bank, reload_b
 from web.bankaccess import variant_from_record as stored_variant
 from web.db import get_session
 from web.models import User
-from web.queries import submissions_for, variant_record
+from web.queries import code_submissions_for, submissions_for, variant_record
 from web.render import grid_cells, render_prompt
 from web.security import role_required
 
@@ -99,7 +99,8 @@ def student(user_id: int):
     summaries = [(s, iq.set_points(s, best.get(s.id, {}))) for s in _sets()]
     return render_template("instructor/student.html", user=user, by_problem=by_problem,
                            summaries=summaries, bank=get_bank(),
-                           changes=iq.score_changes(session, (s.id for s in submissions)))
+                           changes=iq.score_changes(session, (s.id for s in submissions)),
+                           code=code_submissions_for(session, user.id))
 
 
 @bp.get("/students/<int:user_id>/<set_id>/<problem_id>")
