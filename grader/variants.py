@@ -159,6 +159,12 @@ def generate(
     """
     rng = rng_for(problem.id, seed)
     env = sample_params(problem, rng, _check_overrides(problem, overrides or {}))
+    return build_variant(problem, seed, rng, env)
+
+
+def build_variant(problem: Problem, seed: int, rng: np.random.Generator,
+                  env: dict[str, Any]) -> Variant:
+    """The rest of :func:`generate` once the parameters are sampled (``rng`` continues)."""
     statement = _pick_statement(problem, rng)
     context = {**env, **problem.role_values(env)}
     prompt = problem.render_prompt(env, statement)
@@ -318,6 +324,7 @@ class LintReport:
     variants: int
     findings: tuple[str, ...]
     tags: frozenset[str]
+    distinct: int = 0  # variants actually checked (seeds that drew new parameters)
 
 
 _ANSWER_SHAPES = {
@@ -384,17 +391,36 @@ def lint_problem(problem: Problem, count: int = 500) -> LintReport:
     systematic error is reported once with the first seed that shows it."""
     findings: dict[str, str] = {}
     tags: set[str] = set()
+    seen: set[str] = set()
+    checked = 0
     for seed in range(count):
         try:
-            variant = generate(problem, seed)
+            variant = _lint_variant(problem, seed, seen)
         except ProblemSpecError as exc:
             findings.setdefault(str(exc), f"seed {seed}: {exc}")
             break
+        if variant is None:
+            continue
+        checked += 1
         tags.update(m.tag for m in variant.mistakes)
         for finding in check_variant(variant):
             key = finding.split(": ", 1)[1][:60]
             findings.setdefault(key, finding)
-    return LintReport(problem.id, count, tuple(findings.values())[:10], frozenset(tags))
+    return LintReport(problem.id, count, tuple(findings.values())[:10], frozenset(tags),
+                      checked)
+
+
+def _lint_variant(problem: Problem, seed: int, seen: set[str]) -> Variant | None:
+    """The variant of ``seed``, or None when an earlier seed drew the very same parameters of a
+    problem whose variant depends on nothing else (no statements, no options to shuffle)."""
+    rng = rng_for(problem.id, seed)
+    env = sample_params(problem, rng, {})
+    if not problem.statements and problem.options is None:
+        key = repr(to_jsonable(env))
+        if key in seen:
+            return None
+        seen.add(key)
+    return build_variant(problem, seed, rng, env)
 
 
 _WORKER_BANK: dict[str, Problem] = {}

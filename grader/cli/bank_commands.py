@@ -237,7 +237,7 @@ def lint_command(path: Path | None, count: int, jobs: int | None) -> None:
         for line in exc.errors:
             console.print(f"  [red]x[/] {escape(line)}")
         raise SystemExit(1) from exc
-    table = Table("problem", "topic", "variants", "mistakes seen", "result",
+    table = Table("problem", "topic", "seeds", "distinct", "mistake tags", "result",
                   title=f"lint: {len(bank.problems)} problems, {count} variants each")
     failures = 0
     ordered = sorted(bank.problems.values(), key=lambda p: (TOPICS.index(p.topic), p.id))
@@ -248,7 +248,7 @@ def lint_command(path: Path | None, count: int, jobs: int | None) -> None:
         report = reports[problem.id]
         failures += bool(report.findings)
         status = "[green]ok[/]" if not report.findings else f"[red]{len(report.findings)}[/]"
-        table.add_row(problem.id, problem.topic, str(report.variants),
+        table.add_row(problem.id, problem.topic, str(report.variants), str(report.distinct),
                       str(len(report.tags)), status)
         for finding in report.findings:
             console.print(f"[red]x[/] {escape(str(problem.source.name))}: problem "
