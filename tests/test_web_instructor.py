@@ -516,3 +516,41 @@ def test_cli_exports_scores(app, runner, client, auth, graded, tmp_path):
     assert printed.exit_code == 0 and printed.output.startswith("username,name,")
     bad = runner.invoke(args=["export-scores", "--kind", "xlsx"])
     assert bad.exit_code == 2 and "'xlsx' is not one of" in bad.output
+
+
+# --- courses ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def second_course(app):
+    """carol, a student of "Other course" only (alice and bob are in "Test course")."""
+    from web.accounts import create_user, get_or_create_course
+
+    with session_factory(app)() as session:
+        course = get_or_create_course(session, "Other course", "other-code")
+        create_user(session, "carol", WEB_PASSWORD, course=course)
+        session.commit()
+        return course.id
+
+
+def test_gradebook_and_exports_can_show_one_course(app, client, auth, graded, second_course):
+    auth.login("ines")
+    everyone = client.get("/instructor/gradebook").get_data(as_text=True)
+    assert _rows(everyone) == ["alice", "bob", "carol"] and 'id="course"' in everyone
+    other = client.get(f"/instructor/gradebook?course={second_course}").get_data(as_text=True)
+    assert _rows(other) == ["carol"] and f"course={second_course}" in other
+    rows = _csv_rows(client.get(f"/instructor/export/canvas.csv?course={second_course}"))
+    assert [(r[3], r[4]) for r in rows[2:]] == [("carol", "Other course")]
+    answers = _csv_rows(client.get(f"/instructor/export/submissions.csv?course={second_course}"))
+    assert answers[1:] == []
+    for bad in ("999", "abc"):
+        response = client.get(f"/instructor/gradebook?course={bad}")
+        assert response.status_code == 404
+        assert "There is no course with the number" in response.get_data(as_text=True)
+
+
+def test_cli_exports_one_course(runner, graded, second_course):
+    result = runner.invoke(args=["export-scores", "--course", "Test course"])
+    assert result.exit_code == 0, result.output
+    assert [line.split(",")[0] for line in result.output.splitlines()[1:]] == ["alice", "bob"]
+    missing = runner.invoke(args=["export-scores", "--course", "Nope"])
+    assert missing.exit_code == 1 and "There is no course called 'Nope'." in missing.output

@@ -116,14 +116,24 @@ def import_roster_command(csv_file, course_name) -> None:
                    "submissions: one row per graded answer.")
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8", lazy=True), default="-",
               help="File to write (default: standard output).")
+@click.option("--course", "course_name", default=None,
+              help="Only the students enrolled in this course (default: every student).")
 @with_appcontext
-def export_scores_command(kind, output) -> None:
+def export_scores_command(kind, output, course_name) -> None:
     """Export scores as CSV."""
+    from sqlalchemy import select
+
     from web.bankaccess import get_bank
     from web.exports import export
+    from web.models import Course
 
     with session_factory(current_app)() as session:
-        text = export(session, get_bank().sets.values(), kind)
+        course = None
+        if course_name is not None:
+            course = session.scalar(select(Course).where(Course.name == course_name))
+            if course is None:
+                raise click.ClickException(f"There is no course called {course_name!r}.")
+        text = export(session, get_bank().sets.values(), kind, course)
     output.write(text)
 
 

@@ -23,7 +23,7 @@ from web import instructor_queries as iq
 from web.bankaccess import find_item, find_problem, find_set, get_bank, reload_bank, seed_for
 from web.bankaccess import variant_from_record as stored_variant
 from web.db import get_session
-from web.models import User
+from web.models import Course, User
 from web.queries import code_submissions_for, submissions_for, variant_record
 from web.render import grid_cells, render_prompt
 from web.security import role_required
@@ -68,16 +68,29 @@ def reload():
     return redirect(url_for("instructor.dashboard"))
 
 
+def _course():
+    """The course chosen by the `course` query parameter (None: every student)."""
+    text = request.args.get("course", "")
+    if not text:
+        return None
+    course = get_session().get(Course, int(text)) if text.isdigit() else None
+    if course is None:
+        abort(404, description=f"There is no course with the number {text[:40]!r}.")
+    return course
+
+
 @bp.get("/gradebook")
 def gradebook():
-    sets = _sets()
+    sets, course = _sets(), _course()
     key = request.args.get("sort", "name")
     if key not in SORT_KEYS and key not in {s.id for s in sets}:
         key = "name"
     descending = request.args.get("dir", "asc") == "desc"
-    rows = iq.sort_gradebook(iq.gradebook(get_session(), sets), key, descending)
-    return render_template("instructor/gradebook.html", rows=rows, sets=sets, sort=key,
-                           descending=descending)
+    session = get_session()
+    rows = iq.gradebook(session, sets, course.id if course else None)
+    return render_template("instructor/gradebook.html", sets=sets, sort=key,
+                           rows=iq.sort_gradebook(rows, key, descending), descending=descending,
+                           course=course, courses=iq.courses(session))
 
 
 def _student(user_id: int) -> User:
@@ -198,4 +211,6 @@ def _csv(text: str, filename: str) -> Response:
 def export(kind: str):
     if kind not in exports.KINDS:
         abort(404, description=f"There is no export called {kind!r}.")
-    return _csv(exports.export(get_session(), _sets(), kind), f"stride-{kind}.csv")
+    course = _course()
+    name = f"stride-{kind}-course-{course.id}.csv" if course else f"stride-{kind}.csv"
+    return _csv(exports.export(get_session(), _sets(), kind, course), name)

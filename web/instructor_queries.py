@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from web.models import ScoreChange, Submission, User, VariantRecord
+from web.models import Course, Enrollment, ScoreChange, Submission, User, VariantRecord
 from web.stats import Attempt
 
 _SAME, _CHANGED, _UNREADABLE = "same", "changed", "unreadable"  # one submission's regrade
@@ -50,9 +50,16 @@ class RegradeSummary:
         return text + "."
 
 
-def students(session: Session) -> Sequence[User]:
-    return session.scalars(select(User).where(User.role == "student")
-                           .order_by(User.username)).all()
+def courses(session: Session) -> Sequence[Course]:
+    return session.scalars(select(Course).order_by(Course.name)).all()
+
+
+def students(session: Session, course_id: int | None = None) -> Sequence[User]:
+    """Student accounts, by username; only those enrolled in `course_id` when given."""
+    query = select(User).where(User.role == "student")
+    if course_id is not None:
+        query = query.join(Enrollment).where(Enrollment.course_id == course_id)
+    return session.scalars(query.order_by(User.username)).all()
 
 
 def usernames(session: Session) -> dict[int, str]:
@@ -77,11 +84,12 @@ def set_points(problem_set, best_in_set: Mapping[str, float]) -> float:
     return sum(item.points * best_in_set.get(item.problem_id, 0.0) for item in problem_set.items)
 
 
-def gradebook(session: Session, sets: Sequence) -> list[GradebookRow]:
-    """One row per student with the points earned on each set, ordered by username."""
+def gradebook(session: Session, sets: Sequence, course_id: int | None = None
+              ) -> list[GradebookRow]:
+    """One row per student (of `course_id`, when given) with the points earned on each set."""
     best = best_scores(session)
     rows = []
-    for user in students(session):
+    for user in students(session, course_id):
         earned = {s.id: set_points(s, best.get(user.id, {}).get(s.id, {})) for s in sets}
         rows.append(GradebookRow(user, earned, sum(earned.values())))
     return rows
@@ -106,9 +114,13 @@ def student_submissions(session: Session, user_id: int) -> Sequence[Submission]:
         Submission.set_id, Submission.problem_id, Submission.attempt, Submission.id)).all()
 
 
-def all_submissions(session: Session) -> Sequence[Submission]:
-    return session.scalars(select(Submission).order_by(
-        Submission.id)).all()
+def all_submissions(session: Session, course_id: int | None = None) -> Sequence[Submission]:
+    """Every graded answer (of the students of `course_id`, when given), oldest first."""
+    query = select(Submission)
+    if course_id is not None:
+        query = query.join(Enrollment, Enrollment.user_id == Submission.user_id).where(
+            Enrollment.course_id == course_id)
+    return session.scalars(query.order_by(Submission.id)).all()
 
 
 def problem_attempts(session: Session, set_id: str, problem_id: str) -> list[Attempt]:
