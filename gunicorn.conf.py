@@ -34,3 +34,6 @@ loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 limit_request_line = 8190
 limit_request_fields = 100
 proc_name = "stride"
+# No runtime control socket: it defaults to one path per user (~/.gunicorn/gunicorn.ctl), which
+# several servers on one box (tests, benchmarks, staging) would fight over.
+control_socket_disable = True
