@@ -208,3 +208,13 @@ def test_database_urls_use_the_declared_driver(url, expected):
     from web.db import normalize_url
 
     assert normalize_url(url) == expected
+
+
+def test_migrations_match_the_models(app):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from web.models import Base
+
+    with app.extensions["stride_engine"].connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
