@@ -530,6 +530,9 @@ def _judge(p: _Planned, raw: RawOutcome, source: str, limits: SandboxLimits) -> 
         return _exception(p, raw.status, at_import=True)
     if outcome in ("import_timeout", "timeout"):
         return _timeout(p, at_import=outcome == "import_timeout", limits=limits)
+    if outcome == "skipped_after_timeout":
+        return _report(p, "timeout", f"Not run: an earlier test of {p.func} ran out of time, "
+                       "so this one would too.")
     if outcome in ("import_crashed", "crashed", "lost"):
         return _crashed(p, raw, limits)
     status = raw.status

@@ -204,3 +204,10 @@ def test_bwrap_command_binds_nothing_of_the_project_but_the_worker():
     assert project == [str(ROOT / "grader" / "sandbox" / "zygote.py")]
     assert "--unshare-net" in cmd or "--unshare-all" in cmd
     assert "--die-with-parent" in cmd
+
+
+def test_after_a_timeout_the_same_functions_other_calls_are_skipped(pool):
+    source = "def slow(x):\n    while True:\n        pass\ndef fast(x):\n    return x\n"
+    outcomes = _run(pool, source, TestCall("t0", "slow", (1,), wall_s=0.5),
+                    TestCall("t1", "slow", (2,), wall_s=0.5), TestCall("t2", "fast", (3,)))
+    assert [o.outcome for o in outcomes] == ["timeout", "skipped_after_timeout", "done"]

@@ -68,8 +68,9 @@ class TestCall:
 class RawOutcome:
     """What came back from one call, before any verdict.
 
-    ``outcome`` is one of "done", "timeout", "crashed", "import_error", "import_timeout",
-    "import_crashed", "lost" (the worker itself died or overran). ``status`` is the child's
+    ``outcome`` is one of "done", "timeout", "skipped_after_timeout" (an earlier call of the
+    same function timed out), "crashed", "import_error", "import_timeout", "import_crashed",
+    "lost" (the worker itself died or overran). ``status`` is the child's
     JSON status (validated to be a dict) and ``arrays`` its saved outputs, either None when
     missing or unreadable (``problem`` then says why).
     """

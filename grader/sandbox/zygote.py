@@ -379,7 +379,15 @@ def _settle(state, tests, outcomes, exit_info, lifetime):
         return []
     failed = state["current"] or pending[0]["id"]
     outcomes[failed] = dict(base, id=failed, outcome="timeout" if state["timeout"] else "crashed")
-    return [t for t in pending if t["id"] != failed]
+    rest = [t for t in pending if t["id"] != failed]
+    if not state["timeout"]:
+        return rest
+    # One timeout per function is enough: an endless loop would only time out again.
+    func = next(t["func"] for t in tests if t["id"] == failed)
+    for test in rest:
+        if test["func"] == func:
+            outcomes[test["id"]] = dict(base, id=test["id"], outcome="skipped_after_timeout")
+    return [t for t in rest if t["func"] != func]
 
 
 def _handle(job):
