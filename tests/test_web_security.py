@@ -76,6 +76,10 @@ CODE_MATRIX = [
                                         "instructor": 200}),
     ("GET", "/code/no_such_exercise", {"anonymous": 302, "student": 404, "other student": 404,
                                        "instructor": 404}),
+    ("GET", "/code/conv_step_by_step/starter.py", {"anonymous": 302, "student": 200,
+                                                   "other student": 200, "instructor": 200}),
+    ("POST", "/code/conv_step_by_step", {"anonymous": 302, "student": 302,
+                                         "other student": 302, "instructor": 302}),
 ]
 
 
