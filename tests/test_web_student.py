@@ -296,3 +296,20 @@ def test_home_lists_open_sets_before_closed_ones(client, auth):
     auth.login()
     page = _text(client.get("/"))
     assert page.index("Open set") < page.index("Closed set")
+
+
+def test_no_problem_page_in_the_bank_shows_its_answer_before_it_may(app, client, auth):
+    from grader.grading import describe_answer
+
+    auth.login()
+    checked = 0
+    for problem in _bank(app).problems.values():
+        if problem.answer_type in ("choice", "multiselect", "truefalse"):
+            continue  # the answer is one of the options on the page by design
+        page = _text(client.get(f"/sets/open-set/{problem.id}"))
+        _record, variant = _variant(app, "alice", "open-set", problem.id)
+        described = describe_answer(variant)
+        if len(described) >= 6:
+            assert described not in page and str(render_text(described)) not in page, problem.id
+            checked += 1
+    assert checked >= 5
