@@ -211,3 +211,38 @@ def test_after_a_timeout_the_same_functions_other_calls_are_skipped(pool):
     outcomes = _run(pool, source, TestCall("t0", "slow", (1,), wall_s=0.5),
                     TestCall("t1", "slow", (2,), wall_s=0.5), TestCall("t2", "fast", (3,)))
     assert [o.outcome for o in outcomes] == ["timeout", "skipped_after_timeout", "done"]
+
+
+def test_without_bubblewrap_the_limits_still_apply_and_a_warning_says_so(monkeypatch, caplog):
+    import grader.sandbox.runner as runner
+
+    monkeypatch.setenv("STRIDE_SANDBOX", "none")
+    monkeypatch.setattr(runner, "_WARNED", False)
+    plain = SandboxPool(1)
+    source = ("import os\nimport numpy as np\n"
+              "def fork(x):\n    os.fork()\n"
+              "def loop(x):\n    while True:\n        pass\n"
+              "def ok(x):\n    return np.asarray(x) + 1\n")
+    try:
+        with caplog.at_level("WARNING", logger="grader.sandbox.runner"):
+            fork, loop, ok = run_calls(source, [TestCall("t0", "fork", (1,)),
+                                                TestCall("t1", "loop", (1,), wall_s=0.5),
+                                                TestCall("t2", "ok", (np.ones(2),))],
+                                       limits=LIMITS, pool=plain)
+    finally:
+        plain.shutdown()
+    assert fork.status["exc_type"] == "BlockingIOError"
+    assert loop.outcome == "timeout"
+    assert ok.arrays["r"].tolist() == [2.0, 2.0]
+    assert "without bubblewrap" in caplog.text
+
+
+def test_a_worker_that_cannot_start_raises_sandbox_error_with_the_reason(monkeypatch):
+    import grader.sandbox.runner as runner
+    from grader.errors import SandboxError
+
+    monkeypatch.setattr(runner, "ZYGOTE", runner.ZYGOTE.with_name("missing_worker.py"))
+    broken = SandboxPool(1)
+    with pytest.raises(SandboxError, match="the sandbox worker did not start .*missing_worker"):
+        broken.acquire()
+    broken.shutdown()

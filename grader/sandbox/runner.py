@@ -247,15 +247,22 @@ class Worker:
             cmd, self.mode = bwrap_command(bwrap, self.jobs_root), "bwrap"
         else:
             cmd, self.mode = plain_command(), "rlimits"
-        self.proc = _SPAWNER.popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=_clean_env(), start_new_session=True, close_fds=True, cwd="/",
-        )
-        self._buffer = b""
-        line = self._readline(time.monotonic() + START_TIMEOUT_S)
-        if line is None or not json.loads(line).get("ready"):
-            self.stop()
-            raise SandboxError(f"the sandbox worker did not start ({' '.join(cmd[:3])} ...)")
+        with tempfile.TemporaryFile() as errors:
+            self.proc = _SPAWNER.popen(
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+                env=_clean_env(), start_new_session=True, close_fds=True, cwd="/",
+            )
+            self._buffer = b""
+            line = self._readline(time.monotonic() + START_TIMEOUT_S)
+            if line is None or not line.startswith('{"ready": true'):
+                self.stop()
+                errors.seek(0)
+                detail = errors.read(2000).decode("utf-8", "replace").strip()
+                raise SandboxError(
+                    f"the sandbox worker did not start ({self.mode}): {detail or 'no output'}."
+                    + (" If bubblewrap cannot work here (e.g. user namespaces are disabled), "
+                       "set STRIDE_SANDBOX=none to run with resource limits only."
+                       if self.mode == "bwrap" else ""))
 
     def stop(self) -> None:
         if self.proc is not None:
