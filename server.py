@@ -176,7 +176,7 @@ def _print_bank_status(app: Flask) -> None:
         print(f"Problem bank: {len(bank.problems)} problems in {len(bank.sets)} sets.")
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -185,13 +185,29 @@ def main(argv: list[str] | None = None) -> None:
                         help="migrate the database and create the demo course and logins first")
     parser.add_argument("--check-only", action="store_true",
                         help="prepare and check everything, then exit without serving")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    from web.cli import DEMO_JOIN_CODE, setup_demo
+
+def _print_welcome(args: argparse.Namespace, logins) -> None:
+    from web.cli import DEMO_JOIN_CODE
+
+    url = f"http://{args.host}:{args.port}/"
+    print(f"Stride is running on {url}", flush=True)
+    for login in logins:
+        print(f"  {login.role:<10} {login.username:<10} password: {login.password}")
+    if logins:
+        print(f"  students can also register with the course join code {DEMO_JOIN_CODE!r}")
+    print(f"  practice without an account: {url}practice/", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Prepare (with --setup-demo), check, and serve with the built-in server."""
+    from web.cli import setup_demo
     from web.db import SchemaOutOfDate, session_factory, upgrade_database
     from web.jobs import recover_stale_jobs
     from web.security import InsecureConfiguration
 
+    args = _parse_args(argv)
     if args.setup_demo:
         _prepare_instance()
         upgrade_database(_database_url())
@@ -209,12 +225,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.check_only:
         print("Stride is ready to serve.")
         return
-    print(f"Stride is running on http://{args.host}:{args.port}/", flush=True)
-    for login in logins:
-        print(f"  {login.role:<10} {login.username:<10} password: {login.password}")
-    if logins:
-        print(f"  students can also register with the course join code {DEMO_JOIN_CODE!r}")
-    print(f"  practice without an account: http://{args.host}:{args.port}/practice/", flush=True)
+    _print_welcome(args, logins)
     app.run(host=args.host, port=args.port, threaded=True)
 
 
