@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -332,6 +333,8 @@ class SandboxPool:
         self._all = [Worker() for _ in range(size)]
         for worker in self._all:
             self._idle.put(worker)
+        self.owner_pid = os.getpid()
+        _POOLS.add(self)
 
     def acquire(self) -> Worker:
         worker = self._idle.get()
@@ -367,12 +370,17 @@ def default_pool() -> SandboxPool:
         return _POOL
 
 
-def _shutdown_default_pool() -> None:
-    if _POOL is not None and _POOL_PID == os.getpid():
-        _POOL.shutdown()
+_POOLS: weakref.WeakSet[SandboxPool] = weakref.WeakSet()
 
 
-atexit.register(_shutdown_default_pool)
+def _shutdown_pools() -> None:
+    """At exit, stop the workers of the pools this process made (never a forked parent's)."""
+    for pool in list(_POOLS):
+        if pool.owner_pid == os.getpid():
+            pool.shutdown()
+
+
+atexit.register(_shutdown_pools)
 
 
 def sandbox_warning() -> str | None:
