@@ -162,3 +162,32 @@ def test_a_row_whose_job_vanished_is_marked_failed_not_left_grading(redis_app):
     row = row_of(redis_app, submission_id)
     assert (row.status, row.error) == ("failed", LOST_MESSAGE)
     assert client.get(f"/code/submissions/{submission_id}/status").get_json()["done"]
+
+
+def test_the_documented_worker_command_grades_a_queued_submission(redis_app, queue_name):
+    """`python -m web.worker` needs only DATABASE_URL and REDIS_URL (here in burst mode)."""
+    import subprocess
+    import sys
+
+    client = redis_app.test_client()
+    login(client)
+    submission_id = submit(client, (ROOT / "tests/submissions/correct_basics.py").read_text())
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env.update(DATABASE_URL=redis_app.config["DATABASE_URL"], REDIS_URL=REDIS_URL)
+    done = subprocess.run([sys.executable, "-m", "web.worker", "--burst", "--queue", queue_name],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    row = row_of(redis_app, submission_id)
+    assert row.status == "done" and row.score == row.max_score > 0
+
+
+def test_the_worker_command_says_what_it_needs(tmp_path):
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DATABASE_URL", "REDIS_URL")}
+    done = subprocess.run([sys.executable, "-m", "web.worker"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "set DATABASE_URL and REDIS_URL" in done.stderr
