@@ -218,3 +218,15 @@ def test_migrations_match_the_models(app):
 
     with app.extensions["stride_engine"].connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def test_the_welcome_text_prints_the_url_and_demo_logins(capsys):
+    import argparse
+
+    from web.cli import DEMO_LOGINS
+
+    server._print_welcome(argparse.Namespace(host="127.0.0.1", port=5000), DEMO_LOGINS)
+    out = capsys.readouterr().out
+    assert "http://127.0.0.1:5000/" in out
+    for login in DEMO_LOGINS:
+        assert f"{login.username:<10} password: {login.password}" in out
