@@ -287,6 +287,10 @@ def explain_shape(func: str, args: tuple, kwargs: Mapping, name: str,
 
 def size_formula(func: str, args: tuple, kwargs: Mapping) -> str | None:
     """The output-size formula with the test's numbers, e.g. for a wrong-shape message."""
+    if func == "zero_pad":
+        (m, n_H, n_W, n_C), pad = args[0].shape, args[1]
+        return (f"Only height and width grow: n_H + 2*pad = {n_H} + 2*{pad} = {n_H + 2 * pad}, "
+                f"n_W + 2*pad = {n_W} + 2*{pad} = {n_W + 2 * pad}; m = {m} and n_C = {n_C} stay.")
     geometry = _geometry(func, args)
     if geometry is None:
         return None

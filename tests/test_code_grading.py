@@ -9,7 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
+from grader import diagnosis, reference
 from grader.codegrade import (
     EXERCISES,
     CodeReport,
@@ -274,3 +277,70 @@ def test_convolution_basics_bugs_are_named(pool, swap, named):
     report = _grade(pool, source, exercise="convolution_basics", functions=["convolve1d"])
     diagnoses = [t.diagnosis or "" for t in report.functions[0].tests if not t.passed]
     assert any(named in d for d in diagnoses), diagnoses
+
+
+# ------------------------------------------------- diagnosis in the trusted process (no sandbox)
+
+@st.composite
+def conv_cases(draw):
+    f = draw(st.integers(2, 3))
+    stride = draw(st.integers(1, 2))
+    pad = draw(st.integers(0, 2))
+    n_H = draw(st.integers(f, 6))
+    n_W = draw(st.integers(f, 6))
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((draw(st.integers(1, 2)), n_H, n_W, draw(st.integers(1, 3))))
+    W = rng.standard_normal((f, f, A.shape[3], draw(st.integers(1, 3))))
+    b = rng.standard_normal((1, 1, 1, W.shape[3]))
+    return A, W, b, {"stride": stride, "pad": pad}
+
+
+@given(conv_cases())
+def test_a_flipped_kernel_is_always_named(case):
+    A, W, b, hp = case
+    expected = reference.conv_forward(A, W, b, hp)[0]
+    got = reference.conv_forward(A, W[::-1, ::-1], b, hp)[0]
+    assume(not np.allclose(got, expected))
+    hint = diagnosis.explain_values("conv_forward", case, {}, "Z", got, expected)
+    assert hint is not None and "kernel flipped" in hint
+
+
+@given(conv_cases())
+def test_a_missing_bias_is_named_unless_a_flip_explains_it_too(case):
+    A, W, b, hp = case
+    expected = reference.conv_forward(A, W, b, hp)[0]
+    got = expected - b
+    hint = diagnosis.explain_values("conv_forward", case, {}, "Z", got, expected)
+    assert hint is not None and ("without the bias" in hint or "flipped" in hint)
+
+
+def test_the_correct_output_matches_no_mutation_that_changes_it():
+    rng = np.random.default_rng(0)
+    A, W = rng.standard_normal((2, 5, 5, 3)), rng.standard_normal((3, 3, 3, 2))
+    b = rng.standard_normal((1, 1, 1, 2))
+    case = (A, W, b, {"stride": 1, "pad": 1})
+    expected = reference.conv_forward(*case)[0]
+    noise = expected + rng.standard_normal(expected.shape)
+    assert diagnosis.explain_values("conv_forward", case, {}, "Z", noise, expected) is None
+
+
+def test_size_formulas_use_the_tests_numbers():
+    A, W = np.zeros((2, 5, 7, 4)), np.zeros((3, 3, 4, 8))
+    text = diagnosis.size_formula("conv_forward", (A, W, np.zeros((1, 1, 1, 8)),
+                                                   {"stride": 2, "pad": 1}), {})
+    assert text == ("n_H = floor((5 + 2*1 - 3) / 2) + 1 = 3; "
+                    "n_W = floor((7 + 2*1 - 3) / 2) + 1 = 4; n_C = 8.")
+    assert "3 + 2*2 = 7" in diagnosis.size_formula("zero_pad", (np.zeros((2, 3, 3, 2)), 2), {})
+
+
+def test_exception_pitfalls():
+    assert "b.item()" in diagnosis.explain_exception(
+        "conv_single_step", (), {}, "TypeError",
+        "only 0-dimensional arrays can be converted to Python scalars", [])
+    cache = (np.zeros((1, 3, 3, 1)), np.zeros((1, 1, 1, 1)), np.zeros((1, 1, 1, 1)),
+             {"stride": 1, "pad": 0})
+    assert "X[pad:-pad]" in diagnosis.explain_exception(
+        "conv_backward", (np.zeros((1, 3, 3, 1)), cache), {}, "ValueError",
+        "could not broadcast input array from shape (0,0,1) into shape (3,3,1)", [])
+    assert diagnosis.explain_exception("zero_pad", (), {}, "KeyError", "'x'", []) is None
