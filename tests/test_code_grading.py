@@ -344,3 +344,12 @@ def test_exception_pitfalls():
         "conv_backward", (np.zeros((1, 3, 3, 1)), cache), {}, "ValueError",
         "could not broadcast input array from shape (0,0,1) into shape (3,3,1)", [])
     assert diagnosis.explain_exception("zero_pad", (), {}, "KeyError", "'x'", []) is None
+
+
+def test_an_oversized_file_is_refused_without_running_it(pool):
+    source = "def zero_pad(X, pad):\n    return X\n" + "# padding\n" * 100_000
+    report = _grade(pool, source, functions=["zero_pad", "conv_forward"], include_hidden=False)
+    zero_pad, conv_forward = report.functions
+    assert {t.verdict for t in zero_pad.tests} == {"exception"}
+    assert "larger than 512 KB" in zero_pad.tests[0].message
+    assert conv_forward.status == "not attempted"
