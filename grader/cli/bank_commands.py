@@ -18,6 +18,7 @@ import numpy as np
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from grader.bank import (
     DEFAULT_PROBLEMS_DIR,
@@ -30,8 +31,8 @@ from grader.bank import (
 )
 from grader.bank import schema_text as _schema_text
 from grader.errors import FormatError, ProblemSpecError
-from grader.prompts import to_terminal
-from grader.variants import Variant, generate
+from grader.prompts import format_number, to_terminal
+from grader.variants import Figure, Variant, generate
 
 DEFAULT_LINT_VARIANTS = 500
 
@@ -175,7 +176,27 @@ def _print_preview(variant: Variant) -> None:
     for m in variant.mistakes:
         console.print(f"  mistake [cyan]{m.tag}[/]: {escape(json.dumps(m.value))}")
     for fig in variant.figures:
-        console.print(f"  figure {escape(fig.name)}: {len(fig.matrix)} x {len(fig.matrix[0])}")
+        console.print(f"figure [bold]{escape(fig.name)}[/] ({len(fig.matrix)} x "
+                      f"{len(fig.matrix[0])}):")
+        console.print(_figure_table(fig))
+
+
+def _figure_table(fig: Figure) -> Table:
+    """A matrix as a grid of grey cells, dark for the smallest value and light for the largest,
+    the way the course draws images and filters."""
+    values = [v for row in fig.matrix for v in row]
+    low, high = min(values), max(values)
+    table = Table(show_header=False, box=None, padding=(0, 1), pad_edge=False)
+    for _ in fig.matrix[0]:
+        table.add_column(justify="right")
+    for row in fig.matrix:
+        cells = []
+        for v in row:
+            grey = 40 + int(200 * (v - low) / (high - low)) if high > low else 140
+            ink = "black" if grey > 130 else "white"
+            cells.append(Text(format_number(v), style=f"{ink} on rgb({grey},{grey},{grey})"))
+        table.add_row(*cells)
+    return table
 
 
 def _print_options(console: Console, variant: Variant) -> None:
