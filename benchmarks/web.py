@@ -153,6 +153,22 @@ def run_side(label: str, spec: str, url: str, table: str, post, args, workdir: P
     return len(tally.latencies) / elapsed, p99, ok
 
 
+def run_postgres(args, workdir: Path) -> None:
+    import secrets
+
+    load = _load()
+    name = f"stride_load_{secrets.token_hex(4)}"
+    url = load.create_pg_database(name)
+    try:
+        pg_dir = workdir / "pg"
+        pg_dir.mkdir()
+        problems = load.prepare(pg_dir, url, args.clients)
+        run_side("stride on PostgreSQL (information)", load.app_spec(url, pg_dir / "problems"),
+                 url, "submission", stride_post(problems), args, pg_dir)
+    finally:
+        load.drop_pg_database(name)
+
+
 def main(argv: list[str] | None = None) -> int:
     load = _load()
     parser = argparse.ArgumentParser(description=__doc__,
@@ -160,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--max-requests", type=int, default=100_000)
+    parser.add_argument("--postgres", action="store_true",
+                        help="also run Stride on PostgreSQL (for information; not the target)")
     args = parser.parse_args(argv)
     print(f"Web benchmark on 127.0.0.1: {args.clients} clients, {args.duration:g} s per side, "
           f"gunicorn with 2 workers; Stride's rate limits raised to {load.GENEROUS!r}.")
@@ -172,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
                          floor_url, "floor_row", floor_post, args, workdir)
         stride = run_side("stride (answer submissions)", load.app_spec(url, workdir / "problems"),
                           url, "submission", stride_post(problems), args, workdir)
+        if args.postgres:
+            run_postgres(args, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     ratio = stride[0] / floor[0]
