@@ -23,7 +23,7 @@ import numpy as np
 from jinja2.sandbox import SandboxedEnvironment
 
 from grader.errors import ProblemSpecError
-from grader.expressions import to_jsonable
+from grader.expressions import _safe_mul, _safe_pow, to_jsonable
 
 
 def format_number(x: Any) -> str:
@@ -62,9 +62,22 @@ def num(value: Any) -> str:
     return format_number(value)
 
 
+class _PromptEnvironment(SandboxedEnvironment):
+    """The sandbox, plus the same guard on ``**`` as expressions have (no template can hang)."""
+
+    intercepted_binops = frozenset({"**", "*"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            return _safe_pow(left, right)
+        if operator == "*":
+            return _safe_mul(left, right)
+        return super().call_binop(context, operator, left, right)
+
+
 def _make_environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
-                               keep_trailing_newline=False)
+    env = _PromptEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
+                             keep_trailing_newline=False)
     env.filters.update(latex=latex, shape=shape, num=num, fmt=format_number)
     return env
 
@@ -87,7 +100,7 @@ def render(template: jinja2.Template, context: Mapping[str, Any], where: str) ->
     values = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in context.items()}
     try:
         return template.render(values).strip()
-    except jinja2.TemplateError as exc:
+    except Exception as exc:  # any failure inside an author's template is a spec error
         raise ProblemSpecError(f"{where}: {type(exc).__name__}: {exc}") from exc
 
 

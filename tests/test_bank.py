@@ -410,3 +410,11 @@ def test_prompt_templates_are_sandboxed_and_strict(tmp_path):
 def test_every_variant_is_json(problem_id, seed):
     variant = generate(load_bank_cached().problems[problem_id], seed)
     assert Variant.from_json(json.loads(json.dumps(variant.to_json()))) == variant
+
+
+@pytest.mark.parametrize("prompt", ["{{ 2 ** 1000 }}", "{{ 'ab' * 10 ** 6 }}", "{{ n / 0 }}"])
+def test_prompt_templates_cannot_hang_or_crash(tmp_path, prompt):
+    write(tmp_path, "pad.yaml", good().replace("Pad an", prompt))
+    problem = load_bank(tmp_path).problems["pad-rows"]
+    with pytest.raises(ProblemSpecError, match="pad.yaml: problem 'pad-rows': field 'prompt'"):
+        generate(problem, 0)
