@@ -552,3 +552,24 @@ def test_cli_exports_one_course(runner, graded, second_course):
     assert [line.split(",")[0] for line in result.output.splitlines()[1:]] == ["alice", "bob"]
     missing = runner.invoke(args=["export-scores", "--course", "Nope"])
     assert missing.exit_code == 1 and "There is no course called 'Nope'." in missing.output
+
+
+def test_overview_explains_a_bank_that_never_loaded(web_config, tmp_path):
+    import shutil
+
+    from server import create_app
+
+    problems = tmp_path / "broken-problems"
+    shutil.copytree(web_config["PROBLEMS_DIR"], problems)
+    (problems / "broken.yaml").write_text("id: broken\ntitle: [unclosed\n")
+    app = create_app({**web_config, "PROBLEMS_DIR": str(problems)})
+    try:
+        client = app.test_client()
+        client.post("/auth/login", data={"username": "ines", "password": WEB_PASSWORD})
+        response = client.get("/instructor/")
+        page = response.get_data(as_text=True)
+        assert response.status_code == 422
+        assert "no bank is loaded yet" in page and "broken.yaml" in page
+    finally:
+        app.extensions["stride_pool"].shutdown()
+        app.extensions["stride_engine"].dispose()

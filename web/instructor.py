@@ -43,11 +43,23 @@ def _sets() -> list:
     return sorted(get_bank().sets.values(), key=lambda s: s.id)
 
 
+def _dashboard(bank_errors: tuple[str, ...] = (), status: int = 200):
+    from grader.errors import ProblemSpecError
+
+    try:
+        bank = get_bank()
+    except ProblemSpecError as exc:  # no bank has loaded since the server started
+        bank_errors = bank_errors or tuple(getattr(exc, "errors", None) or (str(exc),))
+        return render_template("instructor/dashboard.html", sets=[], problems=[],
+                               n_problems=0, bank_errors=bank_errors), 422
+    return render_template("instructor/dashboard.html", sets=_sets(), n_problems=len(
+        bank.problems), problems=sorted(bank.problems.values(), key=lambda p: (p.topic, p.id)),
+        bank_errors=bank_errors), status
+
+
 @bp.get("/")
 def dashboard():
-    bank = get_bank()
-    return render_template("instructor/dashboard.html", sets=_sets(), bank=bank,
-                           problems=sorted(bank.problems.values(), key=lambda p: (p.topic, p.id)))
+    return _dashboard()
 
 
 @bp.post("/bank/reload")
@@ -57,12 +69,7 @@ def reload():
     try:
         bank = reload_bank()
     except ProblemSpecError as exc:
-        errors = getattr(exc, "errors", None) or (str(exc),)
-        old = get_bank()
-        return render_template("instructor/dashboard.html", sets=_sets(), bank=old,
-                               problems=sorted(old.problems.values(),
-                                               key=lambda p: (p.topic, p.id)),
-                               bank_errors=errors), 422
+        return _dashboard(tuple(getattr(exc, "errors", None) or (str(exc),)), 422)
     flash(f"The problem bank was reloaded: {len(bank.problems)} problems in "
           f"{len(bank.sets)} sets.", "success")
     return redirect(url_for("instructor.dashboard"))
