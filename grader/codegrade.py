@@ -532,6 +532,9 @@ def _judge(p: _Planned, raw: RawOutcome, source: str, limits: SandboxLimits) -> 
         return _exception(p, raw.status, at_import=True)
     if outcome in ("import_timeout", "timeout"):
         return _timeout(p, at_import=outcome == "import_timeout", limits=limits)
+    if outcome in ("disk_quota", "import_disk_quota"):
+        return _report(p, "crashed", f"Your code wrote more than {limits.disk_mb} MB of files "
+                       "and was stopped: return results instead of writing files.")
     if outcome == "skipped_after_timeout":
         return _report(p, "timeout", f"Not run: an earlier test of {p.func} ran out of time, "
                        "so this one would too.")

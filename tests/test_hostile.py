@@ -19,7 +19,8 @@ from grader.sandbox import SandboxLimits, SandboxPool, bwrap_path
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRE_SERVICES = os.environ.get("STRIDE_REQUIRE_SERVICES") == "1"
 HOSTILE = ROOT / "tests" / "hostile"
-LIMITS = SandboxLimits(wall_s=1.0, cpu_s=2.0, memory_mb=256, import_wall_s=1.0, fsize_mb=16)
+LIMITS = SandboxLimits(wall_s=1.0, cpu_s=2.0, memory_mb=256, import_wall_s=1.0, fsize_mb=16,
+                       disk_mb=32)
 CANARY = Path("/tmp/stride-hostile-canary.txt")
 BWRAP = bwrap_path() is not None
 
@@ -66,6 +67,7 @@ CASES = [
     ("pickle_output.py", {"wrong type"}, False),
     ("forged_npy_header.py", {"wrong type"}, False),
     ("fd_exhaustion.py", {"exception"}, False),
+    ("disk_filler.py", {"crashed"}, False),
     ("raise_rlimits.py", {"exception"}, False),
     ("proc_snoop.py", {"exception"}, True),
     ("stdin_read.py", {"wrong type"}, False),

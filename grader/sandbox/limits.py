@@ -23,6 +23,9 @@ class SandboxLimits:
         Largest file the child may write (``RLIMIT_FSIZE``), so also the largest output.
     nofile : int
         Open file descriptors (``RLIMIT_NOFILE``).
+    disk_mb : int
+        All the files the child may leave in its job directory together (checked every 0.1 s),
+        and the size of its private /tmp under bubblewrap.
     import_wall_s : float
         Wall clock for running the submission's module body (its imports and top-level code).
     """
@@ -33,9 +36,11 @@ class SandboxLimits:
     fsize_mb: int = 64
     nofile: int = 64
     import_wall_s: float = 5.0
+    disk_mb: int = 128
 
     def __post_init__(self) -> None:
-        for name in ("wall_s", "cpu_s", "memory_mb", "fsize_mb", "nofile", "import_wall_s"):
+        for name in ("wall_s", "cpu_s", "memory_mb", "fsize_mb", "nofile", "import_wall_s",
+                     "disk_mb"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"SandboxLimits.{name} must be a positive number, got {value!r}")
@@ -50,6 +55,7 @@ class SandboxLimits:
             "fsize": int(self.fsize_mb * MB),
             "nofile": int(self.nofile),
             "import_wall": float(self.import_wall_s),
+            "disk": int(self.disk_mb * MB),
         }
 
 

@@ -44,6 +44,7 @@ MAX_STATUS_BYTES = 64 * 1024
 START_TIMEOUT_S = 30.0
 SANDBOX_ROOT = "/sandbox"
 JOBS_MOUNT = "/jobs"
+TMP_SIZE = 64 * 1024 * 1024  # the sandbox's private /tmp: student code rarely needs any
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,8 @@ class RawOutcome:
     """What came back from one call, before any verdict.
 
     ``outcome`` is one of "done", "timeout", "skipped_after_timeout" (an earlier call of the
-    same function timed out), "crashed", "import_error", "import_timeout", "import_crashed",
-    "lost" (the worker itself died or overran). ``status`` is the child's
+    same function timed out), "crashed", "disk_quota", "import_error", "import_timeout",
+    "import_crashed", "import_disk_quota", "lost" (the worker itself died or overran). ``status`` is the child's
     JSON status (validated to be a dict) and ``arrays`` its saved outputs, either None when
     missing or unreadable (``problem`` then says why).
     """
@@ -177,7 +178,7 @@ def bwrap_command(bwrap: str, jobs_root: Path) -> list[str]:
         args += ["--setenv", key, value]
     _bind_system(args)
     python = _bind_python(args)
-    args += ["--perms", "1777", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
+    args += ["--perms", "1777", "--size", str(TMP_SIZE), "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
              "--bind", str(jobs_root), JOBS_MOUNT, "--chdir", "/tmp"]
     args += [python, "-I", "-S", "-B", f"{SANDBOX_ROOT}/zygote.py", "--site",
              f"{SANDBOX_ROOT}/site"]
@@ -241,6 +242,9 @@ class Worker:
     def start(self) -> None:
         self.stop()
         self.jobs_root = Path(tempfile.mkdtemp(prefix="stride-jobs-", dir=_jobs_parent()))
+        # Traversable but not listable by others: the worker (root without CAP_DAC_OVERRIDE
+        # in the sandbox) must reach a job's directory to watch its disk use.
+        os.chmod(self.jobs_root, 0o711)
         if os.geteuid() == 0:
             os.chown(self.jobs_root, NOBODY, NOBODY)
         bwrap = bwrap_path()
@@ -467,14 +471,14 @@ def wire_plan(calls: Sequence[TestCall]) -> WirePlan:
 def _prepare_job(worker: Worker, source: str, plan: WirePlan,
                  limits: SandboxLimits) -> tuple[Path, dict]:
     job_dir = worker.jobs_root / secrets.token_hex(12)
-    job_dir.mkdir(mode=0o755)
+    job_dir.mkdir()
     (job_dir / "out").mkdir()
     (job_dir / "submission.py").write_text(source, encoding="utf-8")
     for name, data in plan.inputs:
         (job_dir / name).write_bytes(data)
     job = {"dir": worker.job_path(job_dir), "batches": plan.batches,
            "limits": limits.to_wire(), "uid": NOBODY if os.geteuid() == 0 else None}
-    os.chmod(job_dir, 0o755)
+    os.chmod(job_dir, 0o711)
     if os.geteuid() == 0:
         os.chown(job_dir / "out", NOBODY, NOBODY)
     return job_dir, job

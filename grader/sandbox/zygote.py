@@ -324,7 +324,7 @@ def _run_batch(job_dir, tests, limits, uid):
         started = time.monotonic()
         pid, read_fd = _fork_child(job_dir, remaining, limits, uid)
         progress = _Progress(read_fd)
-        state = _watch(progress, remaining, limits, started, pid)
+        state = _watch(progress, remaining, limits, started, pid, job_dir)
         os.close(read_fd)
         exit_info = _reap(pid)
         lifetime = time.monotonic() - started
@@ -332,20 +332,51 @@ def _run_batch(job_dir, tests, limits, uid):
     return [outcomes[t["id"]] for t in tests]
 
 
-def _watch(progress, tests, limits, started, pid):
-    """Follow the child's progress until it ends or overruns; returns what happened."""
+DISK_CHECK_S = 0.1
+MAX_ENTRIES = 5000
+
+
+def _disk_usage(job_dir):
+    """Bytes the job directory holds (files past MAX_ENTRIES count as over any quota)."""
+    total, seen = 0, 0
+    for root, dirs, files in os.walk(job_dir):
+        for name in files:
+            seen += 1
+            if seen > MAX_ENTRIES:
+                return float("inf")
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+        seen += len(dirs)
+    return total
+
+
+def _watch(progress, tests, limits, started, pid, job_dir):
+    """Follow the child's progress until it ends or overruns; returns what happened.
+
+    Besides each test's wall clock, every DISK_CHECK_S the job directory's size is checked
+    against the disk quota: RLIMIT_FSIZE bounds one file, not how many the child writes.
+    """
     ids = [t["id"] for t in tests]
     walls = {t["id"]: float(t["wall"]) for t in tests}
     state = {"imported": False, "import_error": False, "done": [], "current": None,
-             "timeout": False}
+             "timeout": False, "disk": False}
     deadline = started + float(limits["import_wall"])
+    next_check = started + DISK_CHECK_S
     while not progress.eof:
         now = time.monotonic()
         if now >= deadline:
             state["timeout"] = True
             _kill_group(pid)
             break
-        for line in progress.lines(deadline - now):
+        if now >= next_check:
+            next_check = now + DISK_CHECK_S
+            if _disk_usage(job_dir) > float(limits["disk"]):
+                state["disk"] = True
+                _kill_group(pid)
+                break
+        for line in progress.lines(min(deadline, next_check) - now):
             if line == "I" and not state["imported"]:
                 state["imported"] = True
                 deadline = time.monotonic() + (walls[ids[0]] if ids else 1.0)
@@ -367,6 +398,8 @@ def _settle(state, tests, outcomes, exit_info, lifetime):
     if not state["imported"]:
         if state["import_error"]:
             kind = "import_error"
+        elif state["disk"]:
+            kind = "import_disk_quota"
         else:
             kind = "import_timeout" if state["timeout"] else "import_crashed"
         for test in tests:
@@ -378,7 +411,8 @@ def _settle(state, tests, outcomes, exit_info, lifetime):
     if not pending:
         return []
     failed = state["current"] or pending[0]["id"]
-    outcomes[failed] = dict(base, id=failed, outcome="timeout" if state["timeout"] else "crashed")
+    kind = "timeout" if state["timeout"] else "disk_quota" if state["disk"] else "crashed"
+    outcomes[failed] = dict(base, id=failed, outcome=kind)
     rest = [t for t in pending if t["id"] != failed]
     if not state["timeout"]:
         return rest
