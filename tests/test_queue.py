@@ -191,3 +191,18 @@ def test_the_worker_command_says_what_it_needs(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "set DATABASE_URL and REDIS_URL" in done.stderr
+
+
+def test_reaping_never_overwrites_a_row_a_worker_just_finished(redis_app, monkeypatch):
+    """The job reads "finished" only after the row is stored; a stale read must change nothing."""
+    from web.queue import _mark_lost
+
+    client = redis_app.test_client()
+    login(client)
+    submission_id = submit(client, "# finished\n")
+    run_worker_burst(redis_app, monkeypatch)
+    with session_factory(redis_app)() as session:
+        assert _mark_lost(session, submission_id) == 0
+        session.commit()
+    row = row_of(redis_app, submission_id)
+    assert row.status == "done" and row.error is None

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from web.models import CodeSubmission, utcnow
@@ -119,8 +119,7 @@ class RedisQueue:
             for row in session.scalars(query).all():
                 job = Job.fetch_many([job_id(self.name, row.id)], connection=self.connection)[0]
                 if _lost(row, None if job is None else job.get_status(refresh=False), now):
-                    _mark_lost(row)
-                    marked += 1
+                    marked += _mark_lost(session, row.id)
             session.commit()
         return marked
 
@@ -145,9 +144,17 @@ def _from_unix(seconds: float):
     return datetime.fromtimestamp(seconds, UTC)
 
 
-def _mark_lost(row: CodeSubmission) -> None:
-    log.warning("code submission %s lost its grading job; marking it failed", row.id)
-    row.status, row.finished_at, row.error = "failed", utcnow(), LOST_MESSAGE
+def _mark_lost(session: Session, submission_id: int) -> int:
+    """Fail the row unless a worker finished it meanwhile (a conditional UPDATE, no race)."""
+    result = session.execute(
+        update(CodeSubmission)
+        .where(CodeSubmission.id == submission_id,
+               CodeSubmission.status.in_(("queued", "grading")))
+        .values(status="failed", finished_at=utcnow(), error=LOST_MESSAGE)
+        .execution_options(synchronize_session=False))
+    if result.rowcount:
+        log.warning("code submission %s lost its grading job; marked it failed", submission_id)
+    return result.rowcount
 
 
 def database_place(session: Session, submission_id: int) -> QueuePlace:
