@@ -203,6 +203,7 @@ def test_student_answers_and_uploads_code(live, browser):
     page.fill("input[name=answer]", "twenty-nine by twenty-nine")
     page.click("form.answer-form button[type=submit]")
     page.locator(".format-error").wait_for()
+    assert "Expected a shape such as" in page.locator(".format-error").inner_text()
     assert "1 of 3 attempts used" in page.locator(".attempts").inner_text()
 
     page.fill("input[name=answer]", f"({', '.join(str(v) for v in variant.answer)})")
