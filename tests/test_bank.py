@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -367,8 +368,6 @@ def test_lint_reports_a_non_integer_answer(tmp_path):
 
 
 def test_the_examples_of_the_authoring_guide_load_and_lint(tmp_path):
-    import re
-
     guide = Path(__file__).resolve().parent.parent / "docs" / "authoring.md"
     blocks = re.findall(r"```yaml\n(id: .*?)```", guide.read_text(), re.S)
     assert len(blocks) >= 3
@@ -418,3 +417,19 @@ def test_prompt_templates_cannot_hang_or_crash(tmp_path, prompt):
     problem = load_bank(tmp_path).problems["pad-rows"]
     with pytest.raises(ProblemSpecError, match="pad.yaml: problem 'pad-rows': field 'prompt'"):
         generate(problem, 0)
+
+
+def test_mistake_messages_never_contain_the_answer(bank):
+    from grader.grading import describe_answer
+
+    for problem in bank.problems.values():
+        if problem.answer_type in ("truefalse", "choice", "multiselect"):
+            continue
+        for seed in range(10):
+            v = generate(problem, seed)
+            shown = describe_answer(v)
+            plain = shown.replace(",", "")
+            for m in v.mistakes:
+                for text in {shown, plain}:
+                    pattern = rf"(?<![\w.]){re.escape(text)}(?![\w.])"
+                    assert len(plain) < 2 or not re.search(pattern, m.message), (problem.id, seed)
