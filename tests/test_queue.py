@@ -206,3 +206,20 @@ def test_reaping_never_overwrites_a_row_a_worker_just_finished(redis_app, monkey
         session.commit()
     row = row_of(redis_app, submission_id)
     assert row.status == "done" and row.error is None
+
+
+def test_the_status_poll_itself_reports_a_lost_job_as_failed(redis_app, monkeypatch):
+    from datetime import timedelta
+
+    import web.queue
+
+    client = redis_app.test_client()
+    login(client)
+    queue = get_pool(redis_app)
+    submission_id = submit(client, "# lost while the student watches\n")
+    queue.connection.delete(f"rq:job:{job_id(queue.name, submission_id)}")
+    monkeypatch.setattr(web.queue, "MISSING_GRACE", timedelta(0))
+    status = client.get(f"/code/submissions/{submission_id}/status").get_json()
+    assert (status["status"], status["done"], status["queue_position"]) == ("failed", True, None)
+    page = client.get(f"/code/submissions/{submission_id}").get_data(as_text=True)
+    assert "The grading worker stopped" in page

@@ -127,9 +127,11 @@ def _queue_place(row: CodeSubmission):
         return None
     from web.queue import queue_place
 
-    place = queue_place(get_pool(current_app), get_session(), row.id)
-    get_session().refresh(row)  # a lost job may just have been marked failed
-    return place
+    session = get_session()
+    place = queue_place(get_pool(current_app), session, row.id)
+    session.rollback()  # end this read snapshot: a lost job may just have been marked failed
+    session.refresh(row)
+    return place if row.status in ("queued", "grading") else None
 
 
 @bp.get("/submissions/<int:submission_id>/status")
