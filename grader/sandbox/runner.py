@@ -476,7 +476,7 @@ def _prepare_job(worker: Worker, source: str, plan: WirePlan,
     (job_dir / "submission.py").write_text(source, encoding="utf-8")
     for name, data in plan.inputs:
         (job_dir / name).write_bytes(data)
-    job = {"dir": worker.job_path(job_dir), "batches": plan.batches,
+    job = {"token": job_dir.name, "dir": worker.job_path(job_dir), "batches": plan.batches,
            "limits": limits.to_wire(), "uid": NOBODY if os.geteuid() == 0 else None}
     os.chmod(job_dir, 0o711)
     if os.geteuid() == 0:
@@ -506,7 +506,13 @@ def run_calls(source: str, calls: Sequence[TestCall] | WirePlan, *,
     try:
         job_dir, job = _prepare_job(worker, source, plan, limits)
         reply = worker.request(job, _job_timeout(plan, limits))
+        if reply is not None and reply.get("token") != job["token"] and "error" not in reply:
+            worker.stop()  # out of step with this job: never attribute a reply to another job
+            reply = None
         return _collect(reply, plan.ids, job_dir, limits)
+    except BaseException:
+        worker.stop()  # interrupted mid-job: its reply must not reach the next job
+        raise
     finally:
         if job_dir is not None:
             shutil.rmtree(job_dir, ignore_errors=True)

@@ -428,7 +428,7 @@ def _handle(job):
     outcomes = []
     for batch in job["batches"]:
         outcomes.extend(_run_batch(job["dir"], batch, job["limits"], job.get("uid")))
-    return {"outcomes": outcomes}
+    return {"token": job.get("token"), "outcomes": outcomes}
 
 
 def main():
