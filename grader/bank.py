@@ -540,6 +540,8 @@ def load_problem_file(path: Path, root: Path = DEFAULT_PROBLEMS_DIR
             continue
         try:
             problems.append(build_problem(model, path, prefix))
+        except BankError as exc:
+            errors.extend(exc.errors)
         except ProblemSpecError as exc:
             errors.append(str(exc))
     return ([] if errors else problems), errors
@@ -621,28 +623,48 @@ def _load_sets(folder: Path, root: Path, problems: Mapping[str, Problem], errors
 
 
 def build_problem(model: ProblemModel, path: Path, prefix: str) -> Problem:
-    """Compile expressions and templates of a validated problem (semantic checks)."""
+    """Compile expressions and templates of a validated problem (semantic checks).
+
+    Raises
+    ------
+    BankError
+        With every finding of the problem (parameters first: the rest depends on their names).
+    """
     params = _build_params(model, prefix)
     names = [p.name for p in params]
-    where = tuple(compile_expr(w, f"{prefix}: field 'where.{i}'", names)
-                  for i, w in enumerate(model.where))
-    roles = _build_roles(model, prefix, names)
+    errors: list[str] = []
+
+    def attempt(build: Any, *args: Any) -> Any:
+        try:
+            return build(*args)
+        except ProblemSpecError as exc:
+            errors.append(str(exc))
+            return None
+
+    where = attempt(lambda: tuple(compile_expr(w, f"{prefix}: field 'where.{i}'", names)
+                                  for i, w in enumerate(model.where)))
+    roles = attempt(_build_roles, model, prefix, names) or ()
     scope = set(names) | set(families_module.STANDARD_DEFAULTS) | {r for r, _ in roles}
-    if any(n in names for n in ("n",)):
+    if "n" in names:
         scope |= {"n_h", "n_w"}
-    _check_answer_fields(model, prefix)
-    answer = (compile_expr(model.answer, f"{prefix}: field 'answer'", scope)
-              if model.answer is not None else None)
-    mistakes = _build_mistakes(model, prefix, scope)
+    attempt(_check_answer_fields, model, prefix)
+    parts = {
+        "answer": attempt(lambda: compile_expr(model.answer, f"{prefix}: field 'answer'", scope)
+                          if model.answer is not None else None),
+        "prompt_template": attempt(compile_template, model.prompt, f"{prefix}: field 'prompt'"),
+        "mistakes": attempt(_build_mistakes, model, prefix, scope),
+        "families": attempt(_build_families, model, prefix, frozenset(scope)),
+        "options": attempt(_build_options, model, prefix, scope),
+        "figures": attempt(_build_figures, model, prefix, scope, names),
+    }
+    if errors:
+        raise BankError(errors)
     return Problem(
         id=model.id, title=model.title, topic=model.topic, answer_type=model.answer_type,
-        source=path, prompt_template=compile_template(model.prompt, f"{prefix}: field 'prompt'"),
-        prompt_source=model.prompt, params=params, checks=_checks_after(params, where),
-        where=where, roles=roles, answer=answer,
-        grading=model.grading.model_dump(exclude_none=True), mistakes=mistakes,
-        families=_build_families(model, prefix, frozenset(scope)),
-        options=_build_options(model, prefix, scope), statements=_build_statements(model),
-        figures=_build_figures(model, prefix, scope, names),
+        source=path, prompt_source=model.prompt, params=params,
+        checks=_checks_after(params, where), where=where, roles=roles,
+        grading=model.grading.model_dump(exclude_none=True),
+        statements=_build_statements(model), **parts,
     )
 
 

@@ -433,3 +433,14 @@ def test_mistake_messages_never_contain_the_answer(bank):
                 for text in {shown, plain}:
                     pattern = rf"(?<![\w.]){re.escape(text)}(?![\w.])"
                     assert len(plain) < 2 or not re.search(pattern, m.message), (problem.id, seed)
+
+
+def test_every_finding_of_one_problem_is_reported(tmp_path):
+    text = (good().replace("answer: n + 2*p", "answer: n.real\nmistakes:\n"
+                           "  - {tag: a, expr: 'p +', message: m}")
+            .replace("{{ p }}", "{{ p "))
+    write(tmp_path, "pad.yaml", text)
+    with pytest.raises(BankError) as info:
+        load_bank(tmp_path)
+    fields = [re.search(r"field '([^']+)'", e).group(1) for e in info.value.errors]
+    assert fields == ["answer", "prompt", "mistakes.0.expr"]
