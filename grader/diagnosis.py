@@ -66,8 +66,8 @@ def _conv_mutations(A: np.ndarray, W: np.ndarray, b: np.ndarray, hp: Mapping) ->
          lambda: z(pad=0)),
         ("Your output has the channels before height and width (NCHW): the course's layout is "
          "(m, n_H, n_W, n_C).", lambda: z().transpose(0, 3, 1, 2)),
-        ("Your output has the right values but its cropped size misses a row/column: the size "
-         "formula is floor((n + 2p - f) / s) + 1.", lambda: z()[:, : n_H - 1, : n_W - 1]),
+        ("Your output has the right values but misses the last row and column: don't forget "
+         "the +1 in floor((n + 2p - f) / s) + 1.", lambda: z()[:, : n_H - 1, : n_W - 1]),
     ]
 
 
