@@ -319,3 +319,21 @@ def test_lenet5_has_five_layers(bank):
     v = variant(bank, "counting-layers-count", blocks=2, fc=2)
     assert v.answer == 5
     assert {m.tag: m.value for m in v.mistakes}["pooling-counted-as-layer"] == 7
+
+
+def test_lenet_total_parameters(bank):
+    assert answer(bank, "lenet-total-params", **LENET) == 608 + 3216 + 48_120 + 10_164 + 850
+
+
+def test_padded_corner_sees_only_four_pixels(bank):
+    ones = [[1] * 4] * 4
+    assert answer(bank, "conv2d-padded-corner", x=ones, w=[[1] * 3] * 3, i=0, j=0) == 4
+    assert answer(bank, "conv2d-padded-corner", x=ones, w=[[1] * 3] * 3, i=0, j=3) == 4
+
+
+def test_stacked_convolutions_each_count(bank):
+    assert answer(bank, "counting-layers-mixed", convs=2, blocks=2, fc=2) == 7
+
+
+def test_pooling_a_rectangle(bank):
+    assert answer(bank, "pool-output-rectangular", n_h=32, n_w=20, c=16, f=2, s=2) == [16, 10, 16]
