@@ -44,6 +44,9 @@ def delete_queue_keys(connection, queue_name: str) -> None:
     keys = list(connection.scan_iter(match=f"*{queue_name}*", count=1000))
     if keys:
         connection.delete(*keys)
+    workers = [w for w in connection.smembers("rq:workers") if queue_name.encode() in w]
+    if workers:
+        connection.srem("rq:workers", *workers)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 
 from web.queue import DEFAULT_QUEUE, RedisQueue, worker_sessions
@@ -28,7 +29,8 @@ def build_worker(reaper: RedisQueue):
             super().execute_job(job, queue)
             _reap_quietly(reaper)
 
-    return ReapingWorker([reaper.queue], connection=reaper.connection)
+    name = f"{socket.gethostname()}-{os.getpid()}-{reaper.name}"  # who graded what, in logs
+    return ReapingWorker([reaper.queue], connection=reaper.connection, name=name)
 
 
 def _reap_quietly(reaper: RedisQueue) -> None:
