@@ -178,10 +178,10 @@ def bwrap_command(bwrap: str, jobs_root: Path) -> list[str]:
         args += ["--setenv", key, value]
     _bind_system(args)
     python = _bind_python(args)
-    args += ["--perms", "1777", "--size", str(TMP_SIZE), "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
+    args += ["--size", str(TMP_SIZE), "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
              "--bind", str(jobs_root), JOBS_MOUNT, "--chdir", "/tmp"]
     args += [python, "-I", "-S", "-B", f"{SANDBOX_ROOT}/zygote.py", "--site",
-             f"{SANDBOX_ROOT}/site"]
+             f"{SANDBOX_ROOT}/site", "--private-tmp"]
     return args
 
 
@@ -242,11 +242,10 @@ class Worker:
     def start(self) -> None:
         self.stop()
         self.jobs_root = Path(tempfile.mkdtemp(prefix="stride-jobs-", dir=_jobs_parent()))
-        # Traversable but not listable by others: the worker (root without CAP_DAC_OVERRIDE
-        # in the sandbox) must reach a job's directory to watch its disk use.
+        # Traversable but neither listable nor writable by the sandboxed uid: a child reaches
+        # its own job's directory only, and the worker (root without CAP_DAC_OVERRIDE in the
+        # sandbox) can still watch that directory's disk use.
         os.chmod(self.jobs_root, 0o711)
-        if os.geteuid() == 0:
-            os.chown(self.jobs_root, NOBODY, NOBODY)
         bwrap = bwrap_path()
         if bwrap:
             cmd, self.mode = bwrap_command(bwrap, self.jobs_root), "bwrap"
@@ -484,6 +483,21 @@ def _prepare_job(worker: Worker, source: str, plan: WirePlan,
     return job_dir, job
 
 
+def _purge(jobs_root: Path | None) -> None:
+    """Empty the worker's jobs directory, so nothing a job left there reaches the next one."""
+    if jobs_root is None:
+        return
+    try:
+        entries = list(jobs_root.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
 def _job_timeout(plan: WirePlan, limits: SandboxLimits) -> float:
     return plan.timeout_extra + 2 * len(plan.batches) * limits.import_wall_s + 10.0
 
@@ -515,7 +529,7 @@ def run_calls(source: str, calls: Sequence[TestCall] | WirePlan, *,
         raise
     finally:
         if job_dir is not None:
-            shutil.rmtree(job_dir, ignore_errors=True)
+            _purge(worker.jobs_root)
         pool.release(worker)
 
 

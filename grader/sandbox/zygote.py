@@ -120,6 +120,8 @@ def _child_setup(job_dir, limits, uid, progress_fd):
     # After the uid drop, so that the limit applies (it never restricts uid 0).
     resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
     os.chdir(job_dir)
+    # The job's own output directory is the one place to write (and counts toward the quota).
+    os.environ["TMPDIR"] = os.environ["HOME"] = os.path.join(job_dir, "out")
 
 
 def _student_frames(exc):
@@ -424,10 +426,27 @@ def _settle(state, tests, outcomes, exit_info, lifetime):
     return [t for t in rest if t["func"] != func]
 
 
+def _empty_private_tmp():
+    """Under bubblewrap /tmp is the sandbox's own: empty it so jobs never share files."""
+    for root, dirs, files in os.walk("/tmp", topdown=False):
+        for name in files:
+            try:
+                os.unlink(os.path.join(root, name))
+            except OSError:
+                pass
+        for name in dirs:
+            try:
+                os.rmdir(os.path.join(root, name))
+            except OSError:
+                pass
+
+
 def _handle(job):
     outcomes = []
     for batch in job["batches"]:
         outcomes.extend(_run_batch(job["dir"], batch, job["limits"], job.get("uid")))
+        if "--private-tmp" in sys.argv:
+            _empty_private_tmp()
     return {"token": job.get("token"), "outcomes": outcomes}
 
 
