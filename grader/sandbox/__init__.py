@@ -1,4 +1,19 @@
-"""The sandbox: the only place student code runs (see :mod:`grader.sandbox.runner`)."""
+"""The sandbox: the only place student code runs (see :mod:`grader.sandbox.runner`).
+
+Pieces: :mod:`~grader.sandbox.limits` (what a child may use), :mod:`~grader.sandbox.zygote`
+(the warm worker that forks one child per submission; standalone, it imports only the standard
+library and numpy) and :mod:`~grader.sandbox.runner` (the trusted parent: jobs, workers, pool).
+
+Deployment settings, all optional:
+
+* ``STRIDE_SANDBOX``: ``auto`` (default) uses bubblewrap (Debian package ``bubblewrap``) when
+  ``bwrap`` is on the PATH; ``none`` runs with resource limits only and logs a warning.
+* ``STRIDE_SANDBOX_WORKERS``: warm workers per process (default 2).
+* ``STRIDE_SANDBOX_TMP``: where job directories go (default ``/dev/shm``, else the temp dir).
+
+Run the grader as root (or any user, with bubblewrap) so each child can run as uid 65534:
+``RLIMIT_NPROC`` does not restrict uid 0.
+"""
 
 from grader.sandbox.limits import DEFAULT_LIMITS, SandboxLimits
 from grader.sandbox.runner import (
