@@ -11,8 +11,8 @@ Deployment settings, all optional:
 * ``STRIDE_SANDBOX_WORKERS``: warm workers per process (default 2).
 * ``STRIDE_SANDBOX_TMP``: where job directories go (default ``/dev/shm``, else the temp dir).
 
-Run the grader as root (or any user, with bubblewrap) so each child can run as uid 65534:
-``RLIMIT_NPROC`` does not restrict uid 0.
+Started as root, each child drops to uid 65534 (``RLIMIT_NPROC`` never restricts uid 0);
+started as another user, children run as that user, whose process limit then applies.
 """
 
 from grader.sandbox.limits import DEFAULT_LIMITS, SandboxLimits
