@@ -728,6 +728,9 @@ def _check_answer_fields(model: ProblemModel, prefix: str) -> None:
             raise ProblemSpecError(f"{prefix}: field 'options': a {kind} problem needs options")
         if model.options.computed is not None and model.answer is None:
             raise ProblemSpecError(f"{prefix}: field 'answer': computed options need an answer")
+        if model.options.computed is not None and kind == "multiselect":
+            raise ProblemSpecError(f"{prefix}: field 'options.computed': a multiselect problem "
+                                   "needs static options (which ones are correct)")
         if model.options.static is not None:
             _check_static_options(model, prefix)
     elif model.options is not None:
