@@ -234,6 +234,7 @@ class Worker:
         self.jobs_root: Path | None = None
         self.mode = "none"
         self._buffer = b""
+        self._finalizer: weakref.finalize | None = None
 
     @property
     def alive(self) -> bool:
@@ -257,6 +258,8 @@ class Worker:
                 env=_clean_env(), start_new_session=True, close_fds=True, cwd="/",
             )
             self._buffer = b""
+            self._finalizer = weakref.finalize(self, _cleanup, self.proc, self.jobs_root,
+                                               os.getpid())
             line = self._readline(time.monotonic() + START_TIMEOUT_S)
             if line is None or not line.startswith('{"ready": true'):
                 self.stop()
@@ -269,6 +272,9 @@ class Worker:
                        if self.mode == "bwrap" else ""))
 
     def stop(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
         if self.proc is not None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -323,6 +329,23 @@ class Worker:
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
         return line.decode("utf-8", "replace")
+
+
+def _cleanup(proc: subprocess.Popen, jobs_root: Path, owner_pid: int) -> None:
+    """Stop a forgotten worker and remove its directory (at garbage collection or exit).
+
+    Never in a forked copy of the process that started it: that worker is not ours to stop.
+    """
+    if os.getpid() != owner_pid:
+        return
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.kill()
+        proc.wait()
+    shutil.rmtree(jobs_root, ignore_errors=True)
 
 
 class SandboxPool:
