@@ -7,7 +7,7 @@ measurement and a verdict per target:
   at least 100x faster than the loops;
 - pool_forward: within 2x of torch's max_pool2d / avg_pool2d.
 
-Every time is the best of ``--repeat`` runs after one warm-up. The loops are timed on a slice of
+Every time is the best of about ``--repeat`` runs, in interleaved rounds after a warm-up. The loops are timed on a slice of
 the batch (``--loop-samples`` samples) and scaled to the full batch, since their cost is linear
 in the batch size; the output says so.
 """
@@ -54,20 +54,24 @@ class Case:
     mode: str = "max"
 
 
-def best_times(fns: list[Callable[[], object]], repeat: int) -> list[float]:
-    """Best wall-clock time of each function over ``repeat`` rounds, after one warm-up round.
+def best_times(fns: list[Callable[[], object]], repeat: int, rounds: int = 3) -> list[float]:
+    """Best wall-clock time of each function over about ``repeat`` runs.
 
-    The functions run round-robin, so a burst of load from other processes slows them alike
-    and the ratios stay meaningful on a shared machine.
+    The runs are split into ``rounds`` rounds; in each round every function runs a short
+    consecutive batch, the first run of which is a warm-up. Interleaving the rounds means a burst
+    of load from other processes slows all of them alike; batching means no function is timed
+    right after another library's (torch's OpenMP threads keep spinning for a moment after each
+    call and would steal the CPU from the next function).
     """
-    for fn in fns:
-        fn()
+    per_round = max(1, -(-repeat // rounds))
     best = [float("inf")] * len(fns)
-    for _ in range(repeat):
+    for _ in range(rounds):
         for index, fn in enumerate(fns):
-            start = time.perf_counter()
             fn()
-            best[index] = min(best[index], time.perf_counter() - start)
+            for _ in range(per_round):
+                start = time.perf_counter()
+                fn()
+                best[index] = min(best[index], time.perf_counter() - start)
     return best
 
 
