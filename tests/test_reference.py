@@ -547,3 +547,19 @@ def test_docstring_examples_hold():
     result = doctest.testmod(reference, extraglobs={"np": np})
     assert result.attempted >= 15
     assert result.failed == 0
+
+
+def test_read_only_and_integer_inputs_work_and_give_float64():
+    A = np.arange(2 * 5 * 5 * 2).reshape(2, 5, 5, 2)
+    W = np.ones((3, 3, 2, 3), dtype=np.int32)
+    b = np.zeros((1, 1, 1, 3), dtype=np.int64)
+    for array in (A, W, b):
+        array.flags.writeable = False
+    Z, cache = conv_forward(A, W, b, {"stride": 1, "pad": 1})
+    assert Z.dtype == np.float64
+    dA, dW, db = conv_backward(np.ones_like(Z), cache)
+    assert dA.dtype == dW.dtype == db.dtype == np.float64
+    P, pcache = pool_forward(A, {"f": 2, "stride": 1}, mode="average")
+    assert P.dtype == np.float64
+    assert pool_backward(np.ones_like(P), pcache, mode="average").dtype == np.float64
+    np.testing.assert_allclose(Z, loops.conv_forward(A, W, b, {"stride": 1, "pad": 1})[0])
