@@ -90,7 +90,7 @@ def test_correct_answer_is_recorded_with_everything_needed_to_audit_it(app, clie
     response = client.post(f"/sets/open-set/{pid}", data={"answer": web_answer(variant)})
     assert response.status_code == 302
     page = _text(client.get(f"/sets/open-set/{pid}"))
-    assert "Your answer was recorded." in page and "Correct." in page
+    assert "Your answer was recorded as attempt 1." in page and "Correct." in page
     assert "1 of 3 attempts used" in page
     with session_factory(app)() as session:
         row = session.scalars(select(Submission)).one()

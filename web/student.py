@@ -148,5 +148,6 @@ def submit(set_id: str, problem_id: str):
         session.rollback()
         flash("That answer arrived twice; only the first copy was recorded.", "info")
         return redirect(here)
-    flash("Your answer was recorded.", "success")
+    # No flash here: the page's result block says "recorded", so a POST leaves the session cookie
+    # alone (no rewrite per answer) and the acknowledgement cannot pile up unread in the cookie.
     return redirect(here + "#result")
