@@ -165,6 +165,62 @@ def test_no_submission_is_accepted_after_the_last_attempt(app, client, auth, pid
     assert _count(app, Submission, correct=True) == 0
 
 
+def test_a_solved_problem_takes_no_more_answers(app, client, auth, pid, web_answer):
+    auth.login()
+    client.get(f"/sets/open-set/{pid}")
+    _record, variant = _variant(app, "alice", "open-set", pid)
+    client.post(f"/sets/open-set/{pid}", data={"answer": web_answer(variant)})
+    response = client.post(f"/sets/open-set/{pid}",
+                           data={"answer": web_answer(variant, correct=False)},
+                           follow_redirects=True)
+    assert "You have already solved this problem" in _text(response)
+    assert _count(app, Submission) == 1
+
+
+def test_attempt_summary_counts_answers_and_sees_a_solve(app, client, auth, pid, web_answer):
+    from web.queries import attempt_summary, variant_with_attempts
+
+    auth.login()
+    user_id = _user_id(app, "alice")
+    with session_factory(app)() as session:
+        assert variant_with_attempts(session, user_id, "open-set", pid)[0] is None
+    client.get(f"/sets/open-set/{pid}")
+    record, variant = _variant(app, "alice", "open-set", pid)
+    client.post(f"/sets/open-set/{pid}", data={"answer": web_answer(variant, correct=False)})
+    with session_factory(app)() as session:
+        stored, summary = variant_with_attempts(session, user_id, "open-set", pid)
+        assert (stored.id, stored.seed, summary.used, summary.solved) == (
+            record.id, record.seed, 1, False)
+    client.post(f"/sets/open-set/{pid}", data={"answer": web_answer(variant)})
+    with session_factory(app)() as session:
+        summary = attempt_summary(session, user_id, "open-set", pid)
+        assert (summary.used, summary.solved) == (2, True)
+        assert attempt_summary(session, user_id, "closed-set", pid).used == 0
+
+
+def test_an_answer_arriving_twice_is_recorded_once(app, client, auth, pid, web_answer,
+                                                   monkeypatch):
+    """Two POSTs that both read "no attempt yet" collide on the attempt number: one row, a note."""
+    import web.student
+    from web.queries import AttemptSummary
+
+    auth.login()
+    client.get(f"/sets/open-set/{pid}")
+    _record, variant = _variant(app, "alice", "open-set", pid)
+    client.post(f"/sets/open-set/{pid}", data={"answer": web_answer(variant, correct=False)})
+    real = web.student.variant_and_attempts
+
+    def stale(*args):  # what the second of two simultaneous requests read
+        record, variant, _summary = real(*args)
+        return record, variant, AttemptSummary(0, False)
+
+    monkeypatch.setattr(web.student, "variant_and_attempts", stale)
+    response = client.post(f"/sets/open-set/{pid}", data={"answer": web_answer(variant)},
+                           follow_redirects=True)
+    assert "That answer arrived twice; only the first copy was recorded." in _text(response)
+    assert _count(app, Submission) == 1 and _count(app, Submission, correct=True) == 0
+
+
 def test_past_due_set_shows_the_answer_and_takes_no_answers(app, client, auth, pid, web_answer):
     auth.login()
     page = _text(client.get(f"/sets/closed-set/{pid}"))

@@ -84,7 +84,7 @@ def find_problem(problem_id: str):
     return problem
 
 
-def variant_from_record(record: VariantRecord):
+def variant_from_record(record: VariantRecord | queries.StoredVariant):
     from grader.variants import Variant
 
     return Variant.from_json(json.loads(record.variant_json))
@@ -94,16 +94,31 @@ def get_or_create_variant(session: Session, user_id: int, set_id: str, problem_i
     """(record, variant) for this student's problem, generating and committing it when new."""
     record = queries.variant_record(session, user_id, set_id, problem_id)
     if record is None:
-        from grader.variants import generate
-
-        seed = seed_for(user_id, set_id, problem_id)
-        variant = generate(find_problem(problem_id), seed)
-        record = VariantRecord(user_id=user_id, set_id=set_id, problem_id=problem_id, seed=seed,
-                               variant_json=json.dumps(variant.to_json()))
-        session.add(record)
-        try:
-            session.commit()
-        except IntegrityError:  # a concurrent request stored it first: use theirs
-            session.rollback()
-            record = queries.variant_record(session, user_id, set_id, problem_id)
+        record = _create_variant(session, user_id, set_id, problem_id)
     return record, variant_from_record(record)
+
+
+def variant_and_attempts(session: Session, user_id: int, set_id: str, problem_id: str):
+    """(record, variant, AttemptSummary): `get_or_create_variant` plus the attempts used."""
+    record, summary = queries.variant_with_attempts(session, user_id, set_id, problem_id)
+    if record is None:
+        record = _create_variant(session, user_id, set_id, problem_id)
+        summary = queries.attempt_summary(session, user_id, set_id, problem_id)
+    return record, variant_from_record(record), summary
+
+
+def _create_variant(session: Session, user_id: int, set_id: str, problem_id: str
+                    ) -> VariantRecord:
+    from grader.variants import generate
+
+    seed = seed_for(user_id, set_id, problem_id)
+    variant = generate(find_problem(problem_id), seed)
+    record = VariantRecord(user_id=user_id, set_id=set_id, problem_id=problem_id, seed=seed,
+                           variant_json=json.dumps(variant.to_json()))
+    session.add(record)
+    try:
+        session.commit()
+    except IntegrityError:  # a concurrent request stored it first: use theirs
+        session.rollback()
+        record = queries.variant_record(session, user_id, set_id, problem_id)
+    return record

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from web.models import CodeSubmission, Submission, User, VariantRecord
@@ -20,11 +20,51 @@ class ProblemProgress:
     solved: bool
 
 
+# 1 when any row is correct (PostgreSQL has no max() over booleans, so count in integers).
+_ANY_CORRECT = func.max(case((Submission.correct, 1), else_=0))
+
+
+@dataclass(frozen=True)
+class AttemptSummary:
+    """How many answers a student has recorded on one problem, and whether one was correct."""
+
+    used: int
+    solved: bool
+
+
 def variant_record(session: Session, user_id: int, set_id: str, problem_id: str
                    ) -> VariantRecord | None:
     return session.scalar(select(VariantRecord).where(
         VariantRecord.user_id == user_id, VariantRecord.set_id == set_id,
         VariantRecord.problem_id == problem_id))
+
+
+@dataclass(frozen=True)
+class StoredVariant:
+    """The columns of a `VariantRecord` that the answer POST needs (read without the ORM)."""
+
+    id: int
+    seed: int
+    variant_json: str
+
+
+def variant_with_attempts(session: Session, user_id: int, set_id: str, problem_id: str
+                          ) -> tuple[StoredVariant | None, AttemptSummary]:
+    """The student's stored variant and its `AttemptSummary`, in one Core statement.
+
+    The answer POST needs both; one round trip and no ORM objects keep that hot path short.
+    """
+    mine = (Submission.user_id == user_id, Submission.set_id == set_id,
+            Submission.problem_id == problem_id)
+    used = select(func.count(Submission.id)).where(*mine).scalar_subquery()
+    solved = select(_ANY_CORRECT).where(*mine).scalar_subquery()
+    row = session.execute(select(
+        VariantRecord.id, VariantRecord.seed, VariantRecord.variant_json, used, solved).where(
+        VariantRecord.user_id == user_id, VariantRecord.set_id == set_id,
+        VariantRecord.problem_id == problem_id)).first()
+    if row is None:
+        return None, AttemptSummary(0, False)
+    return StoredVariant(row[0], row[1], row[2]), AttemptSummary(int(row[3] or 0), bool(row[4]))
 
 
 def submissions_for(session: Session, user_id: int, set_id: str, problem_id: str
@@ -35,10 +75,14 @@ def submissions_for(session: Session, user_id: int, set_id: str, problem_id: str
         Submission.problem_id == problem_id).order_by(Submission.attempt, Submission.id)).all()
 
 
-def attempts_used(session: Session, user_id: int, set_id: str, problem_id: str) -> int:
-    return session.scalar(select(func.count(Submission.id)).where(
-        Submission.user_id == user_id, Submission.set_id == set_id,
-        Submission.problem_id == problem_id)) or 0
+def attempt_summary(session: Session, user_id: int, set_id: str, problem_id: str
+                    ) -> AttemptSummary:
+    """`AttemptSummary` of one student's problem in one aggregate query (no rows loaded)."""
+    used, solved = session.execute(
+        select(func.count(Submission.id), _ANY_CORRECT)
+        .where(Submission.user_id == user_id, Submission.set_id == set_id,
+               Submission.problem_id == problem_id)).one()
+    return AttemptSummary(int(used or 0), bool(solved))
 
 
 def set_progress(session: Session, user_id: int, set_id: str) -> dict[str, ProblemProgress]:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from web import answering, queries
@@ -16,6 +17,7 @@ from web.bankaccess import (
     get_bank,
     get_or_create_variant,
     is_past_due,
+    variant_and_attempts,
 )
 from web.db import get_session
 from web.models import Submission
@@ -103,12 +105,12 @@ def problem(set_id: str, problem_id: str):
                            **_problem_context(problem_set, item, variant, submissions))
 
 
-def _closed_reason(problem_set, item, submissions) -> str | None:
+def _closed_reason(problem_set, item, summary: queries.AttemptSummary) -> str | None:
     if is_past_due(problem_set):
         return "The due date has passed, so this problem no longer takes answers."
-    if any(s.correct for s in submissions):
+    if summary.solved:
         return "You have already solved this problem; nothing more to submit."
-    if len(submissions) >= item.attempts:
+    if summary.used >= item.attempts:
         return f"You have used all {item.attempts} attempts on this problem."
     return None
 
@@ -122,10 +124,9 @@ def submit(set_id: str, problem_id: str):
     problem_set = find_set(set_id)
     item = find_item(problem_set, problem_id)
     session = get_session()
-    record, variant = get_or_create_variant(session, current_user.id, set_id, problem_id)
-    submissions = queries.submissions_for(session, current_user.id, set_id, problem_id)
+    record, variant, summary = variant_and_attempts(session, current_user.id, set_id, problem_id)
     here = url_for("student.problem", set_id=set_id, problem_id=problem_id)
-    reason = _closed_reason(problem_set, item, submissions)
+    reason = _closed_reason(problem_set, item, summary)
     if reason:
         flash(reason, "info")
         return redirect(here)
@@ -133,18 +134,20 @@ def submit(set_id: str, problem_id: str):
     try:
         parsed, result = answering.check(variant, raw)
     except FormatError as exc:
+        submissions = queries.submissions_for(session, current_user.id, set_id, problem_id)
         context = _problem_context(problem_set, item, variant, submissions)
         return render_template("student/problem.html", format_error=str(exc), raw=raw,
                                **context), 422
-    session.add(Submission(
+    statement = insert(Submission).values(
         user_id=current_user.id, set_id=set_id, problem_id=problem_id, variant_id=record.id,
-        seed=record.seed, attempt=len(submissions) + 1, raw=raw,
+        seed=record.seed, attempt=summary.used + 1, raw=raw,
         parsed_json=answering.to_json_text(parsed.value), read_as=result.read_as or parsed.read_as,
         correct=bool(result.correct), score=float(result.score), mistake=result.mistake,
-        feedback=result.feedback, created_at=datetime.now(UTC)))
+        feedback=result.feedback, created_at=datetime.now(UTC))
     try:
+        session.execute(statement)
         session.commit()
-    except IntegrityError:
+    except IntegrityError:  # the same attempt number arrived twice (a double click)
         session.rollback()
         flash("That answer arrived twice; only the first copy was recorded.", "info")
         return redirect(here)
