@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/web.py                       # 64 clients, 20 s each side
     .venv/bin/python benchmarks/web.py --clients 8 --duration 3   # quick
 
-Stride: 64 signed-in students each fetch one CSRF token, then POST answers as fast as answers come
+Stride: 64 signed-in students each open 4 problems of the set (not measured: opening a problem
+stores the student's variant, as in the app), then POST answers to them as fast as answers come
 back (every POST parses, grades and stores one submission, SQLite, production settings except
 rate limits, which are raised to 1,000,000/minute and said so). Floor: a bare Flask endpoint that
 inserts one row with SQLAlchemy into SQLite (same engine settings: WAL, busy timeout), also under
@@ -99,7 +100,12 @@ def drive(port: int, clients: int, duration: float, max_requests: int, post) -> 
     return tally, time.perf_counter() - started
 
 
-def stride_post(problems: list[str]):
+def stride_post(problems: list[str], per_student: int = 4):
+    """Each student opens `per_student` problems of the set (setup), then answers among them.
+
+    Opening a problem is what stores the student's variant (as in the app: the page is seen before
+    it is answered), so the measured requests are answer submissions only.
+    """
     load = _load()
     counter = iter(range(10**9))
     lock = threading.Lock()
@@ -110,8 +116,11 @@ def stride_post(problems: list[str]):
                 n = next(counter)
             if client.login(f"student{n:04d}") != 302:
                 raise RuntimeError(f"student{n:04d} could not sign in")
-            return client.csrf(f"/sets/{load.SET_ID}/{problems[0]}")  # one token per session
-        problem, token = rng.choice(problems), state
+            mine = rng.sample(problems, min(per_student, len(problems)))
+            tokens = [client.csrf(f"/sets/{load.SET_ID}/{pid}") for pid in mine]
+            return tokens[0], mine  # one CSRF token per session
+        token, mine = state
+        problem = rng.choice(mine)
         status, headers, _ = client.request("POST", f"/sets/{load.SET_ID}/{problem}", {
             "csrf_token": token, "answer": str(rng.randrange(-10**6, -1))})
         return status == 302 and headers.get("location", "").endswith("#result")
