@@ -310,6 +310,67 @@ def test_drill_down_lists_code_submissions_with_links_to_their_reports(app, clie
     assert "mine.py" not in bob and "No code submissions yet." in bob
 
 
+def _add_code(app, username, exercise, status="done", score=None, max_score=32.0):
+    """Store a code submission of `username` directly (as the grading worker would leave it)."""
+    from web.models import CodeSubmission
+
+    with session_factory(app)() as session:
+        row = CodeSubmission(user_id=_user_id(app, username), exercise=exercise, source="x = 1",
+                             status=status, score=score,
+                             max_score=max_score if score is not None else None)
+        session.add(row)
+        session.commit()
+        return row.id
+
+
+def _code_cells(page: str) -> dict[str, list[str]]:
+    """The gradebook's code exercise cells per student username, markup stripped."""
+    rows = re.findall(r'<tr><td><a href="/instructor/students/\d+">[^<]+</a> '
+                      r'<span class="muted">([^<]+)</span></td>(.*?)</tr>', page, re.S)
+    return {user: [re.sub(r"<[^>]+>", "", cell).strip() for cell in
+                   re.findall(r'<td class="num code-col">(.*?)</td>', cells, re.S)]
+            for user, cells in rows}
+
+
+def test_gradebook_shows_the_best_graded_code_score_per_exercise(app, client, auth):
+    from grader.codegrade import EXERCISES
+
+    first, second = EXERCISES[0], EXERCISES[1]
+    _add_code(app, "alice", first, score=7.0)
+    _add_code(app, "alice", first, score=12.0)
+    _add_code(app, "alice", first, status="failed")
+    _add_code(app, "alice", second, status="queued")
+    _add_code(app, "bob", first, score=3.0)
+    _add_code(app, "bob", second, score=0.0, max_score=10.0)
+    auth.login("ines")
+    page = client.get("/instructor/gradebook").get_data(as_text=True)
+    assert page.count('<th class="num code-col">') == len(EXERCISES)
+    cells = _code_cells(page)
+    assert cells["alice"][:2] == ["12 / 32", "-"]  # the queued one is not a score yet
+    assert cells["bob"][:2] == ["3 / 32", "0 / 10"]
+    by_first = client.get(f"/instructor/gradebook?sort=code:{first}&dir=desc")
+    assert _rows(by_first.get_data(as_text=True)) == ["alice", "bob"]
+    by_second = client.get(f"/instructor/gradebook?sort=code:{second}&dir=desc")
+    assert _rows(by_second.get_data(as_text=True)) == ["bob", "alice"]  # 0 beats none
+    unknown = client.get("/instructor/gradebook?sort=code:nope&dir=desc").get_data(as_text=True)
+    assert 'class="sort active"' in unknown and _rows(unknown) == ["bob", "alice"]  # by name
+
+
+def test_drill_down_shows_the_best_graded_code_score_per_exercise(app, client, auth):
+    from grader.codegrade import EXERCISES
+    from web.code import exercise_title
+
+    _add_code(app, "alice", EXERCISES[0], score=5.0)
+    _add_code(app, "alice", EXERCISES[0], score=9.5)
+    auth.login("ines")
+    page = client.get(f"/instructor/students/{_user_id(app, 'alice')}").get_data(as_text=True)
+    table = page[page.index('class="table code-best">') + len('class="table code-best">'):]
+    text = " ".join(re.sub(r"<[^>]+>", " ", table[:table.index("</table>")]).split())
+    expected = [f"{exercise_title(EXERCISES[0])} 9.5 / 32",
+                *(f"{exercise_title(e)} -" for e in EXERCISES[1:])]
+    assert text == " ".join(["Code exercise Best graded score", *expected])
+
+
 def test_instructor_sees_a_students_stored_variant(app, client, auth, graded, pid):
     from grader.grading import describe_answer
 

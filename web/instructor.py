@@ -22,6 +22,7 @@ from web import answering, exports, stats
 from web import instructor_queries as iq
 from web.bankaccess import find_item, find_problem, find_set, get_bank, reload_bank, seed_for
 from web.bankaccess import variant_from_record as stored_variant
+from web.code import exercise_title, exercises
 from web.db import get_session
 from web.models import Course, User
 from web.queries import code_submissions_for, submissions_for, variant_record
@@ -88,16 +89,18 @@ def _course():
 
 @bp.get("/gradebook")
 def gradebook():
-    sets, course = _sets(), _course()
+    sets, course, names = _sets(), _course(), exercises()
     key = request.args.get("sort", "name")
-    if key not in SORT_KEYS and key not in {s.id for s in sets}:
+    code_keys = {iq.CODE_SORT_PREFIX + name for name in names}
+    if key not in SORT_KEYS and key not in {s.id for s in sets} and key not in code_keys:
         key = "name"
     descending = request.args.get("dir", "asc") == "desc"
     session = get_session()
-    rows = iq.gradebook(session, sets, course.id if course else None)
+    rows = iq.gradebook(session, sets, course.id if course else None, names)
     return render_template("instructor/gradebook.html", sets=sets, sort=key,
                            rows=iq.sort_gradebook(rows, key, descending), descending=descending,
-                           course=course, courses=iq.courses(session))
+                           course=course, courses=iq.courses(session), exercises=names,
+                           code_prefix=iq.CODE_SORT_PREFIX, exercise_title=exercise_title)
 
 
 def _student(user_id: int) -> User:
@@ -120,7 +123,9 @@ def student(user_id: int):
     return render_template("instructor/student.html", user=user, by_problem=by_problem,
                            summaries=summaries, bank=get_bank(),
                            changes=iq.score_changes(session, (s.id for s in submissions)),
-                           code=code_submissions_for(session, user.id))
+                           code=code_submissions_for(session, user.id), exercises=exercises(),
+                           exercise_title=exercise_title,
+                           code_best_scores=iq.best_code_scores(session, [user.id]).get(user.id, {}))
 
 
 @bp.get("/students/<int:user_id>/<set_id>/<problem_id>")

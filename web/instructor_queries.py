@@ -6,26 +6,48 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from web.models import Course, Enrollment, ScoreChange, Submission, User, VariantRecord
+from web.models import (
+    CodeSubmission,
+    Course,
+    Enrollment,
+    ScoreChange,
+    Submission,
+    User,
+    VariantRecord,
+)
 from web.stats import Attempt
 
 _SAME, _CHANGED, _UNREADABLE = "same", "changed", "unreadable"  # one submission's regrade
 
 # best[user_id][set_id][problem_id] = best score (fraction 0..1)
 BestScores = dict[int, dict[str, dict[str, float]]]
+CODE_SORT_PREFIX = "code:"  # gradebook sort key of a code exercise column: "code:<exercise>"
+
+
+@dataclass(frozen=True)
+class CodeBest:
+    """A student's best graded ("done") submission to one code exercise, in points."""
+
+    score: float
+    max_score: float
+
+    @property
+    def fraction(self) -> float:
+        return self.score / self.max_score if self.max_score else 0.0
 
 
 @dataclass(frozen=True)
 class GradebookRow:
     user: User
     earned: dict[str, float]  # set id -> points earned
-    total: float
+    total: float  # the problem sets only
+    code: dict[str, CodeBest] = field(default_factory=dict)  # exercise -> best; absent: none
 
 
 @dataclass(frozen=True)
@@ -84,25 +106,57 @@ def set_points(problem_set, best_in_set: Mapping[str, float]) -> float:
     return sum(item.points * best_in_set.get(item.problem_id, 0.0) for item in problem_set.items)
 
 
-def gradebook(session: Session, sets: Sequence, course_id: int | None = None
-              ) -> list[GradebookRow]:
-    """One row per student (of `course_id`, when given) with the points earned on each set."""
+def best_code_scores(session: Session, user_ids: Iterable[int] | None = None
+                     ) -> dict[int, dict[str, CodeBest]]:
+    """Each student's best score on every code exercise they have a graded submission to.
+
+    Only submissions whose grading finished ("done") count; queued, running and failed ones
+    are not scores yet.
+    """
+    query = (select(CodeSubmission.user_id, CodeSubmission.exercise,
+                    func.max(CodeSubmission.score), func.max(CodeSubmission.max_score))
+             .where(CodeSubmission.status == "done", CodeSubmission.score.is_not(None))
+             .group_by(CodeSubmission.user_id, CodeSubmission.exercise))
+    if user_ids is not None:
+        query = query.where(CodeSubmission.user_id.in_(list(user_ids)))
+    best: dict[int, dict[str, CodeBest]] = {}
+    for uid, exercise, score, max_score in session.execute(query):
+        best.setdefault(uid, {})[exercise] = CodeBest(float(score), float(max_score or 0.0))
+    return best
+
+
+def gradebook(session: Session, sets: Sequence, course_id: int | None = None,
+              exercises: Sequence[str] = ()) -> list[GradebookRow]:
+    """One row per student (of `course_id`, when given) with the points earned on each set.
+
+    With `exercises`, each row also holds the student's best graded score on those code
+    exercises (not counted in the total).
+    """
     best = best_scores(session)
+    code = best_code_scores(session) if exercises else {}
     rows = []
     for user in students(session, course_id):
         earned = {s.id: set_points(s, best.get(user.id, {}).get(s.id, {})) for s in sets}
-        rows.append(GradebookRow(user, earned, sum(earned.values())))
+        mine = code.get(user.id, {})
+        rows.append(GradebookRow(user, earned, sum(earned.values()),
+                                 {e: mine[e] for e in exercises if e in mine}))
     return rows
 
 
 def sort_gradebook(rows: Sequence[GradebookRow], key: str, descending: bool
                    ) -> list[GradebookRow]:
-    """Sort by "name", "total" or a set id (unknown keys sort by name)."""
+    """Sort by "name", "total", a set id or "code:<exercise>" (unknown keys sort by name).
+
+    On a code exercise, students who have no graded submission come below a score of 0.
+    """
     def value(row: GradebookRow):
         if key == "total":
             return (row.total, row.user.username)
         if key in row.earned:
             return (row.earned[key], row.user.username)
+        if key.startswith(CODE_SORT_PREFIX):
+            best = row.code.get(key.removeprefix(CODE_SORT_PREFIX))
+            return (best.fraction if best else -1.0, row.user.username)
         return (row.user.name.lower(), row.user.username)
 
     return sorted(rows, key=value, reverse=descending)
