@@ -424,6 +424,12 @@ def test_preview_of_a_missing_problem_is_404(client, auth):
 
 # --- statistics -------------------------------------------------------------------------------
 
+def _summary_cells(page: str, pid: str) -> list[str]:
+    """The number cells of one problem's row in the statistics summary table."""
+    row = re.search(rf'href="#p-{re.escape(pid)}">[^<]+</a></td>(.*?)</tr>', page, re.S).group(1)
+    return re.findall(r'<td class="num">([^<]*)</td>', row)
+
+
 def test_statistics_page_shows_attempts_first_try_histogram_and_wrong_answers(
         app, client, auth, graded, pid):
     auth.login("ines")
@@ -432,9 +438,7 @@ def test_statistics_page_shows_attempts_first_try_histogram_and_wrong_answers(
     card = card[:card.index("</section>")]
     assert card.count("<svg") == 1 and "Best score per student" in card
     assert "Most common wrong answers" in card
-    summary_row = re.search(rf'href="#p-{re.escape(pid)}">[^<]+</a></td>(.*?)</tr>', page,
-                            re.S).group(1)
-    cells = re.findall(r'<td class="num">([^<]*)</td>', summary_row)
+    cells = _summary_cells(page, pid)
     assert cells[:3] == ["2", "4", "0%"]  # 2 students, 4 submissions, nobody right first try
     assert cells[3] == "50%"  # alice 1, bob 0
 
@@ -634,3 +638,32 @@ def test_overview_explains_a_bank_that_never_loaded(web_config, tmp_path):
     finally:
         app.extensions["stride_pool"].shutdown()
         app.extensions["stride_engine"].dispose()
+
+
+def test_statistics_can_be_kept_to_one_course(app, client, auth, graded, pid, second_course,
+                                              web_answer):
+    _answer(client, auth, app, "carol", pid, [True], web_answer)
+    test_course = _course_id(app, "Test course")
+    auth.login("ines")
+    everyone = client.get("/instructor/sets/open-set/stats").get_data(as_text=True)
+    assert 'id="course"' in everyone and "3 students in every course." in everyone
+    assert _summary_cells(everyone, pid)[:4] == ["3", "5", "33%", "67%"]
+    ours = client.get(f"/instructor/sets/open-set/stats?course={test_course}").get_data(
+        as_text=True)
+    assert "2 students in Test course; only their answers are counted." in ours
+    assert _summary_cells(ours, pid)[:4] == ["2", "4", "0%", "50%"]
+    assert f'name="back" value="/instructor/sets/open-set/stats?course={test_course}"' in ours
+    other = client.get(f"/instructor/sets/open-set/stats?course={second_course}").get_data(
+        as_text=True)
+    assert "1 student in Other course" in other
+    assert _summary_cells(other, pid)[:4] == ["1", "1", "100%", "100%"]
+    missing = client.get("/instructor/sets/open-set/stats?course=999")
+    assert missing.status_code == 404
+    assert "There is no course with the number" in missing.get_data(as_text=True)
+
+
+def _course_id(app, name) -> int:
+    from web.models import Course
+
+    with session_factory(app)() as session:
+        return session.scalar(select(Course.id).where(Course.name == name))

@@ -184,20 +184,21 @@ def preview(problem_id: str):
 
 @bp.get("/sets/<set_id>/stats")
 def set_stats(set_id: str):
-    problem_set = find_set(set_id)
+    problem_set, course = find_set(set_id), _course()
+    course_id = course.id if course else None
     session = get_session()
     best = iq.best_scores(session)
     totals = {u.id: iq.set_points(problem_set, best.get(u.id, {}).get(set_id, {}))
-              for u in iq.students(session)}
+              for u in iq.students(session, course_id)}
     problems = get_bank().problems
     cards = []
     for item in problem_set.items:
-        result = stats.problem_stats(iq.problem_attempts(session, set_id, item.problem_id),
-                                     totals)
+        attempts = iq.problem_attempts(session, set_id, item.problem_id, course_id)
+        result = stats.problem_stats(attempts, totals)
         cards.append({"item": item, "problem": problems.get(item.problem_id), "stats": result,
                       "svg": stats.histogram_svg(result.best_scores)})
     return render_template("instructor/stats.html", problem_set=problem_set, cards=cards,
-                           students=len(totals))
+                           students=len(totals), course=course, courses=iq.courses(session))
 
 
 @bp.post("/regrade/<problem_id>")

@@ -168,20 +168,28 @@ def student_submissions(session: Session, user_id: int) -> Sequence[Submission]:
         Submission.set_id, Submission.problem_id, Submission.attempt, Submission.id)).all()
 
 
+def _in_course(query, course_id: int | None):
+    """`query` over submissions, kept to the students enrolled in `course_id` when given."""
+    if course_id is None:
+        return query
+    return query.join(Enrollment, Enrollment.user_id == Submission.user_id).where(
+        Enrollment.course_id == course_id)
+
+
 def all_submissions(session: Session, course_id: int | None = None) -> Sequence[Submission]:
     """Every graded answer (of the students of `course_id`, when given), oldest first."""
-    query = select(Submission)
-    if course_id is not None:
-        query = query.join(Enrollment, Enrollment.user_id == Submission.user_id).where(
-            Enrollment.course_id == course_id)
-    return session.scalars(query.order_by(Submission.id)).all()
+    return session.scalars(_in_course(select(Submission), course_id)
+                           .order_by(Submission.id)).all()
 
 
-def problem_attempts(session: Session, set_id: str, problem_id: str) -> list[Attempt]:
-    """The submissions to one problem of one set as `web.stats.Attempt`s."""
-    rows = session.scalars(select(Submission).where(
-        Submission.set_id == set_id, Submission.problem_id == problem_id)
-        .order_by(Submission.user_id, Submission.attempt)).all()
+def problem_attempts(session: Session, set_id: str, problem_id: str,
+                     course_id: int | None = None) -> list[Attempt]:
+    """The submissions to one problem of one set (by the students of `course_id`, when given)
+    as `web.stats.Attempt`s."""
+    query = select(Submission).where(Submission.set_id == set_id,
+                                     Submission.problem_id == problem_id)
+    rows = session.scalars(_in_course(query, course_id)
+                           .order_by(Submission.user_id, Submission.attempt)).all()
     return [Attempt(s.user_id, s.attempt, float(s.score), bool(s.correct),
                     s.read_as or s.raw, s.mistake) for s in rows]
 
