@@ -482,6 +482,49 @@ def test_regrade_recomputes_from_the_current_problem_and_keeps_the_old_score(
     assert "0 scores changed" in again.get_data(as_text=True)
 
 
+def _history(client, pid) -> str:
+    """The signed-in student's submission history on `pid`, tags removed, one line per row."""
+    page = client.get(f"/sets/open-set/{pid}").get_data(as_text=True)
+    section = page[page.index('<section class="history">'):]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", section[:section.index("</section>")], re.S)
+    return "\n".join(" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in rows)
+
+
+def test_students_see_in_their_history_how_a_regrade_changed_their_score(
+        app, client, auth, graded, pid):
+    from web.templating import format_points, format_when
+
+    worth = format_points(next(i.points for i in _bank(app).sets["open-set"].items
+                               if i.problem_id == pid))
+    auth.login("alice")
+    assert "Regraded" not in _history(client, pid)
+    auth.logout()
+    _break_stored_answers(app, pid)
+    with session_factory(app)() as session:  # as if the broken problem had accepted bob's first
+        first = session.scalar(select(Submission).where(
+            Submission.user_id == _user_id(app, "bob"), Submission.attempt == 1))
+        first.score, first.correct = 1.0, True
+        session.commit()
+    auth.login("ines")
+    assert client.post(f"/instructor/regrade/{pid}").status_code == 302
+    auth.logout()
+    with session_factory(app)() as session:
+        when = {change.new_score: format_when(change.created_at)
+                for change in session.scalars(select(ScoreChange))}
+    auth.login("alice")
+    alice = _history(client, pid).splitlines()
+    assert alice[-1] == (f"Regraded on {when[1.0]} UTC: your score on attempt 2 changed from 0 "
+                         f"to {worth} of {worth} points after the problem was corrected.")
+    assert "the score of attempt 1 stayed the same." in alice[-3]
+    auth.logout()
+    auth.login("bob")
+    bob = _history(client, pid)
+    assert (f"Regraded on {when[0.0]} UTC: your score on attempt 1 changed from {worth} to 0 of "
+            f"{worth} points after the problem was corrected. If anything about it is unclear, "
+            "please ask your instructor.") in bob
+    assert bob.count("Regraded on") == 1 and bob.count("stayed the same") == 1
+
+
 def test_regrade_keeps_answers_the_current_problem_cannot_read(app, client, auth, graded, pid):
     with session_factory(app)() as session:
         sub = session.scalars(select(Submission).where(Submission.problem_id == pid)).first()
