@@ -43,18 +43,25 @@ system-deps:
 	  fi; \
 	fi
 
-## make serve: the production setup (gunicorn), see docs/deploy.md.
+## make serve: the production setup: migrate and check (no demo accounts), then gunicorn; see docs/deploy.md.
 serve: $(VENV)/.installed
-	$(PY) server.py --setup-demo --check-only
+	$(PY) server.py --migrate
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py 'server:create_app()'
 
+## make bench: the reference, bank and code-grading benchmarks in turn, see docs/benchmarks.md.
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/reference.py
+	$(PY) benchmarks/bank.py
+	$(PY) benchmarks/grading.py
+
+## make bench-web: answer submissions under gunicorn against a bare-Flask floor (20 s per side).
+bench-web: $(VENV)/.installed-test
+	$(PY) benchmarks/web.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
 
-.PHONY: worker load
+.PHONY: worker load bench-web
 
 ## make worker: a grading worker for the Redis queue (needs DATABASE_URL and REDIS_URL), see docs/deploy.md.
 worker: $(VENV)/.installed

@@ -2,7 +2,9 @@
 
 `python server.py --setup-demo [--port N] [--host H]` migrates the SQLite database under
 `instance/`, creates the demo course and its accounts, and serves http://127.0.0.1:5000.
-Under gunicorn use `server:create_app()` (see docs/deploy.md).
+`python server.py --migrate` is the production start-up step (`make serve`): it migrates the
+database and checks the configuration, creates no accounts, and exits. Under gunicorn use
+`server:create_app()` (see docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -181,8 +183,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
-    parser.add_argument("--setup-demo", action="store_true",
-                        help="migrate the database and create the demo course and logins first")
+    first = parser.add_mutually_exclusive_group()
+    first.add_argument("--setup-demo", action="store_true",
+                       help="migrate the database and create the demo course and logins first")
+    first.add_argument("--migrate", action="store_true",
+                       help="migrate the database and check the configuration, then exit "
+                            "(no demo accounts; for production)")
     parser.add_argument("--check-only", action="store_true",
                         help="prepare and check everything, then exit without serving")
     return parser.parse_args(argv)
@@ -201,14 +207,15 @@ def _print_welcome(args: argparse.Namespace, logins) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Prepare (with --setup-demo), check, and serve with the built-in server."""
+    """Prepare (with --setup-demo or --migrate), check, and serve with the built-in server."""
     from web.cli import setup_demo
     from web.db import SchemaOutOfDate, session_factory, upgrade_database
     from web.jobs import recover_stale_jobs
     from web.security import InsecureConfiguration
 
     args = _parse_args(argv)
-    if args.setup_demo:
+    args.check_only = args.check_only or args.migrate
+    if args.setup_demo or args.migrate:
         _prepare_instance()
         upgrade_database(_database_url())
     # The built-in server speaks plain HTTP, where browsers drop Secure cookies.
