@@ -376,6 +376,10 @@ def check_variant(variant: Variant) -> list[str]:
 def _check_mistakes(variant: Variant, grade: Any, parsed_cls: Any) -> list[str]:
     found = []
     for mistake in variant.mistakes:
+        if not _ANSWER_SHAPES[variant.answer_type](mistake.value):
+            found.append(f"seed {variant.seed}: mistake {mistake.tag!r} can never be typed: "
+                         f"its value is not a valid {variant.answer_type} ({mistake.value!r})")
+            continue
         result = grade(variant, parsed_cls(mistake.value, "mistake"))
         if result.score >= 1:
             found.append(f"seed {variant.seed}: mistake {mistake.tag!r} ({mistake.value!r}) "

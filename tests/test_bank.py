@@ -290,6 +290,7 @@ def tags_and_values(bank, problem_id, **overrides):
     ("fc-params-image", dict(n=300, c=3, units=100), "bias-forgotten", 27_000_000),
     ("fc-params-image", dict(n=300, c=3, units=100), "biases-multiplied", 2_700_000_000),
     ("fc-connections-log10", dict(a=3, b=2), "log10-wrong-count", 6),
+    ("fc-connections-log10", dict(a=3, b=2), "exponents-multiplied", 24),
     ("conv1d-full", dict(x=[1, 2, 3], w=[2, 1]), "kernel-not-flipped", [1, 4, 7, 6]),
     ("corr-vs-conv-1d", dict(x=[1, 2, 3, 4, 5], w=[1, 0, -1]), "kernel-flipped", [2, 2, 2]),
     ("conv1d-flipped-filter", dict(x=[1, 3, -1, 1, -3], w=[1, 0, -1], pad=1),
@@ -365,6 +366,18 @@ def test_lint_reports_a_non_integer_answer(tmp_path):
     write(tmp_path, "pad.yaml", good().replace("answer: n + 2*p", "answer: n / 2 + p"))
     report = lint_problem(load_bank(tmp_path).problems["pad-rows"], 20)
     assert any("is not a valid integer" in f for f in report.findings)
+
+
+def test_lint_reports_a_mistake_no_student_can_type(tmp_path):
+    untypeable = ("mistakes:\n  - tag: half-padding\n    expr: n + p / 2\n"
+                  "    message: Pad both sides.\n")
+    write(tmp_path, "pad.yaml", good() + untypeable)
+    report = lint_problem(load_bank(tmp_path).problems["pad-rows"], 20)
+    assert len(report.findings) == 1  # reported once, not once per variant
+    assert ("mistake 'half-padding' can never be typed: its value is not a valid integer"
+            in report.findings[0])
+    write(tmp_path, "pad.yaml", good() + untypeable.replace("n + p / 2", "n + p"))
+    assert lint_problem(load_bank(tmp_path).problems["pad-rows"], 20).findings == ()
 
 
 def test_the_examples_of_the_authoring_guide_load_and_lint(tmp_path):
