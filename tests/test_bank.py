@@ -346,6 +346,16 @@ def test_every_family_tag_is_seen_somewhere_in_the_bank(bank):
     assert set(FAMILIES) <= {p.topic for p in bank.problems.values()}
 
 
+def test_figure_captions_use_the_symbols_of_the_prompt(bank):
+    figured = [p for p in bank.problems.values() if p.figures]
+    assert figured
+    for problem in figured:
+        v = generate(problem, 0)
+        for figure in v.figures:
+            symbol = figure.name.split()[-1]  # "filter K" is shown where the prompt says $K = ...$
+            assert re.search(rf"\${{1,2}}{symbol} =", v.prompt), (problem.id, figure.name)
+
+
 def test_mistake_values_never_equal_the_answer(bank):
     for problem in bank.problems.values():
         for seed in range(15):

@@ -187,7 +187,7 @@ def test_element_sum_is_15(bank):
 def test_vertical_edge_on_bright_left_half(bank):
     v = variant(bank, "edge-vertical-step", bright=10, dark=0, left_bright=True)
     assert v.answer == [[0, 30, 30, 0]] * 4
-    assert [f.name for f in v.figures] == ["x", "w"]
+    assert [f.name for f in v.figures] == ["image X", "filter K"]
     assert v.figures[0].matrix[0] == (10, 10, 10, 0, 0, 0)
 
 

@@ -190,5 +190,5 @@ def test_lint_one_file(run, tmp_path):
 def test_preview_draws_figures_as_grids(run):
     out = run("preview", "edge-vertical-step", "--set", "bright=10", "--set", "dark=0",
               "--set", "left_bright=true").output
-    assert "figure x (6 x 6)" in out and "figure w (3 x 3)" in out
+    assert "figure image X (6 x 6)" in out and "figure filter K (3 x 3)" in out
     assert "[[0, 30, 30, 0]" not in out.split("answer")[0]
