@@ -62,6 +62,19 @@ def num(value: Any) -> str:
     return format_number(value)
 
 
+def article(value: Any, capital: bool = False) -> str:
+    """"a" or "an" for a whole number as it is read aloud: an 8, an 11, an 18, an 80, a 10.
+
+    Use it before a size in a prompt: ``{{ n | article(True) }} ${{ n }} \\times {{ n }}$ image``.
+    """
+    digits = str(abs(int(to_jsonable(value))))
+    group = len(digits) % 3 or 3  # "eleven thousand", "eighteen million"
+    lead = digits[:group]
+    vowel = lead.startswith("8") or lead in ("11", "18")
+    word = "an" if vowel else "a"
+    return word.capitalize() if capital else word
+
+
 class _PromptEnvironment(SandboxedEnvironment):
     """The sandbox, plus the same guard on ``**`` as expressions have (no template can hang)."""
 
@@ -78,7 +91,7 @@ class _PromptEnvironment(SandboxedEnvironment):
 def _make_environment() -> SandboxedEnvironment:
     env = _PromptEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
                              keep_trailing_newline=False)
-    env.filters.update(latex=latex, shape=shape, num=num, fmt=format_number)
+    env.filters.update(latex=latex, shape=shape, num=num, fmt=format_number, article=article)
     return env
 
 

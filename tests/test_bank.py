@@ -467,3 +467,28 @@ def test_every_finding_of_one_problem_is_reported(tmp_path):
         load_bank(tmp_path)
     fields = [re.search(r"field '([^']+)'", e).group(1) for e in info.value.errors]
     assert fields == ["answer", "prompt", "mistakes.0.expr"]
+
+
+@pytest.mark.parametrize("number, word", [
+    (3, "a"), (8, "an"), (10, "a"), (11, "an"), (12, "a"), (18, "an"), (28, "a"), (80, "an"),
+    (89, "an"), (100, "a"), (800, "an"), (1000, "a"), (8000, "an"), (11000, "an"), (18500, "an"),
+    (110, "a"),
+])
+def test_prompt_article_follows_how_the_number_is_read(number, word):
+    from grader.prompts import article
+
+    assert article(number) == word
+    assert article(number, True) == word.capitalize()
+
+
+def test_no_shipped_prompt_says_a_or_an_wrongly_before_a_number(bank):
+    from grader.prompts import article
+
+    wrong = []
+    for problem in bank.problems.values():
+        for seed in range(40):
+            prompt = generate(problem, seed).prompt
+            for said, number in re.findall(r"\b([Aa]n?) \$(\d+)", prompt):
+                if said.lower() != article(int(number)):
+                    wrong.append(f"{problem.id} seed {seed}: {said} {number}")
+    assert not wrong, wrong[:5]
