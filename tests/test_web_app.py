@@ -25,8 +25,8 @@ def test_starts_in_debug_mode_without_a_secret(web_config):
 
 def test_refuses_to_start_on_an_unmigrated_database(web_config, tmp_path):
     url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
-    with pytest.raises(SchemaOutOfDate, match=r"has no Stride tables yet.*flask --app server "
-                                              r"db-upgrade.*make run"):
+    with pytest.raises(SchemaOutOfDate, match=r"has no Stride tables yet.*server.py --migrate.*"
+                                              r"flask --app server db-upgrade"):
         create_app({**web_config, "DATABASE_URL": url})
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS_DIR = ROOT / "migrations"
-UPGRADE_HINT = "run `flask --app server db-upgrade` (or `make run`, which migrates)"
+UPGRADE_HINT = "run `python server.py --migrate` (or `flask --app server db-upgrade`)"
 
 
 class SchemaOutOfDate(RuntimeError):
