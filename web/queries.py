@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from web.models import CodeSubmission, Submission, User, VariantRecord
@@ -48,20 +48,28 @@ class StoredVariant:
     variant_json: str
 
 
+# The answer POST's read, built once on the tables (not the ORM entities): only the bound values
+# change per request, so SQLAlchemy neither rebuilds the statement, recomputes its cache key nor
+# runs its ORM result processing on the hot path.
+_SUB, _VAR = Submission.__table__.c, VariantRecord.__table__.c
+_MINE = (_SUB.user_id == bindparam("user_id"), _SUB.set_id == bindparam("set_id"),
+         _SUB.problem_id == bindparam("problem_id"))
+_VARIANT_WITH_ATTEMPTS = select(
+    _VAR.id, _VAR.seed, _VAR.variant_json,
+    select(func.count(_SUB.id)).where(*_MINE).scalar_subquery(),
+    select(func.max(case((_SUB.correct, 1), else_=0))).where(*_MINE).scalar_subquery(),
+).where(_VAR.user_id == bindparam("user_id"), _VAR.set_id == bindparam("set_id"),
+        _VAR.problem_id == bindparam("problem_id"))
+
+
 def variant_with_attempts(session: Session, user_id: int, set_id: str, problem_id: str
                           ) -> tuple[StoredVariant | None, AttemptSummary]:
     """The student's stored variant and its `AttemptSummary`, in one Core statement.
 
     The answer POST needs both; one round trip and no ORM objects keep that hot path short.
     """
-    mine = (Submission.user_id == user_id, Submission.set_id == set_id,
-            Submission.problem_id == problem_id)
-    used = select(func.count(Submission.id)).where(*mine).scalar_subquery()
-    solved = select(_ANY_CORRECT).where(*mine).scalar_subquery()
-    row = session.execute(select(
-        VariantRecord.id, VariantRecord.seed, VariantRecord.variant_json, used, solved).where(
-        VariantRecord.user_id == user_id, VariantRecord.set_id == set_id,
-        VariantRecord.problem_id == problem_id)).first()
+    row = session.execute(_VARIANT_WITH_ATTEMPTS, {
+        "user_id": user_id, "set_id": set_id, "problem_id": problem_id}).first()
     if row is None:
         return None, AttemptSummary(0, False)
     return StoredVariant(row[0], row[1], row[2]), AttemptSummary(int(row[3] or 0), bool(row[4]))
