@@ -5,7 +5,10 @@ Every value can be changed from the environment, so one file serves one box and 
 - ``PORT`` (5000) and ``HOST`` (127.0.0.1): where to listen. Keep 127.0.0.1 behind nginx on the
   same box; use ``HOST=0.0.0.0`` (or a private address) when nginx runs on another host.
 - ``WEB_CONCURRENCY``: worker processes (default 2 x cores + 1, at most 8).
-- ``GUNICORN_THREADS`` (4): threads per worker (gthread), for requests waiting on the database.
+- ``GUNICORN_THREADS`` (1): threads per worker (gthread). Stride's requests are mostly Python
+  work, so threads of one worker mostly wait for each other's GIL; with SQLite, a thread that holds
+  the write lock then waits for the GIL too (benchmarks/web.py: 1 thread served about 10% more
+  answers/s than 4). Scale with workers; raise threads only for a remote database.
 - ``GUNICORN_TIMEOUT`` (30 s): a worker silent this long is killed and replaced.
 - ``FORWARDED_ALLOW_IPS`` (127.0.0.1): proxies trusted for X-Forwarded-Proto/For (nginx's address).
 - ``GUNICORN_ACCESSLOG``: ``-`` logs requests to stdout; unset logs none.
@@ -23,7 +26,7 @@ import os
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", min(8, 2 * multiprocessing.cpu_count() + 1)))
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30  # lets in-process grading jobs finish on a restart
 keepalive = 5

@@ -369,3 +369,22 @@ def test_no_problem_page_in_the_bank_shows_its_answer_before_it_may(app, client,
             assert described not in page and str(render_text(described)) not in page, problem.id
             checked += 1
     assert checked >= 5
+
+
+def test_answers_are_stored_through_the_gate(app, client, auth, pid, web_answer, monkeypatch):
+    """The answer POST writes inside the gate (a write outside it would not be queued)."""
+    from web import db
+
+    held = []
+    real_hold = db.WriteGate.hold
+
+    def spy(self):
+        held.append(True)
+        return real_hold(self)
+
+    monkeypatch.setattr(db.WriteGate, "hold", spy)
+    auth.login("alice")
+    client.get(f"/sets/open-set/{pid}")
+    response = client.post(f"/sets/open-set/{pid}", data={"answer": "-12345"})
+    assert response.status_code == 302
+    assert held == [True]

@@ -8,6 +8,10 @@ commit; views and CLI commands own the transaction. Background jobs open their o
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask, current_app, g
@@ -55,10 +59,53 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+class WriteGate:
+    """Queue a process's and its siblings' SQLite writers so that each wakes as the lock frees.
+
+    SQLite takes one writer at a time; a blocked writer polls in its busy handler, sleeping 1, 2,
+    5, 10 ms... between tries, so under contention the lock sits free while writers sleep. The gate
+    holds a thread lock (writers of this process) and an `flock` on a file beside the database
+    (writers of other processes), both of which wake the next writer at once. No-op elsewhere.
+    """
+
+    def __init__(self, url: str):
+        self._path = None
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            self._path = url[len("sqlite:///"):] + ".write-lock"
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _file(self) -> int:
+        if self._pid != os.getpid():  # opened per process: an inherited descriptor shares its lock
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    @contextmanager
+    def hold(self):
+        if self._path is None:
+            yield
+            return
+        with self._thread_lock:
+            fd = self._file()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def write_gate():
+    """Context manager around a short write transaction of the current app (see `WriteGate`)."""
+    return current_app.extensions["stride_write_gate"].hold()
+
+
 def init_app(app: Flask) -> None:
     """Build the engine and sessionmaker once and close request sessions at teardown."""
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["stride_engine"] = engine
+    app.extensions["stride_write_gate"] = WriteGate(normalize_url(app.config["DATABASE_URL"]))
     app.extensions["stride_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(close_session)
 

@@ -19,7 +19,7 @@ from web.bankaccess import (
     is_past_due,
     variant_and_attempts,
 )
-from web.db import get_session
+from web.db import get_session, write_gate
 from web.models import Submission
 from web.render import grid_cells, render_prompt
 from web.security import rate_limit
@@ -147,8 +147,9 @@ def submit(set_id: str, problem_id: str):
         correct=bool(result.correct), score=float(result.score), mistake=result.mistake,
         feedback=result.feedback, created_at=datetime.now(UTC))
     try:
-        session.execute(_INSERT_SUBMISSION, row)
-        session.commit()
+        with write_gate():
+            session.execute(_INSERT_SUBMISSION, row)
+            session.commit()
     except IntegrityError:  # the same attempt number arrived twice (a double click)
         session.rollback()
         flash("That answer arrived twice; only the first copy was recorded.", "info")
