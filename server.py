@@ -50,7 +50,9 @@ def _defaults(app: Flask) -> dict:
         REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax",
         COOKIE_SECURE=None,  # None: secure unless debugging or testing
         LOGIN_RATE_LIMIT="10 per minute", SUBMIT_RATE_LIMIT="30 per minute",
-        CODE_RATE_LIMIT="10 per minute", RATELIMIT_STORAGE_URI="memory://",
+        CODE_RATE_LIMIT="10 per minute",
+        RATELIMIT_STORAGE_URI=None,  # None: REDIS_URL when set (shared by all workers), else memory
+        RATELIMIT_KEY_PREFIX="stride",
         GRADING_WORKERS=2, CHECK_SCHEMA=True, WTF_CSRF_TIME_LIMIT=None,
         TRUSTED_PROXIES=int(os.environ.get("STRIDE_TRUSTED_PROXIES", "0")),
     )

@@ -246,3 +246,54 @@ def test_passwords_are_stored_hashed(app):
         assert "correct-horse-2" not in user.password_hash
         assert authenticate(session, "carol", "correct-horse-2") is user
         assert authenticate(session, "carol", "correct-horse-3") is None
+
+
+def test_a_limited_answer_is_refused_for_that_student_only_and_records_nothing(make_app):
+    from sqlalchemy import func
+
+    from web.models import Submission
+
+    app = make_app(RATELIMIT_ENABLED=True, SUBMIT_RATE_LIMIT="1/minute")
+    pid = _first_problem(app)
+    alice, bob = app.test_client(), app.test_client()
+    alice.post("/auth/login", data={"username": "alice", "password": WEB_PASSWORD})
+    bob.post("/auth/login", data={"username": "bob", "password": WEB_PASSWORD})
+    assert alice.post(f"/sets/open-set/{pid}", data={"answer": "-987654"}).status_code == 302
+    refused = alice.post(f"/sets/open-set/{pid}", data={"answer": "-987653"})
+    assert refused.status_code == 429
+    assert "please wait a minute" in refused.get_data(as_text=True)
+    assert alice.get(f"/sets/open-set/{pid}").status_code == 200  # pages are not limited
+    assert bob.post(f"/sets/open-set/{pid}", data={"answer": "-987654"}).status_code == 302
+    with session_factory(app)() as session:
+        stored = session.scalar(select(func.count(Submission.id)).where(Submission.set_id == "open-set"))
+    assert stored == 2  # alice's first and bob's; the refused one was never graded or stored
+
+
+def test_a_malformed_rate_limit_stops_the_app_at_start(make_app):
+    with pytest.raises(ValueError, match=r"SUBMIT_RATE_LIMIT = 'thirty a minute' is not a rate limit"):
+        make_app(SUBMIT_RATE_LIMIT="thirty a minute")
+
+
+@pytest.mark.services
+def test_rate_limits_are_counted_in_redis_when_redis_is_configured(make_app, monkeypatch):
+    """Two app instances (as two gunicorn workers) share one count through REDIS_URL."""
+    import secrets
+
+    from tests.test_queue import REDIS_URL, redis_or_skip
+    from web.security import rate_limit_storage_uri
+
+    redis = redis_or_skip()
+    prefix = f"stride-test-{secrets.token_hex(4)}"
+    settings = dict(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="2/minute", REDIS_URL=REDIS_URL,
+                    RATELIMIT_KEY_PREFIX=prefix)
+    first, second = make_app(**settings), make_app(**settings)
+    try:
+        assert rate_limit_storage_uri(first) == REDIS_URL
+        codes = [app.test_client().post("/auth/login", data={"username": "x", "password": "no"}
+                                        ).status_code for app in (first, second, first, second)]
+        assert codes == [401, 401, 429, 429]
+    finally:
+        for key in redis.scan_iter(f"*{prefix}*"):
+            redis.delete(key)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert rate_limit_storage_uri(make_app()) == "memory://"

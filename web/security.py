@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import ClassVar
 
-from flask import Flask, abort, current_app
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+from flask import Flask, abort, current_app, request
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
+from limits import RateLimitItem, parse
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import bindparam, select
 
 from web.db import get_session
@@ -24,9 +26,10 @@ CONTENT_SECURITY_POLICY = (
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
+RATE_LIMIT_KEYS = ("LOGIN_RATE_LIMIT", "SUBMIT_RATE_LIMIT", "CODE_RATE_LIMIT")
+
 csrf = CSRFProtect()
 login_manager = LoginManager()
-limiter = Limiter(key_func=get_remote_address)
 
 
 class InsecureConfiguration(RuntimeError):
@@ -49,7 +52,7 @@ def user_or_ip() -> str:
     """Rate-limit key: the signed-in user, else the client address."""
     if current_user.is_authenticated:
         return f"user:{current_user.get_id()}"
-    return get_remote_address()
+    return f"ip:{request.remote_addr or '127.0.0.1'}"
 
 
 def init_app(app: Flask) -> None:
@@ -59,7 +62,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = "Please sign in to see that page."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
-    limiter.init_app(app)
+    init_rate_limits(app)
     app.after_request(_security_headers)
 
 
@@ -136,7 +139,48 @@ def role_required(*roles: str) -> Callable:
     return decorator
 
 
+# --- rate limits ------------------------------------------------------------------------------
+# The `limits` library counts (in memory, or in Redis with RATELIMIT_STORAGE_URI so that several
+# workers and hosts share one count); this glue only picks the key and answers 429. It checks only
+# the views that ask, so other requests pay nothing for it.
+
+def init_rate_limits(app: Flask) -> None:
+    """Parse every limit now (a typo fails at start-up, not on a student's POST); open storage."""
+    parsed: dict[str, RateLimitItem] = {}
+    for key in RATE_LIMIT_KEYS:
+        text = app.config.get(key)
+        try:
+            parsed[key] = parse(str(text))
+        except ValueError:
+            raise ValueError(f"{key} = {text!r} is not a rate limit; write it like "
+                             "'30 per minute' or '10/hour'.") from None
+    app.extensions["stride_rate_limits"] = (
+        FixedWindowRateLimiter(storage_from_string(rate_limit_storage_uri(app))), parsed)
+
+
+def rate_limit_storage_uri(app: Flask) -> str:
+    """RATELIMIT_STORAGE_URI if set; else the grading queue's Redis (one count for every worker and
+    host); else this process's memory (each gunicorn worker then counts on its own)."""
+    return (app.config.get("RATELIMIT_STORAGE_URI") or app.config.get("REDIS_URL")
+            or os.environ.get("REDIS_URL") or "memory://")
+
+
 def rate_limit(config_key: str) -> Callable:
-    """Limit POSTs of a view by the limit string in `app.config[config_key]`."""
-    return limiter.limit(lambda: current_app.config[config_key], methods=["POST"],
-                         key_func=user_or_ip)
+    """Limit POSTs of a view by the limit in `app.config[config_key]`, per user (else address).
+
+    Over the limit the request gets 429 and the view does not run, so nothing is recorded.
+    """
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if request.method == "POST" and current_app.config.get("RATELIMIT_ENABLED", True):
+                limiter, parsed = current_app.extensions["stride_rate_limits"]
+                prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "stride")
+                if not limiter.hit(parsed[config_key], prefix, request.endpoint or "", user_or_ip()):
+                    abort(429)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
