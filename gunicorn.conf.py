@@ -5,10 +5,11 @@ Every value can be changed from the environment, so one file serves one box and 
 - ``PORT`` (5000) and ``HOST`` (127.0.0.1): where to listen. Keep 127.0.0.1 behind nginx on the
   same box; use ``HOST=0.0.0.0`` (or a private address) when nginx runs on another host.
 - ``WEB_CONCURRENCY``: worker processes (default 2 x cores + 1, at most 8).
-- ``GUNICORN_THREADS`` (1): threads per worker (gthread). Stride's requests are mostly Python
-  work, so threads of one worker mostly wait for each other's GIL; with SQLite, a thread that holds
-  the write lock then waits for the GIL too (benchmarks/web.py: 1 thread served about 10% more
-  answers/s than 4). Scale with workers; raise threads only for a remote database.
+- ``GUNICORN_THREADS``: threads per worker (gthread). Default 1 on SQLite and 4 when
+  ``DATABASE_URL`` is PostgreSQL (benchmarks/web.py, see docs/benchmarks.md): on SQLite a request
+  is Python work plus a local write, so a worker's threads mostly wait for each other's GIL (and a
+  thread holding the write lock waits for the GIL too); on PostgreSQL each request also waits on
+  the network and the server's commit, which other threads can use.
 - ``GUNICORN_TIMEOUT`` (30 s): a worker silent this long is killed and replaced.
 - ``FORWARDED_ALLOW_IPS`` (127.0.0.1): proxies trusted for X-Forwarded-Proto/For (nginx's address).
 - ``GUNICORN_ACCESSLOG``: ``-`` logs requests to stdout; unset logs none.
@@ -26,7 +27,8 @@ import os
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", min(8, 2 * multiprocessing.cpu_count() + 1)))
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+threads = int(os.environ.get("GUNICORN_THREADS")
+              or (4 if os.environ.get("DATABASE_URL", "").startswith("postgres") else 1))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30  # lets in-process grading jobs finish on a restart
 keepalive = 5

@@ -95,10 +95,17 @@ def app_spec(database_url: str, problems_dir: Path, **extra) -> str:
     return f"server:create_app({config!r})"
 
 
-def start_gunicorn(spec: str, port: int, workers: int, log_path: Path) -> subprocess.Popen:
-    """gunicorn with the repo's gunicorn.conf.py on 127.0.0.1:`port`, in its own process group."""
+def start_gunicorn(spec: str, port: int, workers: int, log_path: Path,
+                   database_url: str | None = None) -> subprocess.Popen:
+    """gunicorn with the repo's gunicorn.conf.py on 127.0.0.1:`port`, in its own process group.
+
+    `database_url` is exported as DATABASE_URL, as a deployment would (gunicorn.conf.py picks the
+    threads per worker from it); the app's own config in `spec` names the database either way.
+    """
     env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": str(workers),
            "STRIDE_SECRET_KEY": os.environ.get("STRIDE_SECRET_KEY", secrets.token_hex(32))}
+    if database_url:
+        env["DATABASE_URL"] = database_url
     env.pop("REDIS_URL", None)
     log = open(log_path, "ab")  # noqa: SIM115 - closed with the process by the caller's exit
     process = subprocess.Popen([str(GUNICORN), "-c", str(ROOT / "gunicorn.conf.py"), spec],
@@ -293,7 +300,7 @@ def run_backend(backend: str, args) -> bool:
         problems = prepare(workdir, url, args.students)
         port = free_port()
         server = start_gunicorn(app_spec(url, workdir / "problems"), port, args.workers,
-                                workdir / "gunicorn.log")
+                                workdir / "gunicorn.log", database_url=url)
         try:
             tally, elapsed = drive(port, args.students, problems, args.duration, args.max_requests)
         finally:

@@ -152,7 +152,7 @@ def start_side(label, spec, url, table, post, args, workdir: Path) -> Side:
     load = _load()
     port = load.free_port()
     log = workdir / f"{label.split()[0]}-{port}.log"
-    server = load.start_gunicorn(spec, port, 2, log)
+    server = load.start_gunicorn(spec, port, 2, log, database_url=url)
     side = Side(label, url, table, post, server, log, [], load.Tally(), load.Tally())
     errors: list[str] = []
 

@@ -99,3 +99,25 @@ def test_signed_in_user_speaks_the_login_protocol():
     assert (teacher.name, teacher.is_instructor) == ("Ines Ortiz", True)
     with pytest.raises(AttributeError):
         teacher.role = "student"  # frozen
+
+
+@pytest.mark.parametrize(("environment", "threads"), [
+    ({}, 1),
+    ({"DATABASE_URL": "sqlite:////srv/stride/stride.sqlite"}, 1),
+    ({"DATABASE_URL": "postgresql+psycopg://stride@db/stride"}, 4),
+    ({"DATABASE_URL": "postgres://stride@db/stride"}, 4),
+    ({"DATABASE_URL": "postgres://stride@db/stride", "GUNICORN_THREADS": "2"}, 2),
+])
+def test_gunicorn_threads_follow_the_database(environment, threads, monkeypatch):
+    """One thread per worker on SQLite (the GIL and the write lock), four on PostgreSQL."""
+    from pathlib import Path
+
+    for name in ("DATABASE_URL", "GUNICORN_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    conf = Path(__file__).resolve().parents[1] / "gunicorn.conf.py"
+    settings: dict = {}
+    exec(compile(conf.read_text(), str(conf), "exec"), settings)  # noqa: S102 - our own config file
+    assert settings["threads"] == threads
+    assert settings["worker_class"] == "gthread"
