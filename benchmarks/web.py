@@ -10,8 +10,8 @@ session, CSRF and rate limit, parses, grades and stores one submission; SQLite; 
 settings except rate limits, which are raised to 1,000,000/minute and said so). Floor: a bare
 Flask endpoint that inserts one row with SQLAlchemy into SQLite (same engine settings: WAL, busy
 timeout), also under gunicorn with 2 workers, driven by the same client. Both servers run at once
-and the same 64 client threads take turns on them, so a slow spell of this shared machine hits
-both sides. Loopback only; bounded by time and by requests.
+and the driver (one process, a thread per client) takes turns on them, so a slow spell of this
+shared machine hits both sides. Loopback only; bounded by time and by requests.
 
 Two measurements per side:
 
@@ -20,6 +20,7 @@ Two measurements per side:
   seconds per side in all. Requests/s = requests / seconds of that side's rounds.
 - Latency (open loop, a bounded load): the 64 clients together offer `--rate` answers per second
   (each on its own fixed schedule, evenly phased), for `--latency-duration` seconds per side.
+  Run it at several rates (docs/benchmarks.md) to see where the queue starts to grow.
   Latency runs from the moment a request was due, so a late request counts its wait
   (no coordinated omission). In the closed loop, latency is set by the queue: with 64 clients
   mean latency = 64 / throughput (Little's law), so it is reported there for information only.
@@ -253,7 +254,7 @@ def summarize(side: Side, set_id: str) -> dict:
     acknowledged = sum(t.acknowledged for t in both)
     fivexx = sum(n for t in both for status, n in t.statuses.items() if status >= 500)
     errors = [e for t in both for e in t.errors]
-    rate = len(side.throughput.latencies) / side.seconds if side.seconds else 0.0
+    rate = closed_loop_rate(side)
     t, lat = side.throughput, side.latency
     print(f"{side.label}:")
     print(f"  throughput: {len(t.latencies)} requests in {side.seconds:.1f} s = {rate:.0f} req/s "
@@ -276,20 +277,25 @@ def summarize(side: Side, set_id: str) -> dict:
 
 # --- the run ---------------------------------------------------------------------------------
 
-def measure(sides: list[Side], args) -> None:
-    """Closed-loop rounds in the order A B B A A B ... then the open-loop run of each side."""
-    budget = threading.Semaphore(args.max_requests)
+def measure_throughput(sides: list[Side], args, budget: threading.Semaphore) -> None:
+    """Closed-loop rounds in the order A B B A A B ...: `args.duration` seconds per side in all."""
     per_round = args.duration / args.rounds
     for r in range(args.rounds):
-        order = sides if r % 2 == 0 else sides[::-1]
-        for side in order:
+        for side in sides if r % 2 == 0 else sides[::-1]:
             side.seconds += drive(side, side.throughput, per_round, budget)
+
+
+def measure_latency(sides: list[Side], args, rate: float, budget: threading.Semaphore) -> None:
+    """The open-loop run of each side: the clients together offer `rate` answers/s."""
     for side in sides:
-        drive(side, side.latency, args.latency_duration, budget,
-              interval=args.clients / args.rate)
+        drive(side, side.latency, args.latency_duration, budget, interval=args.clients / rate)
 
 
-def run_postgres(args, workdir: Path, set_id: str) -> None:
+def closed_loop_rate(side: Side) -> float:
+    return len(side.throughput.latencies) / side.seconds if side.seconds else 0.0
+
+
+def run_postgres(args, workdir: Path, set_id: str, rate: float) -> None:
     import secrets
 
     load = _load()
@@ -302,7 +308,9 @@ def run_postgres(args, workdir: Path, set_id: str) -> None:
         side = start_side("Stride on PostgreSQL (information)", load.app_spec(url, pg_dir / "problems"),
                           url, "submission", stride_post(problems, set_id), args, pg_dir)
         try:
-            measure([side], args)
+            budget = threading.Semaphore(args.max_requests)
+            measure_throughput([side], args, budget)
+            measure_latency([side], args, rate, budget)
         finally:
             summarize(side, set_id)
     finally:
@@ -326,10 +334,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", action="store_true",
                         help="also run Stride on PostgreSQL (for information; not the target)")
     args = parser.parse_args(argv)
-    if args.clients < 1 or args.rounds < 1 or args.rate <= 0 or args.duration <= 0:
+    if args.clients < 1 or args.rounds < 1 or args.duration <= 0 or args.rate <= 0:
         parser.error("--clients, --rounds, --rate and --duration must be positive")
     print(f"Web benchmark on 127.0.0.1: {args.clients} clients; throughput {args.duration:g} s "
-          f"per side in {args.rounds} alternating rounds; bounded load {args.rate:g} answers/s for "
+          f"per side in {args.rounds} alternating rounds; bounded load of {args.rate:g} answers/s for "
           f"{args.latency_duration:g} s per side; gunicorn with 2 workers; Stride's rate limits "
           f"raised to {load.GENEROUS!r}.")
     workdir = Path(tempfile.mkdtemp(prefix="stride-web-bench-"))
@@ -345,11 +353,13 @@ def main(argv: list[str] | None = None) -> int:
         sides.append(start_side("Stride (answer submissions, SQLite)",
                                 load.app_spec(url, workdir / "problems"), url, "submission",
                                 stride_post(problems, load.SET_ID), args, workdir))
-        measure(sides, args)
+        budget = threading.Semaphore(args.max_requests)
+        measure_throughput(sides, args, budget)
+        measure_latency(sides, args, args.rate, budget)
         floor, stride = (summarize(side, load.SET_ID) for side in sides)
         sides = []
         if args.postgres:
-            run_postgres(args, workdir, load.SET_ID)
+            run_postgres(args, workdir, load.SET_ID, args.rate)
     finally:
         for side in sides:
             load.stop(side.server)
