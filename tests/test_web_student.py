@@ -372,7 +372,7 @@ def test_no_problem_page_in_the_bank_shows_its_answer_before_it_may(app, client,
 
 
 def test_answers_are_stored_through_the_gate(app, client, auth, pid, web_answer, monkeypatch):
-    """The answer POST writes inside the gate (a write outside it would not be queued)."""
+    """The first view (storing the variant) and the answer POST write inside the gate."""
     from web import db
 
     held = []
@@ -385,6 +385,9 @@ def test_answers_are_stored_through_the_gate(app, client, auth, pid, web_answer,
     monkeypatch.setattr(db.WriteGate, "hold", spy)
     auth.login("alice")
     client.get(f"/sets/open-set/{pid}")
+    assert held == [True]  # the variant was stored
+    client.get(f"/sets/open-set/{pid}")
+    assert held == [True]  # a second view writes nothing
     response = client.post(f"/sets/open-set/{pid}", data={"answer": "-12345"})
     assert response.status_code == 302
-    assert held == [True]
+    assert held == [True, True]

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from web import queries
+from web.db import write_gate
 from web.models import VariantRecord
 
 _lock = threading.Lock()
@@ -117,7 +118,8 @@ def _create_variant(session: Session, user_id: int, set_id: str, problem_id: str
                            variant_json=json.dumps(variant.to_json()))
     session.add(record)
     try:
-        session.commit()
+        with write_gate():
+            session.commit()
     except IntegrityError:  # a concurrent request stored it first: use theirs
         session.rollback()
         record = queries.variant_record(session, user_id, set_id, problem_id)
