@@ -1,6 +1,6 @@
 """Web benchmark: answer submissions under gunicorn (2 workers) against a bare-Flask floor.
 
-    .venv/bin/python benchmarks/web.py                 # 64 clients, 20 s of load per side
+    .venv/bin/python benchmarks/web.py                 # 64 clients, 20 s + 20 s of load per side
     .venv/bin/python benchmarks/web.py --clients 8 --duration 4 --latency-duration 2   # quick
     .venv/bin/python benchmarks/web.py --postgres      # also Stride on PostgreSQL (information)
 
@@ -328,8 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=256.0,
                         help="answers/s offered by all clients together in the bounded load "
                              "(default 256: 4 per client per second)")
-    parser.add_argument("--latency-duration", type=float, default=10.0,
-                        help="seconds of bounded load per side (default 10)")
+    parser.add_argument("--latency-duration", type=float, default=20.0,
+                        help="seconds of bounded load per side (default 20)")
     parser.add_argument("--max-requests", type=int, default=200_000)
     parser.add_argument("--postgres", action="store_true",
                         help="also run Stride on PostgreSQL (for information; not the target)")
