@@ -297,3 +297,16 @@ def test_rate_limits_are_counted_in_redis_when_redis_is_configured(make_app, mon
             redis.delete(key)
     monkeypatch.delenv("REDIS_URL", raising=False)
     assert rate_limit_storage_uri(make_app()) == "memory://"
+
+
+def test_an_unreachable_rate_limit_store_lets_answers_through_and_logs_it(make_app, caplog):
+    """Redis down must not lock a class out of answering: the limit is skipped, and logged."""
+    app = make_app(RATELIMIT_ENABLED=True, SUBMIT_RATE_LIMIT="1/minute",
+                   RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")
+    client = app.test_client()
+    client.post("/auth/login", data={"username": "alice", "password": WEB_PASSWORD})
+    pid = _first_problem(app)
+    codes = [client.post(f"/sets/open-set/{pid}", data={"answer": str(-5 - n)}).status_code
+             for n in range(2)]
+    assert codes == [302, 302]
+    assert "SUBMIT_RATE_LIMIT not checked: its storage failed" in caplog.text

@@ -165,6 +165,20 @@ def rate_limit_storage_uri(app: Flask) -> str:
             or os.environ.get("REDIS_URL") or "memory://")
 
 
+def _within_limit(config_key: str) -> bool:
+    """Count this request against its limit. If the count's storage (Redis) is unreachable, the
+    request goes through and the log says why: a limit protects the app, and must not lock a class
+    out of answering while Redis is down."""
+    limiter, parsed = current_app.extensions["stride_rate_limits"]
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "stride")
+    try:
+        return limiter.hit(parsed[config_key], prefix, request.endpoint or "", user_or_ip())
+    except Exception as exc:  # noqa: BLE001 - any storage failure: allow, and say so in the log
+        current_app.logger.warning("rate limit %s not checked: its storage failed (%r)",
+                                   config_key, exc)
+        return True
+
+
 def rate_limit(config_key: str) -> Callable:
     """Limit POSTs of a view by the limit in `app.config[config_key]`, per user (else address).
 
@@ -174,11 +188,9 @@ def rate_limit(config_key: str) -> Callable:
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapped(*args, **kwargs):
-            if request.method == "POST" and current_app.config.get("RATELIMIT_ENABLED", True):
-                limiter, parsed = current_app.extensions["stride_rate_limits"]
-                prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "stride")
-                if not limiter.hit(parsed[config_key], prefix, request.endpoint or "", user_or_ip()):
-                    abort(429)
+            if (request.method == "POST" and current_app.config.get("RATELIMIT_ENABLED", True)
+                    and not _within_limit(config_key)):
+                abort(429)
             return view(*args, **kwargs)
 
         return wrapped
