@@ -54,7 +54,7 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/bank.py
 	$(PY) benchmarks/grading.py
 
-## make bench-web: answer submissions under gunicorn against a bare-Flask floor (20 s per side).
+## make bench-web: answer submissions under gunicorn against a bare-Flask floor (throughput, then a bounded load; 20 s each per side).
 bench-web: $(VENV)/.installed-test
 	$(PY) benchmarks/web.py
 
