@@ -310,3 +310,28 @@ def test_an_unreachable_rate_limit_store_lets_answers_through_and_logs_it(make_a
              for n in range(2)]
     assert codes == [302, 302]
     assert "SUBMIT_RATE_LIMIT not checked: its storage failed" in caplog.text
+
+
+def test_a_hanging_rate_limit_store_is_given_up_on(make_app, caplog):
+    """A Redis that accepts but never answers costs a POST the storage timeout, not forever."""
+    import socket
+    import threading
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # connections are queued by the kernel and never answered
+    try:
+        port = silent.getsockname()[1]
+        app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{port}/0",
+                       RATELIMIT_STORAGE_TIMEOUT=0.2)
+        client, codes = app.test_client(), []
+        worker = threading.Thread(target=lambda: codes.append(client.post(
+            "/auth/login", data={"username": "alice", "password": WEB_PASSWORD}).status_code),
+            daemon=True)
+        worker.start()
+        worker.join(timeout=30)  # generous: the storage timeout is 0.2 s; without it, forever
+        assert not worker.is_alive(), "the sign-in hung on the silent rate-limit store"
+        assert codes == [302]
+        assert "LOGIN_RATE_LIMIT not checked: its storage failed" in caplog.text
+    finally:
+        silent.close()

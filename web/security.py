@@ -154,8 +154,13 @@ def init_rate_limits(app: Flask) -> None:
         except ValueError:
             raise ValueError(f"{key} = {text!r} is not a rate limit; write it like "
                              "'30 per minute' or '10/hour'.") from None
+    uri = rate_limit_storage_uri(app)
+    # A Redis that hangs must not hold a student's POST: give up after a short wait (see below).
+    wait = float(app.config.get("RATELIMIT_STORAGE_TIMEOUT", 0.5))
+    options = {"socket_timeout": wait, "socket_connect_timeout": wait} if uri.startswith(
+        ("redis://", "rediss://")) else {}
     app.extensions["stride_rate_limits"] = (
-        FixedWindowRateLimiter(storage_from_string(rate_limit_storage_uri(app))), parsed)
+        FixedWindowRateLimiter(storage_from_string(uri, **options)), parsed)
 
 
 def rate_limit_storage_uri(app: Flask) -> str:
