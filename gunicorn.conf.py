@@ -42,3 +42,18 @@ proc_name = "stride"
 # No runtime control socket: it defaults to one path per user (~/.gunicorn/gunicorn.ctl), which
 # several servers on one box (tests, benchmarks, staging) would fight over.
 control_socket_disable = True
+
+
+def post_worker_init(worker):
+    """Load Stride's problem bank and freeze the loaded objects out of the GC (server.warm_up)."""
+    import gc
+
+    from flask import Flask
+
+    if isinstance(worker.wsgi, Flask) and "stride_engine" in worker.wsgi.extensions:
+        from server import warm_up
+
+        warm_up(worker.wsgi)
+    else:  # another app on this config (the web benchmark's floor): freeze what it loaded
+        gc.collect()
+        gc.freeze()

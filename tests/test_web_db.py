@@ -121,3 +121,25 @@ def test_gunicorn_threads_follow_the_database(environment, threads, monkeypatch)
     exec(compile(conf.read_text(), str(conf), "exec"), settings)  # noqa: S102 - our own config file
     assert settings["threads"] == threads
     assert settings["worker_class"] == "gthread"
+
+
+def test_warm_up_loads_the_bank_and_freezes_it_and_a_reload_lets_the_old_bank_go(app):
+    """Frozen objects are out of the cycle collector's reach, not of reference counting: a
+    reloaded bank frees the old one (no leak per reload)."""
+    import gc
+    import weakref
+
+    from server import warm_up
+    from web.bankaccess import reload_bank
+
+    app.extensions.pop("stride_bank", None)
+    try:
+        warm_up(app)
+        assert gc.get_freeze_count() > 0
+        old = weakref.ref(app.extensions["stride_bank"])
+        with app.app_context():
+            new = reload_bank()
+        assert new is app.extensions["stride_bank"]
+        assert old() is None
+    finally:
+        gc.unfreeze()
