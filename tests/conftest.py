@@ -75,7 +75,7 @@ def _add_web_users(url: str) -> None:
         course = get_or_create_course(session, "Test course", "join-me")
         for name, role in (("alice", "student"), ("bob", "student"), ("ines", "instructor")):
             user = User(username=name, password_hash=cheap, role=role, display_name="")
-            session.add_all([user, Enrollment(user=user, course=course)])
+            session.add_all([user, Enrollment(user=user, course=course, role=role)])
         session.commit()
     engine.dispose()
 

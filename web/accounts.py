@@ -65,9 +65,14 @@ def create_user(session: Session, username: str, password: str, *, role: str = "
                 display_name=display_name.strip())
     session.add(user)
     if course is not None:
-        session.add(Enrollment(user=user, course=course))
+        session.add(Enrollment(user=user, course=course, role=_course_role(role)))
     session.flush()
     return user
+
+
+def _course_role(account_role: str) -> str:
+    """The course role an account gets when it is added to a course without one named."""
+    return "instructor" if account_role == "instructor" else "student"
 
 
 @functools.cache
@@ -97,11 +102,12 @@ def course_by_join_code(session: Session, code: str) -> Course | None:
     return session.scalar(select(Course).where(Course.join_code == code.strip()))
 
 
-def enroll(session: Session, user: User, course: Course) -> None:
+def enroll(session: Session, user: User, course: Course, role: str | None = None) -> None:
+    """Make `user` a member of `course` (as `role`, default from the account's kind)."""
     exists = session.scalar(select(Enrollment).where(
         Enrollment.user_id == user.id, Enrollment.course_id == course.id))
     if exists is None:
-        session.add(Enrollment(user=user, course=course))
+        session.add(Enrollment(user=user, course=course, role=role or _course_role(user.role)))
         session.flush()
 
 

@@ -23,7 +23,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-ROLES = ("student", "instructor")
+ROLES = ("student", "instructor", "admin")  # an account's kind; "admin" is site-wide, explicit
+COURSE_ROLES = ("student", "ta", "instructor")  # what a member is in one course
+STAFF_ROLES = ("ta", "instructor")  # course roles that see and change that course's records
 CODE_STATUSES = ("queued", "grading", "done", "failed")
 
 
@@ -75,6 +77,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20), default="student")
     display_name: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped by signing out and by a password change: sessions carrying an older one are void.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="user")
@@ -105,12 +109,15 @@ class User(Base):
 
 
 class Enrollment(Base):
+    """A membership of one account in one course, with its role there (see COURSE_ROLES)."""
+
     __tablename__ = "enrollment"
     __table_args__ = (UniqueConstraint("user_id", "course_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(20), default="student", server_default="student")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="enrollments")
@@ -136,10 +143,15 @@ class VariantRecord(Base):
 
 
 class Submission(Base):
-    """One graded answer. Format errors are never stored: they cost no attempt."""
+    """One graded answer. Format errors are never stored: they cost no attempt.
+
+    `request_token` is the answer form's idempotency token: the same form posted twice is one
+    attempt (NULL for rows stored before tokens existed; NULLs never collide).
+    """
 
     __tablename__ = "submission"
-    __table_args__ = (UniqueConstraint("user_id", "set_id", "problem_id", "attempt"),)
+    __table_args__ = (UniqueConstraint("user_id", "set_id", "problem_id", "attempt"),
+                      UniqueConstraint("user_id", "request_token", name="uq_submission_request_token"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
@@ -155,6 +167,7 @@ class Submission(Base):
     score: Mapped[float] = mapped_column(Float)  # fraction of the item's points, 0..1
     mistake: Mapped[str | None] = mapped_column(String(120), nullable=True)
     feedback: Mapped[str] = mapped_column(Text, default="")
+    request_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     regraded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
@@ -184,9 +197,14 @@ class ScoreChange(Base):
 
 
 class CodeSubmission(Base):
-    """An uploaded or pasted implementation, graded in the background."""
+    """An uploaded or pasted implementation, graded in the background.
+
+    While grading, the grader refreshes `heartbeat_at`; a row whose heartbeat is stale lost its
+    worker and is requeued (`tries` counts the starts) or failed with a message.
+    """
 
     __tablename__ = "code_submission"
+    __table_args__ = (UniqueConstraint("user_id", "request_token", name="uq_code_submission_request_token"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
@@ -198,8 +216,11 @@ class CodeSubmission(Base):
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     max_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    request_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     user: Mapped[User] = relationship()
