@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 PORT   ?= 5000
 
-.PHONY: run test lint system-deps serve bench clean
+.PHONY: run test lint system-deps sandbox-deps serve bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,8 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	touch $@
 
 ## make run: create .venv, install, prepare the SQLite database with a demo course, start the server.
-run: $(VENV)/.installed
+# Student code is graded only under bubblewrap, so the server needs it (installed here when root).
+run: $(VENV)/.installed sandbox-deps
 	$(PY) server.py --setup-demo --port $(PORT)
 
 ## make test: install what the tests need (Python extras, bubblewrap, chromium), lint, run the suite.
@@ -30,6 +31,17 @@ lint: $(VENV)/.installed-test
 # The sandbox uses bubblewrap and the browser tests use Debian's chromium; install them when
 # missing and we are allowed to (root). Without them the affected tests say why they skip, or
 # fail under STRIDE_REQUIRE_SERVICES=1.
+sandbox-deps:
+	@if ! command -v bwrap >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing system package: bubblewrap"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	  else \
+	    echo "warning: bubblewrap is missing; the server grades code only inside it:" \
+	         "install it with 'sudo apt-get install bubblewrap' (see README, The sandbox)"; \
+	  fi; \
+	fi
+
 system-deps:
 	@missing=""; \
 	command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
@@ -44,7 +56,7 @@ system-deps:
 	fi
 
 ## make serve: the production setup: migrate and check (no demo accounts), then gunicorn; see docs/deploy.md.
-serve: $(VENV)/.installed
+serve: $(VENV)/.installed sandbox-deps
 	$(PY) server.py --migrate
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py 'server:create_app()'
 
