@@ -16,6 +16,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REQUIRE_SERVICES = os.environ.get("STRIDE_REQUIRE_SERVICES") == "1"
 
+# The suite's PostgreSQL and Redis require passwords, as a deployment's must (tests/services.py).
+from tests.services import start_private_services  # noqa: E402
+
+start_private_services()
+
 
 # --- web app fixtures (tests/test_web_*.py) --------------------------------------------------
 
