@@ -71,7 +71,7 @@ def _my_courses() -> list[dict]:
     """The signed-in member's courses for the overview: course, their role there, students."""
     session, walls = get_session(), _walls()
     roles = scope.staff_roles(session, current_user)
-    counts = iq.student_counts(session, walls.course_ids)
+    counts = iq.student_counts(session, [c.id for c in walls.courses])
     return [{"course": c, "role": scope.COURSE_ROLE_NAMES.get(roles.get(c.id, ""), "staff"),
              "students": counts.get(c.id, 0)} for c in walls.courses]
 
