@@ -180,3 +180,101 @@ def _answer_text(variant, correct: bool = True) -> str:
 @pytest.fixture
 def web_answer():
     return _answer_text
+
+
+# --- course walls (tests/test_authz.py, tests/test_course_walls.py) --------------------------
+
+from dataclasses import dataclass  # noqa: E402
+
+WALLS_STUDENTS = {"a1": "A", "a2": "A", "b1": "B"}  # label -> course
+WALLS_STAFF = {"inst_a": ("A", "instructor"), "inst_b": ("B", "instructor"),
+               "ta_a": ("A", "ta")}  # label -> (course, course role); ta_a is a student account
+# label -> (username, account role); usernames are distinctive so a page or CSV can be searched
+WALLS_ACCOUNTS = {
+    "a1": ("student-a1", "student"), "a2": ("student-a2", "student"),
+    "b1": ("student-b1", "student"), "inst_a": ("instructor-a", "instructor"),
+    "inst_b": ("instructor-b", "instructor"), "ta_a": ("assistant-a", "student"),
+    "admin": ("site-admin", "admin"), "lonely": ("instructor-of-nothing", "instructor"),
+}
+
+
+@dataclass(frozen=True)
+class WallsWorld:
+    """Two courses, A and B, each with its own students and staff, and one code submission per
+    student. `users` and `code` map labels (see WALLS_ACCOUNTS) to ids; `courses` maps "A"/"B"
+    to course ids."""
+
+    courses: dict[str, int]
+    users: dict[str, int]
+    code: dict[str, int]
+
+    @staticmethod
+    def username(label: str) -> str:
+        return WALLS_ACCOUNTS[label][0]
+
+
+def add_walls_world(app) -> WallsWorld:
+    """Add course A (students a1, a2; instructor inst_a; TA ta_a) and course B (student b1;
+    instructor inst_b) to `app`'s database, plus admin (site-wide) and lonely (an instructor
+    account of no course). Cheap password hashes, as for the other fixture users."""
+    from werkzeug.security import generate_password_hash
+
+    from web.accounts import get_or_create_course
+    from web.db import session_factory
+    from web.models import Enrollment, User
+
+    cheap = generate_password_hash(WEB_PASSWORD, method="pbkdf2:sha256:1000")
+    with session_factory(app)() as session:
+        courses = {key: get_or_create_course(session, f"Course {key}", f"join-{key.lower()}")
+                   for key in ("A", "B")}
+        users = {label: User(username=name, password_hash=cheap, role=role)
+                 for label, (name, role) in WALLS_ACCOUNTS.items()}
+        session.add_all(users.values())
+        for name, key in WALLS_STUDENTS.items():
+            session.add(Enrollment(user=users[name], course=courses[key], role="student"))
+        for name, (key, role) in WALLS_STAFF.items():
+            session.add(Enrollment(user=users[name], course=courses[key], role=role))
+        session.flush()
+        code = _add_walls_code(session, {n: users[n].id for n in WALLS_STUDENTS})
+        session.commit()
+        return WallsWorld({k: c.id for k, c in courses.items()},
+                          {n: u.id for n, u in users.items()}, code)
+
+
+def _add_walls_code(session, student_ids: dict[str, int]) -> dict[str, int]:
+    """One finished code submission per student, its file named after its owner ("a1.py")."""
+    from web.models import CodeSubmission
+
+    rows = {name: CodeSubmission(
+        user_id=uid, exercise="conv_step_by_step", filename=f"{name}.py", source="x = 1",
+        status="done", score=1.0, max_score=2.0,
+        report_json='{"score": 1, "max_score": 2, "functions": [], "warnings": []}')
+        for name, uid in student_ids.items()}
+    session.add_all(rows.values())
+    session.flush()
+    return {name: row.id for name, row in rows.items()}
+
+
+@pytest.fixture
+def walls_world(app) -> WallsWorld:
+    return add_walls_world(app)
+
+
+@pytest.fixture(scope="module")
+def walls_app(web_template, web_bank, tmp_path_factory):
+    """One app with the walls world for a whole module of read-mostly checks: (app, world)."""
+    from server import create_app
+
+    base = tmp_path_factory.mktemp("walls")
+    shutil.copy(web_template / "stride.sqlite", base / "stride.sqlite")
+    app = create_app({
+        "TESTING": True, "SECRET_KEY": "test-secret", "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False, "DATABASE_URL": f"sqlite:///{base / 'stride.sqlite'}",
+        "PROBLEMS_DIR": str(web_template / "problems"), "GRADING_WORKERS": 1,
+    })
+    app.extensions["stride_bank"] = web_bank
+    try:
+        yield app, add_walls_world(app)
+    finally:
+        app.extensions["stride_pool"].shutdown()
+        app.extensions["stride_engine"].dispose()

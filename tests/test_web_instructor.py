@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
@@ -638,7 +639,22 @@ def second_course(app):
         return course.id
 
 
-def test_gradebook_and_exports_can_show_one_course(app, client, auth, graded, second_course):
+@pytest.fixture
+def ines_teaches_both(app, second_course):
+    """ines becomes instructor of "Other course" too (she already teaches "Test course")."""
+    from web.cli import set_course_role
+    from web.models import Course
+
+    with session_factory(app)() as session:
+        ines = session.scalar(select(User).where(User.username == "ines"))
+        set_course_role(session, ines, session.get(Course, second_course), "instructor")
+        session.commit()
+    return second_course
+
+
+def test_gradebook_and_exports_can_show_one_course(app, client, auth, graded,
+                                                   ines_teaches_both):
+    second_course = ines_teaches_both
     auth.login("ines")
     everyone = client.get("/instructor/gradebook").get_data(as_text=True)
     assert _rows(everyone) == ["alice", "bob", "carol"] and 'id="course"' in everyone
@@ -652,6 +668,22 @@ def test_gradebook_and_exports_can_show_one_course(app, client, auth, graded, se
         response = client.get(f"/instructor/gradebook?course={bad}")
         assert response.status_code == 404
         assert "There is no course with the number" in response.get_data(as_text=True)
+
+
+def test_an_instructor_sees_only_the_courses_they_teach(app, client, auth, graded,
+                                                        second_course):
+    auth.login("ines")
+    ours = client.get("/instructor/gradebook").get_data(as_text=True)
+    assert _rows(ours) == ["alice", "bob"] and 'id="course"' not in ours  # one course: no picker
+    for url in (f"/instructor/gradebook?course={second_course}",
+                f"/instructor/export/scores.csv?course={second_course}",
+                f"/instructor/sets/open-set/stats?course={second_course}"):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert (f"There is no course with the number '{second_course}' among your courses."
+                in html.unescape(response.get_data(as_text=True)))
+    rows = _csv_rows(client.get("/instructor/export/scores.csv"))
+    assert {row[0] for row in rows[1:]} == {"alice", "bob"}
 
 
 def test_cli_exports_one_course(runner, graded, second_course):
@@ -683,13 +715,14 @@ def test_overview_explains_a_bank_that_never_loaded(web_config, tmp_path):
         app.extensions["stride_engine"].dispose()
 
 
-def test_statistics_can_be_kept_to_one_course(app, client, auth, graded, pid, second_course,
-                                              web_answer):
+def test_statistics_can_be_kept_to_one_course(app, client, auth, graded, pid,
+                                              ines_teaches_both, web_answer):
+    second_course = ines_teaches_both
     _answer(client, auth, app, "carol", pid, [True], web_answer)
     test_course = _course_id(app, "Test course")
     auth.login("ines")
     everyone = client.get("/instructor/sets/open-set/stats").get_data(as_text=True)
-    assert 'id="course"' in everyone and "3 students in every course." in everyone
+    assert 'id="course"' in everyone and "3 students in your 2 courses." in everyone
     assert _summary_cells(everyone, pid)[:4] == ["3", "5", "33%", "67%"]
     ours = client.get(f"/instructor/sets/open-set/stats?course={test_course}").get_data(
         as_text=True)

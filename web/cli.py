@@ -1,4 +1,5 @@
-"""`flask --app server ...` commands: migrate the database, create users, import a roster."""
+"""`flask --app server ...` commands: migrate the database, create users, make course staff,
+import a roster, export scores."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from web.accounts import (
     AccountError,
@@ -17,6 +20,8 @@ from web.accounts import (
     import_roster,
 )
 from web.db import session_factory, upgrade_database
+from web.models import COURSE_ROLES, ROLES, STAFF_ROLES, Course, Enrollment, User
+from web.scope import COURSE_ROLE_NAMES
 
 DEMO_COURSE = "Foundations of CNNs (demo)"
 DEMO_JOIN_CODE = "demo-cnn"
@@ -38,7 +43,11 @@ DEMO_NAMES = {"instructor": "Demo Instructor", "alice": "Alice Demo", "bob": "Bo
 
 
 def setup_demo(app: Flask) -> tuple[DemoLogin, ...]:
-    """Create the demo course and its accounts, idempotently; returns the demo logins."""
+    """Create the demo course and its accounts, idempotently; returns the demo logins.
+
+    The demo instructor is (and, on an older demo database, becomes again) instructor of the
+    demo course, so the instructor pages show its students.
+    """
     with session_factory(app)() as session:
         course = get_or_create_course(session, DEMO_COURSE, DEMO_JOIN_CODE)
         for login in DEMO_LOGINS:
@@ -47,8 +56,34 @@ def setup_demo(app: Flask) -> tuple[DemoLogin, ...]:
                 user = create_user(session, login.username, login.password, role=login.role,
                                    display_name=DEMO_NAMES[login.username])
             enroll(session, user, course)
+            if login.role == "instructor":
+                set_course_role(session, user, course, "instructor")
         session.commit()
     return DEMO_LOGINS
+
+
+def set_course_role(session: Session, user: User, course: Course, role: str) -> str | None:
+    """Make `user` a member of `course` as `role` (one of COURSE_ROLES), changing the role of
+    an existing membership. Returns the role they had there before (None: not a member)."""
+    if role not in COURSE_ROLES:
+        raise AccountError(f"The course role {role!r} is unknown: use one of "
+                           f"{', '.join(COURSE_ROLES)}.")
+    enrollment = session.scalar(select(Enrollment).where(
+        Enrollment.user_id == user.id, Enrollment.course_id == course.id))
+    if enrollment is None:
+        session.add(Enrollment(user=user, course=course, role=role))
+        session.flush()
+        return None
+    before, enrollment.role = enrollment.role, role
+    return before
+
+
+def _course_named(session: Session, name: str) -> Course:
+    course = session.scalar(select(Course).where(Course.name == name))
+    if course is None:
+        raise click.ClickException(f"There is no course called {name!r}. Check the spelling; "
+                                   "`create-user --course` and `import-roster` create courses.")
+    return course
 
 
 @click.command("db-upgrade")
@@ -70,21 +105,61 @@ def init_db_command() -> None:
 @click.command("create-user")
 @with_appcontext
 @click.argument("username")
-@click.option("--role", type=click.Choice(["student", "instructor"]), default="student")
+@click.option("--role", type=click.Choice(ROLES), default="student",
+              help="The account's kind; admin sees every course.")
 @click.option("--display-name", default="")
-@click.option("--course", "course_name", default=None, help="Course name to enroll in.")
+@click.option("--course", "course_name", default=None,
+              help="Course name to enroll in (created if new).")
+@click.option("--course-role", type=click.Choice(COURSE_ROLES), default=None,
+              help="Their role in --course (default: instructor for an instructor account, "
+                   "else student); instructors and TAs are the course's staff.")
 @click.password_option(help="Prompted for when not given.")
-def create_user_command(username, role, display_name, course_name, password) -> None:
-    """Create a user account."""
+def create_user_command(username, role, display_name, course_name, course_role,
+                        password) -> None:
+    """Create a user account, optionally a member (or staff) of a course."""
+    if course_role and not course_name:
+        raise click.UsageError("--course-role needs --course: the course they have that role in.")
     with session_factory(current_app)() as session:
         course = get_or_create_course(session, course_name) if course_name else None
         try:
             user = create_user(session, username, password, role=role,
                                display_name=display_name, course=course)
+            if course is not None and course_role:
+                set_course_role(session, user, course, course_role)
         except AccountError as exc:
             raise click.ClickException(str(exc)) from exc
         session.commit()
-        click.echo(f"Created {user.role} {user.username!r}.")
+        where = f" ({_role_name(course_role or _enrolled_role(user))} of {course_name!r})" \
+            if course is not None else ""
+        click.echo(f"Created {user.role} {user.username!r}{where}.")
+
+
+def _enrolled_role(user: User) -> str:
+    return user.enrollments[0].role if user.enrollments else "student"
+
+
+def _role_name(role: str) -> str:
+    return COURSE_ROLE_NAMES.get(role, role)
+
+
+@click.command("add-staff")
+@with_appcontext
+@click.argument("username")
+@click.argument("course_name", metavar="COURSE")
+@click.option("--role", type=click.Choice(STAFF_ROLES), default="instructor",
+              help="instructor (default) or ta; both see and change only this course's records.")
+def add_staff_command(username, course_name, role) -> None:
+    """Make an existing account staff (instructor or TA) of an existing course."""
+    with session_factory(current_app)() as session:
+        user = get_user_by_username(session, username)
+        if user is None:
+            raise click.ClickException(f"There is no account called {username!r}. Create it "
+                                       "first with `create-user`.")
+        course = _course_named(session, course_name)
+        before = set_course_role(session, user, course, role)
+        session.commit()
+    was = "" if before is None else f" (was {_role_name(before)})"
+    click.echo(f"{username!r} is now {_role_name(role)} of {course_name!r}{was}.")
 
 
 @click.command("import-roster")
@@ -117,27 +192,24 @@ def import_roster_command(csv_file, course_name) -> None:
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8", lazy=True), default="-",
               help="File to write (default: standard output).")
 @click.option("--course", "course_name", default=None,
-              help="Only the students enrolled in this course (default: every student).")
+              help="Only the students enrolled in this course (default: the students of every "
+                   "course).")
 @with_appcontext
 def export_scores_command(kind, output, course_name) -> None:
     """Export scores as CSV."""
-    from sqlalchemy import select
-
     from web.bankaccess import get_bank
     from web.exports import export
-    from web.models import Course
 
     with session_factory(current_app)() as session:
-        course = None
-        if course_name is not None:
-            course = session.scalar(select(Course).where(Course.name == course_name))
-            if course is None:
-                raise click.ClickException(f"There is no course called {course_name!r}.")
-        text = export(session, get_bank().sets.values(), kind, course)
+        if course_name is None:  # the operator's own export: every course, named as such
+            ids, section = list(session.scalars(select(Course.id))), ""
+        else:
+            ids, section = [_course_named(session, course_name).id], course_name
+        text = export(session, get_bank().sets.values(), kind, ids, section=section)
     output.write(text)
 
 
 def init_app(app: Flask) -> None:
-    for command in (db_upgrade_command, init_db_command, create_user_command,
+    for command in (db_upgrade_command, init_db_command, create_user_command, add_staff_command,
                     import_roster_command, export_scores_command):
         app.cli.add_command(command)

@@ -85,24 +85,24 @@ def submissions_csv(submissions: Iterable, usernames: Mapping[int, str],
     return _write([SUBMISSION_COLUMNS, *(row(s) for s in submissions)])
 
 
-def export(session: Session, sets: Sequence, kind: str, course=None) -> str:
+def export(session: Session, sets: Sequence, kind: str, course_ids: Sequence[int],
+           section: str = "") -> str:
     """The CSV text of one export kind ("scores", "canvas" or "submissions").
 
-    With a `course` (a `web.models.Course`), only its enrolled students are exported, and the
-    Canvas variant names it as their section.
+    Only the students enrolled in `course_ids` are exported; `section` fills the Canvas
+    layout's Section column (the course's name when one course is exported).
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     sets = sorted(sets, key=lambda s: s.id)
-    course_id = course.id if course is not None else None
     if kind == "submissions":
         points = {(s.id, i.problem_id): float(i.points) for s in sets for i in s.items}
-        return submissions_csv(iq.all_submissions(session, course_id), iq.usernames(session),
-                               points)
-    rows = iq.gradebook(session, sets, course_id)
+        return submissions_csv(iq.all_submissions(session, course_ids),
+                               iq.usernames(session, course_ids), points)
+    rows = iq.gradebook(session, sets, course_ids)
     if kind == "scores":
         return scores_csv(rows, sets)
-    return canvas_csv(rows, sets, section=course.name if course is not None else "")
+    return canvas_csv(rows, sets, section=section)
 
 
 def _possible(problem_set) -> float:

@@ -1,7 +1,9 @@
 """The instructor's pages: gradebook, drill-down, statistics, previews, bank reload, regrade, CSV.
 
-Every route of this blueprint is behind the instructor role check (`_require_instructor` runs
-before each request to it), so a new route cannot be added unguarded by mistake.
+Every route of this blueprint is behind the staff check (`_require_staff` runs before each
+request to it), so a new route cannot be added unguarded by mistake. Behind it, every page that
+shows students' records is kept inside the course walls of `web.scope`: the courses the signed-in
+account is staff of (or every course for an admin). Anything outside them is answered 404.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -18,53 +22,84 @@ from flask import (
 )
 from flask_login import current_user
 
-from web import answering, exports, stats
+from web import answering, exports, scope, stats
 from web import instructor_queries as iq
 from web.bankaccess import find_item, find_problem, find_set, get_bank, reload_bank, seed_for
 from web.bankaccess import variant_from_record as stored_variant
 from web.code import exercise_title, exercises
 from web.db import get_session
-from web.models import Course, User
-from web.queries import code_submissions_for, submissions_for, variant_record
+from web.models import User
+from web.queries import submissions_for, variant_record
 from web.render import grid_cells, render_prompt
-from web.security import role_required
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
 MAX_SEED = 2**32 - 1
 SORT_KEYS = ("name", "total")
+# Account roles let in before any course is theirs: an instructor with no course yet sees an
+# empty overview that says so; an admin sees every course.
+ENTRY_ROLES = ("instructor", scope.ADMIN_ROLE)
+NOT_STAFF = ("This page is for instructors only (and the teaching assistants of a course). "
+             "If you teach a course here, ask its instructor to add you as staff.")
 
 
 @bp.before_request
-@role_required("instructor")
-def _require_instructor():
+def _require_staff():
+    """Anonymous visitors go to sign-in; accounts that are not staff of any course get 403."""
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    if current_user.role not in ENTRY_ROLES and not scope.is_staff(get_session(), current_user):
+        abort(403, description=NOT_STAFF)
     return None
+
+
+def _walls() -> scope.Walls:
+    """This request's course walls: the user's staff courses, or the one `?course=` picks."""
+    if "walls" not in g:
+        try:
+            g.walls = scope.walls_for(get_session(), current_user,
+                                      request.args.get("course", ""))
+        except scope.OutsideWalls as exc:
+            abort(404, description=str(exc))
+    return g.walls
 
 
 def _sets() -> list:
     return sorted(get_bank().sets.values(), key=lambda s: s.id)
 
 
+def _my_courses() -> list[dict]:
+    """The signed-in member's courses for the overview: course, their role there, students."""
+    session, walls = get_session(), _walls()
+    roles = scope.staff_roles(session, current_user)
+    counts = iq.student_counts(session, [c.id for c in walls.courses])
+    return [{"course": c, "role": scope.COURSE_ROLE_NAMES.get(roles.get(c.id, ""), "staff"),
+             "students": counts.get(c.id, 0)} for c in walls.courses]
+
+
 def _dashboard(bank_errors: tuple[str, ...] = (), status: int = 200):
     from grader.errors import ProblemSpecError
 
+    mine = _my_courses()
     try:
         bank = get_bank()
     except ProblemSpecError as exc:  # no bank has loaded since the server started
         bank_errors = bank_errors or tuple(getattr(exc, "errors", None) or (str(exc),))
         return render_template("instructor/dashboard.html", sets=[], problems=[],
-                               n_problems=0, bank_errors=bank_errors), 422
+                               n_problems=0, bank_errors=bank_errors, my_courses=mine), 422
     return render_template("instructor/dashboard.html", sets=_sets(), n_problems=len(
         bank.problems), problems=sorted(bank.problems.values(), key=lambda p: (p.topic, p.id)),
-        bank_errors=bank_errors), status
+        bank_errors=bank_errors, my_courses=mine), status
 
 
 @bp.get("/")
 def dashboard():
+    """Course staff: their courses and role in each, the problem sets and the problem bank."""
     return _dashboard()
 
 
 @bp.post("/bank/reload")
 def reload():
+    """Course staff: load the YAML problem bank again (nothing changes unless all is valid)."""
     from grader.errors import ProblemSpecError
 
     try:
@@ -76,60 +111,56 @@ def reload():
     return redirect(url_for("instructor.dashboard"))
 
 
-def _course():
-    """The course chosen by the `course` query parameter (None: every student)."""
-    text = request.args.get("course", "")
-    if not text:
-        return None
-    course = get_session().get(Course, int(text)) if text.isdigit() else None
-    if course is None:
-        abort(404, description=f"There is no course with the number {text[:40]!r}.")
-    return course
+def _sort_key(sets, names) -> str:
+    key = request.args.get("sort", "name")
+    code_keys = {iq.CODE_SORT_PREFIX + name for name in names}
+    if key not in SORT_KEYS and key not in {s.id for s in sets} and key not in code_keys:
+        return "name"
+    return key
 
 
 @bp.get("/gradebook")
 def gradebook():
-    sets, course, names = _sets(), _course(), exercises()
-    key = request.args.get("sort", "name")
-    code_keys = {iq.CODE_SORT_PREFIX + name for name in names}
-    if key not in SORT_KEYS and key not in {s.id for s in sets} and key not in code_keys:
-        key = "name"
-    descending = request.args.get("dir", "asc") == "desc"
-    session = get_session()
-    rows = iq.gradebook(session, sets, course.id if course else None, names)
+    """Course staff: the points of every student of their courses (or of `?course=`)."""
+    sets, walls, names = _sets(), _walls(), exercises()
+    key, descending = _sort_key(sets, names), request.args.get("dir", "asc") == "desc"
+    rows = iq.gradebook(get_session(), sets, walls.course_ids, names)
     return render_template("instructor/gradebook.html", sets=sets, sort=key,
                            rows=iq.sort_gradebook(rows, key, descending), descending=descending,
-                           course=course, courses=iq.courses(session), exercises=names,
+                           course=walls.course, courses=walls.courses, exercises=names,
                            code_prefix=iq.CODE_SORT_PREFIX, exercise_title=exercise_title)
 
 
 def _student(user_id: int) -> User:
-    user = get_session().get(User, user_id)
+    """The student `user_id` if they are in the request's courses; otherwise 404."""
+    user = iq.student(get_session(), _walls().course_ids, user_id)
     if user is None:
-        abort(404, description="There is no account with that number.")
+        abort(404, description="There is no student with that number in your courses.")
     return user
 
 
 @bp.get("/students/<int:user_id>")
 def student(user_id: int):
-    user = _student(user_id)
-    session = get_session()
-    submissions = iq.student_submissions(session, user.id)
+    """Course staff: every answer and code submission of one student of their courses."""
+    user, ids, session = _student(user_id), _walls().course_ids, get_session()
+    submissions = iq.student_submissions(session, ids, user.id)
     by_problem: dict[tuple[str, str], list] = {}
     for sub in submissions:
         by_problem.setdefault((sub.set_id, sub.problem_id), []).append(sub)
-    best = iq.best_scores(session, [user.id]).get(user.id, {})
+    best = iq.best_scores(session, ids, [user.id]).get(user.id, {})
     summaries = [(s, iq.set_points(s, best.get(s.id, {}))) for s in _sets()]
     return render_template("instructor/student.html", user=user, by_problem=by_problem,
                            summaries=summaries, bank=get_bank(),
                            changes=iq.score_changes(session, (s.id for s in submissions)),
-                           code=code_submissions_for(session, user.id), exercises=exercises(),
-                           exercise_title=exercise_title,
-                           code_best_scores=iq.best_code_scores(session, [user.id]).get(user.id, {}))
+                           code=iq.code_submissions(session, ids, user.id),
+                           exercises=exercises(), exercise_title=exercise_title,
+                           code_best_scores=iq.best_code_scores(session, ids, [user.id])
+                           .get(user.id, {}))
 
 
 @bp.get("/students/<int:user_id>/<set_id>/<problem_id>")
 def student_variant(user_id: int, set_id: str, problem_id: str):
+    """Course staff: the variant (with its answer) a student of their courses got, if stored."""
     from grader.variants import generate
 
     user = _student(user_id)
@@ -158,7 +189,7 @@ def _variant_context(variant) -> dict:
 
 def _seed_arg() -> int:
     text = request.values.get("seed", "0").strip()
-    if not text.isdigit() or int(text) > MAX_SEED:
+    if not text.isascii() or not text.isdigit() or len(text) > 10 or int(text) > MAX_SEED:
         abort(400, description=f"The seed must be a whole number from 0 to {MAX_SEED}, "
                                f"not {text[:40]!r}.")
     return int(text)
@@ -166,6 +197,7 @@ def _seed_arg() -> int:
 
 @bp.route("/preview/<problem_id>", methods=["GET", "POST"])
 def preview(problem_id: str):
+    """Course staff: any bank problem's variant for a chosen seed, to try (nothing recorded)."""
     from grader.errors import FormatError
     from grader.variants import generate
 
@@ -182,35 +214,39 @@ def preview(problem_id: str):
     return render_template("instructor/variant.html", seed=seed, **context)
 
 
+def _problem_card(session, set_id: str, item, course_ids, totals, problems) -> dict:
+    attempts = iq.problem_attempts(session, set_id, item.problem_id, course_ids)
+    result = stats.problem_stats(attempts, totals)
+    return {"item": item, "problem": problems.get(item.problem_id), "stats": result,
+            "svg": stats.histogram_svg(result.best_scores)}
+
+
 @bp.get("/sets/<set_id>/stats")
 def set_stats(set_id: str):
-    problem_set, course = find_set(set_id), _course()
-    course_id = course.id if course else None
-    session = get_session()
-    best = iq.best_scores(session)
+    """Course staff: per-problem statistics of one set over the students of their courses."""
+    problem_set, walls, session = find_set(set_id), _walls(), get_session()
+    ids = walls.course_ids
+    best = iq.best_scores(session, ids)
     totals = {u.id: iq.set_points(problem_set, best.get(u.id, {}).get(set_id, {}))
-              for u in iq.students(session, course_id)}
+              for u in iq.students(session, ids)}
     problems = get_bank().problems
-    cards = []
-    for item in problem_set.items:
-        attempts = iq.problem_attempts(session, set_id, item.problem_id, course_id)
-        result = stats.problem_stats(attempts, totals)
-        cards.append({"item": item, "problem": problems.get(item.problem_id), "stats": result,
-                      "svg": stats.histogram_svg(result.best_scores)})
+    cards = [_problem_card(session, set_id, item, ids, totals, problems)
+             for item in problem_set.items]
     return render_template("instructor/stats.html", problem_set=problem_set, cards=cards,
-                           students=len(totals), course=course, courses=iq.courses(session))
+                           students=len(totals), course=walls.course, courses=walls.courses)
 
 
 @bp.post("/regrade/<problem_id>")
 def regrade(problem_id: str):
-    problem = find_problem(problem_id)
-    session = get_session()
-    summary = iq.regrade_problem(session, problem, current_user.id,
+    """Course staff: regrade the stored answers to one problem of the students of their courses."""
+    problem, walls, session = find_problem(problem_id), _walls(), get_session()
+    summary = iq.regrade_problem(session, problem, walls.course_ids, current_user.id,
                                  reason=f"regrade of {problem_id} by {current_user.username}")
     session.commit()
-    flash(summary.message(), "success")
+    flash(summary.message() + " Only the answers of students in your courses were regraded.",
+          "success")
     back = request.form.get("back", "")
-    if back.startswith("/instructor/") and "//" not in back:
+    if back.startswith("/instructor/") and "//" not in back and "\\" not in back:
         return redirect(back)
     return redirect(url_for("instructor.dashboard"))
 
@@ -222,8 +258,12 @@ def _csv(text: str, filename: str) -> Response:
 
 @bp.get("/export/<kind>.csv")
 def export(kind: str):
+    """Course staff: scores, Canvas gradebook or every answer of their courses' students, as CSV."""
     if kind not in exports.KINDS:
         abort(404, description=f"There is no export called {kind!r}.")
-    course = _course()
+    walls = _walls()
+    course = walls.course
     name = f"stride-{kind}-course-{course.id}.csv" if course else f"stride-{kind}.csv"
-    return _csv(exports.export(get_session(), _sets(), kind, course), name)
+    text = exports.export(get_session(), _sets(), kind, walls.course_ids,
+                          section=course.name if course else "")
+    return _csv(text, name)

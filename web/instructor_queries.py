@@ -1,5 +1,9 @@
 """Queries and the regrade for the instructor's pages. Every function takes a session and never
 commits: the view or CLI command that calls it owns the transaction.
+
+Every query over students' records takes the course ids it may cover as a required argument
+(from `web.scope`), and keeps to the students enrolled there: there is no "every course"
+default, so an unscoped call cannot happen by accident.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from web.models import (
     User,
     VariantRecord,
 )
+from web.scope import student_ids_in, student_in_courses
 from web.stats import Attempt
 
 _SAME, _CHANGED, _UNREADABLE = "same", "changed", "unreadable"  # one submission's regrade
@@ -72,29 +77,58 @@ class RegradeSummary:
         return text + "."
 
 
-def courses(session: Session) -> Sequence[Course]:
-    return session.scalars(select(Course).order_by(Course.name)).all()
+def courses(session: Session, course_ids: Sequence[int]) -> Sequence[Course]:
+    """The courses among `course_ids`, by name."""
+    return session.scalars(select(Course).where(Course.id.in_(list(course_ids)))
+                           .order_by(Course.name)).all()
 
 
-def students(session: Session, course_id: int | None = None) -> Sequence[User]:
-    """Student accounts, by username; only those enrolled in `course_id` when given."""
-    query = select(User).where(User.role == "student")
-    if course_id is not None:
-        query = query.join(Enrollment).where(Enrollment.course_id == course_id)
-    return session.scalars(query.order_by(User.username)).all()
+def students(session: Session, course_ids: Sequence[int]) -> Sequence[User]:
+    """The students enrolled (as students) in any of `course_ids`, by username."""
+    return session.scalars(select(User).where(User.id.in_(student_ids_in(course_ids)))
+                           .order_by(User.username)).all()
 
 
-def usernames(session: Session) -> dict[int, str]:
-    return {uid: name for uid, name in session.execute(select(User.id, User.username))}
+def student(session: Session, course_ids: Sequence[int], user_id: int) -> User | None:
+    """The account `user_id` when it is a student of one of `course_ids`, else None."""
+    if not student_in_courses(session, course_ids, user_id):
+        return None
+    return session.get(User, user_id)
 
 
-def best_scores(session: Session, user_ids: Iterable[int] | None = None) -> BestScores:
-    """Each student's best score on every problem they answered, by set."""
+def student_counts(session: Session, course_ids: Sequence[int]) -> dict[int, int]:
+    """Course id -> how many students are enrolled there, for each of `course_ids`."""
+    query = (select(Enrollment.course_id, func.count(Enrollment.user_id))
+             .where(Enrollment.course_id.in_(list(course_ids)), Enrollment.role == "student")
+             .group_by(Enrollment.course_id))
+    counts = dict.fromkeys(course_ids, 0)
+    counts.update({cid: int(n) for cid, n in session.execute(query)})
+    return counts
+
+
+def usernames(session: Session, course_ids: Sequence[int]) -> dict[int, str]:
+    """User id -> username of the students of `course_ids`."""
+    query = select(User.id, User.username).where(User.id.in_(student_ids_in(course_ids)))
+    return {uid: name for uid, name in session.execute(query)}
+
+
+def _of_students(column, course_ids: Sequence[int], user_ids: Iterable[int] | None):
+    """WHERE clauses keeping `column` (a user id) to the students of `course_ids`, and to
+    `user_ids` among them when given."""
+    clauses = [column.in_(student_ids_in(course_ids))]
+    if user_ids is not None:
+        clauses.append(column.in_(list(user_ids)))
+    return clauses
+
+
+def best_scores(session: Session, course_ids: Sequence[int],
+                user_ids: Iterable[int] | None = None) -> BestScores:
+    """Each student's (of `course_ids`; of `user_ids` among them) best score on every problem
+    they answered, by set."""
     query = (select(Submission.user_id, Submission.set_id, Submission.problem_id,
                     func.max(Submission.score))
+             .where(*_of_students(Submission.user_id, course_ids, user_ids))
              .group_by(Submission.user_id, Submission.set_id, Submission.problem_id))
-    if user_ids is not None:
-        query = query.where(Submission.user_id.in_(list(user_ids)))
     best: BestScores = {}
     for uid, set_id, pid, score in session.execute(query):
         best.setdefault(uid, {}).setdefault(set_id, {})[pid] = float(score or 0.0)
@@ -106,36 +140,45 @@ def set_points(problem_set, best_in_set: Mapping[str, float]) -> float:
     return sum(item.points * best_in_set.get(item.problem_id, 0.0) for item in problem_set.items)
 
 
-def best_code_scores(session: Session, user_ids: Iterable[int] | None = None
-                     ) -> dict[int, dict[str, CodeBest]]:
-    """Each student's best score on every code exercise they have a graded submission to.
+def best_code_scores(session: Session, course_ids: Sequence[int],
+                     user_ids: Iterable[int] | None = None) -> dict[int, dict[str, CodeBest]]:
+    """Each student's (of `course_ids`) best score on every code exercise they have a graded
+    submission to.
 
     Only submissions whose grading finished ("done") count; queued, running and failed ones
     are not scores yet.
     """
     query = (select(CodeSubmission.user_id, CodeSubmission.exercise,
                     func.max(CodeSubmission.score), func.max(CodeSubmission.max_score))
-             .where(CodeSubmission.status == "done", CodeSubmission.score.is_not(None))
+             .where(CodeSubmission.status == "done", CodeSubmission.score.is_not(None),
+                    *_of_students(CodeSubmission.user_id, course_ids, user_ids))
              .group_by(CodeSubmission.user_id, CodeSubmission.exercise))
-    if user_ids is not None:
-        query = query.where(CodeSubmission.user_id.in_(list(user_ids)))
     best: dict[int, dict[str, CodeBest]] = {}
     for uid, exercise, score, max_score in session.execute(query):
         best.setdefault(uid, {})[exercise] = CodeBest(float(score), float(max_score or 0.0))
     return best
 
 
-def gradebook(session: Session, sets: Sequence, course_id: int | None = None,
+def code_submissions(session: Session, course_ids: Sequence[int], user_id: int
+                     ) -> Sequence[CodeSubmission]:
+    """One student's code submissions, newest first (none unless they are in `course_ids`)."""
+    return session.scalars(select(CodeSubmission).where(
+        CodeSubmission.user_id == user_id,
+        *_of_students(CodeSubmission.user_id, course_ids, None))
+        .order_by(CodeSubmission.id.desc())).all()
+
+
+def gradebook(session: Session, sets: Sequence, course_ids: Sequence[int],
               exercises: Sequence[str] = ()) -> list[GradebookRow]:
-    """One row per student (of `course_id`, when given) with the points earned on each set.
+    """One row per student of `course_ids` with the points earned on each set.
 
     With `exercises`, each row also holds the student's best graded score on those code
     exercises (not counted in the total).
     """
-    best = best_scores(session)
-    code = best_code_scores(session) if exercises else {}
+    best = best_scores(session, course_ids)
+    code = best_code_scores(session, course_ids) if exercises else {}
     rows = []
-    for user in students(session, course_id):
+    for user in students(session, course_ids):
         earned = {s.id: set_points(s, best.get(user.id, {}).get(s.id, {})) for s in sets}
         mine = code.get(user.id, {})
         rows.append(GradebookRow(user, earned, sum(earned.values()),
@@ -162,34 +205,30 @@ def sort_gradebook(rows: Sequence[GradebookRow], key: str, descending: bool
     return sorted(rows, key=value, reverse=descending)
 
 
-def student_submissions(session: Session, user_id: int) -> Sequence[Submission]:
-    """Every submission of one student, by set, problem and attempt."""
-    return session.scalars(select(Submission).where(Submission.user_id == user_id).order_by(
-        Submission.set_id, Submission.problem_id, Submission.attempt, Submission.id)).all()
+def student_submissions(session: Session, course_ids: Sequence[int], user_id: int
+                        ) -> Sequence[Submission]:
+    """Every submission of one student of `course_ids`, by set, problem and attempt."""
+    return session.scalars(select(Submission).where(
+        Submission.user_id == user_id, *_of_students(Submission.user_id, course_ids, None))
+        .order_by(Submission.set_id, Submission.problem_id, Submission.attempt,
+                  Submission.id)).all()
 
 
-def _in_course(query, course_id: int | None):
-    """`query` over submissions, kept to the students enrolled in `course_id` when given."""
-    if course_id is None:
-        return query
-    return query.join(Enrollment, Enrollment.user_id == Submission.user_id).where(
-        Enrollment.course_id == course_id)
-
-
-def all_submissions(session: Session, course_id: int | None = None) -> Sequence[Submission]:
-    """Every graded answer (of the students of `course_id`, when given), oldest first."""
-    return session.scalars(_in_course(select(Submission), course_id)
+def all_submissions(session: Session, course_ids: Sequence[int]) -> Sequence[Submission]:
+    """Every graded answer of the students of `course_ids`, oldest first."""
+    return session.scalars(select(Submission)
+                           .where(*_of_students(Submission.user_id, course_ids, None))
                            .order_by(Submission.id)).all()
 
 
 def problem_attempts(session: Session, set_id: str, problem_id: str,
-                     course_id: int | None = None) -> list[Attempt]:
-    """The submissions to one problem of one set (by the students of `course_id`, when given)
-    as `web.stats.Attempt`s."""
-    query = select(Submission).where(Submission.set_id == set_id,
-                                     Submission.problem_id == problem_id)
-    rows = session.scalars(_in_course(query, course_id)
-                           .order_by(Submission.user_id, Submission.attempt)).all()
+                     course_ids: Sequence[int]) -> list[Attempt]:
+    """The submissions to one problem of one set by the students of `course_ids`, as
+    `web.stats.Attempt`s."""
+    rows = session.scalars(select(Submission).where(
+        Submission.set_id == set_id, Submission.problem_id == problem_id,
+        *_of_students(Submission.user_id, course_ids, None))
+        .order_by(Submission.user_id, Submission.attempt)).all()
     return [Attempt(s.user_id, s.attempt, float(s.score), bool(s.correct),
                     s.read_as or s.raw, s.mistake) for s in rows]
 
@@ -206,14 +245,19 @@ def score_changes(session: Session, submission_ids: Iterable[int]) -> dict[int, 
     return changes
 
 
-def variant_records(session: Session, problem_id: str) -> Sequence[VariantRecord]:
-    return session.scalars(select(VariantRecord).where(VariantRecord.problem_id == problem_id)
-                           .order_by(VariantRecord.id)).all()
+def variant_records(session: Session, problem_id: str, course_ids: Sequence[int]
+                    ) -> Sequence[VariantRecord]:
+    """The stored variants of `problem_id` shown to the students of `course_ids`."""
+    return session.scalars(select(VariantRecord).where(
+        VariantRecord.problem_id == problem_id,
+        *_of_students(VariantRecord.user_id, course_ids, None))
+        .order_by(VariantRecord.id)).all()
 
 
-def regrade_problem(session: Session, problem, changed_by_id: int | None,
-                    reason: str = "regrade") -> RegradeSummary:
-    """Regenerate every stored variant of `problem` from its stored seed and regrade its answers.
+def regrade_problem(session: Session, problem, course_ids: Sequence[int],
+                    changed_by_id: int | None, reason: str = "regrade") -> RegradeSummary:
+    """Regenerate the stored variants of `problem` shown to the students of `course_ids` from
+    their stored seeds, and regrade their answers (nobody else's variant or score is touched).
 
     Each variant's stored JSON is replaced by the current one; each submission is graded again
     from its raw text, and a `ScoreChange` row keeps the old score whenever the score or the
@@ -224,7 +268,7 @@ def regrade_problem(session: Session, problem, changed_by_id: int | None,
 
     now = datetime.now(UTC)
     regraded = changed = unreadable = failed = 0
-    records = variant_records(session, problem.id)
+    records = variant_records(session, problem.id, course_ids)
     for record in records:
         try:
             variant = generate(problem, int(record.seed))
