@@ -43,7 +43,7 @@ def test_check_json_matches_the_contract(runner):
                                   "--function", "conv_single_step"])
     assert result.exit_code == 1
     data = json.loads(result.output)
-    assert set(data) == {"score", "max_score", "functions"}
+    assert set(data) == {"audience", "score", "max_score", "functions", "warnings"}
     [test, *_] = data["functions"][0]["tests"]
     assert test["verdict"] == "exception" and "NumPy 2.4" in test["diagnosis"]
 
