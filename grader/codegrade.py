@@ -187,7 +187,7 @@ class TestReport:
             "name": self.name, "passed": self.passed, "verdict": self.verdict,
             "message": self.message, "diagnosis": self.diagnosis, "points": self.points,
             "max_points": self.max_points, "hidden": self.hidden}
-        if audience == "staff" and self.hidden:
+        if audience == "staff" and self.hidden and self.staff_case is not None:
             data["staff"] = {"case": self.staff_case, "message": self.staff_message}
         return data
 
