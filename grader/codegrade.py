@@ -1000,7 +1000,8 @@ def _compare(p: _Planned, name: str, expected: np.ndarray, got: np.ndarray) -> T
                        "expected a single number.", diagnosis.SCALAR_HINT)
     if got.shape != expected.shape:
         # An exact match with a mutated output beats a guess from the shape alone.
-        hint = (diagnosis.explain_values(p.func, p.args, p.kwargs, name, got, expected)
+        hint = (diagnosis.explain_values(p.func, p.args, p.kwargs, name, got, expected,
+                                         hidden=p.hidden)
                 or diagnosis.explain_shape(p.func, p.args, p.kwargs, name, got.shape,
                                            expected.shape))
         formula = diagnosis.size_formula(p.func, p.args, p.kwargs)
@@ -1035,7 +1036,8 @@ def _wrong_values(p: _Planned, name: str, label: str, expected: np.ndarray, got:
     if got.dtype.kind in "iu" and expected.dtype.kind == "f":
         verdict = "wrong dtype"
         message = f"{label} has integer dtype {got.dtype}, so values are truncated. " + message
-    hint = diagnosis.explain_values(p.func, p.args, p.kwargs, name, got, expected)
+    hint = diagnosis.explain_values(p.func, p.args, p.kwargs, name, got, expected,
+                                    hidden=p.hidden)
     return _report(p, verdict, message, hint, what=label)
 
 

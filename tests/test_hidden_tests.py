@@ -300,3 +300,25 @@ def test_a_hidden_test_report_is_typed():
                       staff_message="full")
     assert test.redacted() == TestReport("hidden test 1", False, "timeout", "m", hidden=True)
     assert TestReport.from_json(test.to_json(audience="staff")) == test
+
+
+def test_a_hidden_tests_diagnosis_names_the_bug_but_not_the_tests_mode(pool):
+    source = (SUBMISSIONS / "buggy_pool.py").read_text().replace('BUG = "none"',
+                                                                  'BUG = "swap_mode"')
+    report = grade_source(source, functions=["pool_forward"], limits=LIMITS, pool=pool)
+    tests = report.functions[0].tests
+    [hidden] = [t for t in tests if t.hidden]
+    assert hidden.diagnosis == ("Your output matches the other pooling mode: check how you use "
+                                "the mode argument.")
+    public = [t.diagnosis for t in tests if not t.hidden]
+    assert "Your output matches average pooling, but this test asks for max pooling" in (
+        public[0])
+    basics = (SUBMISSIONS / "correct_basics.py").read_text().replace(
+        'def correlate1d(x, k, mode="valid", pad=0):\n',
+        'def correlate1d(x, k, mode="valid", pad=0):\n    mode = "full"\n')
+    report = grade_source(basics, exercise="convolution_basics", functions=["correlate1d"],
+                          limits=LIMITS, pool=pool)
+    [hidden] = [t for t in report.functions[0].tests if t.hidden]
+    assert hidden.verdict == "wrong shape"
+    assert hidden.diagnosis == ("Your output matches another mode than this test asks for: "
+                                "check how you handle 'full', 'valid' and 'same'.")
