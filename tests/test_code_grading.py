@@ -16,6 +16,7 @@ from grader import diagnosis, reference
 from grader.codegrade import (
     EXERCISES,
     CodeReport,
+    IsolationUnavailable,
     build_inputs,
     grade_source,
     load_spec,
@@ -355,3 +356,36 @@ def test_an_oversized_file_is_refused_without_running_it(pool):
     assert {t.verdict for t in zero_pad.tests} == {"exception"}
     assert "larger than 512 KB" in zero_pad.tests[0].message
     assert conv_forward.status == "not attempted"
+
+
+# ------------------------------------------------------------------------------- isolation
+
+def test_other_peoples_code_is_refused_without_isolation(pool, monkeypatch):
+    monkeypatch.setenv("STRIDE_BWRAP", "/nonexistent")
+    with pytest.raises(IsolationUnavailable, match=r"(?s)bubblewrap.*namespaces.*"
+                                                   r"STRIDE_SANDBOX=unsafe-no-isolation"):
+        _grade(pool, _submission("correct_vectorized.py"), functions=["zero_pad"])
+
+
+def test_own_code_runs_with_limits_only_and_the_warning_survives_json(pool, monkeypatch):
+    monkeypatch.setenv("STRIDE_BWRAP", "/nonexistent")
+    report = _grade(pool, _submission("correct_vectorized.py"), functions=["zero_pad"],
+                    include_hidden=False, own_code=True)
+    assert report.functions[0].status == "passed"
+    [warning] = report.warnings
+    assert "bubblewrap" in warning and "limits" in warning
+    assert CodeReport.from_json(json.loads(json.dumps(report.to_json()))).warnings == (warning,)
+
+
+def test_the_operator_opt_out_runs_other_peoples_code_and_says_so(pool, monkeypatch):
+    monkeypatch.setenv("STRIDE_BWRAP", "/nonexistent")
+    monkeypatch.setenv("STRIDE_SANDBOX", "unsafe-no-isolation")
+    report = _grade(pool, _submission("correct_vectorized.py"), functions=["zero_pad"])
+    assert report.functions[0].status == "passed"
+    [warning] = report.to_json(audience="staff")["warnings"]
+    assert "unsafe-no-isolation" in warning
+
+
+def test_with_bubblewrap_there_is_no_warning(pool):
+    report = _grade(pool, _submission("correct_vectorized.py"), functions=["zero_pad"])
+    assert report.warnings == ()
