@@ -107,7 +107,7 @@ def test_check_without_bubblewrap_runs_and_says_so_once_before_the_table(runner)
                                   "--function", "zero_pad"], env=NO_BWRAP)
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.output.splitlines() if "warning:" in line]
-    assert len(warnings) == 1 and "bubblewrap" in warnings[0]
+    assert len(warnings) == 1 and "bubblewrap" in warnings[0] and "limits" in warnings[0]
     assert result.output.count("bubblewrap") == 1
     assert result.output.index("warning:") < result.output.index("correct_vectorized.py:")
     assert "Score: 3 / 3" in result.output

@@ -90,7 +90,8 @@ def render_report(console: Console, report: CodeReport, title: str,
     ``audience="staff"`` adds each hidden test's case name and its full message.
     """
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}")
+        # soft_wrap: one line, however narrow the terminal (it wraps it, we don't break it).
+        console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     table = Table(title=escape(title), show_lines=False, expand=True)
     table.add_column("Function", style="bold", no_wrap=True)
     table.add_column("Test")
