@@ -6,17 +6,52 @@ computes the expected outputs with :mod:`grader.reference` on its own copies, an
 came back into verdicts: pass, wrong values, wrong shape, wrong dtype, wrong type, not finite,
 exception, timeout, memory limit, crashed, not attempted, too slow. When values are wrong,
 :mod:`grader.diagnosis` names the likely bug.
+
+Hidden tests and the two audiences
+----------------------------------
+A :class:`CodeReport` holds everything, for staff, and knows which of its tests are hidden.
+A hidden test's :class:`TestReport` carries two forms of itself:
+
+* ``name`` and ``message``: what a student may see, a neutral name ("hidden test 2",
+  numbered per function in plan order), the verdict, the diagnosis and a message built only
+  from the verdict, the function's name, the exception's *type* and the student's own source
+  lines. Never the inputs, the expected values, shapes, the case's name, the exception's text,
+  or anything else the student's code chose (return values, exit codes, signals, timings);
+* ``staff_case`` and ``staff_message``: the spec's case name and the full message.
+
+Serialized, ``CodeReport.to_json(audience="staff")`` is lossless (``CodeReport.from_json``
+gives the report back) and nests the staff-only fields of a hidden test under its ``"staff"``
+key; ``to_json()`` (the default audience, "student") leaves them out. Stored staff JSON turns
+into what a student may see with :func:`student_view`, which also redacts reports stored
+before hidden tests were marked (a test named "hidden..." without a ``"hidden"`` key).
+
+Hidden inputs never reach the run that produces public feedback: the public tests run in one
+sandboxed child and the hidden tests in another, afterwards, so public messages (which show
+what the student's code returned or raised) cannot echo what a hidden test passed in.
+
+Isolation
+---------
+``grade_source(..., own_code=False)`` (the server, ``grader grade``, ``grader batch``) grades
+someone else's code and calls ``require_isolation()`` first: without working bubblewrap it
+raises :class:`IsolationUnavailable`, unless the operator opted out explicitly. Only a
+student's check of their own code (``own_code=True``) runs with resource limits alone; the
+report's ``warnings`` then say so.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 import functools
+import inspect
 import math
+import os
+import re
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +69,82 @@ from grader.sandbox import (
     run_calls,
     wire_plan,
 )
-from grader.sandbox.runner import SandboxPool, sandbox_warning
+from grader.sandbox.runner import SandboxPool
+
+# ---------------------------------------------------- isolation policy: compatibility shim
+# TODO(integration): remove this block once grader.sandbox exports the isolation policy
+# (IsolationUnavailable, Isolation, require_isolation, local_isolation, run_calls(own_code=)).
+try:
+    from grader.sandbox import IsolationUnavailable, local_isolation, require_isolation
+except ImportError:
+    from grader.errors import SandboxError
+    from grader.sandbox import bwrap_path
+
+    class IsolationUnavailable(SandboxError):  # type: ignore[no-redef]
+        """Grading other people's code was refused: bubblewrap does not work here."""
+
+    @dataclass(frozen=True)
+    class Isolation:
+        mode: str  # "bwrap" | "limits-only"
+        reason: str | None
+        unsafe_opt_out: bool
+
+        def warning(self) -> str | None:
+            if self.mode == "bwrap":
+                return None
+            if self.unsafe_opt_out:
+                return ("Grading without isolation because STRIDE_SANDBOX=unsafe-no-isolation: "
+                        "submissions can read this machine's files and use the network.")
+            return (f"bubblewrap is not available ({self.reason}), so your code runs with "
+                    "time and memory limits only: fine for checking your own code.")
+
+    @functools.lru_cache(maxsize=4)
+    def _bwrap_works(path: str) -> str | None:
+        """None when ``path`` starts a sandbox, else the reason it does not."""
+        try:
+            done = subprocess.run([path, "--ro-bind", "/", "/", "--unshare-all",
+                                   "--die-with-parent", "/bin/true"],
+                                  capture_output=True, timeout=20, check=False)
+        except (OSError, subprocess.TimeoutExpired) as err:
+            return f"{path} cannot run: {err}"
+        if done.returncode != 0:
+            said = done.stderr.decode("utf-8", "replace").strip()[:200]
+            return f"{path} fails to start a sandbox: {said or f'exit code {done.returncode}'}"
+        return None
+
+    def probe_isolation() -> Isolation:
+        chosen = os.environ.get("STRIDE_BWRAP")
+        path = chosen if chosen is not None else bwrap_path()
+        reason = _bwrap_works(path) if path else "bwrap is not on the PATH"
+        opt_out = os.environ.get("STRIDE_SANDBOX", "").lower() == "unsafe-no-isolation"
+        if reason is None:
+            return Isolation("bwrap", None, False)
+        return Isolation("limits-only", reason, opt_out)
+
+    def require_isolation() -> Isolation:
+        isolation = probe_isolation()
+        if isolation.mode == "bwrap" or isolation.unsafe_opt_out:
+            return isolation
+        raise IsolationUnavailable(
+            f"Refusing to run other people's code without isolation: {isolation.reason}. "
+            "Install bubblewrap (Debian/Ubuntu: `apt install bubblewrap`) and enable "
+            "unprivileged user namespaces (`sysctl -w kernel.unprivileged_userns_clone=1`; on "
+            "Ubuntu 24.04 also `kernel.apparmor_restrict_unprivileged_userns=0`). To run with "
+            "resource limits only, at your own risk, set STRIDE_SANDBOX=unsafe-no-isolation.")
+
+    def local_isolation() -> Isolation:
+        return probe_isolation()
+
+
+def _run_calls(source: str, plan: WirePlan, *, limits: SandboxLimits,
+               pool: SandboxPool | None, own_code: bool) -> list[RawOutcome]:
+    if _RUN_CALLS_TAKES_OWN_CODE:
+        return run_calls(source, plan, limits=limits, pool=pool, own_code=own_code)
+    return run_calls(source, plan, limits=limits, pool=pool)
+
+
+_RUN_CALLS_TAKES_OWN_CODE = "own_code" in inspect.signature(run_calls).parameters
+# ------------------------------------------------------------------------ end of the shim
 
 EXERCISES = ("conv_step_by_step", "convolution_basics")
 SPECS_DIR = Path(__file__).resolve().parents[1] / "exercises" / "specs"
@@ -43,9 +153,17 @@ MAX_SOURCE_BYTES = 512 * 1024
 
 
 # ---------------------------------------------------------------------------------- reports
+AUDIENCES = ("student", "staff")
+
+
 @dataclass(frozen=True)
 class TestReport:
-    """The verdict of one test; ``diagnosis`` names the likely bug in words, or is None."""
+    """The verdict of one test; ``diagnosis`` names the likely bug in words, or is None.
+
+    For a hidden test, ``name`` and ``message`` are the forms a student may see, and
+    ``staff_case`` and ``staff_message`` hold the case's name and the full message (None once
+    redacted, or for a public test, whose ``name`` and ``message`` are already complete).
+    """
 
     __test__ = False  # not a pytest test class
 
@@ -56,10 +174,39 @@ class TestReport:
     diagnosis: str | None = None
     points: float = 0.0
     max_points: float = 0.0
+    hidden: bool = False
+    staff_case: str | None = None
+    staff_message: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "passed": self.passed, "verdict": self.verdict,
-                "message": self.message, "diagnosis": self.diagnosis}
+    def redacted(self) -> TestReport:
+        """What a student may see: the staff-only fields dropped."""
+        return replace(self, staff_case=None, staff_message=None)
+
+    def to_json(self, audience: str = "student") -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "name": self.name, "passed": self.passed, "verdict": self.verdict,
+            "message": self.message, "diagnosis": self.diagnosis, "points": self.points,
+            "max_points": self.max_points, "hidden": self.hidden}
+        if audience == "staff" and self.hidden and self.staff_case is not None:
+            data["staff"] = {"case": self.staff_case, "message": self.staff_message}
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], number: int = 0,
+                  function: str = "") -> TestReport:
+        """Rebuild a test from :meth:`to_json`; ``number`` names an unmarked stored hidden test."""
+        fields = {"name": str(data.get("name", "")), "passed": bool(data.get("passed")),
+                  "verdict": str(data.get("verdict", "")), "message": str(data.get("message", "")),
+                  "diagnosis": data.get("diagnosis"), "points": float(data.get("points", 0.0)),
+                  "max_points": float(data.get("max_points", 0.0))}
+        if "hidden" not in data and fields["name"].startswith("hidden"):
+            # Stored before hidden tests were marked: its name and message are the full ones.
+            return cls(**{**fields, "name": f"hidden test {number}",
+                          "message": _hidden_message(fields["verdict"], function or "your code")},
+                       hidden=True, staff_case=fields["name"], staff_message=fields["message"])
+        staff = data.get("staff") if isinstance(data.get("staff"), Mapping) else {}
+        return cls(**fields, hidden=bool(data.get("hidden")), staff_case=staff.get("case"),
+                   staff_message=staff.get("message"))
 
 
 @dataclass(frozen=True)
@@ -78,28 +225,95 @@ class FunctionReport:
     def max_score(self) -> float:
         return sum(t.max_points for t in self.tests)
 
-    def to_json(self) -> dict[str, Any]:
+    def redacted(self) -> FunctionReport:
+        return replace(self, tests=tuple(t.redacted() for t in self.tests))
+
+    def to_json(self, audience: str = "student") -> dict[str, Any]:
         return {"name": self.name, "status": self.status,
-                "tests": [t.to_json() for t in self.tests]}
+                "tests": [t.to_json(audience) for t in self.tests]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FunctionReport:
+        name, tests, hidden = str(data.get("name", "")), [], 0
+        for test in data.get("tests") or ():
+            marked_hidden = test.get("hidden", str(test.get("name", "")).startswith("hidden"))
+            hidden += bool(marked_hidden)
+            tests.append(TestReport.from_json(test, hidden, name))
+        return cls(name, str(data.get("status", "")), tuple(tests))
 
 
 @dataclass(frozen=True)
 class CodeReport:
-    """The whole submission's result."""
+    """The whole submission's result, for staff; :meth:`redacted` is the student's form.
+
+    ``warnings`` are sentences about how the code was run (e.g. without bubblewrap).
+    """
 
     score: float
     max_score: float
     functions: tuple[FunctionReport, ...]
     warnings: tuple[str, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
-        return {"score": self.score, "max_score": self.max_score,
-                "functions": [f.to_json() for f in self.functions]}
+    def redacted(self) -> CodeReport:
+        """The report without what only staff may see (the hidden tests' cases and details)."""
+        return replace(self, functions=tuple(f.redacted() for f in self.functions))
+
+    def to_json(self, audience: str = "student") -> dict[str, Any]:
+        """Plain JSON data for ``audience`` ("student", the default, or "staff").
+
+        ``CodeReport.from_json(r.to_json(audience="staff")) == r``; the student form equals
+        ``student_view(r.to_json(audience="staff"))``.
+        """
+        if audience not in AUDIENCES:
+            raise ValueError(f"audience must be one of {AUDIENCES}, got {audience!r}")
+        return {"audience": audience, "score": self.score, "max_score": self.max_score,
+                "functions": [f.to_json(audience) for f in self.functions],
+                "warnings": list(self.warnings)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CodeReport:
+        """Rebuild a report from :meth:`to_json` (either audience, or a report stored earlier)."""
+        return cls(score=float(data.get("score", 0.0)), max_score=float(data.get("max_score", 0.0)),
+                   functions=tuple(FunctionReport.from_json(f) for f in data.get("functions") or ()),
+                   warnings=tuple(str(w) for w in data.get("warnings") or ()))
 
     @property
     def all_attempted_pass(self) -> bool:
         attempted = [f for f in self.functions if f.status != "not attempted"]
         return bool(attempted) and all(f.status == "passed" for f in attempted)
+
+
+def student_view(report_json: Mapping[str, Any]) -> dict[str, Any]:
+    """What a student may see of a stored report (``CodeReport.to_json(audience="staff")``).
+
+    Idempotent, and safe on reports stored before hidden tests were marked: their hidden
+    tests get neutral names and messages too.
+    """
+    return CodeReport.from_json(report_json).to_json(audience="student")
+
+
+HIDDEN_MESSAGES = {
+    "pass": "Correct.",
+    "wrong values": "{what} has wrong values on this hidden test.",
+    "wrong shape": "{what} has the wrong shape on this hidden test.",
+    "wrong dtype": "{what} has the wrong dtype on this hidden test: return a float array.",
+    "wrong type": "{what} returned the wrong kind of value on this hidden test.",
+    "not finite": "{what} contains NaN or infinity on this hidden test.",
+    "exception": "{what} raised an exception on this hidden test.",
+    "timeout": "{what} ran out of time on this hidden test: is there a loop that never ends, "
+               "or a very slow one?",
+    "memory limit": "{what} ran out of memory on this hidden test: does it build a much "
+                    "larger array than needed?",
+    "crashed": "Your code stopped the process during this hidden test, before returning.",
+    "not attempted": "{what} is not written yet.",
+    "too slow": "{what} is correct but slower than this hidden test's time budget: vectorize "
+                "the inner loops.",
+}
+
+
+def _hidden_message(verdict: str, what: str) -> str:
+    """A hidden test's message from its verdict alone (nothing the test or the code chose)."""
+    return HIDDEN_MESSAGES.get(verdict, "{what} failed this hidden test.").format(what=what)
 
 
 # ------------------------------------------------------------------------------------ specs
@@ -338,6 +552,11 @@ class _Planned:
     expected: tuple[tuple[str, np.ndarray], ...]
     speed: SpeedSpec | None = None
     reference_ms: float | None = None
+    hidden_number: int | None = None  # its number among the function's hidden tests
+
+    @property
+    def hidden(self) -> bool:
+        return self.hidden_number is not None
 
 
 def _save_indices(kind: str) -> tuple[int, ...] | None:
@@ -355,7 +574,11 @@ def _time_reference(func: str, args: tuple, kwargs: Mapping) -> float:
 
 def _plan_function(spec: FunctionSpec, include_hidden: bool, limits: SandboxLimits,
                    start: int) -> list[_Planned]:
-    planned = []
+    planned: list[_Planned] = []
+
+    def number(public: bool) -> int | None:
+        return None if public else 1 + sum(p.hidden for p in planned)
+
     for case in spec.cases:
         if not (case.public or include_hidden):
             continue
@@ -369,20 +592,26 @@ def _plan_function(spec: FunctionSpec, include_hidden: bool, limits: SandboxLimi
         wall = min(case.time_limit, limits.wall_s)
         call = TestCall(f"t{start + len(planned)}", spec.name, args, kwargs, wall,
                         _save_indices(spec.result))
-        planned.append(_Planned(spec.name, case, spec.result, call, args, kwargs, expected))
+        planned.append(_Planned(spec.name, case, spec.result, call, args, kwargs, expected,
+                                hidden_number=number(case.public)))
         speed = spec.speed
-        if speed and speed.case == case.name and (speed.public or include_hidden):
+        public = bool(speed) and speed.public and case.public
+        if speed and speed.case == case.name and (public or include_hidden):
             solo = TestCall(f"t{start + len(planned)}", spec.name, args, kwargs, wall,
                             _save_indices(spec.result), solo=True)
             planned.append(_Planned(spec.name, case, spec.result, solo, args, kwargs, expected,
-                                    speed, _time_reference(spec.name, args, kwargs)))
+                                    speed, _time_reference(spec.name, args, kwargs),
+                                    number(public)))
     return planned
 
 
 @functools.lru_cache(maxsize=32)
 def _plan(exercise: str, functions: tuple[str, ...], include_hidden: bool,
-          limits: SandboxLimits) -> tuple[tuple[_Planned, ...], WirePlan]:
+          limits: SandboxLimits) -> tuple[tuple[_Planned, ...], WirePlan, WirePlan]:
     """Inputs, expected outputs and the serialized calls: deterministic, so built once.
+
+    Two wire plans, the public calls' and the hidden calls': they run in separate children,
+    so the child that produces public feedback never holds a hidden input.
 
     The cached input arrays are made read-only; the reference and the diagnosis work on them
     (or on copies) and never write to them.
@@ -394,7 +623,8 @@ def _plan(exercise: str, functions: tuple[str, ...], include_hidden: bool,
     for p in planned:
         _freeze(p.args)
         _freeze(tuple(p.kwargs.values()))
-    return tuple(planned), wire_plan([p.call for p in planned])
+    return (tuple(planned), wire_plan([p.call for p in planned if not p.hidden]),
+            wire_plan([p.call for p in planned if p.hidden]))
 
 
 def _freeze(value: Any) -> None:
@@ -423,7 +653,8 @@ def _decode_source(source: str | bytes) -> str:
 def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
                  include_hidden: bool = True, functions: Sequence[str] | None = None,
                  limits: SandboxLimits = DEFAULT_LIMITS, pool: SandboxPool | None = None,
-                 progress: Callable[[str], None] | None = None) -> CodeReport:
+                 progress: Callable[[str], None] | None = None,
+                 own_code: bool = False) -> CodeReport:
     """Grade a submission of ``exercise`` in the sandbox.
 
     Parameters
@@ -442,35 +673,46 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
         The warm workers to use (default: the process-wide pool).
     progress : callable, optional
         Called with a short phase description ("running", "checking").
+    own_code : bool
+        True only for a student checking their own code on their own machine: then the code
+        may run with resource limits alone when bubblewrap is unavailable (the report's
+        ``warnings`` say so). False (the server, ``grader grade``, ``grader batch``) requires
+        isolation.
 
     Returns
     -------
     CodeReport
+        The full (staff) report; ``report.to_json()`` and ``report.redacted()`` are the
+        student's form.
 
     Raises
     ------
+    IsolationUnavailable
+        With ``own_code=False``, when bubblewrap does not work and the operator did not opt out.
     StudentCodeError
         Only when ``source`` is not text at all.
     ValueError
         On an unknown exercise or function name.
     """
+    isolation = local_isolation() if own_code else require_isolation()
     text = _decode_source(source)
     spec = load_spec(exercise)
     chosen = tuple(spec.function(n).name for n in functions) if functions else tuple(
         f.name for f in spec.functions)
-    planned, plan = _plan(exercise, chosen, include_hidden, limits)
+    planned, public_plan, hidden_plan = _plan(exercise, chosen, include_hidden, limits)
     if progress:
         progress("running")
     if len(text.encode("utf-8")) > MAX_SOURCE_BYTES:
         outcomes = {p.call.id: _too_large() for p in planned}
     else:
-        raws = run_calls(text, plan, limits=limits, pool=pool)
-        outcomes = {r.id: r for r in raws}
+        # Public first, in a child of its own: nothing a hidden test passes in can reach it.
+        outcomes = {r.id: r for plan in (public_plan, hidden_plan)
+                    for r in _run_calls(text, plan, limits=limits, pool=pool, own_code=own_code)}
     if progress:
         progress("checking")
     reports = [_judge_function(name, [p for p in planned if p.func == name], outcomes,
                                text, limits) for name in chosen]
-    warning = sandbox_warning()
+    warning = isolation.warning()
     return CodeReport(
         score=sum(f.score for f in reports), max_score=sum(f.max_score for f in reports),
         functions=tuple(reports), warnings=(warning,) if warning else (),
@@ -499,13 +741,22 @@ def _judge_function(name: str, planned: list[_Planned], outcomes: Mapping[str, R
     return FunctionReport(name, status, tuple(tests))
 
 
-def _report(p: _Planned, verdict: str, message: str, diagnosis_text: str | None = None
-            ) -> TestReport:
+def _report(p: _Planned, verdict: str, message: str, diagnosis_text: str | None = None, *,
+            student: str | None = None, what: str | None = None) -> TestReport:
+    """The test's report; for a hidden test, ``message`` is kept for staff only.
+
+    A hidden test shows ``student`` (only pass text that depends on nothing the test or the
+    student's code chose) or else a sentence built from the verdict and ``what`` failed.
+    """
     passed = verdict == "pass"
     points = p.speed.points if p.speed else p.case.points
-    name = f"speed: {p.case.name}" if p.speed else p.case.name
-    return TestReport(name, passed, verdict, message, diagnosis_text,
-                      points if passed else 0.0, points)
+    case = f"speed: {p.case.name}" if p.speed else p.case.name
+    earned = points if passed else 0.0
+    if not p.hidden:
+        return TestReport(case, passed, verdict, message, diagnosis_text, earned, points)
+    shown = student if student is not None else _hidden_message(verdict, what or p.func)
+    return TestReport(f"hidden test {p.hidden_number}", passed, verdict, shown, diagnosis_text,
+                      earned, points, hidden=True, staff_case=case, staff_message=message)
 
 
 def _mentions(source: str, func: str) -> bool:
@@ -527,17 +778,18 @@ def _mentions(source: str, func: str) -> bool:
 def _judge(p: _Planned, raw: RawOutcome, source: str, limits: SandboxLimits) -> TestReport:
     outcome = raw.outcome
     if outcome.startswith("import") and not _mentions(source, p.func):
-        return _report(p, "not attempted", f"{p.func} is not defined in your file.")
+        return _not_attempted(p, f"{p.func} is not defined in your file.")
     if outcome == "import_error":
-        return _exception(p, raw.status, at_import=True)
+        return _exception(p, raw.status, source, at_import=True)
     if outcome in ("import_timeout", "timeout"):
         return _timeout(p, at_import=outcome == "import_timeout", limits=limits)
     if outcome in ("disk_quota", "import_disk_quota"):
-        return _report(p, "crashed", f"Your code wrote more than {limits.disk_mb} MB of files "
-                       "and was stopped: return results instead of writing files.")
+        message = (f"Your code wrote more than {limits.disk_mb} MB of files and was stopped: "
+                   "return results instead of writing files.")
+        return _report(p, "crashed", message, student=message)
     if outcome == "skipped_after_timeout":
-        return _report(p, "timeout", f"Not run: an earlier test of {p.func} ran out of time, "
-                       "so this one would too.")
+        message = f"Not run: an earlier test of {p.func} ran out of time, so this one would too."
+        return _report(p, "timeout", message, student=message)
     if outcome in ("import_crashed", "crashed", "lost"):
         return _crashed(p, raw, limits)
     status = raw.status
@@ -545,34 +797,82 @@ def _judge(p: _Planned, raw: RawOutcome, source: str, limits: SandboxLimits) -> 
         return _report(p, "crashed", "Your code ended without writing a result: did it call "
                        "os._exit(), or crash the interpreter?")
     if status.get("missing"):
-        return _report(p, "not attempted", f"{p.func} is not defined in your file.")
+        return _not_attempted(p, f"{p.func} is not defined in your file.")
     if not status.get("ok"):
         if status.get("stage") == "save":
             return _unsaveable(p, status)
-        return _exception(p, status, at_import=False)
+        return _exception(p, status, source, at_import=False)
     if raw.problem:
         return _report(p, "wrong type", f"Your {p.func} returned something that is not a "
                        f"plain numeric array: {raw.problem}.")
     return _check_result(p, status.get("result"), raw.arrays or {})
 
 
-def _exception(p: _Planned, status: dict | None, at_import: bool) -> TestReport:
+def _not_attempted(p: _Planned, message: str) -> TestReport:
+    return _report(p, "not attempted", message, student=message)
+
+
+def _exception(p: _Planned, status: dict | None, source: str, at_import: bool) -> TestReport:
     status = status or {}
     exc_type = str(status.get("exc_type", "Exception"))
     exc_msg = str(status.get("exc_msg", ""))
     frames = status.get("frames") if isinstance(status.get("frames"), list) else []
     if exc_type == "NotImplementedError" and not at_import:
-        return _report(p, "not attempted", f"{p.func} still raises NotImplementedError.")
+        return _not_attempted(p, f"{p.func} still raises NotImplementedError.")
     if exc_type == "MemoryError":
-        return _report(p, "memory limit", f"{p.func} ran out of memory (the limit is "
-                       "the sandbox's memory cap): does it build a much larger array than needed?")
+        message = (f"{p.func} ran out of memory (the limit is the sandbox's memory cap): does "
+                   "it build a much larger array than needed?")
+        return _report(p, "memory limit", message, student=message)
     where = "while loading your file" if at_import else f"in {p.func}"
     message = f"{exc_type} {where}: {exc_msg}".rstrip(": ")
     trace = _format_frames(frames)
     if trace:
         message += "\n" + trace
     hint = diagnosis.explain_exception(p.func, p.args, p.kwargs, exc_type, exc_msg, frames)
-    return _report(p, "exception", message, hint)
+    student = _hidden_exception(exc_type, where, frames, source) if p.hidden else None
+    return _report(p, "exception", message, hint, student=student)
+
+
+BUILTIN_EXCEPTIONS = frozenset(name for name, value in vars(builtins).items()
+                               if isinstance(value, type) and issubclass(value, BaseException))
+NUMPY_EXCEPTIONS = frozenset({"AxisError", "LinAlgError", "DTypePromotionError", "TooHardError"})
+SYNTHETIC_FRAMES = frozenset({"<module>", "<lambda>", "<listcomp>", "<genexpr>", "<dictcomp>",
+                              "<setcomp>"})
+
+
+def _hidden_exception(exc_type: str, where: str, frames: list, source: str) -> str:
+    """A hidden test's exception: its type and the student's own lines, never its text.
+
+    The type is shown when it is a built-in or NumPy exception or a class the file defines
+    (a name made up at run time could spell out an input); a frame is shown only when its
+    text is the file's own line at that number.
+    """
+    shown = exc_type if _declared_exception(exc_type, source) else "an exception"
+    message = f"Your code raised {shown} {where} on this hidden test."
+    trace = _format_frames(_own_frames(frames, source))
+    return message + ("\n" + trace if trace else "")
+
+
+def _declared_exception(name: str, source: str) -> bool:
+    if name in BUILTIN_EXCEPTIONS or name in NUMPY_EXCEPTIONS:
+        return True
+    return name.isidentifier() and re.search(
+        rf"^\s*class\s+{re.escape(name)}\b", source, re.MULTILINE) is not None
+
+
+def _own_frames(frames: list, source: str) -> list[list]:
+    lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    kept = []
+    for frame in frames:
+        if not (isinstance(frame, list) and len(frame) == 3 and type(frame[0]) is int):
+            continue
+        lineno, name, text = frame
+        if not 1 <= lineno <= len(lines) or text != lines[lineno - 1].strip()[:200]:
+            continue
+        named = str(name) in SYNTHETIC_FRAMES or (str(name).isidentifier() and re.search(
+            rf"\bdef\s+{re.escape(str(name))}\b", source) is not None)
+        kept.append([lineno, name if named else "your code", text])
+    return kept
 
 
 def _format_frames(frames: list) -> str:
@@ -690,24 +990,28 @@ def _compare(p: _Planned, name: str, expected: np.ndarray, got: np.ndarray) -> T
     """The array-check ladder: dtype, shape, finite, values. None when it all holds."""
     label = _label(p, name)
     if got.dtype.kind not in "biuf":
-        return _report(p, "wrong dtype", f"{label} has dtype {got.dtype}; expected numbers.")
+        return _report(p, "wrong dtype", f"{label} has dtype {got.dtype}; expected numbers.",
+                       what=label)
     if got.dtype.kind == "b" and p.kind != "mask":
-        return _report(p, "wrong dtype", f"{label} is a boolean array; expected numbers.")
+        return _report(p, "wrong dtype", f"{label} is a boolean array; expected numbers.",
+                       what=label)
     if p.kind == "scalar" and got.shape != ():
         return _report(p, "wrong shape", f"{p.func} returned an array of shape {got.shape}; "
                        "expected a single number.", diagnosis.SCALAR_HINT)
     if got.shape != expected.shape:
         # An exact match with a mutated output beats a guess from the shape alone.
-        hint = (diagnosis.explain_values(p.func, p.args, p.kwargs, name, got, expected)
+        hint = (diagnosis.explain_values(p.func, p.args, p.kwargs, name, got, expected,
+                                         hidden=p.hidden)
                 or diagnosis.explain_shape(p.func, p.args, p.kwargs, name, got.shape,
                                            expected.shape))
         formula = diagnosis.size_formula(p.func, p.args, p.kwargs)
         message = f"{label} has shape {got.shape}; expected {expected.shape}."
-        return _report(p, "wrong shape", message + (f" {formula}" if formula else ""), hint)
+        return _report(p, "wrong shape", message + (f" {formula}" if formula else ""), hint,
+                       what=label)
     if not np.all(np.isfinite(got)):
         index = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
         return _report(p, "not finite", f"{label} contains NaN or infinity (first at index "
-                       f"{index}).")
+                       f"{index}).", what=label)
     if p.kind == "mask":
         same = (got != 0) == expected.astype(bool)
         ok = bool(np.all(same))
@@ -732,8 +1036,9 @@ def _wrong_values(p: _Planned, name: str, label: str, expected: np.ndarray, got:
     if got.dtype.kind in "iu" and expected.dtype.kind == "f":
         verdict = "wrong dtype"
         message = f"{label} has integer dtype {got.dtype}, so values are truncated. " + message
-    hint = diagnosis.explain_values(p.func, p.args, p.kwargs, name, got, expected)
-    return _report(p, verdict, message, hint)
+    hint = diagnosis.explain_values(p.func, p.args, p.kwargs, name, got, expected,
+                                    hidden=p.hidden)
+    return _report(p, verdict, message, hint, what=label)
 
 
 def _judge_speed(p: _Planned, report: TestReport, raw: RawOutcome) -> TestReport:

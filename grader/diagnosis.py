@@ -4,6 +4,9 @@ Runs in the trusted grader on the grader's own copies of a test's inputs: each m
 reference with one classic mistake (kernel flipped, bias missing, stride ignored, ...). When the
 student's output matches one, we say which in one kind sentence. Exceptions and wrong shapes
 are explained from the exception text and from variants of the output-size formula.
+
+Hidden tests get the same diagnoses, except that no sentence states the test's settings (its
+mode): with ``hidden=True`` those sentences say "the other mode" instead.
 """
 
 from __future__ import annotations
@@ -71,15 +74,16 @@ def _conv_mutations(A: np.ndarray, W: np.ndarray, b: np.ndarray, hp: Mapping) ->
     ]
 
 
-def _pool_mutations(A: np.ndarray, hp: Mapping, mode: str) -> list[Mutation]:
+def _pool_mutations(A: np.ndarray, hp: Mapping, mode: str, hidden: bool) -> list[Mutation]:
     other = "average" if mode == "max" else "max"
 
     def a(mode: str = mode, **changes: int) -> np.ndarray:
         return reference.pool_forward(A, {**hp, **changes}, mode=mode)[0]
 
+    swapped = ("Your output matches the other pooling mode" if hidden else
+               f"Your output matches {other} pooling, but this test asks for {mode} pooling")
     return [
-        (f"Your output matches {other} pooling, but this test asks for {mode} pooling: check "
-         "how you use the mode argument.", lambda: a(mode=other)),
+        (f"{swapped}: check how you use the mode argument.", lambda: a(mode=other)),
         ("Your output matches pooling with stride 1: the window's start must move by stride.",
          lambda: a(stride=1)),
         ("Your output matches pooling with stride = f: use hparameters['stride'], not f.",
@@ -141,18 +145,21 @@ def _pool_backward_loop(dA: np.ndarray, A: np.ndarray, hp: Mapping, mode: str,
     return out
 
 
-def _pool_backward_mutations(dA: np.ndarray, cache: tuple, mode: str) -> list[Mutation]:
+def _pool_backward_mutations(dA: np.ndarray, cache: tuple, mode: str, hidden: bool
+                             ) -> list[Mutation]:
     A, hp = cache
     other = "average" if mode == "max" else "max"
+    swapped = ("dA_prev matches the gradient of the other pooling mode: check how you use the "
+               "mode argument." if hidden else
+               f"dA_prev matches the {other}-pooling gradient, but this test uses mode={mode!r}.")
     return [
         (OVERWRITE, lambda: _pool_backward_loop(dA, A, hp, mode, overwrite=True)),
-        (f"dA_prev matches the {other}-pooling gradient, but this test uses mode={mode!r}.",
-         lambda: reference.pool_backward(dA, cache, mode=other)),
+        (swapped, lambda: reference.pool_backward(dA, cache, mode=other)),
     ]
 
 
-def _signal_mutations(func: str, x: np.ndarray, k: np.ndarray, mode: str, pad: int
-                      ) -> list[Mutation]:
+def _signal_mutations(func: str, x: np.ndarray, k: np.ndarray, mode: str, pad: int,
+                      hidden: bool) -> list[Mutation]:
     flipped = func.replace("convolve", "tmp").replace("correlate", "convolve").replace(
         "tmp", "correlate")
     call = getattr(reference, func)
@@ -164,8 +171,10 @@ def _signal_mutations(func: str, x: np.ndarray, k: np.ndarray, mode: str, pad: i
     ]
     for other in ("full", "valid", "same"):
         if other != mode:
-            mutations.append((f"Your output matches mode {other!r}; this test asks for "
-                              f"{mode!r}.", lambda other=other: call(x, k, mode=other, pad=pad)))
+            sentence = ("Your output matches another mode than this test asks for: check how "
+                        "you handle 'full', 'valid' and 'same'." if hidden else
+                        f"Your output matches mode {other!r}; this test asks for {mode!r}.")
+            mutations.append((sentence, lambda other=other: call(x, k, mode=other, pad=pad)))
     if pad:
         mutations.append(("Your output matches the result without the extra padding: pad adds "
                           "zeros on each side before the mode applies.",
@@ -173,11 +182,12 @@ def _signal_mutations(func: str, x: np.ndarray, k: np.ndarray, mode: str, pad: i
     return mutations
 
 
-def _mutations(func: str, args: tuple, kwargs: Mapping, name: str) -> list[Mutation]:
+def _mutations(func: str, args: tuple, kwargs: Mapping, name: str, hidden: bool
+               ) -> list[Mutation]:
     if func == "conv_forward":
         return _conv_mutations(*args)
     if func == "pool_forward":
-        return _pool_mutations(args[0], args[1], kwargs.get("mode", "max"))
+        return _pool_mutations(args[0], args[1], kwargs.get("mode", "max"), hidden)
     if func == "conv_single_step":
         a, W, b = args
         return [
@@ -189,7 +199,7 @@ def _mutations(func: str, args: tuple, kwargs: Mapping, name: str) -> list[Mutat
     if func == "conv_backward":
         return _conv_backward_mutations(name, *args)
     if func == "pool_backward":
-        return _pool_backward_mutations(args[0], args[1], kwargs.get("mode", "max"))
+        return _pool_backward_mutations(args[0], args[1], kwargs.get("mode", "max"), hidden)
     if func == "distribute_value":
         dz, shape = args
         return [("Each entry should be dz divided by the window's size n_H * n_W.",
@@ -197,7 +207,8 @@ def _mutations(func: str, args: tuple, kwargs: Mapping, name: str) -> list[Mutat
                 ("Divide dz by n_H * n_W, not by n_H + n_W.",
                  lambda: np.full(shape, dz / (shape[0] + shape[1])))]
     if func in ("convolve1d", "correlate1d", "convolve2d", "correlate2d"):
-        return _signal_mutations(func, args[0], args[1], kwargs["mode"], kwargs.get("pad", 0))
+        return _signal_mutations(func, args[0], args[1], kwargs["mode"], kwargs.get("pad", 0),
+                                 hidden)
     if func == "detect_edges":
         image, direction = args[0], kwargs["direction"]
         vertical = np.array([[1.0, 0.0, -1.0]] * 3)
@@ -215,12 +226,15 @@ def _mutations(func: str, args: tuple, kwargs: Mapping, name: str) -> list[Mutat
 
 
 def explain_values(func: str, args: tuple, kwargs: Mapping, name: str, got: np.ndarray,
-                   expected: np.ndarray) -> str | None:
-    """A sentence naming the bug when ``got`` matches a mutated reference, else None."""
+                   expected: np.ndarray, *, hidden: bool = False) -> str | None:
+    """A sentence naming the bug when ``got`` matches a mutated reference, else None.
+
+    ``hidden=True`` (a hidden test) leaves the test's settings out of the sentence.
+    """
     if got.dtype.kind in "iu" and expected.dtype.kind == "f":
         return ("Your result is an integer array, which truncates values: create arrays with "
                 "np.zeros(shape) (float) and avoid integer division //.")
-    return _first_match(got, _mutations(func, args, kwargs, name))
+    return _first_match(got, _mutations(func, args, kwargs, name, hidden))
 
 
 # ---------------------------------------------------------------------------------- shapes

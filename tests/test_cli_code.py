@@ -43,7 +43,7 @@ def test_check_json_matches_the_contract(runner):
                                   "--function", "conv_single_step"])
     assert result.exit_code == 1
     data = json.loads(result.output)
-    assert set(data) == {"score", "max_score", "functions"}
+    assert set(data) == {"audience", "score", "max_score", "functions", "warnings"}
     [test, *_] = data["functions"][0]["tests"]
     assert test["verdict"] == "exception" and "NumPy 2.4" in test["diagnosis"]
 
@@ -97,3 +97,80 @@ def test_the_exercise_is_guessed_from_function_names():
     assert guess_exercise("def correlate2d(x, k):\n    pass\n") == "convolution_basics"
     assert guess_exercise("def conv_forward(A, W, b, h):\n    pass\n") == "conv_step_by_step"
     assert guess_exercise("this is not python(") == "conv_step_by_step"
+
+
+NO_BWRAP = {"STRIDE_BWRAP": "/nonexistent"}
+
+
+def test_check_without_bubblewrap_runs_and_says_so_once_before_the_table(runner):
+    result = runner.invoke(main, ["check", str(SUBMISSIONS / "correct_vectorized.py"),
+                                  "--function", "zero_pad"], env=NO_BWRAP)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if "warning:" in line]
+    assert len(warnings) == 1 and "bubblewrap" in warnings[0] and "limits" in warnings[0]
+    assert result.output.count("bubblewrap") == 1
+    assert result.output.index("warning:") < result.output.index("correct_vectorized.py:")
+    assert "Score: 3 / 3" in result.output
+
+
+def test_check_json_without_bubblewrap_carries_the_warning(runner):
+    result = runner.invoke(main, ["check", str(SUBMISSIONS / "correct_vectorized.py"),
+                                  "--function", "zero_pad", "--json"], env=NO_BWRAP)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert len(data["warnings"]) == 1 and "bubblewrap" in data["warnings"][0]
+    assert result.output.count("bubblewrap") == 1
+
+
+@pytest.mark.parametrize("command", ["grade", "batch"])
+def test_grade_and_batch_refuse_to_run_without_isolation(runner, tmp_path, command):
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    shutil.copy(SUBMISSIONS / "correct_vectorized.py", folder / "alice.py")
+    out = tmp_path / "scores.csv"
+    args = (["grade", str(folder / "alice.py"), "--json"] if command == "grade"
+            else ["batch", str(folder), "--out", str(out)])
+    result = runner.invoke(main, args, env=NO_BWRAP)
+    assert result.exit_code == 2, result.output
+    assert "bubblewrap" in result.output and "namespaces" in result.output
+    assert "STRIDE_SANDBOX=unsafe-no-isolation" in result.output
+    assert "Traceback" not in result.output and not out.exists()
+
+
+def test_grade_runs_without_isolation_only_when_the_operator_opts_out(runner):
+    env = {**NO_BWRAP, "STRIDE_SANDBOX": "unsafe-no-isolation"}
+    result = runner.invoke(main, ["grade", str(SUBMISSIONS / "correct_basics.py"), "--json"],
+                           env=env)
+    assert result.exit_code == 0, result.output
+    [warning] = json.loads(result.stdout)["warnings"]
+    assert "unsafe-no-isolation" in warning
+
+
+def test_grade_shows_staff_the_hidden_case_and_students_only_the_neutral_name(runner,
+                                                                              tmp_path):
+    file = tmp_path / "flipped.py"
+    file.write_text((SUBMISSIONS / "buggy_conv_forward.py").read_text().replace(
+        'BUG = "none"', 'BUG = "flip"'))
+    file = str(file)
+    staff = runner.invoke(main, ["grade", file, "--json"])
+    student = runner.invoke(main, ["grade", file, "--json", "--student-view"])
+    assert staff.exit_code == student.exit_code == 1
+    assert "hidden: non-square, stride 3, pad 2" in staff.stdout
+    assert "hidden: non-square" not in student.stdout and "hidden test 1" in student.stdout
+    table = runner.invoke(main, ["grade", file], env={"COLUMNS": "400"})
+    assert "hidden test 1 (hidden: non-square, stride 3, pad 2)" in table.output
+
+
+MARKUP = '[/x] [bold red]boom[/] [link=http://example.com]x[/link]'
+
+
+def test_brackets_in_messages_and_code_are_shown_literally(runner, tmp_path):
+    file = tmp_path / "brackets.py"
+    file.write_text("def zero_pad(X, pad):\n"
+                    f"    raise ValueError({MARKUP!r})  # [/oops] [red]\n")
+    result = runner.invoke(main, ["check", str(file), "--function", "zero_pad"],
+                           env={"COLUMNS": "400"})
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"ValueError in zero_pad: {MARKUP}" in result.output
+    assert "# [/oops] [red]" in result.output

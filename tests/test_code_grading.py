@@ -16,6 +16,7 @@ from grader import diagnosis, reference
 from grader.codegrade import (
     EXERCISES,
     CodeReport,
+    IsolationUnavailable,
     build_inputs,
     grade_source,
     load_spec,
@@ -72,12 +73,14 @@ def test_json_has_exactly_the_contract_keys(pool):
     report = _grade(pool, _submission("correct_vectorized.py"), functions=["zero_pad"],
                     include_hidden=False)
     data = json.loads(json.dumps(report.to_json()))
-    assert set(data) == {"score", "max_score", "functions"}
+    assert set(data) == {"audience", "score", "max_score", "functions", "warnings"}
+    assert data["audience"] == "student"
     [function] = data["functions"]
     assert set(function) == {"name", "status", "tests"}
-    assert {frozenset(t) for t in function["tests"]} == {
-        frozenset({"name", "passed", "verdict", "message", "diagnosis"})}
-    assert all(not t["name"].startswith("hidden") for t in function["tests"])
+    assert {frozenset(t) for t in function["tests"]} == {frozenset(
+        {"name", "passed", "verdict", "message", "diagnosis", "points", "max_points", "hidden"})}
+    assert all(not t["name"].startswith("hidden") and not t["hidden"]
+               for t in function["tests"])
 
 
 def test_a_subset_of_functions_reports_the_rest_not_attempted(pool):
@@ -248,7 +251,7 @@ def test_course_style_empty_slice_at_pad_0_is_named_from_the_exception(pool):
     assert pad0.verdict == "exception"
     assert "X[pad:-pad]" in pad0.diagnosis
     padded = [t for t in report.functions[0].tests if t.name != "pad 0"]
-    assert all(t.passed for t in padded if "f = 1" not in t.name)
+    assert all(t.passed for t in padded if "f = 1" not in (t.staff_case or t.name))
 
 
 def test_true_division_in_the_size_formula_is_explained(pool):
@@ -353,3 +356,36 @@ def test_an_oversized_file_is_refused_without_running_it(pool):
     assert {t.verdict for t in zero_pad.tests} == {"exception"}
     assert "larger than 512 KB" in zero_pad.tests[0].message
     assert conv_forward.status == "not attempted"
+
+
+# ------------------------------------------------------------------------------- isolation
+
+def test_other_peoples_code_is_refused_without_isolation(pool, monkeypatch):
+    monkeypatch.setenv("STRIDE_BWRAP", "/nonexistent")
+    with pytest.raises(IsolationUnavailable, match=r"(?s)bubblewrap.*namespaces.*"
+                                                   r"STRIDE_SANDBOX=unsafe-no-isolation"):
+        _grade(pool, _submission("correct_vectorized.py"), functions=["zero_pad"])
+
+
+def test_own_code_runs_with_limits_only_and_the_warning_survives_json(pool, monkeypatch):
+    monkeypatch.setenv("STRIDE_BWRAP", "/nonexistent")
+    report = _grade(pool, _submission("correct_vectorized.py"), functions=["zero_pad"],
+                    include_hidden=False, own_code=True)
+    assert report.functions[0].status == "passed"
+    [warning] = report.warnings
+    assert "bubblewrap" in warning and "limits" in warning
+    assert CodeReport.from_json(json.loads(json.dumps(report.to_json()))).warnings == (warning,)
+
+
+def test_the_operator_opt_out_runs_other_peoples_code_and_says_so(pool, monkeypatch):
+    monkeypatch.setenv("STRIDE_BWRAP", "/nonexistent")
+    monkeypatch.setenv("STRIDE_SANDBOX", "unsafe-no-isolation")
+    report = _grade(pool, _submission("correct_vectorized.py"), functions=["zero_pad"])
+    assert report.functions[0].status == "passed"
+    [warning] = report.to_json(audience="staff")["warnings"]
+    assert "unsafe-no-isolation" in warning
+
+
+def test_with_bubblewrap_there_is_no_warning(pool):
+    report = _grade(pool, _submission("correct_vectorized.py"), functions=["zero_pad"])
+    assert report.warnings == ()

@@ -1,31 +1,53 @@
 """Code-exercise commands of the `grader` CLI: check, grade, batch.
 
-``check`` is for students (public tests), ``grade`` for instructors and the server (public and
-hidden tests); both give the same verdicts as the web app because both call
-:func:`grader.codegrade.grade_source`. Exit codes: 0 when every attempted test passes, 1 when
-some test fails (or nothing was attempted), 2 for bad arguments or an unreadable file.
+``check`` is for students (public tests, their own code: without bubblewrap it runs with
+resource limits only and says so once), ``grade`` and ``batch`` for instructors (public and
+hidden tests, someone else's code: they refuse to run without isolation). All give the same
+verdicts as the web app because all call :func:`grader.codegrade.grade_source`.
+
+Exit codes: 0 when every attempted test passes, 1 when some test fails (or nothing was
+attempted), 2 for bad arguments, an unreadable file, or missing isolation.
+
+Everything printed through rich that a student wrote or a message quotes is escaped, so
+``[...]`` in code or messages shows as typed and never acts as markup.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import csv
 import json
+import logging
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from grader.codegrade import EXERCISES, CodeReport, grade_source, load_spec
+from grader.codegrade import (
+    EXERCISES,
+    CodeReport,
+    IsolationUnavailable,
+    grade_source,
+    load_spec,
+    require_isolation,
+)
 from grader.errors import GraderError, StudentCodeError
 from grader.sandbox import SandboxPool
 
 VERDICT_STYLES = {"pass": "green", "not attempted": "dim", "timeout": "yellow",
                   "memory limit": "yellow"}
+
+
+class IsolationRefused(click.ClickException):
+    """Grading someone else's code without isolation was refused (exit code 2)."""
+
+    exit_code = 2
 
 
 def _read(path: Path) -> str:
@@ -61,56 +83,86 @@ def _run_with_progress(console: Console, source: str, **kwargs) -> CodeReport:
     return report
 
 
-def render_report(console: Console, report: CodeReport, title: str) -> None:
-    """A table of functions x tests with verdicts, messages and diagnoses."""
-    table = Table(title=title, show_lines=False, expand=True)
+def render_report(console: Console, report: CodeReport, title: str,
+                  audience: str = "student") -> None:
+    """Warnings (one line each), then a table of functions x tests, then the score.
+
+    ``audience="staff"`` adds each hidden test's case name and its full message.
+    """
+    for warning in report.warnings:
+        # soft_wrap: one line, however narrow the terminal (it wraps it, we don't break it).
+        console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+    table = Table(title=escape(title), show_lines=False, expand=True)
     table.add_column("Function", style="bold", no_wrap=True)
     table.add_column("Test")
     table.add_column("Verdict", no_wrap=True)
     table.add_column("Details", ratio=3)
     for function in report.functions:
         if function.status == "not attempted":
-            table.add_row(function.name, "", "[dim]not attempted[/]", "")
+            table.add_row(escape(function.name), "", "[dim]not attempted[/]", "")
             continue
         for i, test in enumerate(function.tests):
-            style = VERDICT_STYLES.get(test.verdict, "red")
-            details = "" if test.passed and not test.name.startswith("speed") else test.message
+            name, details = _shown(test, audience)
             if test.diagnosis:
-                details += f"\n[bold]Hint:[/] {test.diagnosis}"
-            table.add_row(function.name if i == 0 else "", test.name,
-                          f"[{style}]{test.verdict}[/]", details, end_section=(
-                              i == len(function.tests) - 1))
+                details += f"\n[bold]Hint:[/] {escape(test.diagnosis)}"
+            style = VERDICT_STYLES.get(test.verdict, "red")
+            table.add_row(escape(function.name) if i == 0 else "", name,
+                          f"[{style}]{escape(test.verdict)}[/]", details,
+                          end_section=i == len(function.tests) - 1)
     console.print(table)
-    for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
     console.print(f"Score: [bold]{report.score:g} / {report.max_score:g}[/]")
+
+
+def _shown(test, audience: str) -> tuple[str, str]:
+    """The test's name and details cell, escaped, for ``audience``."""
+    name, message = test.name, test.message
+    if audience == "staff" and test.hidden and test.staff_case is not None:
+        name, message = f"{test.name} ({test.staff_case})", test.staff_message or message
+    quiet = test.passed and not name.startswith("speed")
+    return escape(name), "" if quiet else escape(message)
 
 
 def _exit_code(report: CodeReport) -> int:
     return 0 if report.all_attempted_pass else 1
 
 
+@contextlib.contextmanager
+def _sandbox_log_quiet():
+    """The report carries the sandbox's warnings: don't let its log say them a second time."""
+    logger = logging.getLogger("grader.sandbox")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _grade_file(file: Path, exercise: str | None, include_hidden: bool,
-                functions: tuple[str, ...], as_json: bool) -> None:
+                functions: tuple[str, ...], as_json: bool, own_code: bool,
+                audience: str = "student") -> None:
     source = _read(file)
     exercise = exercise or guess_exercise(source)
     kwargs = {"exercise": exercise, "include_hidden": include_hidden,
-              "functions": list(functions) or None}
+              "functions": list(functions) or None, "own_code": own_code}
     try:
-        if as_json:
-            report = grade_source(source, **kwargs)
-        else:
-            console = Console()
-            report = _run_with_progress(console, source, **kwargs)
+        with _sandbox_log_quiet():
+            if as_json:
+                report = grade_source(source, **kwargs)
+            else:
+                console = Console()
+                report = _run_with_progress(console, source, **kwargs)
+    except IsolationUnavailable as err:
+        raise IsolationRefused(str(err)) from None
     except (StudentCodeError, ValueError) as err:
         raise click.UsageError(str(err)) from None
     except GraderError as err:
         raise click.ClickException(str(err)) from None
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
+        click.echo(json.dumps(report.to_json(audience=audience), indent=2))
     else:
         scope = "public and hidden tests" if include_hidden else "public tests"
-        render_report(console, report, f"{file.name}: {exercise} ({scope})")
+        render_report(console, report, f"{file.name}: {exercise} ({scope})", audience)
     sys.exit(_exit_code(report))
 
 
@@ -129,32 +181,67 @@ AS_JSON = click.option("--json", "as_json", is_flag=True, help="Print the report
 @AS_JSON
 def check_command(file: Path, functions: tuple[str, ...], exercise: str | None,
                   as_json: bool) -> None:
-    """Run the public tests on your exercise FILE, in the sandbox."""
-    _grade_file(file, exercise, False, functions, as_json)
+    """Run the public tests on your exercise FILE, in the sandbox.
+
+    Without bubblewrap your own code runs with resource limits only, and the report says so.
+    """
+    _grade_file(file, exercise, False, functions, as_json, own_code=True)
 
 
 @click.command("grade")
 @FILE
 @EXERCISE
 @AS_JSON
-def grade_command(file: Path, exercise: str | None, as_json: bool) -> None:
-    """Grade FILE with the public and hidden tests (for instructors and the server)."""
-    _grade_file(file, exercise, True, (), as_json)
+@click.option("--student-view", is_flag=True,
+              help="Show the report as the student sees it (hidden tests' details left out).")
+def grade_command(file: Path, exercise: str | None, as_json: bool, student_view: bool) -> None:
+    """Grade FILE with the public and hidden tests (for instructors and the server).
+
+    Refuses to run (exit code 2) unless bubblewrap isolates the code.
+    """
+    _grade_file(file, exercise, True, (), as_json, own_code=False,
+                audience="student" if student_view else "staff")
 
 
 def _batch_row(file: Path, exercise: str | None, pool: SandboxPool) -> dict[str, object]:
+    """One CSV row; whatever one file does, it ends up in the row's ``error`` column."""
     row: dict[str, object] = {"file": file.name}
     try:
         source = file.read_bytes().decode("utf-8")
         chosen = exercise or guess_exercise(source)
         report = grade_source(source, exercise=chosen, pool=pool)
-    except (OSError, UnicodeDecodeError, StudentCodeError) as err:
-        row.update(score=0, max_score="", error=str(err)[:200])
-        return row
-    row.update(exercise=chosen, score=report.score, max_score=report.max_score, error="")
+    except IsolationUnavailable:
+        raise  # never grade the rest without isolation either
+    except UnicodeDecodeError as err:
+        return {**row, "score": 0, "error": f"not UTF-8 text (byte {err.start} cannot be "
+                                            "read): is it a Python file?"}
+    except (OSError, StudentCodeError) as err:
+        return {**row, "score": 0, "error": str(err)[:200]}
+    except Exception as err:  # noqa: BLE001 - one file must never stop the batch
+        return {**row, "score": 0, "error": f"the grader failed on this file "
+                f"({type(err).__name__}: {str(err)[:120]}); grade it alone with `grader grade`"}
+    row.update(exercise=chosen, score=report.score, max_score=report.max_score,
+               error=_graded_note(source, report))
     for function in report.functions:
         row[function.name] = function.score
     return row
+
+
+def _graded_note(source: str, report: CodeReport) -> str:
+    """Why a graded file scored as it did, when the file itself is the reason; else ""."""
+    try:
+        ast.parse(source)
+    except SyntaxError as err:
+        return f"not valid Python: {err.msg} (line {err.lineno})"[:200]
+    except (ValueError, RecursionError, MemoryError) as err:
+        return f"not valid Python: {type(err).__name__} while parsing (nested too deeply?)"
+    for test in (t for f in report.functions for t in f.tests):
+        message = test.staff_message or test.message
+        if "while loading your file" in message:
+            return message.splitlines()[0][:200]
+    if all(f.status == "not attempted" for f in report.functions):
+        return "nothing attempted: the file defines none of the exercise's functions"
+    return ""
 
 
 @click.command("batch")
@@ -165,10 +252,24 @@ def _batch_row(file: Path, exercise: str | None, pool: SandboxPool) -> dict[str,
               help="Submissions graded in parallel.")
 @EXERCISE
 def batch_command(directory: Path, out: Path, jobs: int, exercise: str | None) -> None:
-    """Grade every .py file in DIRECTORY (public and hidden tests) into a CSV of scores."""
+    """Grade every .py file in DIRECTORY (public and hidden tests) into a CSV of scores.
+
+    Refuses to run (exit code 2) unless bubblewrap isolates the code. A file that cannot be
+    graded gets a row that says why in its ``error`` column; the others are graded anyway.
+    """
     files = sorted(directory.glob("*.py"))
     if not files:
         raise click.UsageError(f"no .py files in {directory}")
+    try:
+        require_isolation()
+        rows = _grade_all(files, exercise, jobs)
+    except IsolationUnavailable as err:
+        raise IsolationRefused(str(err)) from None
+    _write_csv(out, sorted(rows, key=lambda r: str(r["file"])))
+    click.echo(f"graded {len(rows)} files -> {out}")
+
+
+def _grade_all(files: list[Path], exercise: str | None, jobs: int) -> list[dict[str, object]]:
     pool = SandboxPool(jobs)
     rows = []
     try:
@@ -182,8 +283,7 @@ def batch_command(directory: Path, out: Path, jobs: int, exercise: str | None) -
                     bar.advance(task)
     finally:
         pool.shutdown()
-    _write_csv(out, sorted(rows, key=lambda r: str(r["file"])))
-    click.echo(f"graded {len(rows)} files -> {out}")
+    return rows
 
 
 def _write_csv(out: Path, rows: list[dict[str, object]]) -> None:
