@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from grader.codegrade import grade_source
-from grader.sandbox import SandboxLimits, SandboxPool, bwrap_path
+from grader.sandbox import SandboxLimits, SandboxPool
+from grader.sandbox import bwrap_binary as bwrap_path
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRE_SERVICES = os.environ.get("STRIDE_REQUIRE_SERVICES") == "1"

@@ -39,6 +39,7 @@ import gc
 import io
 import itertools  # noqa: F401
 import json
+import linecache
 import math
 import os
 import random  # noqa: F401
@@ -258,6 +259,8 @@ def _status_bytes(status):
 
 def _import_submission(source, fd):
     namespace = {"__name__": "submission", "__file__": SUBMISSION, "__builtins__": __builtins__}
+    # The source never touches the disk: tracebacks quote its lines from memory.
+    linecache.cache[SUBMISSION] = (len(source), None, source.splitlines(True), SUBMISSION)
     try:
         code = compile(source, SUBMISSION, "exec")
         exec(code, namespace)  # noqa: S102 - this child is the sandbox: running it is the point
