@@ -261,10 +261,11 @@ class Worker:
         self.stop()
         self.disk_bytes = int(disk_bytes)
         cmd = self._command()
-        with tempfile.TemporaryFile() as errors:
+        with tempfile.TemporaryFile() as errors, _ArgsPipe(cmd, self.mode == "bwrap") as argv:
             self.proc = _SPAWNER.popen(
-                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+                argv.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
                 env=_clean_env(), start_new_session=True, close_fds=True, cwd="/",
+                pass_fds=argv.fds,
             )
             self._buffer = bytearray()
             self._finalizer = weakref.finalize(self, _cleanup, self.proc, self.scratch_root,
@@ -344,6 +345,32 @@ class Worker:
         line = bytes(self._buffer[:end])
         del self._buffer[:end + 1]
         return line
+
+
+class _ArgsPipe:
+    """Hand bubblewrap its arguments through a pipe (``--args FD``), not its command line.
+
+    The sandbox sees bubblewrap as its pid 1, and anyone may read a process's
+    ``/proc/<pid>/cmdline``: the arguments name host paths, which the child need not know.
+    """
+
+    def __init__(self, cmd: list[str], use_pipe: bool) -> None:
+        self.cmd, self.fds, self._read = cmd, (), None
+        if use_pipe:
+            command = cmd.index("-I") - 1  # the interpreter: bubblewrap wants it on argv
+            self._read, write = os.pipe()
+            data = b"".join(arg.encode() + b"\0" for arg in cmd[1:command])
+            with os.fdopen(write, "wb") as fh:  # far below a pipe's buffer: never blocks
+                fh.write(data)
+            self.cmd = [cmd[0], "--args", str(self._read), *cmd[command:]]
+            self.fds = (self._read,)
+
+    def __enter__(self) -> _ArgsPipe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._read is not None:
+            os.close(self._read)
 
 
 def _private_dir(prefix: str) -> Path:
