@@ -338,26 +338,29 @@ class _Channel:
         self.eof = False
 
     def frames(self, timeout):
+        """Yield the complete frames that arrive within ``timeout``, in order.
+
+        A generator, so the frames before a bad one are handled before it raises.
+        """
         if self.eof:
-            return []
+            return
         ready, _, _ = select.select([self.fd], [], [], max(timeout, 0))
         if not ready:
-            return []
+            return
         chunk = os.read(self.fd, 1 << 20)
         if not chunk:
             self.eof = True
-            return []
+            return
         self.buffer += chunk
-        found = []
         while len(self.buffer) >= FRAME.size:
             kind, length = FRAME.unpack_from(self.buffer)
             if length > self.caps.get(kind, -1):
                 raise ProtocolViolation(f"frame {kind!r} of {length} bytes")
             if len(self.buffer) < FRAME.size + length:
-                break
-            found.append((kind, bytes(self.buffer[FRAME.size:FRAME.size + length])))
+                return
+            frame = bytes(self.buffer[FRAME.size:FRAME.size + length])
             del self.buffer[:FRAME.size + length]
-        return found
+            yield kind, frame
 
 
 class _Child:
