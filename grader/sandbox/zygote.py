@@ -113,6 +113,14 @@ def _vm_size():
 
 
 # ----------------------------------------------------------------------------------- child
+def _drop_to(uid):
+    """Become ``uid`` for good (None: stay who we are, when not started as root)."""
+    if uid is not None:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+
+
 def _child_setup(scratch, limits, uid, channel_fd):
     os.setsid()
     _prctl(1, signal.SIGKILL)  # die with this worker, whatever the child does
@@ -130,10 +138,7 @@ def _child_setup(scratch, limits, uid, channel_fd):
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_FSIZE, (int(limits["fsize"]), int(limits["fsize"])))
     resource.setrlimit(resource.RLIMIT_NOFILE, (int(limits["nofile"]), int(limits["nofile"])))
-    if uid is not None:
-        os.setgroups([])
-        os.setresgid(uid, uid, uid)
-        os.setresuid(uid, uid, uid)
+    _drop_to(uid)
     # After the uid drop, so that the limit applies (it never restricts uid 0).
     resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
     os.chdir(scratch)
@@ -507,10 +512,7 @@ class _Scratch:
         pid = os.fork()
         if pid == 0:
             try:
-                if uid is not None:
-                    os.setgroups([])
-                    os.setresgid(uid, uid, uid)
-                    os.setresuid(uid, uid, uid)
+                _drop_to(uid)
                 _unlock_tree(self.root)
                 _remove_entries(self.root)
             finally:
