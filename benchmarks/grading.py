@@ -9,10 +9,15 @@ Measures, on this machine:
 * ``grade_source`` of a correct vectorized submission of the forward functions (zero_pad,
   conv_single_step, conv_forward, pool_forward; public and hidden tests, plus the speed test),
   p50 and p95 over 50 runs, and the same for a loop-based correct submission;
-* throughput with 2 workers grading submissions from 2 threads.
+* throughput with 2 workers grading submissions from 2 threads;
+* a noisy neighbour: with 3 workers, two threads grade correct submissions while a third grades
+  one student's hostile files in turn (a FIFO in the output area, an endless loop, a disk
+  flood); the correct submissions' p99 latency and their throughput against the same pool
+  when quiet, printed as a ratio.
 
 Run with ``.venv/bin/python benchmarks/grading.py`` (``--runs N`` to change 50). Targets:
-p50 <= 50 ms for the vectorized submission, >= 20 submissions/s with 2 workers.
+p50 <= 50 ms for the vectorized submission, >= 20 submissions/s with 2 workers; beside a hostile
+neighbour, p99 < 5 s and >= 50% of the quiet throughput.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import argparse
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,11 +37,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from grader.codegrade import grade_source  # noqa: E402
-from grader.sandbox import SandboxPool, TestCall, bwrap_path, run_calls  # noqa: E402
+from grader.sandbox import SandboxLimits, SandboxPool, TestCall, run_calls  # noqa: E402
+from grader.sandbox import bwrap_binary as bwrap_path  # noqa: E402
 from grader.sandbox.runner import bwrap_command  # noqa: E402
 
 FORWARD = ["zero_pad", "conv_single_step", "conv_forward", "pool_forward"]
 SUBMISSIONS = ROOT / "tests" / "submissions"
+HOSTILE = ROOT / "tests" / "hostile"
+NEIGHBOUR = ("fifo_in_output_area.py", "infinite_loop.py", "disk_flood_many_files.py")
+NEIGHBOUR_LIMITS = SandboxLimits(wall_s=1.0, cpu_s=2.0, import_wall_s=1.0, disk_mb=32)
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -58,14 +68,54 @@ def bare_floor(runs: int) -> list[float]:
                  runs)
 
 
-def cold_bwrap(runs: int, tmp: Path) -> list[float] | None:
+def cold_bwrap(runs: int) -> list[float] | None:
     bwrap = bwrap_path()
     if not bwrap:
         return None
-    cmd = bwrap_command(bwrap, tmp)
+    cmd = bwrap_command(bwrap)
     cmd = cmd[: cmd.index("-I") + 1] + ["-c", "import sys; sys.path.insert(0, '/sandbox/site');"
                                         " import numpy"]
     return _time(lambda: subprocess.run(cmd, check=True), runs)
+
+
+def _correct_stream(source: str, count: int, pool: SandboxPool) -> tuple[list[float], float]:
+    """Grade ``count`` correct submissions from 2 threads: latencies and submissions/s."""
+    def one(_: int) -> float:
+        start = time.perf_counter()
+        grade_source(source, functions=FORWARD, pool=pool)
+        return time.perf_counter() - start
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        latencies = list(executor.map(one, range(count)))
+    return latencies, count / (time.perf_counter() - start)
+
+
+def noisy_neighbour(source: str, count: int) -> dict[str, float]:
+    """Correct submissions quiet, then beside a stream of hostile ones, on one 3-worker pool."""
+    pool = SandboxPool(3)
+    _correct_stream(source, 6, pool)  # start the workers
+    _, quiet = _correct_stream(source, count, pool)
+    stop, hostile = threading.Event(), [0]
+
+    def neighbour() -> None:
+        files = [(HOSTILE / name).read_text() for name in NEIGHBOUR]
+        while not stop.is_set():
+            grade_source(files[hostile[0] % len(files)], functions=["conv_single_step"],
+                         include_hidden=False, limits=NEIGHBOUR_LIMITS, pool=pool)
+            hostile[0] += 1
+
+    thread = threading.Thread(target=neighbour)
+    thread.start()
+    try:
+        latencies, noisy = _correct_stream(source, count, pool)
+    finally:
+        stop.set()
+        thread.join()
+        pool.shutdown()
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+    return {"quiet": quiet, "noisy": noisy, "p99_ms": p99 * 1000, "hostile": hostile[0]}
 
 
 def main() -> None:
@@ -81,8 +131,7 @@ def main() -> None:
 
     floor = bare_floor(max(runs // 2, 5))
     rows.append(("bare floor: python -c 'import numpy'", *_percentiles(floor)))
-    tmp = Path("/tmp")
-    cold = cold_bwrap(max(runs // 2, 5), tmp)
+    cold = cold_bwrap(max(runs // 2, 5))
     if cold:
         rows.append(("cold bwrap + python -c 'import numpy'", *_percentiles(cold)))
     trivial = _time(lambda: run_calls("def f(x):\n    return x\n",
@@ -100,6 +149,7 @@ def main() -> None:
                           range(count)))
     throughput = count / (time.perf_counter() - start)
     pool.shutdown()
+    noise = noisy_neighbour(vectorized, max(runs * 2, 40))
 
     print(f"sandbox: {'bubblewrap' if bwrap_path() else 'rlimits only (no bwrap)'}; "
           f"{runs} runs each\n")
@@ -110,8 +160,14 @@ def main() -> None:
     vec_p50 = _percentiles(vec)[0]
     print(f"\nvectorized p50 / bare floor p50: {vec_p50 / _percentiles(floor)[0]:.2f}")
     print(f"throughput, 2 workers, vectorized forward submissions: {throughput:.1f} per second")
+    ratio = noise["noisy"] / noise["quiet"]
+    print(f"noisy neighbour, 3 workers: correct submissions {noise['quiet']:.1f}/s quiet, "
+          f"{noise['noisy']:.1f}/s beside {noise['hostile']} hostile gradings "
+          f"(ratio {ratio:.2f}); p99 {noise['p99_ms']:.0f} ms")
     print(f"targets: p50 <= 50 ms -> {'met' if vec_p50 <= 50 else 'MISSED'}; "
-          f">= 20/s -> {'met' if throughput >= 20 else 'MISSED'}")
+          f">= 20/s -> {'met' if throughput >= 20 else 'MISSED'}; "
+          f"neighbour p99 < 5 s -> {'met' if noise['p99_ms'] < 5000 else 'MISSED'}; "
+          f"neighbour ratio >= 0.50 -> {'met' if ratio >= 0.5 else 'MISSED'}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.sandbox import SandboxLimits, SandboxPool, TestCall, bwrap_path, run_calls
+from grader.sandbox import SandboxLimits, SandboxPool, TestCall, run_calls
+from grader.sandbox import bwrap_binary as bwrap_path
 from grader.sandbox.runner import bwrap_command
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -198,10 +199,12 @@ def test_sandbox_has_no_network(pool):
 @needs_bwrap
 def test_bwrap_command_binds_nothing_of_the_project_but_the_worker():
     assert bwrap_path(), "bubblewrap is required under STRIDE_REQUIRE_SERVICES=1"
-    cmd = bwrap_command(bwrap_path(), Path("/tmp/jobs"))
+    cmd = bwrap_command(bwrap_path(), 8 * 1024 * 1024)
     sources = [cmd[i + 1] for i, arg in enumerate(cmd) if arg in ("--ro-bind", "--bind")]
     project = [s for s in sources if s.startswith(str(ROOT)) and ".venv" not in s]
     assert project == [str(ROOT / "grader" / "sandbox" / "zygote.py")]
+    assert "--bind" not in cmd  # nothing of the host is writable
+    assert cmd[cmd.index("--tmpfs") - 1] == str(8 * 1024 * 1024)  # --size N --tmpfs /tmp
     assert "--unshare-net" in cmd or "--unshare-all" in cmd
     assert "--die-with-parent" in cmd
 
@@ -213,28 +216,31 @@ def test_after_a_timeout_the_same_functions_other_calls_are_skipped(pool):
     assert [o.outcome for o in outcomes] == ["timeout", "skipped_after_timeout", "done"]
 
 
-def test_without_bubblewrap_the_limits_still_apply_and_a_warning_says_so(monkeypatch, caplog):
-    import grader.sandbox.runner as runner
+def test_with_the_explicit_opt_out_the_limits_still_apply_and_a_warning_says_so(monkeypatch,
+                                                                              caplog):
+    import grader.sandbox.policy as policy
+    from grader.sandbox import require_isolation
 
-    monkeypatch.setenv("STRIDE_SANDBOX", "none")
-    monkeypatch.setattr(runner, "_WARNED", False)
-    plain = SandboxPool(1)
+    monkeypatch.setenv("STRIDE_SANDBOX", "unsafe-no-isolation")
+    monkeypatch.setattr(policy, "_OPT_OUT_LOGGED", set())
+    with caplog.at_level("WARNING", logger="grader.sandbox.policy"):
+        plain = SandboxPool(1, require_isolation())
     source = ("import os\nimport numpy as np\n"
               "def fork(x):\n    os.fork()\n"
               "def loop(x):\n    while True:\n        pass\n"
               "def ok(x):\n    return np.asarray(x) + 1\n")
     try:
-        with caplog.at_level("WARNING", logger="grader.sandbox.runner"):
-            fork, loop, ok = run_calls(source, [TestCall("t0", "fork", (1,)),
-                                                TestCall("t1", "loop", (1,), wall_s=0.5),
-                                                TestCall("t2", "ok", (np.ones(2),))],
-                                       limits=LIMITS, pool=plain)
+        fork, loop, ok = run_calls(source, [TestCall("t0", "fork", (1,)),
+                                            TestCall("t1", "loop", (1,), wall_s=0.5),
+                                            TestCall("t2", "ok", (np.ones(2),))],
+                                   limits=LIMITS, pool=plain)
     finally:
         plain.shutdown()
+    assert plain.isolation.mode == "limits-only" and plain.isolation.unsafe_opt_out
     assert fork.status["exc_type"] == "BlockingIOError"
     assert loop.outcome == "timeout"
     assert ok.arrays["r"].tolist() == [2.0, 2.0]
-    assert "without bubblewrap" in caplog.text
+    assert "SANDBOX DISABLED: Code runs without isolation" in caplog.text
 
 
 def test_a_worker_that_cannot_start_raises_sandbox_error_with_the_reason(monkeypatch):
@@ -243,7 +249,8 @@ def test_a_worker_that_cannot_start_raises_sandbox_error_with_the_reason(monkeyp
 
     monkeypatch.setattr(runner, "ZYGOTE", runner.ZYGOTE.with_name("missing_worker.py"))
     broken = SandboxPool(1)
-    with pytest.raises(SandboxError, match="the sandbox worker did not start .*missing_worker"):
+    with pytest.raises(SandboxError, match="the sandbox worker did not start under bubblewrap: "
+                       ".*missing_worker"):
         broken.acquire()
     broken.shutdown()
 

@@ -24,8 +24,9 @@ class SandboxLimits:
     nofile : int
         Open file descriptors (``RLIMIT_NOFILE``).
     disk_mb : int
-        All the files the child may leave in its job directory together (checked every 0.1 s),
-        and the size of its private /tmp under bubblewrap.
+        All the files a child may write together: under bubblewrap the size of the tmpfs that
+        is its only writable place (a real quota); with limits only, polled every 0.1 s. All of
+        a job's outputs together count toward it too.
     import_wall_s : float
         Wall clock for running the submission's module body (its imports and top-level code).
     """

@@ -1,14 +1,22 @@
 """Run a submission's test calls in the sandbox: the trusted parent's side.
 
-The parent writes the submission and the inputs (``.npy``, never pickles) into a fresh job
-directory, asks a warm worker (:mod:`grader.sandbox.zygote`, started under bubblewrap when it
-is installed) to run them, and reads back what the child wrote, validating every file before
-use. Workers are started lazily, reused, and restarted when they die or overrun.
+The parent sends the submission and its inputs (``.npy`` bytes, never pickles) to a warm worker
+(:mod:`grader.sandbox.zygote`) over the worker's stdin, and gets every result back over the
+worker's stdout: the child's status and its output arrays as ``.npy`` bytes, which are parsed
+here from memory with their headers checked. The parent never opens a path the child can
+change, and reads at most a bounded number of bytes by a deadline of its own.
+
+Workers run under bubblewrap, or with resource limits only when the pool's
+:class:`~grader.sandbox.policy.Isolation` says so (see :mod:`grader.sandbox.policy`: grading
+other people's code requires bubblewrap). A pool never changes its mode: when bubblewrap was
+required and a worker cannot start under it, that is a :class:`SandboxError`. Workers are
+started lazily, reused, and restarted when they die, overrun or leave files behind.
 """
 
 from __future__ import annotations
 
 import atexit
+import base64
 import concurrent.futures
 import io
 import json
@@ -34,17 +42,25 @@ from typing import Any
 import numpy as np
 
 from grader.errors import SandboxError
-from grader.sandbox.limits import DEFAULT_LIMITS, SandboxLimits
+from grader.sandbox.limits import DEFAULT_LIMITS, MB, SandboxLimits
+from grader.sandbox.policy import (
+    Isolation,
+    IsolationUnavailable,
+    bwrap_binary,
+    local_isolation,
+    require_isolation,
+)
 
 log = logging.getLogger(__name__)
 
 ZYGOTE = Path(__file__).with_name("zygote.py")
 NOBODY = 65534
+MAX_READY_BYTES = 64 * 1024
 MAX_STATUS_BYTES = 64 * 1024
 START_TIMEOUT_S = 30.0
 SANDBOX_ROOT = "/sandbox"
-JOBS_MOUNT = "/jobs"
-TMP_SIZE = 64 * 1024 * 1024  # the sandbox's private /tmp: student code rarely needs any
+SCRATCH = "/tmp"  # inside bubblewrap: the size-limited tmpfs, the child's only writable place
+RESULT_KEYS = ("r", "r0", "r1", "r2")
 
 
 @dataclass(frozen=True)
@@ -89,16 +105,9 @@ class RawOutcome:
 
 
 # ------------------------------------------------------------------------------ environment
-def bwrap_path() -> str | None:
-    """The bubblewrap binary to use, or None (``STRIDE_SANDBOX=none`` disables it)."""
-    if os.environ.get("STRIDE_SANDBOX", "auto").lower() in ("none", "off", "rlimits"):
-        return None
-    return shutil.which("bwrap")
-
-
-def _jobs_parent() -> str | None:
-    """Where job directories go: ``STRIDE_SANDBOX_TMP``, else /dev/shm (memory-backed, so the
-    many small input and output files cost microseconds), else the system temp dir."""
+def _scratch_parent() -> str | None:
+    """Where a limits-only worker's scratch directory goes: ``STRIDE_SANDBOX_TMP``, else
+    /dev/shm (memory-backed), else the system temp dir."""
     chosen = os.environ.get("STRIDE_SANDBOX_TMP")
     if chosen:
         return chosen
@@ -114,7 +123,7 @@ def _numpy_site() -> Path:
 def _clean_env(extra: Mapping[str, str] = ()) -> dict[str, str]:
     env = {
         "PATH": "/usr/bin:/bin",
-        "HOME": "/tmp",
+        "HOME": "/nonexistent",
         "LANG": "C.UTF-8",
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
@@ -157,20 +166,22 @@ def _bind_python(args: list[str]) -> str:
     return str(exe)
 
 
-def bwrap_command(bwrap: str, jobs_root: Path) -> list[str]:
+def bwrap_command(bwrap: str, disk_bytes: int = DEFAULT_LIMITS.disk_mb * MB) -> list[str]:
     """The bubblewrap command line of one warm worker.
 
-    Only the system, the interpreter, numpy and the worker's own file are visible, read-only;
-    the jobs directory is the one writable place. No network, a private /tmp, /proc and /dev,
-    a new session, and the sandbox dies with the grader. As root we keep the host user
-    namespace so the worker can drop each child to an unprivileged uid (RLIMIT_NPROC never
-    restricts uid 0).
+    Only the system, the interpreter, numpy and the worker's own file are visible, read-only.
+    The one writable place is a tmpfs of ``disk_bytes`` (the disk quota, enforced by the
+    kernel) at /tmp, where each child gets a fresh directory; nothing of the host's /tmp,
+    /var/tmp or /dev/shm is visible. No network, a pid namespace (the child sees no process of
+    the host), a new session, and the sandbox dies with the grader. As root we keep the host
+    user namespace so the worker can drop each child to an unprivileged uid (RLIMIT_NPROC
+    never restricts uid 0).
     """
     args = [bwrap]
     if os.geteuid() == 0:
         args += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                  "--unshare-cgroup-try", "--cap-drop", "ALL", "--cap-add", "CAP_SETUID",
-                 "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL"]
+                 "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL", "--cap-add", "CAP_CHOWN"]
     else:
         args += ["--unshare-all", "--cap-drop", "ALL"]
     args += ["--die-with-parent", "--new-session", "--clearenv"]
@@ -178,16 +189,17 @@ def bwrap_command(bwrap: str, jobs_root: Path) -> list[str]:
         args += ["--setenv", key, value]
     _bind_system(args)
     python = _bind_python(args)
-    args += ["--size", str(TMP_SIZE), "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
-             "--bind", str(jobs_root), JOBS_MOUNT, "--chdir", "/tmp"]
+    args += ["--perms", "0755", "--size", str(int(disk_bytes)), "--tmpfs", SCRATCH,
+             "--proc", "/proc", "--dev", "/dev", "--chdir", "/"]
     args += [python, "-I", "-S", "-B", f"{SANDBOX_ROOT}/zygote.py", "--site",
-             f"{SANDBOX_ROOT}/site", "--private-tmp"]
+             f"{SANDBOX_ROOT}/site", "--scratch", SCRATCH, "--tmpfs"]
     return args
 
 
-def plain_command() -> list[str]:
+def plain_command(scratch_root: Path) -> list[str]:
     """The worker's command line without bubblewrap: limits only."""
-    return [sys.executable, "-I", "-S", "-B", str(ZYGOTE), "--site", str(_numpy_site())]
+    return [sys.executable, "-I", "-S", "-B", str(ZYGOTE), "--site", str(_numpy_site()),
+            "--scratch", str(scratch_root)]
 
 
 # -------------------------------------------------------------------------------- spawning
@@ -227,75 +239,75 @@ _SPAWNER = _Spawner()
 
 # ---------------------------------------------------------------------------------- worker
 class Worker:
-    """One warm worker process and its private jobs directory."""
+    """One warm worker process, under the isolation its pool was made with."""
 
-    def __init__(self) -> None:
+    def __init__(self, isolation: Isolation) -> None:
+        self.isolation = isolation
         self.proc: subprocess.Popen | None = None
-        self.jobs_root: Path | None = None
-        self.mode = "none"
-        self._buffer = b""
+        self.disk_bytes: int | None = None
+        self.scratch_root: Path | None = None  # limits-only: the host directory children use
+        self._buffer = bytearray()
         self._finalizer: weakref.finalize | None = None
 
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self) -> None:
+    @property
+    def mode(self) -> str:
+        return self.isolation.mode
+
+    def start(self, disk_bytes: int = DEFAULT_LIMITS.disk_mb * MB) -> None:
         self.stop()
-        self.jobs_root = Path(tempfile.mkdtemp(prefix="stride-jobs-", dir=_jobs_parent()))
-        # Traversable but neither listable nor writable by the sandboxed uid: a child reaches
-        # its own job's directory only, and the worker (root without CAP_DAC_OVERRIDE in the
-        # sandbox) can still watch that directory's disk use.
-        os.chmod(self.jobs_root, 0o711)
-        bwrap = bwrap_path()
-        if bwrap:
-            cmd, self.mode = bwrap_command(bwrap, self.jobs_root), "bwrap"
-        else:
-            cmd, self.mode = plain_command(), "rlimits"
-        with tempfile.TemporaryFile() as errors:
+        self.disk_bytes = int(disk_bytes)
+        cmd = self._command()
+        with tempfile.TemporaryFile() as errors, _ArgsPipe(cmd, self.mode == "bwrap") as argv:
             self.proc = _SPAWNER.popen(
-                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+                argv.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
                 env=_clean_env(), start_new_session=True, close_fds=True, cwd="/",
+                pass_fds=argv.fds,
             )
-            self._buffer = b""
-            self._finalizer = weakref.finalize(self, _cleanup, self.proc, self.jobs_root,
+            self._buffer = bytearray()
+            self._finalizer = weakref.finalize(self, _cleanup, self.proc, self.scratch_root,
                                                os.getpid())
-            line = self._readline(time.monotonic() + START_TIMEOUT_S)
-            if line is None or not line.startswith('{"ready": true'):
+            line = self._readline(time.monotonic() + START_TIMEOUT_S, MAX_READY_BYTES)
+            if line is None or not line.startswith(b'{"ready": true'):
                 self.stop()
                 errors.seek(0)
                 detail = errors.read(2000).decode("utf-8", "replace").strip()
-                raise SandboxError(
-                    f"the sandbox worker did not start ({self.mode}): {detail or 'no output'}."
-                    + (" If bubblewrap cannot work here (e.g. user namespaces are disabled), "
-                       "set STRIDE_SANDBOX=none to run with resource limits only."
-                       if self.mode == "bwrap" else ""))
+                where = "under bubblewrap" if self.mode == "bwrap" else "with limits only"
+                raise SandboxError(f"the sandbox worker did not start {where}: "
+                                   f"{detail or 'no output'}.")
+
+    def _command(self) -> list[str]:
+        if self.mode == "bwrap":
+            bwrap = bwrap_binary()
+            if bwrap is None:  # never fall back: this pool was made to isolate
+                raise SandboxError("the sandbox worker did not start under bubblewrap: the "
+                                   "bwrap binary is gone (install the package `bubblewrap`).")
+            return bwrap_command(bwrap, self.disk_bytes)
+        self.scratch_root = _private_dir("stride-scratch-")
+        if os.geteuid() == 0:
+            # Children run as another uid: they may enter (not list) this directory to reach
+            # their own 0700 directory inside it.
+            os.chmod(self.scratch_root, 0o711)
+        return plain_command(self.scratch_root)
 
     def stop(self) -> None:
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
         if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            self.proc.kill()
-            self.proc.wait()
+            _kill(self.proc)
             for stream in (self.proc.stdin, self.proc.stdout):
                 if stream is not None:
                     stream.close()
             self.proc = None
-        if self.jobs_root is not None:
-            shutil.rmtree(self.jobs_root, ignore_errors=True)
-            self.jobs_root = None
+        if self.scratch_root is not None:
+            shutil.rmtree(self.scratch_root, ignore_errors=True)
+            self.scratch_root = None
 
-    def job_path(self, host_dir: Path) -> str:
-        if self.mode == "bwrap":
-            return f"{JOBS_MOUNT}/{host_dir.name}"
-        return str(host_dir)
-
-    def request(self, job: dict, timeout_s: float) -> dict | None:
+    def request(self, job: dict, timeout_s: float, max_bytes: int) -> dict | None:
         """Send one job; the reply, or None when the worker died or overran (then it is gone)."""
         try:
             self.proc.stdin.write((json.dumps(job) + "\n").encode())
@@ -303,35 +315,84 @@ class Worker:
         except OSError:
             self.stop()
             return None
-        line = self._readline(time.monotonic() + timeout_s)
-        if line is None:
-            self.stop()
-            return None
+        line = self._readline(time.monotonic() + timeout_s, max_bytes)
         try:
-            reply = json.loads(line)
-        except ValueError:
+            reply = json.loads(line) if line is not None else None
+        except (ValueError, RecursionError):
+            reply = None
+        if not isinstance(reply, dict):
             self.stop()
             return None
-        return reply if isinstance(reply, dict) else None
+        return reply
 
-    def _readline(self, deadline: float) -> str | None:
+    def _readline(self, deadline: float, max_bytes: int) -> bytes | None:
+        """One line of the worker's stdout by ``deadline`` and within ``max_bytes``, else None."""
         fd = self.proc.stdout.fileno()
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or len(self._buffer) > max_bytes:
                 return None
             ready, _, _ = select.select([fd], [], [], remaining)
             if not ready:
                 return None
-            chunk = os.read(fd, 65536)
+            chunk = os.read(fd, 1 << 20)
             if not chunk:
                 return None
             self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        return line.decode("utf-8", "replace")
+        end = self._buffer.index(b"\n")
+        if end > max_bytes:
+            return None
+        line = bytes(self._buffer[:end])
+        del self._buffer[:end + 1]
+        return line
 
 
-def _cleanup(proc: subprocess.Popen, jobs_root: Path, owner_pid: int) -> None:
+class _ArgsPipe:
+    """Hand bubblewrap its arguments through a pipe (``--args FD``), not its command line.
+
+    The sandbox sees bubblewrap as its pid 1, and anyone may read a process's
+    ``/proc/<pid>/cmdline``: the arguments name host paths, which the child need not know.
+    """
+
+    def __init__(self, cmd: list[str], use_pipe: bool) -> None:
+        self.cmd, self.fds, self._read = cmd, (), None
+        if use_pipe:
+            command = cmd.index("-I") - 1  # the interpreter: bubblewrap wants it on argv
+            self._read, write = os.pipe()
+            data = b"".join(arg.encode() + b"\0" for arg in cmd[1:command])
+            with os.fdopen(write, "wb") as fh:  # far below a pipe's buffer: never blocks
+                fh.write(data)
+            self.cmd = [cmd[0], "--args", str(self._read), *cmd[command:]]
+            self.fds = (self._read,)
+
+    def __enter__(self) -> _ArgsPipe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._read is not None:
+            os.close(self._read)
+
+
+def _private_dir(prefix: str) -> Path:
+    """A fresh directory only this user can use (mkdtemp makes it 0700)."""
+    old = os.umask(0o077)
+    try:
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=_scratch_parent()))
+    finally:
+        os.umask(old)
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    """Kill the worker's whole process group (under bubblewrap: its whole pid namespace)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    proc.kill()
+    proc.wait()
+
+
+def _cleanup(proc: subprocess.Popen, scratch_root: Path | None, owner_pid: int) -> None:
     """Stop a forgotten worker and remove its directory (at garbage collection or exit).
 
     Never in a forked copy of the process that started it: that worker is not ours to stop.
@@ -339,34 +400,41 @@ def _cleanup(proc: subprocess.Popen, jobs_root: Path, owner_pid: int) -> None:
     if os.getpid() != owner_pid:
         return
     if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        proc.kill()
-        proc.wait()
-    shutil.rmtree(jobs_root, ignore_errors=True)
+        _kill(proc)
+    if scratch_root is not None:
+        shutil.rmtree(scratch_root, ignore_errors=True)
 
 
 class SandboxPool:
-    """A fixed number of lazily started workers shared by threads."""
+    """A fixed number of lazily started workers shared by threads, all of one isolation.
 
-    def __init__(self, size: int) -> None:
+    Parameters
+    ----------
+    size : int
+        Number of workers.
+    isolation : Isolation, optional
+        How the workers isolate code (default: :func:`require_isolation`, which raises
+        :class:`IsolationUnavailable` where bubblewrap cannot run).
+    """
+
+    def __init__(self, size: int, isolation: Isolation | None = None) -> None:
         if size < 1:
             raise ValueError(f"a sandbox pool needs at least one worker, got {size!r}")
         self.size = size
+        self.isolation = isolation if isolation is not None else require_isolation()
         self._idle: queue.Queue[Worker] = queue.Queue()
-        self._all = [Worker() for _ in range(size)]
+        self._all = [Worker(self.isolation) for _ in range(size)]
         for worker in self._all:
             self._idle.put(worker)
         self.owner_pid = os.getpid()
         _POOLS.add(self)
 
-    def acquire(self) -> Worker:
+    def acquire(self, disk_bytes: int = DEFAULT_LIMITS.disk_mb * MB) -> Worker:
+        """An idle worker, started (or restarted) with a scratch area of ``disk_bytes``."""
         worker = self._idle.get()
         try:
-            if not worker.alive:
-                worker.start()
+            if not worker.alive or worker.disk_bytes != int(disk_bytes):
+                worker.start(disk_bytes)
         except BaseException:
             self._idle.put(worker)
             raise
@@ -380,20 +448,32 @@ class SandboxPool:
             worker.stop()
 
 
-_POOL: SandboxPool | None = None
-_POOL_PID = 0
+_DEFAULT_POOLS: dict[bool, SandboxPool] = {}
+_DEFAULT_PID = [0]
 _POOL_LOCK = threading.Lock()
-_WARNED = False
 
 
-def default_pool() -> SandboxPool:
-    """The process-wide pool (``STRIDE_SANDBOX_WORKERS`` workers, default 2)."""
-    global _POOL, _POOL_PID
+def _default_pools() -> dict[bool, SandboxPool]:
+    if _DEFAULT_PID[0] != os.getpid():  # a forked process makes its own workers
+        _DEFAULT_POOLS.clear()
+        _DEFAULT_PID[0] = os.getpid()
+    return _DEFAULT_POOLS
+
+
+def default_pool(own_code: bool = False) -> SandboxPool:
+    """The process-wide pool for one purpose (``STRIDE_SANDBOX_WORKERS`` workers, default 2).
+
+    ``own_code=False`` (other people's code) requires isolation when the pool is created and
+    raises :class:`IsolationUnavailable` without it; ``own_code=True`` (a student's own check)
+    uses bubblewrap when it works, else limits only.
+    """
     with _POOL_LOCK:
-        if _POOL is None or _POOL_PID != os.getpid():
+        pools = _default_pools()
+        if own_code not in pools:
+            isolation = local_isolation() if own_code else require_isolation()
             size = int(os.environ.get("STRIDE_SANDBOX_WORKERS", "2"))
-            _POOL, _POOL_PID = SandboxPool(max(size, 1)), os.getpid()
-        return _POOL
+            pools[own_code] = SandboxPool(max(size, 1), isolation)
+        return pools[own_code]
 
 
 _POOLS: weakref.WeakSet[SandboxPool] = weakref.WeakSet()
@@ -409,20 +489,20 @@ def _shutdown_pools() -> None:
 atexit.register(_shutdown_pools)
 
 
-def sandbox_warning() -> str | None:
-    """A sentence for reports and logs when bubblewrap is missing, else None."""
-    if bwrap_path():
-        return None
-    return ("The sandbox runs without bubblewrap (install the Debian package `bubblewrap`): "
-            "resource limits apply, but submissions can see the file system and the network.")
+def sandbox_warning(own_code: bool = False) -> str | None:
+    """A sentence for reports and logs when code of this purpose is not isolated, else None.
 
-
-def _warn_once() -> None:
-    global _WARNED
-    message = sandbox_warning()
-    if message and not _WARNED:
-        _WARNED = True
-        log.warning(message)
+    Derived from the default pool's isolation (or the policy, before that pool exists).
+    """
+    with _POOL_LOCK:
+        pool = _default_pools().get(own_code)
+    if pool is not None:
+        return pool.isolation.warning()
+    try:
+        isolation = local_isolation() if own_code else require_isolation()
+    except IsolationUnavailable as exc:
+        return str(exc)
+    return isolation.warning()
 
 
 # ------------------------------------------------------------------------------------- jobs
@@ -460,15 +540,15 @@ def _wire_test(call: TestCall, arrays: dict[str, list[np.ndarray]]) -> dict:
 class WirePlan:
     """The calls serialized once: batches for the worker and the inputs as .npy files (bytes).
 
-    Every input array is a slice of one flat .npy per dtype, so the child parses a handful of
-    headers instead of one per argument.
+    Every input array is a slice of one flat .npy per dtype (sent base64-encoded), so the
+    worker parses a handful of headers instead of one per argument.
 
     Plans are immutable, so callers may cache one and send it in many jobs.
     """
 
     ids: tuple[str, ...]
     batches: tuple
-    inputs: tuple[tuple[str, bytes], ...]
+    inputs: tuple[tuple[str, str], ...]
     timeout_extra: float
 
 
@@ -484,167 +564,139 @@ def wire_plan(calls: Sequence[TestCall]) -> WirePlan:
     for index, group in enumerate(blobs.values()):
         buffer = io.BytesIO()
         np.save(buffer, np.concatenate(group), allow_pickle=False)
-        files.append((f"in{index}.npy", buffer.getvalue()))
+        files.append((f"in{index}.npy", base64.b64encode(buffer.getvalue()).decode("ascii")))
     batches = ([shared] if shared else []) + solos
     return WirePlan(tuple(ids), json.loads(json.dumps(batches)), tuple(files),
                     sum(c.wall_s + 1.0 for c in calls))
 
 
-def _prepare_job(worker: Worker, source: str, plan: WirePlan,
-                 limits: SandboxLimits) -> tuple[Path, dict]:
-    job_dir = worker.jobs_root / secrets.token_hex(12)
-    job_dir.mkdir()
-    (job_dir / "out").mkdir()
-    (job_dir / "submission.py").write_text(source, encoding="utf-8")
-    for name, data in plan.inputs:
-        (job_dir / name).write_bytes(data)
-    job = {"token": job_dir.name, "dir": worker.job_path(job_dir), "batches": plan.batches,
-           "limits": limits.to_wire(), "uid": NOBODY if os.geteuid() == 0 else None}
-    os.chmod(job_dir, 0o711)
-    if os.geteuid() == 0:
-        os.chown(job_dir / "out", NOBODY, NOBODY)
-    return job_dir, job
-
-
-def _purge(jobs_root: Path | None) -> None:
-    """Empty the worker's jobs directory, so nothing a job left there reaches the next one."""
-    if jobs_root is None:
-        return
-    try:
-        entries = list(jobs_root.iterdir())
-    except OSError:
-        return
-    for entry in entries:
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
-
-
 def _job_timeout(plan: WirePlan, limits: SandboxLimits) -> float:
-    return plan.timeout_extra + 2 * len(plan.batches) * limits.import_wall_s + 10.0
+    """The parent's own deadline for a whole job: every child may re-import once per test."""
+    return plan.timeout_extra + (len(plan.ids) + len(plan.batches)) * limits.import_wall_s + 10.0
+
+
+def _reply_cap(plan: WirePlan, limits: SandboxLimits) -> int:
+    """The largest reply a worker may send for ``plan``: all outputs within the disk quota."""
+    outputs = math.ceil(limits.disk_mb * MB * 4 / 3)  # base64
+    return outputs + len(plan.ids) * (6 * MAX_STATUS_BYTES + 4096) + 64 * 1024
 
 
 def run_calls(source: str, calls: Sequence[TestCall] | WirePlan, *,
-              limits: SandboxLimits = DEFAULT_LIMITS,
-              pool: SandboxPool | None = None) -> list[RawOutcome]:
+              limits: SandboxLimits = DEFAULT_LIMITS, pool: SandboxPool | None = None,
+              own_code: bool = False) -> list[RawOutcome]:
     """Run ``calls`` against ``source`` in a sandboxed child; one :class:`RawOutcome` each.
 
-    ``calls`` may be a :class:`WirePlan` made once by :func:`wire_plan`. Thread-safe: each call
-    borrows one warm worker from the pool for the whole job.
+    ``calls`` may be a :class:`WirePlan` made once by :func:`wire_plan`. Without ``pool`` the
+    process-wide :func:`default_pool` of the purpose is used: ``own_code=True`` only for a
+    student's own check of their own code. Thread-safe: each call borrows one warm worker from
+    the pool for the whole job.
+
+    Raises
+    ------
+    IsolationUnavailable
+        When the default pool for other people's code cannot have bubblewrap.
+    SandboxError
+        When a worker cannot start, or fails (never the student's code).
     """
-    _warn_once()
     plan = calls if isinstance(calls, WirePlan) else wire_plan(calls)
     if not plan.ids:
         return []
-    pool = pool or default_pool()
-    worker = pool.acquire()
-    job_dir = None
+    pool = pool or default_pool(own_code)
+    worker = pool.acquire(limits.disk_mb * MB)
     try:
-        job_dir, job = _prepare_job(worker, source, plan, limits)
-        reply = worker.request(job, _job_timeout(plan, limits))
+        job = {"token": secrets.token_hex(12), "source": source, "inputs": dict(plan.inputs),
+               "batches": plan.batches, "limits": limits.to_wire(),
+               "uid": NOBODY if os.geteuid() == 0 else None}
+        reply = worker.request(job, _job_timeout(plan, limits), _reply_cap(plan, limits))
         if reply is not None and reply.get("token") != job["token"] and "error" not in reply:
             worker.stop()  # out of step with this job: never attribute a reply to another job
             reply = None
-        return _collect(reply, plan.ids, job_dir, limits)
+        if reply is not None and reply.get("dirty"):
+            worker.stop()  # a child left something its scratch area could not lose
+        return _collect(reply, plan.ids, limits)
     except BaseException:
         worker.stop()  # interrupted mid-job: its reply must not reach the next job
         raise
     finally:
-        if job_dir is not None:
-            _purge(worker.jobs_root)
         pool.release(worker)
 
 
-def _collect(reply: dict | None, ids: Sequence[str], job_dir: Path,
-             limits: SandboxLimits) -> list[RawOutcome]:
+def _collect(reply: dict | None, ids: Sequence[str], limits: SandboxLimits
+             ) -> list[RawOutcome]:
     if reply is None or not isinstance(reply.get("outcomes"), list):
         if reply is not None and "error" in reply:
-            raise SandboxError(f"the sandbox worker failed: {reply['error']}")
+            raise SandboxError(f"the sandbox worker failed: {str(reply['error'])[:500]}")
         return [RawOutcome(id=i, outcome="lost") for i in ids]
     by_id = {o.get("id"): o for o in reply["outcomes"] if isinstance(o, dict)}
-    statuses = _read_statuses(job_dir / "out" / "status.jsonl")
+    return [_outcome(test_id, by_id.get(test_id), limits) for test_id in ids]
+
+
+def _number(value: Any) -> float | int | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _outcome(test_id: str, info: dict | None, limits: SandboxLimits) -> RawOutcome:
+    if info is None:
+        return RawOutcome(id=test_id, outcome="lost")
+    status = info.get("status") if isinstance(info.get("status"), dict) else None
+    arrays, problem = _decode_arrays(info.get("arrays"), limits.fsize_mb * MB)
+    if isinstance(info.get("problem"), str):
+        problem = info["problem"][:300]
+    return RawOutcome(
+        id=test_id, outcome=str(info.get("outcome")), status=status, arrays=arrays,
+        exit=_number(info.get("exit")), signal=_number(info.get("signal")),
+        lifetime=_number(info.get("lifetime")), cpu=_number(info.get("cpu")), problem=problem,
+    )
+
+
+class _Unreadable(ValueError):
+    """An output that is not a plain .npy array within budget (the message is ours alone)."""
+
+
+def _decode_arrays(encoded: Any, budget: int) -> tuple[dict | None, str | None]:
+    """The outputs parsed from their .npy bytes, or (None, why) when any is unreadable.
+
+    The reason never quotes the bytes: they are the child's, and could be anything.
+    """
+    if not encoded:
+        return None, None
     try:
-        present = set(os.listdir(job_dir / "out"))
-    except OSError:
-        present = set()
-    results = []
-    for test_id in ids:
-        info = by_id.get(test_id)
-        if info is None:
-            results.append(RawOutcome(id=test_id, outcome="lost"))
-            continue
-        outcome = str(info.get("outcome"))
-        arrays, problem = None, None
-        if outcome.startswith("import"):
-            status = statuses.get("import")
-        else:
-            status = statuses.get(test_id)
-            arrays, problem = _read_arrays(job_dir / "out", test_id, limits, present)
-        results.append(RawOutcome(
-            id=test_id, outcome=outcome, status=status, arrays=arrays,
-            exit=info.get("exit"), signal=info.get("signal"), lifetime=info.get("lifetime"),
-            cpu=info.get("cpu"), problem=problem,
-        ))
-    return results
+        if not isinstance(encoded, dict) or not set(encoded) <= set(RESULT_KEYS):
+            raise _Unreadable("it is not in the expected form")
+        arrays = {key: _parse_npy(_unbase64(text, budget), budget)
+                  for key, text in encoded.items()}
+    except _Unreadable as exc:
+        return None, f"the output could not be read ({exc})"
+    return arrays, None
 
 
-def _read_statuses(path: Path) -> dict[str, dict]:
-    """The child's status lines by test id (the last line of an id wins)."""
+def _unbase64(text: Any, budget: int) -> bytes:
+    if not isinstance(text, str) or len(text) > math.ceil(budget * 4 / 3) + 4:
+        raise _Unreadable("it is larger than the file-size limit")
     try:
-        if not path.is_file() or path.stat().st_size > MAX_STATUS_BYTES:
-            return {}
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return {}
-    statuses = {}
-    for line in lines:
-        try:
-            status = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(status, dict) and isinstance(status.get("id"), str):
-            statuses[status["id"]] = status
-    return statuses
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        raise _Unreadable("it is not in the expected form") from None
 
 
-RESULT_KEYS = ("r", "r0", "r1", "r2")
-
-
-def _read_arrays(out_dir: Path, test_id: str, limits: SandboxLimits, present: set[str]
-                 ) -> tuple[dict | None, str | None]:
-    """Load the child's .npy outputs without pickles, refusing oversized or forged headers."""
-    arrays = {}
-    budget = limits.fsize_mb * 1024 * 1024
-    for key in RESULT_KEYS:
-        path = out_dir / f"{test_id}.{key}.npy"
-        if path.name not in present:
-            continue
-        try:
-            arrays[key] = _read_npy(path, budget)
-        except Exception as exc:  # noqa: BLE001 - anything unreadable is the child's fault
-            return None, f"the output could not be read ({type(exc).__name__}: {exc})"[:300]
-    return (arrays or None), None
-
-
-def _read_npy(path: Path, budget: int) -> np.ndarray:
-    size = path.stat().st_size
-    if size > budget:
-        raise ValueError("the output is too large")
-    with path.open("rb") as fh:
+def _parse_npy(data: bytes, budget: int) -> np.ndarray:
+    """An array from .npy bytes without pickles, refusing oversized or forged headers."""
+    if len(data) > budget:
+        raise _Unreadable("it is larger than the file-size limit")
+    fh = io.BytesIO(data)
+    try:
         version = np.lib.format.read_magic(fh)
-        if version == (1, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(fh)
-        else:
-            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(fh)
-        if dtype.hasobject:
-            raise ValueError("object arrays are not accepted")
-        count = math.prod(shape)
-        if count * dtype.itemsize > size - fh.tell():
-            raise ValueError("the header claims more data than the file holds")
-        data = np.fromfile(fh, dtype=dtype, count=count)
-    if data.size != count:
-        raise ValueError("the file is truncated")
+        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                else np.lib.format.read_array_header_2_0)
+        shape, fortran_order, dtype = read(fh)
+    except Exception:  # noqa: BLE001 - numpy's messages quote the bytes: say nothing of them
+        raise _Unreadable("its .npy header is not valid") from None
+    if dtype.hasobject:
+        raise _Unreadable("object arrays are not accepted")
+    count = math.prod(shape)
+    if count * dtype.itemsize != len(data) - fh.tell():
+        raise _Unreadable("its header does not match the size of its data")
+    values = np.frombuffer(data, dtype=dtype, count=count, offset=fh.tell()).copy()
     if fortran_order:
-        return data.reshape(shape[::-1]).transpose()
-    return data.reshape(shape)
+        return values.reshape(shape[::-1]).transpose()
+    return values.reshape(shape)

@@ -4,39 +4,50 @@ This module is standalone on purpose: it imports only the standard library and n
 sandbox can bind-mount this one file and nothing else of the project. It must never import
 anything from ``grader``.
 
-Protocol (one JSON object per line):
+Protocol with the parent (one JSON object per line, both ways):
 
 * on start it prints ``{"ready": true, ...}`` on stdout;
-* the parent sends a job on stdin: ``{"dir": <job dir>, "batches": [[test, ...], ...],
-  "limits": {...}, "uid": <int or null>}``; each test is ``{"id", "func", "args", "kwargs",
-  "wall", "save"}`` where arguments are encoded as ``{"blob", "offset", "shape"}`` (a slice
-  of one of the job's flat ``in<k>.npy`` files), ``{"tuple": [...]}`` or ``{"value": json}``;
-* it answers ``{"outcomes": [{"id", "outcome", ...}, ...]}``.
+* the parent sends a job on stdin: ``{"token", "source", "inputs": {name: base64 .npy},
+  "batches": [[test, ...], ...], "limits": {...}, "uid": <int or null>}``; each test is
+  ``{"id", "func", "args", "kwargs", "wall", "save"}`` where arguments are encoded as
+  ``{"blob", "offset", "shape"}`` (a slice of one of the flat input arrays),
+  ``{"tuple": [...]}`` or ``{"value": json}``;
+* it answers ``{"token", "outcomes": [{"id", "outcome", "status", "arrays", ...}, ...]}`` with
+  each test's status (a dict or null) and its output arrays as base64 ``.npy`` bytes.
 
-Each batch runs in a new child that calls ``setsid``, applies the resource limits, drops to an
-unprivileged uid when started as root, compiles the submission from ``submission.py`` in the
-job directory, runs the tests one after the other, appends a status line per test to
-``out/status.jsonl`` and saves the returned arrays as ``out/<id>.<key>.npy`` (no pickles).
-The child reports progress on a pipe ("S id" before a test, "D id" after it) so this
-worker can enforce each test's wall clock, kill the child's process group on a timeout and
-continue the batch in a new child. Nothing the child writes is trusted by the grader: the
-parent validates every file and compares the values itself.
+Nothing reaches the child through the file system: the source and the inputs are in this
+process's memory when it forks. Each child calls ``setsid``, applies the resource limits, drops
+to an unprivileged uid when started as root, runs in a fresh, empty scratch directory (the only
+place it can write; under bubblewrap a size-limited tmpfs) and sends everything back over one
+pipe as length-prefixed frames (:data:`FRAME`): ``I`` (imported), ``E`` (import failed, with a
+status), then per test ``S id``, ``A key\\n<npy>`` (at most once per key), ``R <status json>``
+and ``D id``. This worker enforces the order, the size caps and the deadlines: each test's wall
+clock starts once, when the next expected test starts, and the child as a whole has an absolute
+deadline, so nothing the child sends can extend its time. Anything out of protocol kills the
+child. After each child everything in the scratch area is removed. The parent still validates
+every array and compares the values itself.
 """
 
 # Modules a submission might import: loaded here so they exist after the uid drop, when the
 # interpreter's own directory may no longer be readable.
+import base64
 import collections  # noqa: F401
 import copy  # noqa: F401
+import errno
 import functools  # noqa: F401
 import gc
+import io
 import itertools  # noqa: F401
 import json
+import linecache
 import math
 import os
 import random  # noqa: F401
 import resource
 import select
+import shutil
 import signal
+import struct
 import sys
 import time
 import traceback
@@ -50,39 +61,44 @@ import numpy as np  # noqa: E402
 import numpy.linalg  # noqa: E402,F401
 import numpy.random  # noqa: E402,F401
 
+SUBMISSION = "submission.py"
+SAVEABLE = (np.ndarray, np.generic, int, float)
+RESULT_KEYS = ("r", "r0", "r1", "r2")
+MAX_MESSAGE = 2000
+MAX_FRAMES = 12
+MAX_STATUS = 64 * 1024
+MAX_ID = 256
+FRAME = struct.Struct(">cI")  # frame type, payload length
+GAP_S = 0.5  # between one test's end and the next one's start: the child only loops
+SLACK_S = 0.5
+DISK_CHECK_S = 0.1
+MAX_ENTRIES = 5000
+
+try:
+    import ctypes
+
+    _LIBC = ctypes.CDLL(None, use_errno=True)
+except Exception:  # noqa: BLE001 - without ctypes the uid drop and pid namespace remain
+    _LIBC = None
+
+
+def _prctl(option, value):
+    if _LIBC is not None:
+        _LIBC.prctl(option, value, 0, 0, 0)
+
 
 def _warm_up():
-    """Import what saving and loading .npy/.npz needs, before any child drops privileges."""
-    import io
-    import zipfile  # noqa: F401
-
-    buffer = io.BytesIO()
-    np.savez(buffer, allow_pickle=False, r=np.zeros(2))
-    buffer.seek(0)
-    with np.load(buffer, allow_pickle=False) as data:
-        data["r"].sum()
+    """Import what saving and loading .npy needs, before any child drops privileges."""
     buffer = io.BytesIO()
     np.save(buffer, np.zeros(2), allow_pickle=False)
     buffer.seek(0)
     np.load(buffer, allow_pickle=False)
 
-SUBMISSION = "submission.py"
-STATUS = "out/status.jsonl"
-SAVEABLE = (np.ndarray, np.generic, int, float)
-MAX_MESSAGE = 2000
-MAX_FRAMES = 12
-
 
 def _harden_worker():
     """Die with the grader, and hide this worker's /proc entries (and pipes) from a child."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-        libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
-    except Exception:  # noqa: BLE001 - best effort, the uid drop is the real barrier
-        pass
+    _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    _prctl(4, 0)  # PR_SET_DUMPABLE = 0
 
 
 def _vm_size():
@@ -97,13 +113,22 @@ def _vm_size():
 
 
 # ----------------------------------------------------------------------------------- child
-def _child_setup(job_dir, limits, uid, progress_fd):
+def _drop_to(uid):
+    """Become ``uid`` for good (None: stay who we are, when not started as root)."""
+    if uid is not None:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+
+
+def _child_setup(scratch, limits, uid, channel_fd):
     os.setsid()
+    _prctl(1, signal.SIGKILL)  # die with this worker, whatever the child does
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
-    os.closerange(3, progress_fd)
-    os.closerange(progress_fd + 1, 1 << 16)
+    os.closerange(3, channel_fd)
+    os.closerange(channel_fd + 1, 1 << 16)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     cpu = int(limits["cpu"]) + 1
@@ -113,15 +138,11 @@ def _child_setup(job_dir, limits, uid, progress_fd):
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_FSIZE, (int(limits["fsize"]), int(limits["fsize"])))
     resource.setrlimit(resource.RLIMIT_NOFILE, (int(limits["nofile"]), int(limits["nofile"])))
-    if uid is not None:
-        os.setgroups([])
-        os.setresgid(uid, uid, uid)
-        os.setresuid(uid, uid, uid)
+    _drop_to(uid)
     # After the uid drop, so that the limit applies (it never restricts uid 0).
     resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
-    os.chdir(job_dir)
-    # The job's own output directory is the one place to write (and counts toward the quota).
-    os.environ["TMPDIR"] = os.environ["HOME"] = os.path.join(job_dir, "out")
+    os.chdir(scratch)
+    os.environ["TMPDIR"] = os.environ["HOME"] = scratch
 
 
 def _student_frames(exc):
@@ -150,12 +171,9 @@ _INPUTS = {}
 
 def _decode(spec):
     if "blob" in spec:
-        name = spec["blob"]
-        if name not in _INPUTS:
-            _INPUTS[name] = np.load(os.path.basename(name), allow_pickle=False)
         size = math.prod(spec["shape"])
         start = int(spec["offset"])
-        return _INPUTS[name][start:start + size].reshape(spec["shape"]).copy()
+        return _INPUTS[spec["blob"]][start:start + size].reshape(spec["shape"]).copy()
     if "tuple" in spec:
         return tuple(_decode(item) for item in spec["tuple"])
     return spec["value"]
@@ -172,8 +190,20 @@ def _describe_value(value):
     return info
 
 
-def _save_result(test_id, result, save):
-    """Write the checked parts of ``result`` as .npy files (no pickles); describe the rest."""
+def _npy_bytes(value, limit):
+    """``value`` as .npy bytes (no pickles), refusing anything past the file-size limit."""
+    if isinstance(value, np.ndarray) and value.nbytes > limit:
+        raise OSError(errno.EFBIG, "the output is larger than the file-size limit")
+    buffer = io.BytesIO()
+    np.save(buffer, value, allow_pickle=False)
+    data = buffer.getvalue()
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, "the output is larger than the file-size limit")
+    return data
+
+
+def _encode_result(result, save, limit):
+    """The checked parts of ``result`` as .npy bytes by key, and a description of the rest."""
     arrays = {}
     if isinstance(result, (tuple, list)):
         info = _describe_value(result)
@@ -185,36 +215,27 @@ def _save_result(test_id, result, save):
         info = _describe_value(result)
         if isinstance(result, SAVEABLE):
             arrays["r"] = result
-    for key, value in arrays.items():
-        np.save(os.path.join("out", f"{test_id}.{key}.npy"), value, allow_pickle=False)
-    return info
+    encoded = {key: _npy_bytes(value, limit) for key, value in arrays.items()}
+    if sum(map(len, encoded.values())) > limit:
+        raise OSError(errno.EFBIG, "the outputs are larger than the file-size limit")
+    return info, encoded
 
 
-_STATUS_FILE = []
-
-
-def _write_status(test_id, status):
-    status["id"] = test_id
-    if not _STATUS_FILE:
-        _STATUS_FILE.append(open(STATUS, "a"))  # noqa: SIM115 - kept open for the child's life
-    _STATUS_FILE[0].write(json.dumps(status) + "\n")
-    _STATUS_FILE[0].flush()
-
-
-def _run_one(namespace, test):
+def _run_one(namespace, test, limit):
+    """Call one test's function; its status and its encoded arrays."""
     func = namespace.get(test["func"])
     if not callable(func):
-        return {"ok": False, "missing": True}
+        return {"ok": False, "missing": True}, {}
     args = [_decode(a) for a in test["args"]]
     kwargs = {k: _decode(v) for k, v in test["kwargs"].items()}
     start = time.perf_counter()
     try:
         result = func(*args, **kwargs)
     except BaseException as exc:  # noqa: BLE001 - SystemExit and friends are verdicts too
-        return _describe_exception(exc)
+        return _describe_exception(exc), {}
     elapsed = time.perf_counter() - start
     try:
-        info = _save_result(test["id"], result, test.get("save"))
+        info, encoded = _encode_result(result, test.get("save"), limit)
     except BaseException as exc:  # noqa: BLE001
         status = _describe_exception(exc)
         status["stage"] = "save"
@@ -222,39 +243,57 @@ def _run_one(namespace, test):
             status["result"] = _describe_value(result)
         except BaseException:  # noqa: BLE001
             pass
-        return status
-    return {"ok": True, "result": info, "seconds": elapsed}
+        return status, {}
+    return {"ok": True, "result": info, "seconds": elapsed}, encoded
 
 
-def _child_main(job_dir, tests, limits, uid, progress_fd):
-    _child_setup(job_dir, limits, uid, progress_fd)
+def _send(fd, kind, payload=b""):
+    data = FRAME.pack(kind, len(payload)) + payload
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
-    def say(text):
-        os.write(progress_fd, (text + "\n").encode())
 
+def _status_bytes(status):
+    data = json.dumps(status).encode()
+    if len(data) > MAX_STATUS:  # only a huge exception message gets here: keep the gist
+        status = dict(status, exc_msg=str(status.get("exc_msg", ""))[:200], frames=[])
+        data = json.dumps(status).encode()[:MAX_STATUS]
+    return data
+
+
+def _import_submission(source, fd):
     namespace = {"__name__": "submission", "__file__": SUBMISSION, "__builtins__": __builtins__}
+    # The source never touches the disk: tracebacks quote its lines from memory.
+    linecache.cache[SUBMISSION] = (len(source), None, source.splitlines(True), SUBMISSION)
     try:
-        with open(SUBMISSION, encoding="utf-8") as fh:
-            source = fh.read()
         code = compile(source, SUBMISSION, "exec")
         exec(code, namespace)  # noqa: S102 - this child is the sandbox: running it is the point
     except BaseException as exc:  # noqa: BLE001
         status = _describe_exception(exc)
         if isinstance(exc, SyntaxError):
             status["frames"] = [[exc.lineno or 0, "<module>", (exc.text or "").strip()[:200]]]
-        _write_status("import", status)
-        say("E")
+        _send(fd, b"E", _status_bytes(status))
         os._exit(0)
-    say("I")
+    _send(fd, b"I")
+    return namespace
+
+
+def _child_main(source, scratch, tests, limits, uid, fd):
+    _child_setup(scratch, limits, uid, fd)
+    namespace = _import_submission(source, fd)
+    limit = int(limits["fsize"])
     for test in tests:
-        say("S " + test["id"])
+        _send(fd, b"S", test["id"].encode())
         try:
-            status = _run_one(namespace, test)
+            status, encoded = _run_one(namespace, test, limit)
         except BaseException as exc:  # noqa: BLE001
-            status = _describe_exception(exc)
+            status, encoded = _describe_exception(exc), {}
             status["stage"] = "load"
-        _write_status(test["id"], status)
-        say("D " + test["id"])
+        for key, data in encoded.items():
+            _send(fd, b"A", key.encode() + b"\n" + data)
+        _send(fd, b"R", _status_bytes(status))
+        _send(fd, b"D", test["id"].encode())
     os._exit(0)
 
 
@@ -277,71 +316,247 @@ def _reap(pid):
     return {"signal": None, "exit": os.WEXITSTATUS(status), "cpu": usage.ru_utime + usage.ru_stime}
 
 
-def _fork_child(job_dir, tests, limits, uid):
+def _fork_child(source, scratch, tests, limits, uid):
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             os.close(read_fd)
-            _child_main(job_dir, tests, limits, uid, write_fd)
-        except BaseException:  # noqa: BLE001
-            if os.environ.get("STRIDE_ZYGOTE_DEBUG"):
-                with open(os.path.join(job_dir, "child-error.txt"), "w") as fh:
-                    traceback.print_exc(file=fh)
+            _child_main(source, scratch, tests, limits, uid, write_fd)
         finally:
             os._exit(70)
     os.close(write_fd)
     return pid, read_fd
 
 
-class _Progress:
-    """Reads the child's progress lines; never trusts them for more than bookkeeping."""
+class ProtocolViolation(Exception):
+    """The child sent something the protocol does not allow: it is killed."""
 
-    def __init__(self, fd):
+
+class _Channel:
+    """Reads the child's frames, refusing any frame past its cap before reading it."""
+
+    def __init__(self, fd, caps):
         self.fd = fd
-        self.buffer = b""
+        self.caps = caps
+        self.buffer = bytearray()
         self.eof = False
 
-    def lines(self, timeout):
+    def frames(self, timeout):
+        """Yield the complete frames that arrive within ``timeout``, in order.
+
+        A generator, so the frames before a bad one are handled before it raises.
+        """
         if self.eof:
-            return []
+            return
         ready, _, _ = select.select([self.fd], [], [], max(timeout, 0))
         if not ready:
-            return []
-        chunk = os.read(self.fd, 4096)
+            return
+        chunk = os.read(self.fd, 1 << 20)
         if not chunk:
             self.eof = True
-            return []
+            return
         self.buffer += chunk
-        *complete, self.buffer = self.buffer.split(b"\n")
-        self.buffer = self.buffer[-256:]
-        return [line.decode("ascii", "replace") for line in complete]
+        while len(self.buffer) >= FRAME.size:
+            kind, length = FRAME.unpack_from(self.buffer)
+            if length > self.caps.get(kind, -1):
+                raise ProtocolViolation(f"frame {kind!r} of {length} bytes")
+            if len(self.buffer) < FRAME.size + length:
+                return
+            frame = bytes(self.buffer[FRAME.size:FRAME.size + length])
+            del self.buffer[:FRAME.size + length]
+            yield kind, frame
 
 
-def _run_batch(job_dir, tests, limits, uid):
-    """Run ``tests`` in one child, continuing in a fresh child after a timeout or crash."""
-    outcomes = {}
-    remaining = list(tests)
-    while remaining:
-        started = time.monotonic()
-        pid, read_fd = _fork_child(job_dir, remaining, limits, uid)
-        progress = _Progress(read_fd)
-        state = _watch(progress, remaining, limits, started, pid, job_dir)
-        os.close(read_fd)
-        exit_info = _reap(pid)
-        lifetime = time.monotonic() - started
-        remaining = _settle(state, remaining, outcomes, exit_info, lifetime)
-    return [outcomes[t["id"]] for t in tests]
+class _Child:
+    """What this worker knows of one child: the expected order of frames and its deadlines."""
+
+    def __init__(self, tests, limits, started, job_budget):
+        self.ids = [t["id"] for t in tests]
+        self.walls = [float(t["wall"]) for t in tests]
+        self.budget = min(int(limits["fsize"]), job_budget)  # output bytes of one test
+        self.absolute = started + float(limits["import_wall"]) + sum(self.walls) + SLACK_S
+        self.phase_deadline = started + float(limits["import_wall"])
+        self.imported = False
+        self.import_status = None
+        self.index = 0  # the next test expected to start
+        self.current = None  # the test running: {"status", "arrays", "bytes"}
+        self.done = {}
+        self.ended = None  # "timeout", "disk", "protocol" or None
+        self.budget_left = job_budget  # output bytes all this child's tests may still send
+        self.spent = 0
+
+    @property
+    def deadline(self):
+        return min(self.phase_deadline, self.absolute)
+
+    def handle(self, kind, payload, now):
+        if not self.imported:
+            return self._before_import(kind, payload, now)
+        if self.current is None:
+            if kind != b"S" or self.index >= len(self.ids) or \
+                    payload != self.ids[self.index].encode():
+                raise ProtocolViolation("a test started out of order")
+            self.current = {"status": None, "arrays": {}, "bytes": 0}
+            self.phase_deadline = now + self.walls[self.index]  # set once, never re-armed
+            return None
+        return self._during_test(kind, payload, now)
+
+    def _before_import(self, kind, payload, now):
+        if kind == b"I" and not payload:
+            self.imported = True
+            self.phase_deadline = now + GAP_S
+        elif kind == b"E" and self.import_status is None:
+            self.import_status = _parse_status(payload)
+        else:
+            raise ProtocolViolation("a frame before the import ended")
+
+    def _during_test(self, kind, payload, now):
+        record = self.current
+        if kind == b"A" and record["status"] is None:
+            key, _, data = payload.partition(b"\n")
+            key = key.decode("ascii", "replace")
+            record["bytes"] += len(data)
+            self.spent += len(data)
+            if key not in RESULT_KEYS or key in record["arrays"] or \
+                    record["bytes"] > self.budget or self.spent > self.budget_left:
+                raise ProtocolViolation("an output frame out of protocol")
+            record["arrays"][key] = base64.b64encode(data).decode("ascii")
+        elif kind == b"R" and record["status"] is None:
+            record["status"] = _parse_status(payload)
+        elif kind == b"D" and payload == self.ids[self.index].encode() and \
+                record["status"] is not None:
+            self.done[self.ids[self.index]] = record
+            self.current, self.index = None, self.index + 1
+            self.phase_deadline = now + GAP_S
+        else:
+            raise ProtocolViolation("a frame out of order")
 
 
-DISK_CHECK_S = 0.1
-MAX_ENTRIES = 5000
+def _parse_status(payload):
+    try:
+        status = json.loads(payload.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return {"ok": False, "exc_type": "ProtocolError", "exc_msg": "", "frames": []}
+    return status if isinstance(status, dict) else {"ok": False, "exc_type": "ProtocolError",
+                                                     "exc_msg": "", "frames": []}
 
 
-def _disk_usage(job_dir):
-    """Bytes the job directory holds (files past MAX_ENTRIES count as over any quota)."""
+def _caps(limits):
+    fsize = int(limits["fsize"])
+    return {b"I": 0, b"E": MAX_STATUS, b"S": MAX_ID, b"A": fsize + 16, b"R": MAX_STATUS,
+            b"D": MAX_ID}
+
+
+def _watch(channel, child, pid, quota):
+    """Follow the child's frames until it ends, overruns or breaks the protocol."""
+    next_check = time.monotonic() + DISK_CHECK_S
+    while not channel.eof:
+        now = time.monotonic()
+        if now >= child.deadline:
+            child.ended = "timeout"
+            break
+        if now >= next_check:
+            next_check = now + DISK_CHECK_S
+            if quota.full():
+                child.ended = "disk"
+                break
+        try:
+            for kind, payload in channel.frames(min(child.deadline, next_check) - now):
+                child.handle(kind, payload, time.monotonic())
+        except ProtocolViolation:
+            child.ended = "protocol"
+            break
+    if child.ended:
+        _kill_group(pid)
+
+
+# --------------------------------------------------------------------------------- scratch
+class _Scratch:
+    """The scratch area: one fresh directory per child, all of it removed after each child.
+
+    Under bubblewrap the area is a size-limited tmpfs, so the quota is real and ``full`` only
+    turns a full disk into a clear verdict. Without it the area is a host directory and ``full``
+    polls the child's usage (a best effort: RLIMIT_FSIZE still bounds each file).
+    """
+
+    def __init__(self, root, quota, tmpfs):
+        self.root = root
+        self.quota = quota
+        self.tmpfs = tmpfs
+        self.current = None
+        self.count = 0
+
+    def fresh(self, uid):
+        self.count += 1
+        path = os.path.join(self.root, f"c{self.count}")
+        os.mkdir(path, 0o700)
+        if uid is not None:
+            os.chown(path, uid, uid)
+        self.current = path
+        return path
+
+    def full(self):
+        if self.tmpfs:
+            info = os.statvfs(self.root)
+            free = info.f_bavail * info.f_frsize
+            return free <= max(64 * 1024, (info.f_blocks * info.f_frsize) // 100)
+        return _disk_usage(self.current) > self.quota
+
+    def purge(self, uid):
+        """Remove everything in the area; False when something could not be removed."""
+        if _remove_entries(self.root):
+            return True
+        # Files a child made with mode 000 (or in such directories) are removable only by
+        # their owner here: root has no CAP_DAC_OVERRIDE in the sandbox.
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _drop_to(uid)
+                _unlock_tree(self.root)
+                _remove_entries(self.root)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        return _remove_entries(self.root)
+
+
+def _remove_entries(root):
+    for name in os.listdir(root):
+        path = os.path.join(root, name)
+        try:
+            if not os.path.isdir(path) or os.path.islink(path):
+                os.unlink(path)
+            else:
+                _remove_dir(path)
+        except OSError:
+            pass
+    return not os.listdir(root)
+
+
+def _remove_dir(path):
+    # An empty directory first: a child's 0700 directory is not listable by root here.
+    try:
+        os.rmdir(path)
+    except OSError:
+        shutil.rmtree(path)
+
+
+def _unlock_tree(root):
+    for top, dirs, _ in os.walk(root):
+        for name in dirs:
+            path = os.path.join(top, name)
+            if not os.path.islink(path):
+                try:
+                    os.chmod(path, 0o700)  # before os.walk descends into it
+                except OSError:
+                    pass
+
+
+def _disk_usage(path):
+    """Bytes under ``path`` (past MAX_ENTRIES entries it counts as over any quota)."""
     total, seen = 0, 0
-    for root, dirs, files in os.walk(job_dir):
+    for root, dirs, files in os.walk(path):
         for name in files:
             seen += 1
             if seen > MAX_ENTRIES:
@@ -354,106 +569,96 @@ def _disk_usage(job_dir):
     return total
 
 
-def _watch(progress, tests, limits, started, pid, job_dir):
-    """Follow the child's progress until it ends or overruns; returns what happened.
-
-    Besides each test's wall clock, every DISK_CHECK_S the job directory's size is checked
-    against the disk quota: RLIMIT_FSIZE bounds one file, not how many the child writes.
-    """
-    ids = [t["id"] for t in tests]
-    walls = {t["id"]: float(t["wall"]) for t in tests}
-    state = {"imported": False, "import_error": False, "done": [], "current": None,
-             "timeout": False, "disk": False}
-    deadline = started + float(limits["import_wall"])
-    next_check = started + DISK_CHECK_S
-    while not progress.eof:
-        now = time.monotonic()
-        if now >= deadline:
-            state["timeout"] = True
-            _kill_group(pid)
-            break
-        if now >= next_check:
-            next_check = now + DISK_CHECK_S
-            if _disk_usage(job_dir) > float(limits["disk"]):
-                state["disk"] = True
-                _kill_group(pid)
-                break
-        for line in progress.lines(min(deadline, next_check) - now):
-            if line == "I" and not state["imported"]:
-                state["imported"] = True
-                deadline = time.monotonic() + (walls[ids[0]] if ids else 1.0)
-            elif line == "E":
-                state["import_error"] = True
-            elif line.startswith("S ") and line[2:] in walls and line[2:] not in state["done"]:
-                state["current"] = line[2:]
-                deadline = time.monotonic() + walls[line[2:]]
-            elif line.startswith("D ") and line[2:] == state["current"]:
-                state["done"].append(state["current"])
-                state["current"] = None
-                deadline = time.monotonic() + 0.5 + (walls[ids[0]] if ids else 1.0)
-    return state
+# -------------------------------------------------------------------------------- batches
+def _run_batch(job, tests, scratch):
+    """Run ``tests`` in one child, continuing in a fresh child after a timeout or crash."""
+    outcomes = {}
+    remaining = list(tests)
+    limits, uid = job["limits"], job.get("uid")
+    while remaining:
+        started = time.monotonic()
+        pid, read_fd = _fork_child(job["source"], scratch.fresh(uid), remaining, limits, uid)
+        child = _Child(remaining, limits, started, job["budget"])
+        _watch(_Channel(read_fd, _caps(limits)), child, pid, scratch)
+        os.close(read_fd)
+        exit_info = _reap(pid)
+        if not scratch.purge(uid):
+            job["dirty"] = True
+        job["budget"] -= sum(r["bytes"] for r in child.done.values())
+        remaining = _settle(child, remaining, outcomes,
+                            dict(exit_info, lifetime=time.monotonic() - started))
+    return [outcomes[t["id"]] for t in tests]
 
 
-def _settle(state, tests, outcomes, exit_info, lifetime):
+PROBLEMS = {
+    "protocol": "the output could not be read: the result channel broke its protocol",
+}
+
+
+def _settle(child, tests, outcomes, base):
     """Record outcomes for the tests this child ran; return the tests still to run."""
-    base = dict(exit_info, lifetime=lifetime)
-    if not state["imported"]:
-        if state["import_error"]:
+    if not child.imported:
+        if child.import_status is not None:
             kind = "import_error"
-        elif state["disk"]:
+        elif child.ended == "disk":
             kind = "import_disk_quota"
         else:
-            kind = "import_timeout" if state["timeout"] else "import_crashed"
+            kind = "import_timeout" if child.ended == "timeout" else "import_crashed"
         for test in tests:
-            outcomes[test["id"]] = dict(base, id=test["id"], outcome=kind)
+            outcomes[test["id"]] = dict(base, id=test["id"], outcome=kind,
+                                        status=child.import_status, arrays={},
+                                        problem=PROBLEMS.get(child.ended))
         return []
-    for test_id in state["done"]:
-        outcomes[test_id] = dict(base, id=test_id, outcome="done")
+    for test_id, record in child.done.items():
+        outcomes[test_id] = dict(base, id=test_id, outcome="done", status=record["status"],
+                                 arrays=record["arrays"], problem=None)
     pending = [t for t in tests if t["id"] not in outcomes]
     if not pending:
         return []
-    failed = state["current"] or pending[0]["id"]
-    kind = "timeout" if state["timeout"] else "disk_quota" if state["disk"] else "crashed"
-    outcomes[failed] = dict(base, id=failed, outcome=kind)
-    rest = [t for t in pending if t["id"] != failed]
-    if not state["timeout"]:
+    failed = pending[0]["id"]  # the next expected test: running, or about to start
+    kind = {"timeout": "timeout", "disk": "disk_quota"}.get(child.ended, "crashed")
+    outcomes[failed] = dict(base, id=failed, outcome=kind, status=None, arrays={},
+                            problem=PROBLEMS.get(child.ended))
+    rest = pending[1:]
+    if kind != "timeout":
         return rest
     # One timeout per function is enough: an endless loop would only time out again.
-    func = next(t["func"] for t in tests if t["id"] == failed)
+    func = pending[0]["func"]
     for test in rest:
         if test["func"] == func:
-            outcomes[test["id"]] = dict(base, id=test["id"], outcome="skipped_after_timeout")
+            outcomes[test["id"]] = dict(base, id=test["id"], outcome="skipped_after_timeout",
+                                        status=None, arrays={}, problem=None)
     return [t for t in rest if t["func"] != func]
 
 
-def _empty_private_tmp():
-    """Under bubblewrap /tmp is the sandbox's own: empty it so jobs never share files."""
-    for root, dirs, files in os.walk("/tmp", topdown=False):
-        for name in files:
-            try:
-                os.unlink(os.path.join(root, name))
-            except OSError:
-                pass
-        for name in dirs:
-            try:
-                os.rmdir(os.path.join(root, name))
-            except OSError:
-                pass
+def _load_inputs(encoded):
+    _INPUTS.clear()
+    for name, data in encoded.items():
+        _INPUTS[name] = np.load(io.BytesIO(base64.b64decode(data)), allow_pickle=False)
 
 
-def _handle(job):
+def _handle(job, scratch):
+    _load_inputs(job.get("inputs", {}))
+    scratch.quota = int(job["limits"]["disk"])
+    # All of a job's outputs together count toward its disk quota: the reply stays bounded.
+    job["budget"] = int(job["limits"]["disk"])
     outcomes = []
     for batch in job["batches"]:
-        outcomes.extend(_run_batch(job["dir"], batch, job["limits"], job.get("uid")))
-        if "--private-tmp" in sys.argv:
-            _empty_private_tmp()
-    return {"token": job.get("token"), "outcomes": outcomes}
+        outcomes.extend(_run_batch(job, batch, scratch))
+    _INPUTS.clear()
+    return {"token": job.get("token"), "outcomes": outcomes, "dirty": bool(job.get("dirty"))}
+
+
+def _arg(name, default=None):
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
 
 
 def main():
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.umask(0o077)
     _harden_worker()
     _warm_up()
+    scratch = _Scratch(_arg("--scratch"), 0, "--tmpfs" in sys.argv)
     # Children share the warm heap copy-on-write; keep the collector from touching it.
     gc.collect()
     gc.freeze()
@@ -464,7 +669,7 @@ def main():
         if not line.strip():
             continue
         try:
-            reply = _handle(json.loads(line))
+            reply = _handle(json.loads(line), scratch)
         except Exception as exc:  # noqa: BLE001 - report, never die silently
             reply = {"error": type(exc).__name__ + ": " + str(exc)[:500]}
         out.write(json.dumps(reply) + "\n")

@@ -1,0 +1,218 @@
+"""The trust boundary: what the child can send, keep, see, and how long it may run."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import stat
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import grader.sandbox.runner as runner
+from grader.sandbox import Isolation, SandboxLimits, SandboxPool, TestCall, bwrap_binary, run_calls
+from grader.sandbox.runner import _decode_arrays, _parse_npy
+
+REQUIRE_SERVICES = os.environ.get("STRIDE_REQUIRE_SERVICES") == "1"
+LIMITS = SandboxLimits(wall_s=1.0, cpu_s=2.0, memory_mb=256, import_wall_s=1.0, fsize_mb=16,
+                       disk_mb=8)
+needs_bwrap = pytest.mark.skipif(
+    bwrap_binary() is None and not REQUIRE_SERVICES,
+    reason="bubblewrap (bwrap) is not installed; `make test` installs it",
+)
+
+
+@pytest.fixture(scope="module")
+def pool():
+    pool = SandboxPool(1)
+    yield pool
+    pool.shutdown()
+
+
+def _npy(value, **kwargs) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, value, **kwargs)
+    return buffer.getvalue()
+
+
+# ------------------------------------------------------------------ outputs, parsed in memory
+def test_npy_bytes_round_trip_without_pickles():
+    value = np.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(_parse_npy(_npy(value), 1 << 20), value)
+    fortran = np.asfortranarray(value)
+    np.testing.assert_array_equal(_parse_npy(_npy(fortran), 1 << 20), value)
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (_npy(np.array([{"x": 1}], dtype=object), allow_pickle=True), "object arrays are not accepted"),
+    (_npy(np.zeros(4))[:-8], "its header does not match the size of its data"),
+    (_npy(np.zeros(4)) + b"\0" * 8, "its header does not match the size of its data"),
+    (b"60b93f secret key bytes", "its .npy header is not valid"),
+    (b"root:$y$j9T$secret:19000:0:99999:7:::\n", "its .npy header is not valid"),
+    (_npy(np.zeros(1000)), "it is larger than the file-size limit"),
+])
+def test_unreadable_outputs_get_a_reason_that_quotes_none_of_their_bytes(data, reason):
+    encoded = {"r": base64.b64encode(data).decode()}
+    arrays, problem = _decode_arrays(encoded, 4096)
+    assert arrays is None
+    assert problem == f"the output could not be read ({reason})"
+
+
+def test_outputs_in_an_unexpected_form_are_unreadable():
+    assert _decode_arrays({"r": "%%%not base64"}, 4096)[1] == (
+        "the output could not be read (it is not in the expected form)")
+    assert _decode_arrays({"../etc": ""}, 4096)[1] == (
+        "the output could not be read (it is not in the expected form)")
+    assert _decode_arrays({"r": "A" * 10_000}, 4096)[1] == (
+        "the output could not be read (it is larger than the file-size limit)")
+
+
+# ------------------------------------------------------------------------------- deadlines
+FORGER = '''
+import os, stat, struct, sys, time
+
+def _channel():
+    for fd in range(3, 256):
+        try:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                return fd
+        except OSError:
+            pass
+
+def rearm(x):
+    while True:
+        test_id = sys._getframe(1).f_locals["test"]["id"].encode()
+        os.write(_channel(), struct.pack(">cI", b"S", len(test_id)) + test_id)
+        time.sleep(0.05)
+
+def borrow(x):
+    tests = sys._getframe(1).f_back.f_locals["tests"]
+    for test in tests:
+        status = b'{"ok": true}'
+        for kind, payload in ((b"R", status), (b"D", test["id"].encode())):
+            os.write(_channel(), struct.pack(">cI", kind, len(payload)) + payload)
+    while True:
+        time.sleep(0.05)
+
+def ok(x):
+    return x
+'''
+
+
+def test_re_sending_the_start_of_a_test_is_a_protocol_violation(pool):
+    rearm, ok = run_calls(FORGER, [TestCall("t0", "rearm", (1,), wall_s=3.0),
+                                   TestCall("t1", "ok", (2.0,))], limits=LIMITS, pool=pool)
+    assert rearm.outcome == "crashed"
+    assert rearm.problem == ("the output could not be read: the result channel broke its "
+                             "protocol")
+    assert rearm.lifetime < 3.0  # killed at the first repeat, long before its own time limit
+    assert ok.outcome == "done" and float(ok.arrays["r"]) == 2.0
+
+
+def test_claiming_tests_done_never_buys_more_than_the_childs_total_time(pool):
+    calls = [TestCall(f"t{i}", "borrow", (i,), wall_s=0.5) for i in range(3)]
+    outcomes = run_calls(FORGER, calls, limits=LIMITS, pool=pool)
+    # import_wall + the three walls + slack is the child's absolute deadline.
+    assert max(o.lifetime for o in outcomes) < LIMITS.import_wall_s + 1.5 + 1.0
+    assert not any(o.arrays for o in outcomes)
+
+
+# ------------------------------------------------------------------ nothing persists, quota
+KEEPER = '''
+import os, stat, tempfile
+
+PLACES = [".", tempfile.gettempdir(), os.path.expanduser("~"), "/tmp", "/dev/shm", "/var/tmp"]
+
+def leave(x):
+    for place in PLACES:
+        try:
+            with open(os.path.join(place, "cache.npy"), "w") as fh:
+                fh.write("fast answer")
+        except OSError:
+            pass
+    os.makedirs("locked/inner", exist_ok=True)
+    with open("locked/inner/cache.txt", "w") as fh:
+        fh.write("for the next child")
+    os.chmod("locked/inner", 0)
+    os.chmod("locked", 0)
+    return float(len(os.listdir(".")))
+
+def count(x):
+    found = 0
+    for place in PLACES:
+        try:
+            for top, dirs, files in os.walk(place):
+                # Its own (fresh) scratch directory shows in /tmp: count what is inside it.
+                dirs[:] = [d for d in dirs if os.path.join(top, d) != os.getcwd()]
+                found += len(files) + len(dirs)
+        except OSError:
+            pass
+    return float(found), float(stat.S_IMODE(os.stat(".").st_mode)), os.getcwd()
+'''
+
+
+@needs_bwrap
+def test_nothing_a_child_writes_reaches_the_next_child_or_job(pool):
+    leave, count = run_calls(KEEPER, [TestCall("t0", "leave", (1,), solo=True),
+                                      TestCall("t1", "count", (1,), solo=True)],
+                             limits=LIMITS, pool=pool)
+    assert float(leave.arrays["r"]) >= 2  # it could write in its own scratch directory
+    assert float(count.arrays["r0"]) == 0.0
+    assert int(count.arrays["r1"]) == 0o700
+    worker_pid = pool._all[0].proc.pid
+    [again] = run_calls(KEEPER, [TestCall("t0", "count", (1,))], limits=LIMITS, pool=pool)
+    assert float(again.arrays["r0"]) == 0.0
+    assert pool._all[0].proc.pid == worker_pid  # cleaned, not restarted
+
+
+@needs_bwrap
+def test_the_disk_quota_is_a_real_size_limit(pool):
+    source = ("def f(x):\n    with open('big', 'wb') as fh:\n"
+              "        for _ in range(12):\n            fh.write(b'x' * (1 << 20))\n")
+    [out] = run_calls(source, [TestCall("t0", "f", (1,))], limits=LIMITS, pool=pool)
+    # 8 MB of tmpfs: the write fails (or the worker stops the child at the full disk).
+    assert out.outcome == "disk_quota" or "No space left" in out.status["exc_msg"]
+
+
+@needs_bwrap
+def test_the_child_sees_no_process_of_the_host(pool):
+    source = ("import os\ndef f(x):\n"
+              "    return float(sum(n.isdigit() for n in os.listdir('/proc')))\n")
+    [out] = run_calls(source, [TestCall("t0", "f", (1,))], limits=LIMITS, pool=pool)
+    assert float(out.arrays["r"]) <= 3.0  # bubblewrap's init, the worker and the child
+    assert not Path(f"/proc/{os.getpid()}").samefile("/proc/1")
+
+
+# ---------------------------------------------------------------------------- the parent
+def test_a_worker_reply_past_its_cap_is_lost_not_buffered(tmp_path, monkeypatch):
+    flood = tmp_path / "flooding_worker.py"
+    flood.write_text("import sys\nprint('{\"ready\": true}', flush=True)\nsys.stdin.readline()\n"
+                     "chunk = 'x' * (1 << 20)\nwhile True:\n    sys.stdout.write(chunk)\n")
+    monkeypatch.setattr(runner, "ZYGOTE", flood)
+    pool = SandboxPool(1, Isolation("limits-only", reason="a test of the parent"))
+    started = time.monotonic()
+    try:
+        [out] = run_calls("", [TestCall("t0", "f", (1,), wall_s=30.0)], limits=LIMITS,
+                          pool=pool)
+    finally:
+        pool.shutdown()
+    assert out.outcome == "lost"
+    assert time.monotonic() - started < 30.0  # stopped at the cap, not at the deadline
+
+
+def test_limits_only_scratch_directories_are_private_and_removed():
+    pool = SandboxPool(1, Isolation("limits-only", reason="a test of privacy"))
+    source = ("import os, stat\ndef f(x):\n"
+              "    return float(stat.S_IMODE(os.stat('.').st_mode)), os.getcwd()\n")
+    try:
+        [out] = run_calls(source, [TestCall("t0", "f", (1,))], limits=LIMITS, pool=pool)
+        root = pool._all[0].scratch_root
+        assert stat.S_IMODE(root.stat().st_mode) == (0o711 if os.geteuid() == 0 else 0o700)
+        assert int(out.arrays["r0"]) == 0o700
+        assert list(root.iterdir()) == []  # the child's directory is gone with the child
+    finally:
+        pool.shutdown()
+    assert not root.exists()
