@@ -43,12 +43,9 @@ from __future__ import annotations
 import ast
 import builtins
 import functools
-import inspect
 import math
-import os
 import re
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -66,85 +63,18 @@ from grader.sandbox import (
     SandboxLimits,
     TestCall,
     WirePlan,
+    local_isolation,
+    require_isolation,
     run_calls,
     wire_plan,
 )
 from grader.sandbox.runner import SandboxPool
 
-# ---------------------------------------------------- isolation policy: compatibility shim
-# TODO(integration): remove this block once grader.sandbox exports the isolation policy
-# (IsolationUnavailable, Isolation, require_isolation, local_isolation, run_calls(own_code=)).
-try:
-    from grader.sandbox import IsolationUnavailable, local_isolation, require_isolation
-except ImportError:
-    from grader.errors import SandboxError
-    from grader.sandbox import bwrap_path
-
-    class IsolationUnavailable(SandboxError):  # type: ignore[no-redef]
-        """Grading other people's code was refused: bubblewrap does not work here."""
-
-    @dataclass(frozen=True)
-    class Isolation:
-        mode: str  # "bwrap" | "limits-only"
-        reason: str | None
-        unsafe_opt_out: bool
-
-        def warning(self) -> str | None:
-            if self.mode == "bwrap":
-                return None
-            if self.unsafe_opt_out:
-                return ("Grading without isolation because STRIDE_SANDBOX=unsafe-no-isolation: "
-                        "submissions can read this machine's files and use the network.")
-            return (f"bubblewrap is not available ({self.reason}), so your code runs with "
-                    "time and memory limits only: fine for checking your own code.")
-
-    @functools.lru_cache(maxsize=4)
-    def _bwrap_works(path: str) -> str | None:
-        """None when ``path`` starts a sandbox, else the reason it does not."""
-        try:
-            done = subprocess.run([path, "--ro-bind", "/", "/", "--unshare-all",
-                                   "--die-with-parent", "/bin/true"],
-                                  capture_output=True, timeout=20, check=False)
-        except (OSError, subprocess.TimeoutExpired) as err:
-            return f"{path} cannot run: {err}"
-        if done.returncode != 0:
-            said = done.stderr.decode("utf-8", "replace").strip()[:200]
-            return f"{path} fails to start a sandbox: {said or f'exit code {done.returncode}'}"
-        return None
-
-    def probe_isolation() -> Isolation:
-        chosen = os.environ.get("STRIDE_BWRAP")
-        path = chosen if chosen is not None else bwrap_path()
-        reason = _bwrap_works(path) if path else "bwrap is not on the PATH"
-        opt_out = os.environ.get("STRIDE_SANDBOX", "").lower() == "unsafe-no-isolation"
-        if reason is None:
-            return Isolation("bwrap", None, False)
-        return Isolation("limits-only", reason, opt_out)
-
-    def require_isolation() -> Isolation:
-        isolation = probe_isolation()
-        if isolation.mode == "bwrap" or isolation.unsafe_opt_out:
-            return isolation
-        raise IsolationUnavailable(
-            f"Refusing to run other people's code without isolation: {isolation.reason}. "
-            "Install bubblewrap (Debian/Ubuntu: `apt install bubblewrap`) and enable "
-            "unprivileged user namespaces (`sysctl -w kernel.unprivileged_userns_clone=1`; on "
-            "Ubuntu 24.04 also `kernel.apparmor_restrict_unprivileged_userns=0`). To run with "
-            "resource limits only, at your own risk, set STRIDE_SANDBOX=unsafe-no-isolation.")
-
-    def local_isolation() -> Isolation:
-        return probe_isolation()
-
 
 def _run_calls(source: str, plan: WirePlan, *, limits: SandboxLimits,
                pool: SandboxPool | None, own_code: bool) -> list[RawOutcome]:
-    if _RUN_CALLS_TAKES_OWN_CODE:
-        return run_calls(source, plan, limits=limits, pool=pool, own_code=own_code)
-    return run_calls(source, plan, limits=limits, pool=pool)
+    return run_calls(source, plan, limits=limits, pool=pool, own_code=own_code)
 
-
-_RUN_CALLS_TAKES_OWN_CODE = "own_code" in inspect.signature(run_calls).parameters
-# ------------------------------------------------------------------------ end of the shim
 
 EXERCISES = ("conv_step_by_step", "convolution_basics")
 SPECS_DIR = Path(__file__).resolve().parents[1] / "exercises" / "specs"

@@ -16,13 +16,12 @@ from grader import diagnosis, reference
 from grader.codegrade import (
     EXERCISES,
     CodeReport,
-    IsolationUnavailable,
     build_inputs,
     grade_source,
     load_spec,
 )
 from grader.errors import ProblemSpecError, StudentCodeError
-from grader.sandbox import SandboxLimits, SandboxPool
+from grader.sandbox import IsolationUnavailable, SandboxLimits, SandboxPool
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "tests" / "submissions"

@@ -29,16 +29,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from grader.codegrade import (
-    EXERCISES,
-    CodeReport,
-    IsolationUnavailable,
-    grade_source,
-    load_spec,
-    require_isolation,
-)
+from grader.codegrade import EXERCISES, CodeReport, grade_source, load_spec
 from grader.errors import GraderError, StudentCodeError
-from grader.sandbox import SandboxPool
+from grader.sandbox import IsolationUnavailable, SandboxPool, require_isolation
 
 VERDICT_STYLES = {"pass": "green", "not attempted": "dim", "timeout": "yellow",
                   "memory limit": "yellow"}
