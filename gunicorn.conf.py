@@ -45,7 +45,8 @@ control_socket_disable = True
 
 
 def post_worker_init(worker):
-    """Load Stride's problem bank and freeze the loaded objects out of the GC (server.warm_up)."""
+    """Load Stride's problem bank, freeze the loaded objects out of the GC (server.warm_up), and
+    start the grading pool's monitor thread."""
     import gc
 
     from flask import Flask
@@ -54,6 +55,11 @@ def post_worker_init(worker):
         from server import warm_up
 
         warm_up(worker.wsgi)
+        # The in-process grading pool's monitor: heartbeats this worker's jobs and, within
+        # seconds, requeues jobs of a worker that was killed (no restart needed).
+        pool = worker.wsgi.extensions.get("stride_pool")
+        if hasattr(pool, "start_monitor"):
+            pool.start_monitor()
     else:  # another app on this config (the web benchmark's floor): freeze what it loaded
         gc.collect()
         gc.freeze()

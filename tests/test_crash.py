@@ -6,9 +6,11 @@ group gets SIGKILL. After a restart every acknowledged submission must be stored
 must pass its integrity check, and the server must take new answers. Runs on SQLite, and on
 PostgreSQL when it is reachable.
 
-Worker: a real `python -m web.worker` process whose grading blocks (its grade function waits on
-a file the test never creates) is killed with its work-horse mid-job; reaping must then mark the
-submission failed with a message, never leave it "grading".
+Grading: a gunicorn worker killed mid-grading leaves its job requeued by the next worker's
+monitor and graded, within 30 s and without a restart. A real `python -m web.worker` process
+whose grading blocks (its grade function waits on a file the test never creates) is killed with
+its work-horse mid-job: reaping requeues the submission, and after a second kill fails it with a
+message; it is never left "grading".
 """
 
 from __future__ import annotations
@@ -153,6 +155,75 @@ def test_kill_9_of_the_server_loses_no_acknowledged_submission(database_url, tmp
     assert integrity_ok(database_url)
 
 
+# --- a gunicorn worker killed mid-grading (the in-process pool) ------------------------------
+
+# The sandbox's import time limit ends this, so a second try grades it (as "timed out").
+SLOW_SOURCE = "import time\n\ntime.sleep(120)\n"
+
+
+def code_row(url: str, submission_id: int) -> tuple[str, int, str | None]:
+    from web.models import CodeSubmission
+
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        row = connection.execute(select(CodeSubmission.status, CodeSubmission.tries,
+                                        CodeSubmission.error)
+                                 .where(CodeSubmission.id == submission_id)).one()
+    engine.dispose()
+    return tuple(row)
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def post_code(client, exercise: str, source: str) -> int:
+    import re
+
+    path = f"/code/{exercise}"
+    _status, _headers, page = client.request("GET", path)
+    form = {"csrf_token": load.CSRF.search(page).group(1), "source": source,
+            "request_token": re.search(r'name="request_token" value="([^"]+)"', page).group(1)}
+    status, headers, _ = client.request("POST", path, form)
+    assert status == 302, status
+    return int(headers["location"].rstrip("/").rsplit("/", 1)[1])
+
+
+def test_a_gunicorn_worker_killed_mid_grading_leaves_its_job_requeued_and_graded(
+        database_url, tmp_path):
+    load.prepare(tmp_path, database_url, students=1)
+    spec = load.app_spec(database_url, tmp_path / "problems", GRADING_HEARTBEAT_S=0.5,
+                         GRADING_STALE_S=3)
+    port = load.free_port()
+    server = load.start_gunicorn(spec, port, workers=1, log_path=tmp_path / "gunicorn.log")
+    try:
+        client = load.Client(port)
+        assert client.login("student0000") == 302
+        submission_id = post_code(client, "convolution_basics", SLOW_SOURCE)
+        wait_until(lambda: code_row(database_url, submission_id)[0] == "grading", 60,
+                   "the pool to start grading")
+        workers = children_of(server.pid)
+        assert workers, "gunicorn has no worker process"
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        # No restart: the master replaces the worker, whose monitor finds the stale heartbeat.
+        wait_until(lambda: code_row(database_url, submission_id)[0] in ("done", "failed"), 30,
+                   "the killed worker's job to be requeued and graded")
+        assert code_row(database_url, submission_id) == ("done", 2, None)
+        assert server.poll() is None
+    finally:
+        load.stop(server, signal.SIGKILL)
+
+
 # --- a grading worker killed mid-job ---------------------------------------------------------
 
 BLOCKING_WORKER = """
@@ -171,10 +242,23 @@ sys.exit(main(["--queue", sys.argv[2]]))
 """
 
 
-def test_a_worker_killed_mid_job_leaves_a_failed_submission_with_a_message(web_config, tmp_path):
+def _blocking_worker(env: dict, gate: Path, queue_name: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", BLOCKING_WORKER, str(gate), queue_name], cwd=ROOT,
+        env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _kill(worker: subprocess.Popen) -> None:
+    if worker.poll() is None:
+        os.killpg(worker.pid, signal.SIGKILL)  # the worker and its work-horse
+    worker.wait(timeout=30)
+
+
+def test_a_worker_killed_mid_job_is_requeued_then_given_up_with_a_message(web_config, tmp_path):
+    """Killed once: requeued (its heartbeat went stale) and picked up by the next worker. Killed
+    on its second try too: failed with a message, never left "grading"."""
     from tests.test_queue import REDIS_URL, delete_queue_keys, login, redis_or_skip, row_of
-    from web.jobs import get_pool
-    from web.queue import JOB_TIMEOUT_S, LOST_MESSAGE
+    from web.jobs import STALLED_MESSAGE, get_pool
 
     connection = redis_or_skip()
     queue_name = f"stride-test-{secrets.token_hex(6)}"
@@ -182,33 +266,35 @@ def test_a_worker_killed_mid_job_leaves_a_failed_submission_with_a_message(web_c
 
     app = create_app({**web_config, "REDIS_URL": REDIS_URL, "GRADING_QUEUE": queue_name})
     env = {**os.environ, "DATABASE_URL": web_config["DATABASE_URL"], "REDIS_URL": REDIS_URL}
-    worker = subprocess.Popen(
-        [sys.executable, "-c", BLOCKING_WORKER, str(tmp_path / "never"), queue_name], cwd=ROOT,
-        env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    queue = get_pool(app)
+    stale = queue.timing.stale_after_s + 1
+    workers = []
     try:
         client = app.test_client()
         login(client)
-        response = client.post("/code/convolution_basics", data={"source": "# blocks\n"})
+        response = client.post("/code/convolution_basics",
+                               data={"source": "# blocks\n", "request_token": secrets.token_hex(16)})
         submission_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
-        wait_until(lambda: row_of(app, submission_id).status == "grading", 60,
-                   "the worker to start grading")
-        queue = get_pool(app)
-        assert queue.reap() == 0  # alive and heartbeating: left alone
-        os.killpg(worker.pid, signal.SIGKILL)  # the worker and its work-horse
-        worker.wait(timeout=30)
-        assert row_of(app, submission_id).status == "grading"
-        # Once the job's heartbeat has expired (at most JOB_TIMEOUT_S), RQ calls it abandoned.
-        assert queue.reap(now=time.time() + JOB_TIMEOUT_S + 120) == 1
-        row = row_of(app, submission_id)
-        assert (row.status, row.error) == ("failed", LOST_MESSAGE)
+        for tries in (1, 2):
+            workers.append(_blocking_worker(env, tmp_path / "never", queue_name))
+            wait_until(lambda: row_of(app, submission_id).status == "grading", 60,
+                       f"a worker to start try {tries}")
+            assert queue.reap() == 0  # alive and heartbeating: left alone
+            _kill(workers[-1])
+            assert row_of(app, submission_id).status == "grading"
+            assert queue.reap(now=time.time() + stale) == 1
+            row = row_of(app, submission_id)
+            if tries == 1:
+                assert (row.status, row.tries) == ("queued", 1)  # requeued, back in Redis
+                assert queue.queue.job_ids == [f"{queue_name}-submission-{submission_id}"]
+        assert (row.status, row.tries, row.error) == ("failed", 2, STALLED_MESSAGE)
         status = client.get(f"/code/submissions/{submission_id}/status").get_json()
         assert status["done"] and status["status"] == "failed"
         page = client.get(f"/code/submissions/{submission_id}").get_data(as_text=True)
-        assert "The grading worker stopped" in page
+        assert "interrupted twice" in page
     finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(timeout=30)
+        for worker in workers:
+            _kill(worker)
         get_pool(app).shutdown()
         app.extensions["stride_engine"].dispose()
         delete_queue_keys(connection, queue_name)

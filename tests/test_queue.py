@@ -75,8 +75,10 @@ def login(client, username="alice"):
     assert response.status_code == 302
 
 
-def submit(client, source: str) -> int:
-    response = client.post(f"/code/{EXERCISE}", data={"source": source})
+def submit(client, source: str, exercise: str = EXERCISE) -> int:
+    """POST the code form with a fresh idempotency token; the new submission's id."""
+    response = client.post(f"/code/{exercise}",
+                           data={"source": source, "request_token": secrets.token_urlsafe(32)})
     assert response.status_code == 302, response.get_data(as_text=True)
     return int(response.headers["Location"].rstrip("/").split("/")[-1])
 
@@ -89,10 +91,12 @@ def row_of(app, submission_id: int) -> CodeSubmission:
 def run_worker_burst(app, monkeypatch) -> None:
     """A real RQ worker, in this process, draining the test queue once."""
     from rq import SimpleWorker
+    from rq.serializers import JSONSerializer
 
     monkeypatch.setenv("DATABASE_URL", app.config["DATABASE_URL"])
     queue = get_pool(app)
-    SimpleWorker([queue.queue], connection=queue.connection).work(burst=True)
+    SimpleWorker([queue.queue], connection=queue.connection,
+                 serializer=JSONSerializer).work(burst=True)
 
 
 def test_redis_url_selects_the_queue_and_its_absence_the_pool(app, redis_app):
@@ -122,12 +126,17 @@ def test_one_submission_grades_the_same_through_the_pool_and_the_queue(
 
 
 def test_queue_depth_and_place_are_on_the_page_and_in_the_status(redis_app, monkeypatch):
-    client = redis_app.test_client()
-    login(client)
-    ids = [submit(client, f"# attempt {n}\n") for n in range(3)]
+    """Three jobs in flight at once: two students, and one of them on two exercises (one
+    student's submissions to one exercise go one at a time, see test_jobs_one_in_flight)."""
+    alice, bob = redis_app.test_client(), redis_app.test_client()
+    login(alice)
+    login(bob, "bob")
+    ids = [submit(alice, "# attempt 0\n"), submit(bob, "# attempt 1\n"),
+           submit(alice, "# attempt 2\n", exercise="conv_step_by_step")]
+    client = alice
     status = client.get(f"/code/submissions/{ids[2]}/status").get_json()
     assert (status["queue_depth"], status["queue_position"], status["done"]) == (3, 3, False)
-    page = client.get(f"/code/submissions/{ids[1]}").get_data(as_text=True)
+    page = bob.get(f"/code/submissions/{ids[1]}").get_data(as_text=True)
     assert "number\n  <strong>2</strong> in line" in page and "3 submissions" in page
 
     run_worker_burst(redis_app, monkeypatch)

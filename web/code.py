@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import secrets
 
 from flask import (
     Blueprint,
@@ -17,14 +19,23 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from web import queries
 from web.db import get_session
-from web.jobs import get_pool
+from web.jobs import WAITING_MESSAGE, get_pool, release_next, waits_behind
 from web.models import CodeSubmission
+from web.scope import can_see_student
 from web.security import rate_limit
 
 bp = Blueprint("code", __name__, url_prefix="/code")
+
+# The form's idempotency token: `secrets.token_urlsafe(32)` gives 43 such characters.
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{22,64}")
+TOKEN_MESSAGE = ("This form is missing its submission token (or it was changed), so we cannot tell "
+                 "whether it was already sent. Reload the exercise page and submit your code again.")
+NOT_FOUND = "There is no code submission with that number among the ones you can see."
 
 
 def exercises() -> tuple[str, ...]:
@@ -43,10 +54,13 @@ def _require_exercise(name: str) -> None:
 
 
 def _own_submission(submission_id: int) -> CodeSubmission:
-    """The submission if it is the current user's (or they teach); otherwise 404, not 403."""
-    row = get_session().get(CodeSubmission, submission_id)
-    if row is None or (row.user_id != current_user.id and not current_user.is_instructor):
-        abort(404, description="There is no code submission with that number among yours.")
+    """The submission if it is the current user's, or of a student in a course they are staff
+    of (the course walls, `web.scope`); otherwise 404, not 403, as if it did not exist."""
+    session = get_session()
+    row = session.get(CodeSubmission, submission_id)
+    if row is None or (row.user_id != current_user.id
+                       and not can_see_student(session, current_user, row.user_id)):
+        abort(404, description=NOT_FOUND)
     return row
 
 
@@ -73,7 +87,8 @@ def exercise(exercise: str):
     _require_exercise(exercise)
     history = queries.code_submissions_for(get_session(), current_user.id, exercise)
     return render_template("code/exercise.html", exercise=exercise,
-                           title=exercise_title(exercise), history=history)
+                           title=exercise_title(exercise), history=history,
+                           request_token=secrets.token_urlsafe(32))
 
 
 def _read_source() -> tuple[str | None, str | None, str | None]:
@@ -101,14 +116,53 @@ def submit(exercise: str):
     if error:
         flash(error, "error")
         return redirect(url_for("code.exercise", exercise=exercise))
+    token = request.form.get("request_token", "")
+    if not TOKEN_PATTERN.fullmatch(token):
+        abort(400, description=TOKEN_MESSAGE)
     session = get_session()
-    row = CodeSubmission(user_id=current_user.id, exercise=exercise, filename=filename,
-                         source=source, status="queued")
-    session.add(row)
-    session.commit()
-    get_pool(current_app).submit(row.id)
-    flash("Your code was received and is being graded.", "success")
+    row, created = _store_once(session, CodeSubmission(
+        user_id=current_user.id, exercise=exercise, filename=filename, source=source,
+        status="queued", request_token=token))
+    if not created:
+        flash("This form was already sent: here is that submission. To submit new code, "
+              "reload the exercise page first.", "success")
+        return redirect(url_for("code.submission", submission_id=row.id))
+    _dispatch(session, row)
+    flash("Your code was received and is being graded." if row.heartbeat_at else
+          "Your code was received.", "success")
     return redirect(url_for("code.submission", submission_id=row.id))
+
+
+def _by_token(session, token: str) -> CodeSubmission | None:
+    return session.scalar(select(CodeSubmission).where(
+        CodeSubmission.user_id == current_user.id, CodeSubmission.request_token == token))
+
+
+def _store_once(session, row: CodeSubmission) -> tuple[CodeSubmission, bool]:
+    """(row, True) once stored, or (the row stored earlier with the same token, False)."""
+    earlier = _by_token(session, row.request_token)
+    if earlier is not None:
+        return earlier, False
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError:  # the same form, posted twice at once: the other request stored it
+        session.rollback()
+        earlier = _by_token(session, row.request_token)
+        if earlier is None:
+            raise
+        return earlier, False
+    return row, True
+
+
+def _dispatch(session, row: CodeSubmission) -> None:
+    """Hand the student's next submission to this exercise to the graders, unless an earlier
+    one is still in flight (its finish then starts the next)."""
+    released = release_next(session, row.user_id, row.exercise)
+    session.commit()
+    if released is not None:
+        get_pool(current_app).submit(released)
+    session.refresh(row)
 
 
 @bp.get("/submissions/<int:submission_id>")
@@ -117,8 +171,15 @@ def submission(submission_id: int):
     row = _own_submission(submission_id)
     report = json.loads(row.report_json) if row.report_json else None
     place = _queue_place(row)
-    return render_template("code/submission.html", row=row, report=report, place=place,
-                           title=exercise_title(row.exercise))
+    waiting = _waits_behind(row)
+    return render_template("code/submission.html", row=row, report=report,
+                           place=None if waiting else place, waiting=waiting,
+                           waiting_message=WAITING_MESSAGE, title=exercise_title(row.exercise))
+
+
+def _waits_behind(row: CodeSubmission) -> bool:
+    """True while this submission waits for an earlier one to the same exercise to finish."""
+    return row.status == "queued" and waits_behind(get_session(), row)
 
 
 def _queue_place(row: CodeSubmission):
@@ -139,7 +200,9 @@ def _queue_place(row: CodeSubmission):
 def status(submission_id: int):
     row = _own_submission(submission_id)
     place = _queue_place(row)
+    waiting = _waits_behind(row)
     return jsonify(id=row.id, status=row.status, score=row.score, max_score=row.max_score,
                    done=row.status in ("done", "failed"),
                    queue_depth=place.depth if place else 0,
-                   queue_position=place.position if place else None)
+                   queue_position=place.position if place and not waiting else None,
+                   waiting_for_earlier=waiting, message=WAITING_MESSAGE if waiting else None)

@@ -1,15 +1,18 @@
 """Grading code submissions through a Redis task queue (RQ), for deployments with many hosts.
 
-With `REDIS_URL` configured, the web app enqueues one RQ job per code submission (the job carries
-only the submission id) and separate worker processes, started with `python -m web.worker`, grade
-it: they need the `grader` package, `DATABASE_URL` and `REDIS_URL`, nothing from the web process.
-Without `REDIS_URL` the in-process `web.jobs.GradingPool` is used. Both run the same
-`web.jobs.grade_submission`, so results are the same either way.
+With `REDIS_URL` configured, the web app enqueues one RQ job per code submission and separate
+worker processes, started with `python -m web.worker`, grade it: they need the `grader` package,
+`DATABASE_URL` and `REDIS_URL`, nothing from the web process. Without `REDIS_URL` the in-process
+`web.jobs.GradingPool` is used. Both run the same `web.jobs.grade_submission`, so results are
+the same either way, and both keep one job in flight per student and exercise.
+
+Jobs are JSON (RQ's `JSONSerializer`, on the queue and in the worker) and carry only the
+submission id: a forged job pushed into Redis is never unpickled, so it cannot run code.
 
 A job lost with its worker (kill -9, out of memory, a host going away) is never left "grading":
-`RedisQueue.reap()` lets RQ move abandoned jobs (whose heartbeat expired) to its failed registry
-and marks their rows failed with a message for the student. Workers reap at startup and after
-every job; the status endpoint reaps the one row it is asked about.
+its heartbeat goes stale and `RedisQueue.reap()` requeues it (or, after two tries, fails it with
+a message). A job that vanished from Redis fails with `LOST_MESSAGE`. Workers reap at startup and
+after every job; the status endpoint reaps around the row it is asked about.
 """
 
 from __future__ import annotations
@@ -51,10 +54,16 @@ def job_id(queue_name: str, submission_id: int) -> str:
 
 
 def grade_job(submission_id: int) -> None:
-    """The RQ job: grade one submission in this worker's own database session."""
-    from web.jobs import grade_submission
+    """The RQ job: grade one submission in this worker's own database session, then hand the
+    same student's next submission to this exercise (if one waits) to the same queue."""
+    from rq import get_current_job
 
-    grade_submission(worker_sessions(), submission_id)
+    from web.jobs import JobTiming, grade_submission
+
+    next_id = grade_submission(worker_sessions(), submission_id, JobTiming.from_config({}))
+    job = get_current_job()
+    if next_id is not None and job is not None:
+        enqueue(_queue(job.origin, job.connection), next_id)
 
 
 _SESSIONS: dict[tuple[int, str], sessionmaker[Session]] = {}
@@ -73,27 +82,69 @@ def worker_sessions() -> sessionmaker[Session]:
     return _SESSIONS[key]
 
 
+def connect(redis_url: str):
+    """A Redis client for `redis_url`; credentials in the URL (``redis://user:password@host``,
+    ``rediss://`` for TLS) are used, and are never printed (see `redacted`)."""
+    from redis import Redis
+
+    return Redis.from_url(redis_url)
+
+
+def redacted(redis_url: str) -> str:
+    """`redis_url` without its password, for logs and messages."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(redis_url)
+    if parts.password is None:
+        return redis_url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _queue(name: str, connection):
+    """An RQ queue that speaks JSON only: a job is ids and names, never a pickle, so a forged
+    job pushed into Redis cannot run code when a worker reads it."""
+    from rq import Queue
+    from rq.serializers import JSONSerializer
+
+    return Queue(name, connection=connection, serializer=JSONSerializer)
+
+
+def enqueue(queue, submission_id: int):
+    """One RQ job for `submission_id` (its id carries only the submission id), replacing any
+    trace of an earlier run of the same submission (a requeued one)."""
+    jid = job_id(queue.name, submission_id)
+    started = queue.started_job_registry
+    for entry_job_id, execution_id in started.get_job_and_execution_ids(cleanup=False):
+        if entry_job_id == jid:
+            queue.connection.zrem(started.key, f"{jid}:{execution_id}")
+    queue.failed_job_registry.remove(jid)
+    return queue.enqueue_call(
+        "web.queue.grade_job", args=(submission_id,), job_id=jid,
+        timeout=JOB_TIMEOUT_S, result_ttl=3600, failure_ttl=7 * 24 * 3600,
+        description=f"grade code submission {submission_id}")
+
+
 class RedisQueue:
     """The web app's side of the queue: enqueue, depth and position, and reaping lost jobs."""
 
     def __init__(self, sessions: sessionmaker[Session], redis_url: str,
-                 queue_name: str = DEFAULT_QUEUE) -> None:
-        from redis import Redis
-        from rq import Queue
+                 queue_name: str = DEFAULT_QUEUE, timing=None) -> None:
+        from web.jobs import JobTiming
 
         self._sessions = sessions
-        self.connection = Redis.from_url(redis_url)
-        self.queue = Queue(queue_name, connection=self.connection)
+        self.timing = timing or JobTiming()
+        self.connection = connect(redis_url)
+        self.queue = _queue(queue_name, self.connection)
 
     @property
     def name(self) -> str:
         return self.queue.name
 
     def submit(self, submission_id: int):
-        return self.queue.enqueue_call(
-            "web.queue.grade_job", args=(submission_id,), job_id=job_id(self.name, submission_id),
-            timeout=JOB_TIMEOUT_S, result_ttl=3600, failure_ttl=7 * 24 * 3600,
-            description=f"grade code submission {submission_id}")
+        return enqueue(self.queue, submission_id)
 
     def place(self, submission_id: int) -> QueuePlace:
         """Queue depth (waiting + being graded) and this submission's 1-based place in line."""
@@ -102,26 +153,48 @@ class RedisQueue:
         index = self.queue.get_job_position(job_id(self.name, submission_id))
         return QueuePlace(waiting + running, None if index is None else index + 1)
 
-    def reap(self, now: float | None = None, submission_id: int | None = None) -> int:
-        """Mark rows whose job died (or vanished) as failed; returns how many were marked.
+    def reap(self, now=None, submission_id: int | None = None) -> int:
+        """Requeue or fail stalled and lost rows (all, or around one submission); returns how
+        many changed, and enqueues the submissions that this frees.
 
-        `now` is the Unix time used to decide which started jobs were abandoned (their worker's
-        heartbeat expired before it); the default is the current time.
+        A grading row is judged by its heartbeat (`web.jobs.reap_stalled`). A handed-over row
+        whose job vanished from Redis, or ended without grading it, fails with LOST_MESSAGE
+        once `MISSING_GRACE` has passed since it was handed over. `now` is a datetime or Unix
+        seconds (default: the time now).
         """
+        from web.jobs import as_datetime, reap_stalled, release_groups, scope_of, waiting_groups
+
+        now = as_datetime(now)
+        with self._sessions() as session:
+            scope = scope_of(session, submission_id)
+            changed, groups = reap_stalled(session, self.timing, now, ("grading",), scope)
+            session.commit()
+            lost, lost_groups = self._fail_lost(session, now, scope)
+            session.commit()
+            released = release_groups(session, groups | lost_groups | waiting_groups(session, scope),
+                                      now)
+            session.commit()
+        for next_id in released:
+            self.submit(next_id)
+        return changed + lost
+
+    def _fail_lost(self, session: Session, now, scope) -> tuple[int, set[tuple[int, str]]]:
         from rq.job import Job
 
-        self.queue.started_job_registry.cleanup(timestamp=now)
-        marked = 0
-        with self._sessions() as session:
-            query = select(CodeSubmission).where(CodeSubmission.status.in_(("queued", "grading")))
-            if submission_id is not None:
-                query = query.where(CodeSubmission.id == submission_id)
-            for row in session.scalars(query).all():
-                job = Job.fetch_many([job_id(self.name, row.id)], connection=self.connection)[0]
-                if _lost(row, None if job is None else job.get_status(refresh=False), now):
-                    marked += _mark_lost(session, row.id)
-            session.commit()
-        return marked
+        query = select(CodeSubmission).where(CodeSubmission.status == "queued",
+                                             CodeSubmission.heartbeat_at.is_not(None))
+        if scope is not None:
+            query = query.where(CodeSubmission.user_id == scope[0],
+                                CodeSubmission.exercise == scope[1])
+        marked, groups = 0, set()
+        for row in session.scalars(query).all():
+            job = Job.fetch_many([job_id(self.name, row.id)], connection=self.connection,
+                                 serializer=self.queue.serializer)[0]
+            status = None if job is None else job.get_status(refresh=False)
+            if _lost(row, status, now) and _mark_lost(session, row.id):
+                marked += 1
+                groups.add((row.user_id, row.exercise))
+        return marked, groups
 
     def wait_all(self, timeout: float | None = None) -> None:
         """Nothing to wait for in this process: workers elsewhere grade the jobs."""
@@ -130,26 +203,19 @@ class RedisQueue:
         self.connection.close()
 
 
-def _lost(row: CodeSubmission, status: str | None, now: float | None) -> bool:
-    if status is None:
-        created = row.created_at or utcnow()
-        current = utcnow() if now is None else _from_unix(now)
-        return current - created > MISSING_GRACE
-    return str(getattr(status, "value", status)) in DEAD + FINISHED
-
-
-def _from_unix(seconds: float):
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(seconds, UTC)
+def _lost(row: CodeSubmission, status, now) -> bool:
+    """A handed-over row's job is lost when it vanished or ended, past the grace period."""
+    if status is not None and str(getattr(status, "value", status)) not in DEAD + FINISHED:
+        return False
+    handed = row.heartbeat_at or row.created_at or now
+    return now - handed > MISSING_GRACE
 
 
 def _mark_lost(session: Session, submission_id: int) -> int:
-    """Fail the row unless a worker finished it meanwhile (a conditional UPDATE, no race)."""
+    """Fail the row unless a worker took it meanwhile (a conditional UPDATE, no race)."""
     result = session.execute(
         update(CodeSubmission)
-        .where(CodeSubmission.id == submission_id,
-               CodeSubmission.status.in_(("queued", "grading")))
+        .where(CodeSubmission.id == submission_id, CodeSubmission.status == "queued")
         .values(status="failed", finished_at=utcnow(), error=LOST_MESSAGE)
         .execution_options(synchronize_session=False))
     if result.rowcount:
@@ -170,9 +236,12 @@ def database_place(session: Session, submission_id: int) -> QueuePlace:
 
 
 def queue_place(pool, session: Session, submission_id: int) -> QueuePlace:
-    """Where a submission stands, from Redis when queued there, else from the database."""
+    """Where a submission stands, from Redis when queued there, else from the database.
+
+    Reaps around the submission first, so a status poll itself notices a stalled job.
+    """
+    pool.reap(submission_id=submission_id)
     if isinstance(pool, RedisQueue):
-        pool.reap(submission_id=submission_id)
         return pool.place(submission_id)
     return database_place(session, submission_id)
 

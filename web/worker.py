@@ -6,7 +6,11 @@ and `REDIS_URL`; nothing from the web process. Options: `--queue NAME` (default
 
 Each job runs in a forked work-horse (RQ's default `Worker`), which RQ kills when it exceeds the
 job timeout. At startup and after every job the worker reaps jobs abandoned by dead workers, so
-their submissions are marked failed with a message instead of staying "grading".
+their submissions are requeued (or failed with a message) instead of staying "grading".
+
+The worker refuses to start (exit status 3, with the reason) unless student code can be isolated
+(`web.isolation.require_isolation`: bubblewrap works, or `STRIDE_SANDBOX=unsafe-no-isolation`).
+It reads jobs as JSON only, never pickle.
 """
 
 from __future__ import annotations
@@ -17,12 +21,15 @@ import os
 import socket
 import sys
 
-from web.queue import DEFAULT_QUEUE, RedisQueue, worker_sessions
+from web.queue import DEFAULT_QUEUE, RedisQueue, redacted, worker_sessions
+
+NO_ISOLATION_EXIT = 3
 
 
 def build_worker(reaper: RedisQueue):
     """An RQ `Worker` on the reaper's queue that reaps lost jobs after each job it runs."""
     from rq import Worker
+    from rq.serializers import JSONSerializer
 
     class ReapingWorker(Worker):
         def execute_job(self, job, queue):  # in the worker itself, after the work-horse exits
@@ -30,7 +37,8 @@ def build_worker(reaper: RedisQueue):
             _reap_quietly(reaper)
 
     name = f"{socket.gethostname()}-{os.getpid()}-{reaper.name}"  # who graded what, in logs
-    return ReapingWorker([reaper.queue], connection=reaper.connection, name=name)
+    return ReapingWorker([reaper.queue], connection=reaper.connection, name=name,
+                         serializer=JSONSerializer)
 
 
 def _reap_quietly(reaper: RedisQueue) -> None:
@@ -38,6 +46,20 @@ def _reap_quietly(reaper: RedisQueue) -> None:
         reaper.reap()
     except Exception:  # the database or Redis may be briefly away; the next reap catches up
         logging.getLogger(__name__).exception("reaping lost grading jobs failed")
+
+
+def _isolation_or_none():
+    """The isolation to grade with, or None after saying why there is none."""
+    from web.isolation import IsolationUnavailable, require_isolation
+
+    try:
+        isolation = require_isolation()
+    except IsolationUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return None
+    if isolation.warning():
+        print(f"WARNING: {isolation.warning()}", file=sys.stderr, flush=True)
+    return isolation
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,11 +73,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: set {' and '.join(missing)} (see docs/deploy.md)", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    reaper = RedisQueue(worker_sessions(), os.environ["REDIS_URL"], args.queue)
+    isolation = _isolation_or_none()
+    if isolation is None:
+        return NO_ISOLATION_EXIT
+    from web.jobs import JobTiming
+
+    reaper = RedisQueue(worker_sessions(), os.environ["REDIS_URL"], args.queue,
+                        JobTiming.from_config({}))
     marked = reaper.reap()
     if marked:
-        print(f"Marked {marked} submission(s) whose grading job was lost as failed.", flush=True)
-    print(f"Grading worker {os.getpid()} listening on queue {args.queue!r}", flush=True)
+        print(f"Requeued or failed {marked} submission(s) whose grading job was lost.", flush=True)
+    print(f"Grading worker {os.getpid()} listening on queue {args.queue!r} at "
+          f"{redacted(os.environ['REDIS_URL'])} ({isolation.mode})", flush=True)
     build_worker(reaper).work(burst=args.burst)
     return 0
 
