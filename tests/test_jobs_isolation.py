@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from web.isolation import Isolation, IsolationUnavailable, require_isolation
+from grader.sandbox import Isolation, IsolationUnavailable, require_isolation
 
 ROOT = Path(__file__).resolve().parents[1]
 OPT_OUT = "unsafe-no-isolation"
@@ -29,7 +29,7 @@ def no_bwrap(monkeypatch):
 def test_without_bubblewrap_the_app_refuses_to_start(no_bwrap, web_config):
     from server import create_app
 
-    with pytest.raises(IsolationUnavailable, match="Refusing to grade code without isolation"):
+    with pytest.raises(IsolationUnavailable, match="Grading other people.s code needs bubblewrap"):
         create_app(web_config)
 
 
@@ -39,7 +39,7 @@ def test_with_the_explicit_opt_out_the_app_starts_and_records_it(no_bwrap, monke
     isolation = make_app().extensions["stride_isolation"]
     assert isinstance(isolation, Isolation)
     assert (isolation.mode, isolation.unsafe_opt_out) == ("limits-only", True)
-    assert "WITHOUT isolation" in isolation.warning()
+    assert "without isolation (STRIDE_SANDBOX=unsafe-no-isolation)" in isolation.warning()
 
 
 def test_with_bubblewrap_the_app_records_it(make_app):
@@ -70,7 +70,7 @@ def _worker(web_config, queue_name: str, **env):
 def test_without_bubblewrap_the_worker_exits_non_zero_with_the_reason(web_config):
     done = _worker(web_config, "stride-test-never-used", STRIDE_BWRAP="/nonexistent")
     assert done.returncode == 3
-    assert "error: Refusing to grade code without isolation" in done.stderr
+    assert "error: Grading other people's code needs bubblewrap" in done.stderr
     assert "Grading worker" not in done.stdout  # it never started listening
 
 
@@ -87,5 +87,5 @@ def test_with_the_opt_out_the_worker_starts_and_warns(web_config):
         delete_queue_keys(connection, queue_name)
         connection.close()
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "WARNING: Student code runs WITHOUT isolation" in done.stderr
+    assert "WARNING: Code runs without isolation" in done.stderr
     assert "(limits-only)" in done.stdout

@@ -14,7 +14,7 @@ import sys
 import zlib
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -127,8 +127,8 @@ def redis_user(queue_name):
 def test_the_app_and_the_worker_use_a_redis_url_with_credentials(
         make_app, queue_name, redis_user):
     name, password = redis_user
-    host = REDIS_URL.split("://", 1)[1].split("/", 1)[0]
-    url = f"redis://{name}:{quote(password, safe='')}@{host}/0"
+    where = urlsplit(REDIS_URL)
+    url = f"redis://{name}:{quote(password, safe='')}@{where.hostname}:{where.port or 6379}/0"
     app = make_app(REDIS_URL=url, GRADING_QUEUE=queue_name)
     assert get_pool(app).connection.acl_whoami() == name
     client = app.test_client()

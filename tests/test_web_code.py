@@ -119,3 +119,31 @@ def test_the_starter_file_can_be_downloaded(client, auth):
     assert "def zero_pad(X, pad):" in response.get_data(as_text=True)
     assert "attachment" in response.headers["Content-Disposition"]
     assert client.get("/code/nothing/starter.py").status_code == 404
+
+
+LEAKY_ZERO_PAD = """
+def zero_pad(X, pad):
+    raise ValueError(f"zero_pad got shape {X.shape} and pad {pad}")
+"""
+
+
+def test_students_see_hidden_tests_neutrally_and_staff_see_them_in_full(app, client, auth):
+    auth.login()
+    _submit(client, source=LEAKY_ZERO_PAD)
+    get_pool(app).wait_all(timeout=120)
+    row = _rows(app)[0]
+    stored = json.loads(row.report_json)
+    zero_pad = next(f for f in stored["functions"] if f["name"] == "zero_pad")
+    hidden = [t for t in zero_pad["tests"] if t["hidden"]]
+    assert hidden and all(t["staff"]["case"] and "got shape" in t["staff"]["message"]
+                          for t in hidden)
+    own_page = client.get(f"/code/submissions/{row.id}").get_data(as_text=True)
+    assert "hidden test 1" in own_page
+    for test in hidden:
+        assert f"case {test['staff']['case']}" not in own_page
+    assert "You see this report as staff" not in own_page
+    auth.logout()
+    auth.login("ines")
+    staff_page = client.get(f"/code/submissions/{row.id}").get_data(as_text=True)
+    assert "You see this report as staff" in staff_page
+    assert all(f"case {t['staff']['case']}" in staff_page for t in hidden)

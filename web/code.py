@@ -22,6 +22,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from grader.codegrade import student_view
 from web import queries
 from web.db import get_session
 from web.jobs import WAITING_MESSAGE, get_pool, release_next, waits_behind
@@ -169,12 +170,24 @@ def _dispatch(session, row: CodeSubmission) -> None:
 @login_required
 def submission(submission_id: int):
     row = _own_submission(submission_id)
-    report = json.loads(row.report_json) if row.report_json else None
+    # Someone else's submission is visible only to its course's staff; one's own shows the
+    # student form, even to a TA (who may be a student elsewhere), unless one is an instructor.
+    staff_view = row.user_id != current_user.id or current_user.role in ("instructor", "admin")
+    report = _report_for(row, staff_view)
     place = _queue_place(row)
     waiting = _waits_behind(row)
     return render_template("code/submission.html", row=row, report=report,
-                           place=None if waiting else place, waiting=waiting,
+                           place=None if waiting else place, waiting=waiting, staff_view=staff_view,
                            waiting_message=WAITING_MESSAGE, title=exercise_title(row.exercise))
+
+
+def _report_for(row: CodeSubmission, staff_view: bool) -> dict | None:
+    """The stored report (staff form) as this viewer may see it: students never see what a
+    hidden test passed in, expected or raised (`grader.codegrade.student_view`)."""
+    if not row.report_json:
+        return None
+    stored = json.loads(row.report_json)
+    return stored if staff_view else student_view(stored)
 
 
 def _waits_behind(row: CodeSubmission) -> bool:

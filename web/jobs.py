@@ -212,7 +212,8 @@ def _grade(source: str, exercise: str, submission_id: int) -> dict:
         from grader.errors import StudentCodeError
 
         try:
-            report = grade_source(source, exercise=exercise).to_json()
+            # The staff form: students are shown `student_view` of it (web.code).
+            report = grade_source(source, exercise=exercise).to_json(audience="staff")
         except StudentCodeError as exc:
             return _finished("failed", error=str(exc))
         return _finished("done", report=report)
@@ -438,7 +439,7 @@ def init_app(app: Flask) -> None:
         app.extensions["stride_isolation"] = None
         app.extensions["stride_pool"] = RedisQueue(sessions, redis_url, queue_name, timing)
         return
-    from web.isolation import require_isolation
+    from grader.sandbox import require_isolation
 
     isolation = require_isolation()
     if isolation.warning():

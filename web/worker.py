@@ -9,7 +9,7 @@ job timeout. At startup and after every job the worker reaps jobs abandoned by d
 their submissions are requeued (or failed with a message) instead of staying "grading".
 
 The worker refuses to start (exit status 3, with the reason) unless student code can be isolated
-(`web.isolation.require_isolation`: bubblewrap works, or `STRIDE_SANDBOX=unsafe-no-isolation`).
+(`grader.sandbox.require_isolation`: bubblewrap works, or `STRIDE_SANDBOX=unsafe-no-isolation`).
 It reads jobs as JSON only, never pickle.
 """
 
@@ -50,7 +50,7 @@ def _reap_quietly(reaper: RedisQueue) -> None:
 
 def _isolation_or_none():
     """The isolation to grade with, or None after saying why there is none."""
-    from web.isolation import IsolationUnavailable, require_isolation
+    from grader.sandbox import IsolationUnavailable, require_isolation
 
     try:
         isolation = require_isolation()
