@@ -32,8 +32,6 @@ COURSE_OF = {"a1": "A", "a2": "A", "b1": "B", "inst_a": "A", "inst_b": "B"}
 LOGIN = "sign-in"  # expected: a redirect to the sign-in page
 NOT_STAFF = "for instructors only"  # what a student's 403 on an instructor page says
 OUTSIDE = "your courses"  # what a 404 outside an instructor's walls says
-CODE_VIEW_XFAIL = pytest.mark.xfail(strict=False, reason="fixed in the code-view branch")
-FOREIGN_CODE_CELLS = {("a1", "inst_b"), ("a2", "inst_b"), ("b1", "inst_a")}  # (owner, viewer)
 
 
 class Case(NamedTuple):
@@ -42,7 +40,6 @@ class Case(NamedTuple):
     url: str  # with {pid}, {code_a1}, {uid_b1}, {course_a} ... filled in per world
     expected: dict  # principal -> status code or LOGIN
     data: dict | None = None
-    xfail: frozenset = frozenset()  # principals whose cell waits for another branch's fix
 
 
 def signed_in(status, anonymous=LOGIN) -> dict:
@@ -71,11 +68,10 @@ def code_view(owner: str) -> dict:
 def _code_cases() -> list[Case]:
     cases = []
     for owner in STUDENTS:
-        xfail = frozenset(v for o, v in FOREIGN_CODE_CELLS if o == owner)
         for rule, suffix in (("/code/submissions/<int:submission_id>", ""),
                              ("/code/submissions/<int:submission_id>/status", "/status")):
             cases.append(Case(rule, "GET", f"/code/submissions/{{code_{owner}}}{suffix}",
-                              code_view(owner), xfail=xfail))
+                              code_view(owner)))
     return cases
 
 
@@ -156,9 +152,7 @@ CASES = [
 def _cells():
     for case in CASES:
         for principal in PRINCIPALS:
-            marks = [CODE_VIEW_XFAIL] if principal in case.xfail else []
-            yield pytest.param(case, principal, marks=marks,
-                               id=f"{case.method} {case.url} as {principal}")
+            yield pytest.param(case, principal, id=f"{case.method} {case.url} as {principal}")
 
 
 def _fill(url: str, app, world: WallsWorld) -> str:
