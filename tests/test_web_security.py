@@ -174,13 +174,13 @@ def test_every_form_rejects_a_post_without_csrf_token(csrf_app, url):
 
 # --- limits, headers, cookies, redirects -----------------------------------------------------
 
-def test_login_is_rate_limited(make_app):
-    app = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3/minute")
+def test_registration_is_rate_limited(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, REGISTER_RATE_LIMIT="3/minute")
     client = app.test_client()
-    codes = [client.post("/auth/login", data={"username": "x", "password": "wrong-pass"}
-                         ).status_code for _ in range(4)]
-    assert codes == [401, 401, 401, 429]
-    assert "Too many requests" in client.post("/auth/login").get_data(as_text=True)
+    codes = [client.post("/auth/register", data={"join_code": "nope"}).status_code
+             for _ in range(4)]
+    assert codes == [400, 400, 400, 429]
+    assert "Too many requests" in client.post("/auth/register").get_data(as_text=True)
 
 
 def test_submissions_are_rate_limited_per_user(make_app):
@@ -284,14 +284,14 @@ def test_rate_limits_are_counted_in_redis_when_redis_is_configured(make_app, mon
 
     redis = redis_or_skip()
     prefix = f"stride-test-{secrets.token_hex(4)}"
-    settings = dict(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="2/minute", REDIS_URL=REDIS_URL,
+    settings = dict(RATELIMIT_ENABLED=True, REGISTER_RATE_LIMIT="2/minute", REDIS_URL=REDIS_URL,
                     RATELIMIT_KEY_PREFIX=prefix)
     first, second = make_app(**settings), make_app(**settings)
     try:
         assert rate_limit_storage_uri(first) == REDIS_URL
-        codes = [app.test_client().post("/auth/login", data={"username": "x", "password": "no"}
-                                        ).status_code for app in (first, second, first, second)]
-        assert codes == [401, 401, 429, 429]
+        codes = [app.test_client().post("/auth/register", data={"join_code": "no"}).status_code
+                 for app in (first, second, first, second)]
+        assert codes == [400, 400, 429, 429]
     finally:
         for key in redis.scan_iter(f"*{prefix}*"):
             redis.delete(key)
@@ -332,6 +332,6 @@ def test_a_hanging_rate_limit_store_is_given_up_on(make_app, caplog):
         worker.join(timeout=30)  # generous: the storage timeout is 0.2 s; without it, forever
         assert not worker.is_alive(), "the sign-in hung on the silent rate-limit store"
         assert codes == [302]
-        assert "LOGIN_RATE_LIMIT not checked: its storage failed" in caplog.text
+        assert "LOGIN_FAILURES_PER_USERNAME not checked: its storage failed" in caplog.text
     finally:
         silent.close()
