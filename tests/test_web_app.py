@@ -126,6 +126,7 @@ def fresh_instance(tmp_path, monkeypatch, web_template):
     monkeypatch.setattr(server, "INSTANCE", instance)
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("STRIDE_SECRET_KEY", raising=False)
+    monkeypatch.delenv("STRIDE_INSTANCE_PATH", raising=False)
     return instance
 
 
