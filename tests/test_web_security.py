@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 
 import pytest
 from flask import Blueprint
@@ -32,6 +33,11 @@ def _alices_code_submission(app) -> int:
         session.add(row)
         session.commit()
         return row.id
+
+
+def _form(answer, **fields) -> dict:
+    """An answer POST as the page's form sends it: with a fresh idempotency token."""
+    return {"answer": answer, "request_token": secrets.token_urlsafe(24), **fields}
 
 
 def _first_problem(app) -> str:
@@ -86,7 +92,7 @@ CODE_MATRIX = [
 def _check_matrix(app, client, auth, role, method, template, expected):
     _login_as(auth, role)
     url = template.format(pid=_first_problem(app), code=_alices_code_submission(app))
-    response = client.open(url, method=method, data={"answer": ""} if method == "POST" else None)
+    response = client.open(url, method=method, data=_form("") if method == "POST" else None)
     assert response.status_code == expected[role], f"{method} {url} as {role}"
     if response.status_code == 302 and role == "anonymous" and "/auth/" not in url:
         assert "/auth/login" in response.headers["Location"]
@@ -110,8 +116,8 @@ def test_code_route_role_matrix(app, client, auth, role, method, template, expec
 def test_a_student_sees_only_their_own_submissions(app, client, auth, web_answer):
     pid = _first_problem(app)
     auth.login("alice")
-    client.post(f"/sets/open-set/{pid}", data={"answer": "alice-typed-this-9"})
-    client.post(f"/sets/open-set/{pid}", data={"answer": "1"})
+    client.post(f"/sets/open-set/{pid}", data=_form("alice-typed-this-9"))
+    client.post(f"/sets/open-set/{pid}", data=_form("1"))
     auth.logout()
     auth.login("bob")
     page = client.get(f"/sets/open-set/{pid}").get_data(as_text=True)
@@ -165,10 +171,10 @@ def test_every_form_rejects_a_post_without_csrf_token(csrf_app, url):
     client.post("/auth/login", data={"username": "alice", "password": WEB_PASSWORD,
                                      "csrf_token": token})
     url = url.format(pid=_first_problem(csrf_app))
-    response = client.post(url, data={"answer": "1", "username": "alice", "source": "x = 1"})
+    response = client.post(url, data=_form("1", username="alice", source="x = 1"))
     assert response.status_code == 400
     assert "This form has expired" in response.get_data(as_text=True)
-    forged = client.post(url, data={"answer": "1", "csrf_token": "forged"})
+    forged = client.post(url, data=_form("1", csrf_token="forged"))
     assert forged.status_code == 400
 
 
@@ -188,7 +194,7 @@ def test_submissions_are_rate_limited_per_user(make_app):
     client = app.test_client()
     client.post("/auth/login", data={"username": "alice", "password": WEB_PASSWORD})
     pid = _first_problem(app)
-    codes = [client.post(f"/sets/open-set/{pid}", data={"answer": "?"}).status_code
+    codes = [client.post(f"/sets/open-set/{pid}", data=_form("?")).status_code
              for _ in range(3)]
     assert codes == [422, 422, 429]
 
@@ -196,7 +202,7 @@ def test_submissions_are_rate_limited_per_user(make_app):
 def test_oversized_requests_are_refused(app, client, auth):
     auth.login()
     response = client.post(f"/sets/open-set/{_first_problem(app)}",
-                           data={"answer": "x" * (300 * 1024)})
+                           data=_form("x" * (300 * 1024)))
     assert response.status_code == 413
     assert "too large" in response.get_data(as_text=True)
 
@@ -258,12 +264,12 @@ def test_a_limited_answer_is_refused_for_that_student_only_and_records_nothing(m
     alice, bob = app.test_client(), app.test_client()
     alice.post("/auth/login", data={"username": "alice", "password": WEB_PASSWORD})
     bob.post("/auth/login", data={"username": "bob", "password": WEB_PASSWORD})
-    assert alice.post(f"/sets/open-set/{pid}", data={"answer": "-987654"}).status_code == 302
-    refused = alice.post(f"/sets/open-set/{pid}", data={"answer": "-987653"})
+    assert alice.post(f"/sets/open-set/{pid}", data=_form("-987654")).status_code == 302
+    refused = alice.post(f"/sets/open-set/{pid}", data=_form("-987653"))
     assert refused.status_code == 429
     assert "please wait a minute" in refused.get_data(as_text=True)
     assert alice.get(f"/sets/open-set/{pid}").status_code == 200  # pages are not limited
-    assert bob.post(f"/sets/open-set/{pid}", data={"answer": "-987654"}).status_code == 302
+    assert bob.post(f"/sets/open-set/{pid}", data=_form("-987654")).status_code == 302
     with session_factory(app)() as session:
         stored = session.scalar(select(func.count(Submission.id)).where(Submission.set_id == "open-set"))
     assert stored == 2  # alice's first and bob's; the refused one was never graded or stored
@@ -306,7 +312,7 @@ def test_an_unreachable_rate_limit_store_lets_answers_through_and_logs_it(make_a
     client = app.test_client()
     client.post("/auth/login", data={"username": "alice", "password": WEB_PASSWORD})
     pid = _first_problem(app)
-    codes = [client.post(f"/sets/open-set/{pid}", data={"answer": str(-5 - n)}).status_code
+    codes = [client.post(f"/sets/open-set/{pid}", data=_form(str(-5 - n))).status_code
              for n in range(2)]
     assert codes == [302, 302]
     assert "SUBMIT_RATE_LIMIT not checked: its storage failed" in caplog.text
