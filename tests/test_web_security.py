@@ -64,8 +64,9 @@ MATRIX = [
                                          "instructor": 404}),
     ("GET", "/practice/", {"anonymous": 200, "student": 200, "other student": 200,
                            "instructor": 200}),
-    ("GET", "/practice/{pid}", {"anonymous": 200, "student": 200, "other student": 200,
-                                "instructor": 200}),
+    # {pid} is in the open graded set, so practice withholds it from everyone
+    ("GET", "/practice/{pid}", {"anonymous": 404, "student": 404, "other student": 404,
+                                "instructor": 404}),
     ("GET", "/auth/login", {"anonymous": 200, "student": 302, "other student": 302,
                             "instructor": 302}),
     ("GET", "/auth/register", {"anonymous": 200, "student": 200, "other student": 200,

@@ -381,7 +381,8 @@ def _practice_variant(app, problem_id, token):
     return generate(_bank(app).problems[problem_id], data["s"])
 
 
-def test_practice_needs_no_account_and_records_nothing(app, client, pid, web_answer):
+def test_practice_needs_no_account_and_records_nothing(practice_app, client, pid, web_answer):
+    app = practice_app
     assert client.get("/practice/").status_code == 200
     page = _text(client.get(f"/practice/{pid}"))
     token = _token(page)
@@ -392,8 +393,9 @@ def test_practice_needs_no_account_and_records_nothing(app, client, pid, web_ans
     assert _count(app, Submission) == 0 and _count(app, VariantRecord) == 0
 
 
-def test_practice_gives_fresh_variants_and_hides_the_answer_until_asked(app, client, pid,
-                                                                         web_answer):
+def test_practice_gives_fresh_variants_and_hides_the_answer_until_asked(practice_app, client,
+                                                                         pid, web_answer):
+    app = practice_app
     tokens = {_token(_text(client.get(f"/practice/{pid}"))) for _ in range(3)}
     assert len(tokens) == 3
     token = tokens.pop()
@@ -405,16 +407,18 @@ def test_practice_gives_fresh_variants_and_hides_the_answer_until_asked(app, cli
     assert "The answer</h2>" in _text(shown)
 
 
-def test_practice_rejects_a_forged_or_foreign_token(app, client, pid):
+def test_practice_rejects_a_forged_or_foreign_token(practice_app, client, pid):
+    app = practice_app
     token = _token(_text(client.get(f"/practice/{pid}")))
     forged = client.post(f"/practice/{pid}", data={"token": token[:-2] + "xx", "answer": "1"})
     assert forged.status_code == 400 and "expired" in _text(forged)
-    other = next(p for p in _bank(app).problems if p != pid)
+    in_open_set = {item.problem_id for item in _bank(app).sets["open-set"].items}
+    other = next(p for p in sorted(_bank(app).problems) if p != pid and p not in in_open_set)
     foreign = client.post(f"/practice/{other}", data={"token": token, "answer": "1"})
     assert foreign.status_code == 400
 
 
-def test_practice_format_error_is_explained(client, pid):
+def test_practice_format_error_is_explained(practice_app, client, pid):
     token = _token(_text(client.get(f"/practice/{pid}")))
     response = client.post(f"/practice/{pid}", data={"token": token, "answer": "???"})
     assert response.status_code == 422 and "format-error" in _text(response)
