@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from sqlalchemy import select
 
@@ -127,7 +129,10 @@ def fresh_instance(tmp_path, monkeypatch, web_template):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("STRIDE_SECRET_KEY", raising=False)
     monkeypatch.delenv("STRIDE_INSTANCE_PATH", raising=False)
-    return instance
+    umask = os.umask(0o022)  # server.main sets the process's umask to 077: give it back after
+    os.umask(umask)
+    yield instance
+    os.umask(umask)
 
 
 def test_setup_demo_prepares_everything_idempotently(fresh_instance, capsys):
