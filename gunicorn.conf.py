@@ -42,10 +42,13 @@ proc_name = "stride"
 # No runtime control socket: it defaults to one path per user (~/.gunicorn/gunicorn.ctl), which
 # several servers on one box (tests, benchmarks, staging) would fight over.
 control_socket_disable = True
-# Files the server creates (the SQLite database, its WAL/SHM, the write lock) are private: 0600.
-# gunicorn's own `umask` setting covers only its sockets, so set the process's here; the workers
-# forked from this master inherit it.
-os.umask(0o077)
+
+
+def on_starting(server):
+    """Files the server creates (the SQLite database, its WAL/SHM, the write lock) are private:
+    0600. gunicorn's own `umask` setting covers only its sockets, so set the master's umask here,
+    before it forks the workers (they inherit it); not on import, which tests also do."""
+    os.umask(0o077)
 
 
 def post_worker_init(worker):

@@ -173,8 +173,11 @@ def test_files_created_under_the_instance_folder_are_private(tmp_path):
 def test_gunicorn_workers_start_with_a_private_umask():
     done = _run("""
         import os
-        exec(open("gunicorn.conf.py").read())
-        print(oct(os.umask(0)))
+        settings = {}
+        exec(open("gunicorn.conf.py").read(), settings)
+        before = os.umask(0o022)
+        settings["on_starting"](None)  # the master, before it forks the workers
+        print(oct(before), oct(os.umask(0)))
     """, dict(os.environ))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "0o77"
+    assert done.stdout.split() == ["0o22", "0o77"]
