@@ -25,8 +25,9 @@ ROOT = Path(__file__).resolve().parent
 INSTANCE = ROOT / "instance"
 KB = 1024
 # Files this process creates (the SQLite database and its WAL/SHM, the secret key) are readable by
-# its own user only. Set at process start (`main`; gunicorn.conf.py's `umask` for served workers),
-# never on import, so that importing the app (tests, the CLI) leaves the caller's umask alone.
+# its own user only. Set at process start (`python server.py`; gunicorn.conf.py's `on_starting`
+# for served workers), never on import or in `main()`, so that importing the app or calling main
+# in-process (tests, the CLI) leaves the caller's umask alone.
 PRIVATE_UMASK = 0o077
 
 
@@ -283,7 +284,6 @@ def main(argv: list[str] | None = None) -> None:
     from web.jobs import recover_stale_jobs
     from web.security import InsecureConfiguration
 
-    os.umask(PRIVATE_UMASK)
     args = _parse_args(argv)
     args.check_only = args.check_only or args.migrate
     if args.setup_demo or args.migrate:
@@ -308,4 +308,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
+    os.umask(PRIVATE_UMASK)
     main()

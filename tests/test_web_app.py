@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from sqlalchemy import select
 
@@ -129,10 +127,7 @@ def fresh_instance(tmp_path, monkeypatch, web_template):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("STRIDE_SECRET_KEY", raising=False)
     monkeypatch.delenv("STRIDE_INSTANCE_PATH", raising=False)
-    umask = os.umask(0o022)  # server.main sets the process's umask to 077: give it back after
-    os.umask(umask)
-    yield instance
-    os.umask(umask)
+    return instance
 
 
 def test_setup_demo_prepares_everything_idempotently(fresh_instance, capsys):
