@@ -206,3 +206,10 @@ def practice_app(app, practice_bank):
     """The `app` (and so `client`) serving `practice_bank`."""
     app.extensions["stride_bank"] = practice_bank
     return app
+
+
+def answer_post(answer, **fields) -> dict:
+    """An answer POST as the problem page's form sends it: with a fresh idempotency token."""
+    import secrets
+
+    return {"answer": answer, "request_token": secrets.token_urlsafe(24), **fields}

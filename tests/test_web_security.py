@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import secrets
 
 import pytest
+from conftest import answer_post as _form
 from flask import Blueprint
 from sqlalchemy import select
 
@@ -34,10 +34,6 @@ def _alices_code_submission(app) -> int:
         session.commit()
         return row.id
 
-
-def _form(answer, **fields) -> dict:
-    """An answer POST as the page's form sends it: with a fresh idempotency token."""
-    return {"answer": answer, "request_token": secrets.token_urlsafe(24), **fields}
 
 
 def _first_problem(app) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 
 import pytest
+from conftest import answer_post as _form
 from sqlalchemy import func, select
 
 from web.bankaccess import seed_for
@@ -62,10 +62,6 @@ def _count(app, model, **where):
 def _text(response) -> str:
     return response.get_data(as_text=True)
 
-
-def _form(answer, **fields) -> dict:
-    """An answer POST as the page's form sends it: with a fresh idempotency token."""
-    return {"answer": answer, "request_token": secrets.token_urlsafe(24), **fields}
 
 
 def test_home_lists_sets_with_due_dates_progress_and_score(client, auth):

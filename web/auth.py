@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, logout_user
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 
 from web.accounts import (
     AccountError,
@@ -17,13 +17,7 @@ from web.accounts import (
 )
 from web.db import get_session, write_gate
 from web.models import User
-from web.security import (
-    SESSION_VERSION_KEY,
-    count_failed_sign_in,
-    rate_limit,
-    sign_in,
-    sign_in_lock,
-)
+from web.security import count_failed_sign_in, rate_limit, sign_in, sign_in_lock, sign_out
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -68,8 +62,7 @@ def logout():
     end_sessions(db, current_user.id)
     with write_gate():
         db.commit()
-    logout_user()
-    session.pop(SESSION_VERSION_KEY, None)
+    sign_out()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
 
@@ -102,8 +95,8 @@ def register():
     if request.method == "GET":
         return render_template("auth/register.html")
     form = request.form
-    session_ = get_session()
-    course = course_by_join_code(session_, form.get("join_code", ""))
+    session = get_session()
+    course = course_by_join_code(session, form.get("join_code", ""))
     error = None
     if course is None:
         error = "That join code does not match a course. Your instructor can give you the code."
@@ -111,16 +104,16 @@ def register():
         error = "The two passwords differ. Please type the same password twice."
     else:
         try:
-            user = create_user(session_, form.get("username", ""), form.get("password", ""),
+            user = create_user(session, form.get("username", ""), form.get("password", ""),
                                display_name=form.get("display_name", ""), course=course)
         except AccountError as exc:
             error = str(exc)
     if error is not None:
-        session_.rollback()
+        session.rollback()
         flash(error, "error")
         return render_template("auth/register.html"), 400
     with write_gate():
-        session_.commit()
+        session.commit()
     sign_in(user)
     flash(f"Welcome to {course.name}, {user.name}.", "success")
     return redirect(url_for("student.home"))

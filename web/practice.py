@@ -23,6 +23,7 @@ from web import answering
 from web.bankaccess import as_utc, find_problem, get_bank, is_past_due
 from web.render import grid_cells, render_prompt
 from web.security import rate_limit
+from web.templating import format_due
 
 bp = Blueprint("practice", __name__, url_prefix="/practice")
 TOKEN_MAX_AGE = 6 * 3600
@@ -43,8 +44,8 @@ def withheld_reason(bank, problem, now: datetime | None = None) -> str | None:
         return (f"It is in a graded set ({undated[0].title}) without a due date, so it is not "
                 "offered for practice: practice variants could match graded ones.")
     until = max(as_utc(s.due) for s in still_open)
-    return (f"It is in a graded set until {until:%a %d %b %Y, %H:%M} UTC; it returns to "
-            "practice once that set is past due.")
+    return (f"It is in a graded set until {format_due(until)}; it returns to practice once that "
+            "set is past due.")
 
 
 def _offered_problem(problem_id: str):

@@ -12,7 +12,7 @@ from functools import wraps
 from typing import ClassVar
 
 from flask import Flask, abort, current_app, request, session
-from flask_login import LoginManager, current_user, login_user
+from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
@@ -161,6 +161,12 @@ def sign_in(user: User) -> None:
     """Sign `user` in on this browser, binding the session to their current session version."""
     login_user(user)
     session[SESSION_VERSION_KEY] = user.session_version
+
+
+def sign_out() -> None:
+    """Sign this browser out (the caller has ended the user's sessions in the database)."""
+    logout_user()
+    session.pop(SESSION_VERSION_KEY, None)
 
 
 def _security_headers(response):
