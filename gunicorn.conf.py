@@ -44,6 +44,13 @@ proc_name = "stride"
 control_socket_disable = True
 
 
+def on_starting(server):
+    """Files the server creates (the SQLite database, its WAL/SHM, the write lock) are private:
+    0600. gunicorn's own `umask` setting covers only its sockets, so set the master's umask here,
+    before it forks the workers (they inherit it); not on import, which tests also do."""
+    os.umask(0o077)
+
+
 def post_worker_init(worker):
     """Load Stride's problem bank, freeze the loaded objects out of the GC (server.warm_up), and
     start the grading pool's monitor thread."""

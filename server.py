@@ -1,7 +1,7 @@
 """Stride's web server: `create_app()` and a command line to run it.
 
 `python server.py --setup-demo [--port N] [--host H]` migrates the SQLite database under
-`instance/`, creates the demo course and its accounts, and serves http://127.0.0.1:5000.
+`instance/` (or `STRIDE_INSTANCE_PATH`), creates the demo course and its accounts, and serves http://127.0.0.1:5000.
 `python server.py --migrate` is the production start-up step (`make serve`): it migrates the
 database and checks the configuration, creates no accounts, and exits. Under gunicorn use
 `server:create_app()` (see docs/deploy.md).
@@ -24,12 +24,22 @@ from grader.errors import ProblemSpecError
 ROOT = Path(__file__).resolve().parent
 INSTANCE = ROOT / "instance"
 KB = 1024
+# Files this process creates (the SQLite database and its WAL/SHM, the secret key) are readable by
+# its own user only. Set at process start (`python server.py`; gunicorn.conf.py's `on_starting`
+# for served workers), never on import or in `main()`, so that importing the app or calling main
+# in-process (tests, the CLI) leaves the caller's umask alone.
+PRIVATE_UMASK = 0o077
 
 
-def _database_url(instance_path: Path | None = None) -> str:
+def default_instance_path() -> Path:
+    """The instance folder: `STRIDE_INSTANCE_PATH` if set, else `instance/` in the repository."""
+    return Path(os.environ.get("STRIDE_INSTANCE_PATH") or INSTANCE)
+
+
+def _database_url(instance: Path | None = None) -> str:
     from web.db import default_database_url, normalize_url
 
-    default = default_database_url(instance_path or INSTANCE)
+    default = default_database_url(instance or default_instance_path())
     return normalize_url(os.environ.get("DATABASE_URL") or default)
 
 
@@ -49,16 +59,22 @@ def _defaults(app: Flask) -> dict:
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax",
         COOKIE_SECURE=None,  # None: secure unless debugging or testing
-        LOGIN_RATE_LIMIT="10 per minute", SUBMIT_RATE_LIMIT="30 per minute",
+        LOGIN_FAILURES_PER_USERNAME="10 per 15 minutes",
+        LOGIN_FAILURES_PER_ADDRESS="300 per 15 minutes",  # a whole class may share one address
+        REGISTER_RATE_LIMIT="300 per 15 minutes", SUBMIT_RATE_LIMIT="30 per minute",
         CODE_RATE_LIMIT="10 per minute",
         RATELIMIT_STORAGE_URI=None,  # None: REDIS_URL when set (shared by all workers), else memory
         RATELIMIT_KEY_PREFIX="stride",
         GRADING_WORKERS=2, CHECK_SCHEMA=True, WTF_CSRF_TIME_LIMIT=None,
         TRUSTED_PROXIES=int(os.environ.get("STRIDE_TRUSTED_PROXIES", "0")),
+        REDIS_URL=os.environ.get("REDIS_URL") or None,
     )
 
 
 def _finish_config(app: Flask) -> None:
+    from web.db import normalize_url
+
+    app.config["DATABASE_URL"] = normalize_url(app.config["DATABASE_URL"])
     if not app.config["SECRET_KEY"] and (app.debug or app.testing):
         app.config["SECRET_KEY"] = "dev"
     secure = app.config["COOKIE_SECURE"]
@@ -130,18 +146,27 @@ def _check_schema(app: Flask) -> None:
             state["ok"] = True
 
 
-def create_app(test_config: dict | None = None) -> Flask:
-    """Build the Flask application (see the module docstring)."""
+def create_app(test_config: dict | None = None, instance_path: str | Path | None = None
+               ) -> Flask:
+    """Build the Flask application (see the module docstring).
+
+    Settings come from the environment (the defaults), then `config.py` in the instance folder
+    (`instance_path`, else `STRIDE_INSTANCE_PATH`, else `instance/`) or, instead of it, from
+    `test_config` (as Flask's tutorial app does, so tests never read a developer's instance).
+    """
     from web import auth, cli, code, db, instructor, jobs, practice, security, student, templating
 
-    app = Flask(__name__, instance_path=str(INSTANCE), template_folder=str(ROOT / "web/templates"),
-                static_folder=str(ROOT / "web/static"))
+    folder = Path(instance_path) if instance_path else default_instance_path()
+    app = Flask(__name__, instance_path=str(folder), instance_relative_config=True,
+                template_folder=str(ROOT / "web/templates"), static_folder=str(ROOT / "web/static"))
     app.config.from_mapping(_defaults(app))
-    app.config.from_pyfile("config.py", silent=True)
-    if test_config:
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+    else:
         app.config.update(test_config)
     _finish_config(app)
     security.check_secret_key(app)
+    security.init_converters(app)
     db.init_app(app)
     security.init_app(app)
     jobs.init_app(app)
@@ -157,12 +182,33 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _prepare_instance() -> None:
-    """Create instance/ and a random secret key there, unless one is configured."""
-    INSTANCE.mkdir(parents=True, exist_ok=True)
-    key_file = INSTANCE / "secret_key"
+    """Create the instance folder and a random secret key there, unless one is configured."""
+    folder = default_instance_path()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key_file = folder / "secret_key"
     if not os.environ.get("STRIDE_SECRET_KEY") and not key_file.exists():
-        key_file.write_text(secrets.token_hex(32))
-        key_file.chmod(0o600)
+        # Created 0600 in one step: never readable by others, not even for a moment.
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(secrets.token_hex(32))
+
+
+def _plain_http_cookies(app: Flask) -> None:
+    """The built-in server speaks plain HTTP, where browsers drop Secure cookies."""
+    secure = os.environ.get("STRIDE_COOKIE_SECURE") == "1"
+    app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = secure
+
+
+def _configured_database_url() -> str:
+    """DATABASE_URL as the app will see it: the environment, then the instance's config.py."""
+    from flask import Config
+
+    from web.db import normalize_url
+
+    config = Config(str(default_instance_path()))
+    config["DATABASE_URL"] = _database_url()
+    config.from_pyfile("config.py", silent=True)
+    return normalize_url(config["DATABASE_URL"])
 
 
 def warm_up(app: Flask) -> None:
@@ -242,13 +288,13 @@ def main(argv: list[str] | None = None) -> None:
     args.check_only = args.check_only or args.migrate
     if args.setup_demo or args.migrate:
         _prepare_instance()
-        upgrade_database(_database_url())
-    # The built-in server speaks plain HTTP, where browsers drop Secure cookies.
-    overrides = {"COOKIE_SECURE": os.environ.get("STRIDE_COOKIE_SECURE") == "1"}
+        upgrade_database(_configured_database_url())
     try:
-        app = create_app(None if args.check_only else overrides)
+        app = create_app()
     except (SchemaOutOfDate, InsecureConfiguration) as exc:
         sys.exit(f"error: {exc}")
+    if not args.check_only:
+        _plain_http_cookies(app)
     logins = setup_demo(app) if args.setup_demo else ()
     stale = recover_stale_jobs(session_factory(app))
     if stale:
@@ -262,4 +308,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
+    os.umask(PRIVATE_UMASK)
     main()

@@ -90,8 +90,8 @@ def free_port() -> int:
 
 def app_spec(database_url: str, problems_dir: Path, **extra) -> str:
     config = {"DATABASE_URL": database_url, "PROBLEMS_DIR": str(problems_dir),
-              "LOGIN_RATE_LIMIT": GENEROUS, "SUBMIT_RATE_LIMIT": GENEROUS,
-              "CODE_RATE_LIMIT": GENEROUS, **extra}
+              "LOGIN_FAILURES_PER_ADDRESS": GENEROUS, "REGISTER_RATE_LIMIT": GENEROUS,
+              "SUBMIT_RATE_LIMIT": GENEROUS, "CODE_RATE_LIMIT": GENEROUS, **extra}
     return f"server:create_app({config!r})"
 
 
@@ -190,7 +190,8 @@ class Client:
         """POST one answer; (status, acknowledged) where acknowledged = redirected to the result."""
         path = f"/sets/{SET_ID}/{problem_id}"
         token = self.csrf(path)
-        status, headers, _ = self.request("POST", path, {"csrf_token": token, "answer": raw})
+        status, headers, _ = self.request("POST", path, {
+            "csrf_token": token, "answer": raw, "request_token": secrets.token_urlsafe(24)})
         return status, status == 302 and headers.get("location", "").endswith("#result")
 
     def close(self) -> None:

@@ -120,7 +120,8 @@ def stride_post(problems: list[str], set_id: str, per_student: int = 4):
         token, mine = state
         problem = rng.choice(mine)
         status, headers, _ = client.request("POST", f"/sets/{set_id}/{problem}", {
-            "csrf_token": token, "answer": str(rng.randrange(-10**6, -1))})
+            "csrf_token": token, "answer": str(rng.randrange(-10**6, -1)),
+            "request_token": f"{rng.getrandbits(128):032x}"})
         return status, status == 302 and headers.get("location", "").endswith("#result")
 
     return post

@@ -206,6 +206,8 @@ class ProblemModel(_Strict):
     options: OptionsModel | None = None
     statements: list[StatementModel] | None = Field(None, min_length=1)
     figures: list[str | FigureModel] = []
+    practice: bool = Field(True, strict=True, description=(
+        "false: never offered in practice mode (true or false, unquoted)"))
 
     @field_validator("where", mode="before")
     @classmethod
@@ -231,6 +233,8 @@ class ProblemSetModel(_Strict):
     description: str = ""
     due: datetime | None = None
     problems: list[SetItemModel] = Field(min_length=1)
+    practice: bool = Field(True, strict=True, description=(
+        "false: the set's problems are never offered in practice mode (true or false, unquoted)"))
 
 
 SCHEMA_MODELS = {"problem": ProblemModel, "problem_set": ProblemSetModel}
@@ -429,6 +433,7 @@ class Problem:
     options: Options | None = None
     statements: tuple[Statement, ...] = ()
     figures: tuple[FigureSpec, ...] = ()
+    practice: bool = True  # False: never offered in practice mode
 
     def role_values(self, env: Mapping[str, Any]) -> dict[str, Any]:
         """Standard names (defaults such as s=1, p=0, then ``roles:``) for answers and families."""
@@ -461,6 +466,7 @@ class ProblemSet:
     due: datetime | None
     source: Path
     description: str = ""
+    practice: bool = True  # False: none of its problems is offered in practice mode
 
 
 @dataclass(frozen=True)
@@ -560,7 +566,8 @@ def load_set_file(path: Path, root: Path = DEFAULT_PROBLEMS_DIR
     except ValidationError as exc:
         return None, _pydantic_errors(exc, f"{shown}: set {sid!r}")
     items = tuple(SetItem(i.problem, i.points, i.attempts) for i in model.problems)
-    return ProblemSet(model.id, model.title, items, model.due, path, model.description), []
+    return ProblemSet(model.id, model.title, items, model.due, path, model.description,
+                      model.practice), []
 
 
 def _yaml_files(folder: Path) -> list[Path]:
@@ -664,7 +671,7 @@ def build_problem(model: ProblemModel, path: Path, prefix: str) -> Problem:
         source=path, prompt_source=model.prompt, params=params,
         checks=_checks_after(params, where), where=where, roles=roles,
         grading=model.grading.model_dump(exclude_none=True),
-        statements=_build_statements(model), **parts,
+        statements=_build_statements(model), practice=model.practice, **parts,
     )
 
 

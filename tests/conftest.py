@@ -278,3 +278,40 @@ def walls_app(web_template, web_bank, tmp_path_factory):
     finally:
         app.extensions["stride_pool"].shutdown()
         app.extensions["stride_engine"].dispose()
+
+# --- practice mode (tests/test_practice_walls.py, tests/test_web_student.py) ------------------
+
+def _first_of_each_answer_type(problems) -> set[str]:
+    first: dict[str, str] = {}
+    for pid in sorted(problems):
+        first.setdefault(problems[pid].answer_type, pid)
+    return set(first.values())
+
+
+@pytest.fixture(scope="session")
+def practice_bank(web_bank):
+    """`web_bank` with the first problem of each answer type taken out of the open set.
+
+    Those problems are then only in the closed (past-due) set, so practice offers them; every
+    other problem is in the open set and is withheld from practice.
+    """
+    from dataclasses import replace
+
+    offered = _first_of_each_answer_type(web_bank.problems)
+    open_set = web_bank.sets["open-set"]
+    items = tuple(i for i in open_set.items if i.problem_id not in offered)
+    return replace(web_bank, sets={**web_bank.sets, "open-set": replace(open_set, items=items)})
+
+
+@pytest.fixture
+def practice_app(app, practice_bank):
+    """The `app` (and so `client`) serving `practice_bank`."""
+    app.extensions["stride_bank"] = practice_bank
+    return app
+
+
+def answer_post(answer, **fields) -> dict:
+    """An answer POST as the problem page's form sends it: with a fresh idempotency token."""
+    import secrets
+
+    return {"answer": answer, "request_token": secrets.token_urlsafe(24), **fields}

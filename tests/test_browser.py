@@ -176,7 +176,8 @@ def _other_students_answer(app) -> None:
                     raw = _typed(variant.mistakes[0].value)
                 else:
                     raw = _answer_text(variant, correct=answer is True)
-                client.post(url, data={"answer": raw, "csrf_token": token(form)})
+                client.post(url, data={"answer": raw, "csrf_token": token(form),
+                                       "request_token": secrets.token_urlsafe(24)})
         client.post("/auth/logout", data={"csrf_token": token(form)})
 
 

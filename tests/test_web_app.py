@@ -126,6 +126,7 @@ def fresh_instance(tmp_path, monkeypatch, web_template):
     monkeypatch.setattr(server, "INSTANCE", instance)
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("STRIDE_SECRET_KEY", raising=False)
+    monkeypatch.delenv("STRIDE_INSTANCE_PATH", raising=False)
     return instance
 
 
@@ -230,3 +231,49 @@ def test_the_welcome_text_prints_the_url_and_demo_logins(capsys):
     assert "http://127.0.0.1:5000/" in out
     for login in DEMO_LOGINS:
         assert f"{login.username:<10} password: {login.password}" in out
+
+
+# --- the unsafe sandbox opt-out is shown to staff ----------------------------------------------
+
+def _isolation(unsafe: bool):
+    """A `grader.sandbox.Isolation` (or a stand-in with the same fields where it is absent)."""
+    from dataclasses import dataclass
+
+    warning = "Grading runs with resource limits only: no isolation from this host."
+    try:
+        from grader.sandbox import Isolation
+    except ImportError:
+        @dataclass(frozen=True)
+        class Isolation:
+            mode: str
+            reason: str
+            unsafe_opt_out: bool
+
+            def warning(self) -> str:
+                return warning if self.unsafe_opt_out else ""
+
+    mode = "limits-only" if unsafe else "bwrap"
+    return Isolation(mode=mode, reason="STRIDE_SANDBOX=unsafe-no-isolation" if unsafe else "",
+                     unsafe_opt_out=unsafe)
+
+
+@pytest.mark.parametrize("path", ["/", "/practice/", "/sets/open-set", "/auth/password"])
+def test_staff_see_a_red_banner_on_every_page_when_the_sandbox_is_off(app, client, path):
+    app.extensions["stride_isolation"] = isolation = _isolation(unsafe=True)
+    client.post("/auth/login", data={"username": "ines", "password": "correct-horse-1"})
+    page = client.get(path).get_data(as_text=True)
+    assert 'class="flash flash-error banner-unsafe" role="alert"' in page
+    assert "Student code runs without a sandbox." in page
+    assert "read this server's files (the database, the secret key" in page
+    assert isolation.warning().replace("'", "&#39;") in page
+
+
+@pytest.mark.parametrize(("who", "unsafe"), [("alice", True), (None, True), ("ines", False),
+                                              ("ines", None)])
+def test_no_banner_for_students_visitors_or_a_working_sandbox(app, client, who, unsafe):
+    if unsafe is not None:
+        app.extensions["stride_isolation"] = _isolation(unsafe)
+    if who:
+        client.post("/auth/login", data={"username": who, "password": "correct-horse-1"})
+    page = client.get("/practice/").get_data(as_text=True)
+    assert "banner-unsafe" not in page and "without a sandbox" not in page

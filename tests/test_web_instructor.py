@@ -7,6 +7,7 @@ import html
 import io
 import json
 import re
+import secrets
 from pathlib import Path
 
 import pytest
@@ -165,7 +166,8 @@ def _answer(client, auth, app, username, pid, answers, web_answer):
     variant = _variant(app, username, pid)
     for answer in answers:
         raw = answer if isinstance(answer, str) else web_answer(variant, correct=answer)
-        client.post(f"/sets/open-set/{pid}", data={"answer": raw})
+        client.post(f"/sets/open-set/{pid}",
+                    data={"answer": raw, "request_token": secrets.token_urlsafe(24)})
     auth.logout()
     return variant
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import answer_post as _form
 from flask import Blueprint
 from sqlalchemy import select
 
@@ -34,6 +35,7 @@ def _alices_code_submission(app) -> int:
         return row.id
 
 
+
 def _first_problem(app) -> str:
     return sorted(app.extensions["stride_bank"].problems)[0]
 
@@ -58,8 +60,9 @@ MATRIX = [
                                          "instructor": 404}),
     ("GET", "/practice/", {"anonymous": 200, "student": 200, "other student": 200,
                            "instructor": 200}),
-    ("GET", "/practice/{pid}", {"anonymous": 200, "student": 200, "other student": 200,
-                                "instructor": 200}),
+    # {pid} is in the open graded set, so practice withholds it from everyone
+    ("GET", "/practice/{pid}", {"anonymous": 404, "student": 404, "other student": 404,
+                                "instructor": 404}),
     ("GET", "/auth/login", {"anonymous": 200, "student": 302, "other student": 302,
                             "instructor": 302}),
     ("GET", "/auth/register", {"anonymous": 200, "student": 200, "other student": 200,
@@ -86,7 +89,7 @@ CODE_MATRIX = [
 def _check_matrix(app, client, auth, role, method, template, expected):
     _login_as(auth, role)
     url = template.format(pid=_first_problem(app), code=_alices_code_submission(app))
-    response = client.open(url, method=method, data={"answer": ""} if method == "POST" else None)
+    response = client.open(url, method=method, data=_form("") if method == "POST" else None)
     assert response.status_code == expected[role], f"{method} {url} as {role}"
     if response.status_code == 302 and role == "anonymous" and "/auth/" not in url:
         assert "/auth/login" in response.headers["Location"]
@@ -110,8 +113,8 @@ def test_code_route_role_matrix(app, client, auth, role, method, template, expec
 def test_a_student_sees_only_their_own_submissions(app, client, auth, web_answer):
     pid = _first_problem(app)
     auth.login("alice")
-    client.post(f"/sets/open-set/{pid}", data={"answer": "alice-typed-this-9"})
-    client.post(f"/sets/open-set/{pid}", data={"answer": "1"})
+    client.post(f"/sets/open-set/{pid}", data=_form("alice-typed-this-9"))
+    client.post(f"/sets/open-set/{pid}", data=_form("1"))
     auth.logout()
     auth.login("bob")
     page = client.get(f"/sets/open-set/{pid}").get_data(as_text=True)
@@ -165,22 +168,22 @@ def test_every_form_rejects_a_post_without_csrf_token(csrf_app, url):
     client.post("/auth/login", data={"username": "alice", "password": WEB_PASSWORD,
                                      "csrf_token": token})
     url = url.format(pid=_first_problem(csrf_app))
-    response = client.post(url, data={"answer": "1", "username": "alice", "source": "x = 1"})
+    response = client.post(url, data=_form("1", username="alice", source="x = 1"))
     assert response.status_code == 400
     assert "This form has expired" in response.get_data(as_text=True)
-    forged = client.post(url, data={"answer": "1", "csrf_token": "forged"})
+    forged = client.post(url, data=_form("1", csrf_token="forged"))
     assert forged.status_code == 400
 
 
 # --- limits, headers, cookies, redirects -----------------------------------------------------
 
-def test_login_is_rate_limited(make_app):
-    app = make_app(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3/minute")
+def test_registration_is_rate_limited(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, REGISTER_RATE_LIMIT="3/minute")
     client = app.test_client()
-    codes = [client.post("/auth/login", data={"username": "x", "password": "wrong-pass"}
-                         ).status_code for _ in range(4)]
-    assert codes == [401, 401, 401, 429]
-    assert "Too many requests" in client.post("/auth/login").get_data(as_text=True)
+    codes = [client.post("/auth/register", data={"join_code": "nope"}).status_code
+             for _ in range(4)]
+    assert codes == [400, 400, 400, 429]
+    assert "Too many requests" in client.post("/auth/register").get_data(as_text=True)
 
 
 def test_submissions_are_rate_limited_per_user(make_app):
@@ -188,7 +191,7 @@ def test_submissions_are_rate_limited_per_user(make_app):
     client = app.test_client()
     client.post("/auth/login", data={"username": "alice", "password": WEB_PASSWORD})
     pid = _first_problem(app)
-    codes = [client.post(f"/sets/open-set/{pid}", data={"answer": "?"}).status_code
+    codes = [client.post(f"/sets/open-set/{pid}", data=_form("?")).status_code
              for _ in range(3)]
     assert codes == [422, 422, 429]
 
@@ -196,7 +199,7 @@ def test_submissions_are_rate_limited_per_user(make_app):
 def test_oversized_requests_are_refused(app, client, auth):
     auth.login()
     response = client.post(f"/sets/open-set/{_first_problem(app)}",
-                           data={"answer": "x" * (300 * 1024)})
+                           data=_form("x" * (300 * 1024)))
     assert response.status_code == 413
     assert "too large" in response.get_data(as_text=True)
 
@@ -258,12 +261,12 @@ def test_a_limited_answer_is_refused_for_that_student_only_and_records_nothing(m
     alice, bob = app.test_client(), app.test_client()
     alice.post("/auth/login", data={"username": "alice", "password": WEB_PASSWORD})
     bob.post("/auth/login", data={"username": "bob", "password": WEB_PASSWORD})
-    assert alice.post(f"/sets/open-set/{pid}", data={"answer": "-987654"}).status_code == 302
-    refused = alice.post(f"/sets/open-set/{pid}", data={"answer": "-987653"})
+    assert alice.post(f"/sets/open-set/{pid}", data=_form("-987654")).status_code == 302
+    refused = alice.post(f"/sets/open-set/{pid}", data=_form("-987653"))
     assert refused.status_code == 429
     assert "please wait a minute" in refused.get_data(as_text=True)
     assert alice.get(f"/sets/open-set/{pid}").status_code == 200  # pages are not limited
-    assert bob.post(f"/sets/open-set/{pid}", data={"answer": "-987654"}).status_code == 302
+    assert bob.post(f"/sets/open-set/{pid}", data=_form("-987654")).status_code == 302
     with session_factory(app)() as session:
         stored = session.scalar(select(func.count(Submission.id)).where(Submission.set_id == "open-set"))
     assert stored == 2  # alice's first and bob's; the refused one was never graded or stored
@@ -284,14 +287,14 @@ def test_rate_limits_are_counted_in_redis_when_redis_is_configured(make_app, mon
 
     redis = redis_or_skip()
     prefix = f"stride-test-{secrets.token_hex(4)}"
-    settings = dict(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="2/minute", REDIS_URL=REDIS_URL,
+    settings = dict(RATELIMIT_ENABLED=True, REGISTER_RATE_LIMIT="2/minute", REDIS_URL=REDIS_URL,
                     RATELIMIT_KEY_PREFIX=prefix)
     first, second = make_app(**settings), make_app(**settings)
     try:
         assert rate_limit_storage_uri(first) == REDIS_URL
-        codes = [app.test_client().post("/auth/login", data={"username": "x", "password": "no"}
-                                        ).status_code for app in (first, second, first, second)]
-        assert codes == [401, 401, 429, 429]
+        codes = [app.test_client().post("/auth/register", data={"join_code": "no"}).status_code
+                 for app in (first, second, first, second)]
+        assert codes == [400, 400, 429, 429]
     finally:
         for key in redis.scan_iter(f"*{prefix}*"):
             redis.delete(key)
@@ -306,7 +309,7 @@ def test_an_unreachable_rate_limit_store_lets_answers_through_and_logs_it(make_a
     client = app.test_client()
     client.post("/auth/login", data={"username": "alice", "password": WEB_PASSWORD})
     pid = _first_problem(app)
-    codes = [client.post(f"/sets/open-set/{pid}", data={"answer": str(-5 - n)}).status_code
+    codes = [client.post(f"/sets/open-set/{pid}", data=_form(str(-5 - n))).status_code
              for n in range(2)]
     assert codes == [302, 302]
     assert "SUBMIT_RATE_LIMIT not checked: its storage failed" in caplog.text
@@ -332,6 +335,6 @@ def test_a_hanging_rate_limit_store_is_given_up_on(make_app, caplog):
         worker.join(timeout=30)  # generous: the storage timeout is 0.2 s; without it, forever
         assert not worker.is_alive(), "the sign-in hung on the silent rate-limit store"
         assert codes == [302]
-        assert "LOGIN_RATE_LIMIT not checked: its storage failed" in caplog.text
+        assert "LOGIN_FAILURES_PER_USERNAME not checked: its storage failed" in caplog.text
     finally:
         silent.close()

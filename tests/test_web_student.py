@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from conftest import answer_post as _form
 from sqlalchemy import func, select
 
 from web.bankaccess import seed_for
@@ -62,6 +63,7 @@ def _text(response) -> str:
     return response.get_data(as_text=True)
 
 
+
 def test_home_lists_sets_with_due_dates_progress_and_score(client, auth):
     auth.login()
     page = _text(client.get("/"))
@@ -87,7 +89,7 @@ def test_correct_answer_is_recorded_with_everything_needed_to_audit_it(app, clie
     auth.login()
     client.get(f"/sets/open-set/{pid}")
     record, variant = _variant(app, "alice", "open-set", pid)
-    response = client.post(f"/sets/open-set/{pid}", data={"answer": web_answer(variant)})
+    response = client.post(f"/sets/open-set/{pid}", data=_form(web_answer(variant)))
     assert response.status_code == 302
     page = _text(client.get(f"/sets/open-set/{pid}"))
     assert "Your answer was recorded as attempt 1." in page and "Correct." in page
@@ -104,7 +106,7 @@ def test_correct_answer_is_recorded_with_everything_needed_to_audit_it(app, clie
 
 def test_format_error_shows_the_message_and_costs_no_attempt(app, client, auth, pid):
     auth.login()
-    response = client.post(f"/sets/open-set/{pid}", data={"answer": "a potato"})
+    response = client.post(f"/sets/open-set/{pid}", data=_form("a potato"))
     assert response.status_code == 422
     page = _text(response)
     assert "format-error" in page and "e.g." in page
@@ -115,7 +117,7 @@ def test_format_error_shows_the_message_and_costs_no_attempt(app, client, auth, 
 
 def test_empty_answer_is_a_format_error(app, client, auth, pid):
     auth.login()
-    response = client.post(f"/sets/open-set/{pid}", data={"answer": "   "})
+    response = client.post(f"/sets/open-set/{pid}", data=_form("   "))
     assert response.status_code == 422
     assert "Please enter an answer" in _text(response)
     assert _count(app, Submission) == 0
@@ -137,7 +139,7 @@ def test_answer_is_never_in_the_page_before_attempts_are_used_up(app, client, au
     wrong = web_answer(variant, correct=False)
     pages = [first]
     for _ in range(2):
-        client.post(f"/sets/open-set/{pid}", data={"answer": wrong})
+        client.post(f"/sets/open-set/{pid}", data=_form(wrong))
         pages.append(_text(client.get(f"/sets/open-set/{pid}")))
     forbidden = _forbidden_strings(variant)
     assert forbidden, "the test needs a recognisable answer text"
@@ -146,7 +148,7 @@ def test_answer_is_never_in_the_page_before_attempts_are_used_up(app, client, au
         for text in forbidden:
             assert text not in page
         assert "variant_json" not in page and '"mistakes"' not in page
-    client.post(f"/sets/open-set/{pid}", data={"answer": wrong})
+    client.post(f"/sets/open-set/{pid}", data=_form(wrong))
     final = _text(client.get(f"/sets/open-set/{pid}"))
     assert "3 of 3 attempts used" in final and "The answer</h2>" in final
     assert str(render_text(forbidden[0])) in final or forbidden[0] in final
@@ -157,8 +159,8 @@ def test_no_submission_is_accepted_after_the_last_attempt(app, client, auth, pid
     client.get(f"/sets/open-set/{pid}")
     _record, variant = _variant(app, "alice", "open-set", pid)
     for _ in range(3):
-        client.post(f"/sets/open-set/{pid}", data={"answer": web_answer(variant, correct=False)})
-    response = client.post(f"/sets/open-set/{pid}", data={"answer": web_answer(variant)},
+        client.post(f"/sets/open-set/{pid}", data=_form(web_answer(variant, correct=False)))
+    response = client.post(f"/sets/open-set/{pid}", data=_form(web_answer(variant)),
                            follow_redirects=True)
     assert "You have used all 3 attempts" in _text(response)
     assert _count(app, Submission) == 3
@@ -169,9 +171,9 @@ def test_a_solved_problem_takes_no_more_answers(app, client, auth, pid, web_answ
     auth.login()
     client.get(f"/sets/open-set/{pid}")
     _record, variant = _variant(app, "alice", "open-set", pid)
-    client.post(f"/sets/open-set/{pid}", data={"answer": web_answer(variant)})
+    client.post(f"/sets/open-set/{pid}", data=_form(web_answer(variant)))
     response = client.post(f"/sets/open-set/{pid}",
-                           data={"answer": web_answer(variant, correct=False)},
+                           data=_form(web_answer(variant, correct=False)),
                            follow_redirects=True)
     assert "You have already solved this problem" in _text(response)
     assert _count(app, Submission) == 1
@@ -186,12 +188,12 @@ def test_attempt_summary_counts_answers_and_sees_a_solve(app, client, auth, pid,
         assert variant_with_attempts(session, user_id, "open-set", pid)[0] is None
     client.get(f"/sets/open-set/{pid}")
     record, variant = _variant(app, "alice", "open-set", pid)
-    client.post(f"/sets/open-set/{pid}", data={"answer": web_answer(variant, correct=False)})
+    client.post(f"/sets/open-set/{pid}", data=_form(web_answer(variant, correct=False)))
     with session_factory(app)() as session:
         stored, summary = variant_with_attempts(session, user_id, "open-set", pid)
         assert (stored.id, stored.seed, summary.used, summary.solved) == (
             record.id, record.seed, 1, False)
-    client.post(f"/sets/open-set/{pid}", data={"answer": web_answer(variant)})
+    client.post(f"/sets/open-set/{pid}", data=_form(web_answer(variant)))
     with session_factory(app)() as session:
         summary = attempt_summary(session, user_id, "open-set", pid)
         assert (summary.used, summary.solved) == (2, True)
@@ -207,7 +209,7 @@ def test_an_answer_arriving_twice_is_recorded_once(app, client, auth, pid, web_a
     auth.login()
     client.get(f"/sets/open-set/{pid}")
     _record, variant = _variant(app, "alice", "open-set", pid)
-    client.post(f"/sets/open-set/{pid}", data={"answer": web_answer(variant, correct=False)})
+    client.post(f"/sets/open-set/{pid}", data=_form(web_answer(variant, correct=False)))
     real = web.student.variant_and_attempts
 
     def stale(*args):  # what the second of two simultaneous requests read
@@ -215,10 +217,100 @@ def test_an_answer_arriving_twice_is_recorded_once(app, client, auth, pid, web_a
         return record, variant, AttemptSummary(0, False)
 
     monkeypatch.setattr(web.student, "variant_and_attempts", stale)
-    response = client.post(f"/sets/open-set/{pid}", data={"answer": web_answer(variant)},
+    response = client.post(f"/sets/open-set/{pid}", data=_form(web_answer(variant)),
                            follow_redirects=True)
     assert "That answer arrived twice; only the first copy was recorded." in _text(response)
     assert _count(app, Submission) == 1 and _count(app, Submission, correct=True) == 0
+
+
+def test_the_same_form_posted_twice_costs_one_attempt(app, client, auth, pid, web_answer):
+    auth.login()
+    client.get(f"/sets/open-set/{pid}")
+    _record, variant = _variant(app, "alice", "open-set", pid)
+    form = _form(web_answer(variant, correct=False))
+    first, second = (client.post(f"/sets/open-set/{pid}", data=form) for _ in range(2))
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"] == f"/sets/open-set/{pid}#result"
+    assert _count(app, Submission) == 1
+    assert _count(app, Submission, request_token=form["request_token"]) == 1
+    assert "1 of 3 attempts used" in _text(client.get(f"/sets/open-set/{pid}"))
+
+
+def test_two_different_forms_cost_two_attempts(app, client, auth, pid, web_answer):
+    auth.login()
+    client.get(f"/sets/open-set/{pid}")
+    _record, variant = _variant(app, "alice", "open-set", pid)
+    wrong = web_answer(variant, correct=False)
+    for _ in range(2):
+        client.post(f"/sets/open-set/{pid}", data=_form(wrong))
+    assert _count(app, Submission) == 2
+    assert "2 of 3 attempts used" in _text(client.get(f"/sets/open-set/{pid}"))
+
+
+def test_the_page_carries_a_fresh_token_each_time_it_is_drawn(client, auth, pid):
+    auth.login()
+    tokens = {re.search(r'name="request_token" value="([^"]+)"',
+                        _text(client.get(f"/sets/open-set/{pid}"))).group(1) for _ in range(3)}
+    assert len(tokens) == 3 and all(len(t) >= 16 for t in tokens)
+
+
+@pytest.mark.parametrize("token", [None, "", "short", "x" * 65, "not a token!!!!!!!!!"])
+def test_a_missing_or_malformed_token_is_refused_and_records_nothing(app, client, auth, pid,
+                                                                     token):
+    auth.login()
+    data = {"answer": "1"} if token is None else {"answer": "1", "request_token": token}
+    response = client.post(f"/sets/open-set/{pid}", data=data)
+    assert response.status_code == 400
+    assert "Please reload the page and send your answer again" in _text(response)
+    assert _count(app, Submission) == 0
+
+
+def test_a_copy_that_loses_the_race_returns_the_recorded_result(app, client, auth, pid,
+                                                                web_answer, monkeypatch):
+    """Both copies read "not sent yet"; the second collides on insert and reports the first."""
+    import web.student
+    from web.queries import AttemptSummary
+
+    auth.login()
+    client.get(f"/sets/open-set/{pid}")
+    _record, variant = _variant(app, "alice", "open-set", pid)
+    form = _form(web_answer(variant))
+    assert client.post(f"/sets/open-set/{pid}", data=form).status_code == 302
+    real = web.student.variant_and_attempts
+
+    def stale(*args):  # what the slower of two simultaneous copies read
+        record, variant, _summary = real(*args)
+        return record, variant, AttemptSummary(0, False)
+
+    monkeypatch.setattr(web.student, "variant_and_attempts", stale)
+    again = client.post(f"/sets/open-set/{pid}", data=form)
+    assert again.headers["Location"].endswith("#result")
+    assert "arrived twice" not in _text(client.get(f"/sets/open-set/{pid}"))
+    assert _count(app, Submission) == 1
+
+
+def test_simultaneous_copies_of_one_form_are_one_attempt(app, client, auth, pid, web_answer):
+    import threading
+
+    auth.login()
+    client.get(f"/sets/open-set/{pid}")
+    _record, variant = _variant(app, "alice", "open-set", pid)
+    form, cookie = _form(web_answer(variant, correct=False)), client.get_cookie("session").value
+    start, codes = threading.Barrier(4), []
+
+    def double_click():
+        copy = app.test_client()
+        copy.set_cookie("session", cookie)
+        start.wait(timeout=30)
+        codes.append(copy.post(f"/sets/open-set/{pid}", data=form).status_code)
+
+    threads = [threading.Thread(target=double_click) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert codes == [302] * 4
+    assert _count(app, Submission) == 1
 
 
 def test_past_due_set_shows_the_answer_and_takes_no_answers(app, client, auth, pid, web_answer):
@@ -226,7 +318,7 @@ def test_past_due_set_shows_the_answer_and_takes_no_answers(app, client, auth, p
     page = _text(client.get(f"/sets/closed-set/{pid}"))
     _record, variant = _variant(app, "alice", "closed-set", pid)
     assert "The answer</h2>" in page and "this problem is closed" in page
-    response = client.post(f"/sets/closed-set/{pid}", data={"answer": web_answer(variant)},
+    response = client.post(f"/sets/closed-set/{pid}", data=_form(web_answer(variant)),
                            follow_redirects=True)
     assert "The due date has passed" in _text(response)
     assert _count(app, Submission) == 0
@@ -235,7 +327,7 @@ def test_past_due_set_shows_the_answer_and_takes_no_answers(app, client, auth, p
 def test_seed_comes_from_the_server_secret_and_cannot_be_chosen(app, client, auth, pid):
     auth.login()
     client.get(f"/sets/open-set/{pid}?seed=1")
-    client.post(f"/sets/open-set/{pid}?seed=2", data={"answer": "x", "seed": "2"})
+    client.post(f"/sets/open-set/{pid}?seed=2", data=_form("x", seed="2"))
     record, _variant_ = _variant(app, "alice", "open-set", pid)
     with app.app_context():
         expected = seed_for(_user_id(app, "alice"), "open-set", pid)
@@ -285,7 +377,8 @@ def _practice_variant(app, problem_id, token):
     return generate(_bank(app).problems[problem_id], data["s"])
 
 
-def test_practice_needs_no_account_and_records_nothing(app, client, pid, web_answer):
+def test_practice_needs_no_account_and_records_nothing(practice_app, client, pid, web_answer):
+    app = practice_app
     assert client.get("/practice/").status_code == 200
     page = _text(client.get(f"/practice/{pid}"))
     token = _token(page)
@@ -296,8 +389,9 @@ def test_practice_needs_no_account_and_records_nothing(app, client, pid, web_ans
     assert _count(app, Submission) == 0 and _count(app, VariantRecord) == 0
 
 
-def test_practice_gives_fresh_variants_and_hides_the_answer_until_asked(app, client, pid,
-                                                                         web_answer):
+def test_practice_gives_fresh_variants_and_hides_the_answer_until_asked(practice_app, client,
+                                                                         pid, web_answer):
+    app = practice_app
     tokens = {_token(_text(client.get(f"/practice/{pid}"))) for _ in range(3)}
     assert len(tokens) == 3
     token = tokens.pop()
@@ -309,16 +403,18 @@ def test_practice_gives_fresh_variants_and_hides_the_answer_until_asked(app, cli
     assert "The answer</h2>" in _text(shown)
 
 
-def test_practice_rejects_a_forged_or_foreign_token(app, client, pid):
+def test_practice_rejects_a_forged_or_foreign_token(practice_app, client, pid):
+    app = practice_app
     token = _token(_text(client.get(f"/practice/{pid}")))
     forged = client.post(f"/practice/{pid}", data={"token": token[:-2] + "xx", "answer": "1"})
     assert forged.status_code == 400 and "expired" in _text(forged)
-    other = next(p for p in _bank(app).problems if p != pid)
+    in_open_set = {item.problem_id for item in _bank(app).sets["open-set"].items}
+    other = next(p for p in sorted(_bank(app).problems) if p != pid and p not in in_open_set)
     foreign = client.post(f"/practice/{other}", data={"token": token, "answer": "1"})
     assert foreign.status_code == 400
 
 
-def test_practice_format_error_is_explained(client, pid):
+def test_practice_format_error_is_explained(practice_app, client, pid):
     token = _token(_text(client.get(f"/practice/{pid}")))
     response = client.post(f"/practice/{pid}", data={"token": token, "answer": "???"})
     assert response.status_code == 422 and "format-error" in _text(response)
@@ -341,8 +437,7 @@ def test_every_bank_problem_renders_and_grades_a_right_answer(app, client, auth,
             raw = web_answer(variant)
         except NotImplementedError:
             continue
-        data = {"answer": raw.split("\n")} if problem.answer_type == "multiselect" else {
-            "answer": raw}
+        data = _form(raw.split("\n") if problem.answer_type == "multiselect" else raw)
         client.post(f"/sets/open-set/{problem.id}", data=data)
         page = _text(client.get(f"/sets/open-set/{problem.id}"))
         assert "Correct." in page, (problem.id, raw)
@@ -388,6 +483,6 @@ def test_answers_are_stored_through_the_gate(app, client, auth, pid, web_answer,
     assert held == [True]  # the variant was stored
     client.get(f"/sets/open-set/{pid}")
     assert held == [True]  # a second view writes nothing
-    response = client.post(f"/sets/open-set/{pid}", data={"answer": "-12345"})
+    response = client.post(f"/sets/open-set/{pid}", data=_form("-12345"))
     assert response.status_code == 302
     assert held == [True, True]

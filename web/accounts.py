@@ -12,7 +12,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -20,6 +20,8 @@ from web.models import ROLES, Course, Enrollment, User
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,80}$")
 MIN_PASSWORD = 8
+MAX_PASSWORD = 1024  # hashing a megabyte-long password would only burn CPU
+MAX_DISPLAY_NAME = 200  # User.display_name's column
 
 
 class AccountError(ValueError):
@@ -33,19 +35,37 @@ class RosterEntry:
     created: bool
 
 
+def _shown(text: str, limit: int = 40) -> str:
+    """`text` quoted for a message, shortened: a 10,000-character name is not echoed back."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
 def validate_username(username: str) -> str:
     username = username.strip()
     if not USERNAME_RE.match(username):
-        raise AccountError(
-            f"The username {username!r} is not allowed: use 2 to 80 letters, digits or . _ @ -."
-        )
+        raise AccountError(f"The username {_shown(username)} is not allowed: use 2 to 80 "
+                           "letters, digits or . _ @ -.")
     return username
 
 
 def validate_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"Please choose a password of at least {MIN_PASSWORD} characters.")
+    if len(password) > MAX_PASSWORD or "\x00" in password:
+        raise AccountError(f"Please choose a password of at most {MAX_PASSWORD} characters, "
+                           "without NUL characters.")
     return password
+
+
+def validate_display_name(display_name: str) -> str:
+    display_name = display_name.strip()
+    if len(display_name) > MAX_DISPLAY_NAME:
+        raise AccountError(f"Your name is {len(display_name)} characters long; please shorten "
+                           f"it to at most {MAX_DISPLAY_NAME}.")
+    if any(ord(c) < 32 for c in display_name):
+        raise AccountError("Your name contains control characters (such as NUL or a line "
+                           "break); please type it on one line without them.")
+    return display_name
 
 
 def get_user_by_username(session: Session, username: str) -> User | None:
@@ -57,12 +77,13 @@ def create_user(session: Session, username: str, password: str, *, role: str = "
     """Add a user (password hashed with werkzeug's default, scrypt) and enroll them in `course`."""
     username = validate_username(username)
     validate_password(password)
+    display_name = validate_display_name(display_name)
     if role not in ROLES:
         raise AccountError(f"The role {role!r} is unknown: use one of {', '.join(ROLES)}.")
     if get_user_by_username(session, username) is not None:
         raise AccountError(f"The username {username!r} is already taken.")
     user = User(username=username, password_hash=generate_password_hash(password), role=role,
-                display_name=display_name.strip())
+                display_name=display_name, session_version=1)
     session.add(user)
     if course is not None:
         session.add(Enrollment(user=user, course=course, role=_course_role(role)))
@@ -87,6 +108,27 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
         check_password_hash(_dummy_hash(), password)  # about the same time either way
         return None
     return user if check_password_hash(user.password_hash, password) else None
+
+
+def end_sessions(session: Session, user_id: int) -> int:
+    """Void every session of the user (all browsers, copied cookies); the new version."""
+    session.execute(update(User).where(User.id == user_id)
+                    .values(session_version=User.session_version + 1))
+    return session.scalar(select(User.session_version).where(User.id == user_id))
+
+
+def change_password(session: Session, user: User, current: str, new: str, confirm: str) -> None:
+    """Set a new password after checking the current one; ends the user's other sessions.
+
+    Raises AccountError with what to fix. The caller commits and signs this browser in again.
+    """
+    if not check_password_hash(user.password_hash, current):
+        raise AccountError("Your current password is not right. Please type it again.")
+    if new != confirm:
+        raise AccountError("The two new passwords differ. Please type the same password twice.")
+    user.password_hash = generate_password_hash(validate_password(new))
+    session.flush()
+    user.session_version = end_sessions(session, user.id)
 
 
 def get_or_create_course(session: Session, name: str, join_code: str | None = None) -> Course:

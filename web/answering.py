@@ -7,6 +7,8 @@ becomes a message on the page, never a stored attempt.
 from __future__ import annotations
 
 import json
+import re
+import secrets
 from dataclasses import dataclass
 
 from werkzeug.datastructures import MultiDict
@@ -14,6 +16,19 @@ from werkzeug.datastructures import MultiDict
 TEXTAREA_TYPES = {"matrix"}
 RADIO_TYPES = {"choice", "truefalse"}
 MAX_ANSWER_CHARS = 5000
+# The answer form's idempotency token: made when the page is drawn, stored with the answer, so the
+# same form posted twice (a double click, a retry after a network error) is one attempt.
+REQUEST_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def new_request_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def request_token(form: MultiDict) -> str | None:
+    """The posted idempotency token, or None when it is missing or malformed."""
+    token = form.get("request_token", "")
+    return token if REQUEST_TOKEN_RE.fullmatch(token) else None
 
 
 @dataclass(frozen=True)

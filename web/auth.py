@@ -1,55 +1,96 @@
-"""Signing in and out, and self-registration with a course join code."""
+"""Signing in and out, changing a password, and self-registration with a course join code."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 
-from web.accounts import AccountError, authenticate, course_by_join_code, create_user
-from web.db import get_session
-from web.security import rate_limit
+from web.accounts import (
+    AccountError,
+    authenticate,
+    change_password,
+    course_by_join_code,
+    create_user,
+    end_sessions,
+)
+from web.db import get_session, write_gate
+from web.models import User
+from web.security import count_failed_sign_in, rate_limit, sign_in, sign_in_lock, sign_out
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths are followed after sign-in (no open redirects)."""
+    """Only same-site relative paths are followed after sign-in (no open redirects, no header
+    injection: a CR or LF in `next` would split the Location header)."""
     if target and target.startswith("/") and not target.startswith("//") \
-            and not urlsplit(target).netloc and "\\" not in target:
+            and not urlsplit(target).netloc and "\\" not in target \
+            and target.isprintable():
         return target
     return url_for("student.home")
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@rate_limit("LOGIN_RATE_LIMIT")
 def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("student.home"))
-    if request.method == "POST":
-        user = authenticate(get_session(), request.form.get("username", ""),
-                            request.form.get("password", ""))
-        if user is None:
-            flash("That username and password do not match an account. "
-                  "Check both and try again.", "error")
-            return render_template("auth/login.html"), 401
-        login_user(user)
-        flash(f"Welcome, {user.name}.", "success")
-        return redirect(_safe_next(request.args.get("next")))
-    return render_template("auth/login.html")
+    if request.method == "GET":
+        return render_template("auth/login.html")
+    username = request.form.get("username", "")
+    lock = sign_in_lock(username)
+    if lock is not None:  # checked before the password: a locked account cannot be guessed at
+        flash(lock.message(), "error")
+        return render_template("auth/login.html"), 429
+    user = authenticate(get_session(), username, request.form.get("password", ""))
+    if user is None:
+        count_failed_sign_in(username)
+        flash("That username and password do not match an account. "
+              "Check both and try again.", "error")
+        return render_template("auth/login.html"), 401
+    sign_in(user)
+    flash(f"Welcome, {user.name}.", "success")
+    return redirect(_safe_next(request.args.get("next")))
 
 
 @bp.post("/logout")
 @login_required
 def logout():
-    logout_user()
+    """Sign out here and everywhere this session's cookie was copied to."""
+    db = get_session()
+    end_sessions(db, current_user.id)
+    with write_gate():
+        db.commit()
+    sign_out()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
 
 
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    if request.method == "GET":
+        return render_template("auth/password.html")
+    db = get_session()
+    user = db.get(User, current_user.id)
+    form = request.form
+    try:
+        change_password(db, user, form.get("current", ""), form.get("new", ""),
+                        form.get("confirm", ""))
+    except AccountError as exc:
+        db.rollback()
+        flash(str(exc), "error")
+        return render_template("auth/password.html"), 400
+    with write_gate():
+        db.commit()
+    sign_in(user)  # this browser stays signed in; every other session has ended
+    flash("Your password is changed. You have been signed out everywhere else.", "success")
+    return redirect(url_for("student.home"))
+
+
 @bp.route("/register", methods=["GET", "POST"])
-@rate_limit("LOGIN_RATE_LIMIT")
+@rate_limit("REGISTER_RATE_LIMIT")
 def register():
     if request.method == "GET":
         return render_template("auth/register.html")
@@ -71,7 +112,8 @@ def register():
         session.rollback()
         flash(error, "error")
         return render_template("auth/register.html"), 400
-    session.commit()
-    login_user(user)
+    with write_gate():
+        session.commit()
+    sign_in(user)
     flash(f"Welcome to {course.name}, {user.name}.", "success")
     return redirect(url_for("student.home"))

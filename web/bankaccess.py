@@ -99,9 +99,12 @@ def get_or_create_variant(session: Session, user_id: int, set_id: str, problem_i
     return record, variant_from_record(record)
 
 
-def variant_and_attempts(session: Session, user_id: int, set_id: str, problem_id: str):
-    """(record, variant, AttemptSummary): `get_or_create_variant` plus the attempts used."""
-    record, summary = queries.variant_with_attempts(session, user_id, set_id, problem_id)
+def variant_and_attempts(session: Session, user_id: int, set_id: str, problem_id: str,
+                         request_token: str | None = None):
+    """(record, variant, AttemptSummary): `get_or_create_variant` plus the attempts used (and
+    whether `request_token` is already recorded)."""
+    record, summary = queries.variant_with_attempts(session, user_id, set_id, problem_id,
+                                                    request_token)
     if record is None:
         record = _create_variant(session, user_id, set_id, problem_id)
         summary = queries.attempt_summary(session, user_id, set_id, problem_id)

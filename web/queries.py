@@ -26,10 +26,15 @@ _ANY_CORRECT = func.max(case((Submission.correct, 1), else_=0))
 
 @dataclass(frozen=True)
 class AttemptSummary:
-    """How many answers a student has recorded on one problem, and whether one was correct."""
+    """How many answers a student has recorded on one problem, and whether one was correct.
+
+    `already_sent`: an answer with the POST's idempotency token is already recorded (the same
+    form posted twice), so this POST must not become another attempt.
+    """
 
     used: int
     solved: bool
+    already_sent: bool = False
 
 
 def variant_record(session: Session, user_id: int, set_id: str, problem_id: str
@@ -58,21 +63,32 @@ _VARIANT_WITH_ATTEMPTS = select(
     _VAR.id, _VAR.seed, _VAR.variant_json,
     select(func.count(_SUB.id)).where(*_MINE).scalar_subquery(),
     select(func.max(case((_SUB.correct, 1), else_=0))).where(*_MINE).scalar_subquery(),
+    select(func.count(_SUB.id)).where(
+        *_MINE, _SUB.request_token == bindparam("request_token")).scalar_subquery(),
 ).where(_VAR.user_id == bindparam("user_id"), _VAR.set_id == bindparam("set_id"),
         _VAR.problem_id == bindparam("problem_id"))
 
 
-def variant_with_attempts(session: Session, user_id: int, set_id: str, problem_id: str
+def variant_with_attempts(session: Session, user_id: int, set_id: str, problem_id: str,
+                          request_token: str | None = None
                           ) -> tuple[StoredVariant | None, AttemptSummary]:
     """The student's stored variant and its `AttemptSummary`, in one Core statement.
 
     The answer POST needs both; one round trip and no ORM objects keep that hot path short.
     """
     row = session.execute(_VARIANT_WITH_ATTEMPTS, {
-        "user_id": user_id, "set_id": set_id, "problem_id": problem_id}).first()
+        "user_id": user_id, "set_id": set_id, "problem_id": problem_id,
+        "request_token": request_token}).first()
     if row is None:
         return None, AttemptSummary(0, False)
-    return StoredVariant(row[0], row[1], row[2]), AttemptSummary(int(row[3] or 0), bool(row[4]))
+    summary = AttemptSummary(int(row[3] or 0), bool(row[4]), already_sent=bool(row[5]))
+    return StoredVariant(row[0], row[1], row[2]), summary
+
+
+def token_recorded(session: Session, user_id: int, request_token: str) -> bool:
+    """Whether an answer with this idempotency token is stored for the user."""
+    return session.scalar(select(func.count(Submission.id)).where(
+        Submission.user_id == user_id, Submission.request_token == request_token)) > 0
 
 
 def submissions_for(session: Session, user_id: int, set_id: str, problem_id: str

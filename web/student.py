@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
@@ -89,6 +89,7 @@ def _problem_context(problem_set, item, variant, submissions) -> dict:
         "prompt_html": render_prompt(variant.prompt),
         "figures": [(f.name, grid_cells(f.matrix)) for f in variant.figures],
         "form": answering.answer_form(variant), "submissions": submissions,
+        "request_token": answering.new_request_token(),
         "used": used, "solved": solved, "past_due": past_due,
         "open": not (solved or reveal), "answer_text": answer_text,
         "latest": submissions[-1] if submissions else None,
@@ -125,9 +126,16 @@ def submit(set_id: str, problem_id: str):
 
     problem_set = find_set(set_id)
     item = find_item(problem_set, problem_id)
+    token = answering.request_token(request.form)
+    if token is None:
+        abort(400, description="This answer form is incomplete or out of date, so nothing was "
+                               "recorded. Please reload the page and send your answer again.")
     session = get_session()
-    record, variant, summary = variant_and_attempts(session, current_user.id, set_id, problem_id)
+    record, variant, summary = variant_and_attempts(session, current_user.id, set_id, problem_id,
+                                                    token)
     here = url_for("student.problem", set_id=set_id, problem_id=problem_id)
+    if summary.already_sent:  # the same form again: its answer is recorded, show its result
+        return redirect(here + "#result")
     reason = _closed_reason(problem_set, item, summary)
     if reason:
         flash(reason, "info")
@@ -145,13 +153,15 @@ def submit(set_id: str, problem_id: str):
         seed=record.seed, attempt=summary.used + 1, raw=raw,
         parsed_json=answering.to_json_text(parsed.value), read_as=result.read_as or parsed.read_as,
         correct=bool(result.correct), score=float(result.score), mistake=result.mistake,
-        feedback=result.feedback, created_at=datetime.now(UTC))
+        feedback=result.feedback, request_token=token, created_at=datetime.now(UTC))
     try:
         with write_gate():
             session.execute(_INSERT_SUBMISSION, row)
             session.commit()
-    except IntegrityError:  # the same attempt number arrived twice (a double click)
+    except IntegrityError:  # a concurrent copy of this form, or another answer, got in first
         session.rollback()
+        if queries.token_recorded(session, current_user.id, token):
+            return redirect(here + "#result")  # this very form: its answer is the one recorded
         flash("That answer arrived twice; only the first copy was recorded.", "info")
         return redirect(here)
     # No flash here: the page's result block says "recorded", so a POST leaves the session cookie

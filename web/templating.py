@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Flask, current_app
+from flask_login import current_user
 
 from web.bankaccess import as_utc
 from web.render import render_text, value_to_html
@@ -31,7 +32,23 @@ def has_endpoint(name: str) -> bool:
     return name in current_app.view_functions
 
 
+def unsafe_sandbox_warning() -> dict:
+    """`sandbox_warning` for staff when code is graded without isolation (the explicit
+    `STRIDE_SANDBOX=unsafe-no-isolation` opt-out), else None.
+
+    `app.extensions["stride_isolation"]` is the `grader.sandbox.Isolation` chosen at start-up
+    (absent or None when code is graded elsewhere).
+    """
+    isolation = current_app.extensions.get("stride_isolation")
+    if isolation is None or not getattr(isolation, "unsafe_opt_out", False):
+        return {"sandbox_warning": None}
+    if not (current_user.is_authenticated and current_user.is_instructor):
+        return {"sandbox_warning": None}
+    return {"sandbox_warning": isolation.warning()}
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(math=render_text, value=value_to_html, points=format_points,
                                  when=format_when, due=format_due)
     app.jinja_env.globals.update(has_endpoint=has_endpoint)
+    app.context_processor(unsafe_sandbox_warning)
