@@ -279,6 +279,7 @@ def _print_welcome(args: argparse.Namespace, logins) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Prepare (with --setup-demo or --migrate), check, and serve with the built-in server."""
+    from grader.sandbox import IsolationUnavailable
     from web.cli import setup_demo
     from web.db import SchemaOutOfDate, session_factory, upgrade_database
     from web.jobs import recover_stale_jobs
@@ -291,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
         upgrade_database(_configured_database_url())
     try:
         app = create_app()
-    except (SchemaOutOfDate, InsecureConfiguration) as exc:
+    except (SchemaOutOfDate, InsecureConfiguration, IsolationUnavailable) as exc:
         sys.exit(f"error: {exc}")
     if not args.check_only:
         _plain_http_cookies(app)

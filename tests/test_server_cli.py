@@ -52,3 +52,14 @@ def test_migrate_and_setup_demo_cannot_be_combined(instance, capsys):
         server.main(["--migrate", "--setup-demo"])
     assert "not allowed with argument" in capsys.readouterr().err
     assert not instance.exists()
+
+
+def test_without_a_working_sandbox_the_server_refuses_to_start_with_one_line(instance,
+                                                                            monkeypatch):
+    monkeypatch.setenv("STRIDE_BWRAP", "/nonexistent")
+    monkeypatch.delenv("STRIDE_SANDBOX", raising=False)
+    with pytest.raises(SystemExit) as stopped:
+        server.main(["--migrate"])
+    message = str(stopped.value.code)
+    assert message.startswith("error: Grading other people's code needs bubblewrap")
+    assert "apt-get install bubblewrap" in message and "STRIDE_SANDBOX=unsafe-no-isolation" in message
