@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.codegrade import grade_source
+from grader.code import grade_source
 from grader.sandbox import SandboxLimits, SandboxPool
 from grader.sandbox import bwrap_binary as bwrap_path
 

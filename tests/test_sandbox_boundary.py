@@ -174,7 +174,7 @@ def test_the_disk_quota_is_a_real_size_limit(pool):
               "        for _ in range(12):\n            fh.write(b'x' * (1 << 20))\n")
     [out] = run_calls(source, [TestCall("t0", "f", (1,))], limits=LIMITS, pool=pool)
     # 8 MB of tmpfs: the write fails (or the worker stops the child at the full disk).
-    assert out.outcome == "disk_quota" or "No space left" in out.status["exc_msg"]
+    assert out.outcome == "disk_quota" or "No space left" in out.status.exc_msg
 
 
 @needs_bwrap

@@ -3,7 +3,7 @@
 ``check`` is for students (public tests, their own code: without bubblewrap it runs with
 resource limits only and says so once), ``grade`` and ``batch`` for instructors (public and
 hidden tests, someone else's code: they refuse to run without isolation). All give the same
-verdicts as the web app because all call :func:`grader.codegrade.grade_source`.
+verdicts as the web app because all call :func:`grader.code.grade_source`.
 
 Exit codes: 0 when every attempted test passes, 1 when some test fails (or nothing was
 attempted), 2 for bad arguments, an unreadable file, or missing isolation.
@@ -29,7 +29,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from grader.codegrade import EXERCISES, CodeReport, grade_source, load_spec
+from grader.code import EXERCISES, CodeReport, grade_source, load_spec
 from grader.errors import GraderError, StudentCodeError
 from grader.sandbox import IsolationUnavailable, SandboxPool, require_isolation
 

@@ -1,4 +1,4 @@
-"""Name the bug behind a wrong answer by comparing it with mutated references.
+"""The likely-bug search: the one home of naming the bug behind a wrong code-exercise output.
 
 Runs in the trusted grader on the grader's own copies of a test's inputs: each mutation is the
 reference with one classic mistake (kernel flipped, bias missing, stride ignored, ...). When the
@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from grader import reference
+from grader.code.functions import edge_filter
+from grader.sandbox import Frame
 
 FORGOT_CACHE = ("{func} must return two things, (output, cache): it looks like you forgot to "
                 "return the cache that the backward pass needs.")
@@ -211,9 +213,8 @@ def _mutations(func: str, args: tuple, kwargs: Mapping, name: str, hidden: bool
                                  hidden)
     if func == "detect_edges":
         image, direction = args[0], kwargs["direction"]
-        vertical = np.array([[1.0, 0.0, -1.0]] * 3)
-        other = vertical if direction == "horizontal" else vertical.T
-        own = vertical if direction == "vertical" else vertical.T
+        own = edge_filter(direction)
+        other = edge_filter("horizontal" if direction == "vertical" else "vertical")
         return [
             ("Your output uses the filter of the other direction: the horizontal filter is the "
              "transpose of the vertical one.",
@@ -318,9 +319,9 @@ def size_formula(func: str, args: tuple, kwargs: Mapping) -> str | None:
 
 # ------------------------------------------------------------------------------ exceptions
 def explain_exception(func: str, args: tuple, kwargs: Mapping, exc_type: str, exc_msg: str,
-                      frames: Sequence) -> str | None:
+                      frames: Sequence[Frame]) -> str | None:
     """One sentence for the known pitfalls behind an exception, else None."""
-    code = " ".join(str(f[2]) for f in frames if isinstance(f, list) and len(f) == 3)
+    code = " ".join(f.text for f in frames)
     pad = _pad_of(func, args)
     if exc_type == "TypeError" and ("converted to Python scalars" in exc_msg
                                     or "float(b" in code.replace(" ", "")):
