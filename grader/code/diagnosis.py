@@ -184,6 +184,28 @@ def _signal_mutations(func: str, x: np.ndarray, k: np.ndarray, mode: str, pad: i
     return mutations
 
 
+def _step_mutations(a: np.ndarray, W: np.ndarray, b: np.ndarray) -> list[Mutation]:
+    return [
+        ("Your value matches the step with the kernel flipped: don't flip W.",
+         lambda: reference.conv_single_step(a, W[::-1, ::-1], b)),
+        ("Your value is the sum without the bias: add b.", lambda: np.sum(a * W)),
+        ("Your value has the bias added twice.", lambda: np.sum(a * W) + 2 * b.item()),
+    ]
+
+
+def _edge_mutations(image: np.ndarray, direction: str) -> list[Mutation]:
+    own = edge_filter(direction)
+    other = edge_filter("horizontal" if direction == "vertical" else "vertical")
+    return [
+        ("Your output uses the filter of the other direction: the horizontal filter is the "
+         "transpose of the vertical one.",
+         lambda: reference.correlate2d(image, other, mode="valid")),
+        ("Your output matches true convolution (the filter flipped), which negates edges: "
+         "apply the filter as it is (cross-correlation).",
+         lambda: reference.convolve2d(image, own, mode="valid")),
+    ]
+
+
 def _mutations(func: str, args: tuple, kwargs: Mapping, name: str, hidden: bool
                ) -> list[Mutation]:
     if func == "conv_forward":
@@ -191,13 +213,7 @@ def _mutations(func: str, args: tuple, kwargs: Mapping, name: str, hidden: bool
     if func == "pool_forward":
         return _pool_mutations(args[0], args[1], kwargs.get("mode", "max"), hidden)
     if func == "conv_single_step":
-        a, W, b = args
-        return [
-            ("Your value matches the step with the kernel flipped: don't flip W.",
-             lambda: reference.conv_single_step(a, W[::-1, ::-1], b)),
-            ("Your value is the sum without the bias: add b.", lambda: np.sum(a * W)),
-            ("Your value has the bias added twice.", lambda: np.sum(a * W) + 2 * b.item()),
-        ]
+        return _step_mutations(*args)
     if func == "conv_backward":
         return _conv_backward_mutations(name, *args)
     if func == "pool_backward":
@@ -212,17 +228,7 @@ def _mutations(func: str, args: tuple, kwargs: Mapping, name: str, hidden: bool
         return _signal_mutations(func, args[0], args[1], kwargs["mode"], kwargs.get("pad", 0),
                                  hidden)
     if func == "detect_edges":
-        image, direction = args[0], kwargs["direction"]
-        own = edge_filter(direction)
-        other = edge_filter("horizontal" if direction == "vertical" else "vertical")
-        return [
-            ("Your output uses the filter of the other direction: the horizontal filter is the "
-             "transpose of the vertical one.",
-             lambda: reference.correlate2d(image, other, mode="valid")),
-            ("Your output matches true convolution (the filter flipped), which negates edges: "
-             "apply the filter as it is (cross-correlation).",
-             lambda: reference.convolve2d(image, own, mode="valid")),
-        ]
+        return _edge_mutations(args[0], kwargs["direction"])
     return []
 
 

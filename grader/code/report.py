@@ -204,9 +204,9 @@ class CodeReport:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CodeReport:
         """Rebuild a report from :meth:`to_json` (either audience, or a report stored earlier)."""
+        functions = tuple(FunctionReport.from_json(f) for f in data.get("functions") or ())
         return cls(score=float(data.get("score", 0.0)), max_score=float(data.get("max_score", 0.0)),
-                   functions=tuple(FunctionReport.from_json(f) for f in data.get("functions") or ()),
-                   warnings=tuple(str(w) for w in data.get("warnings") or ()))
+                   functions=functions, warnings=tuple(str(w) for w in data.get("warnings") or ()))
 
     @property
     def all_attempted_pass(self) -> bool:

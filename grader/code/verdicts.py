@@ -19,7 +19,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from grader.code import diagnosis
+from grader.code.diagnosis import (
+    FORGOT_CACHE,
+    SCALAR_HINT,
+    explain_exception,
+    explain_shape,
+    explain_values,
+    size_formula,
+)
 from grader.code.functions import saved_items
 from grader.code.plan import Planned
 from grader.code.report import FunctionReport, FunctionStatus, TestReport, Verdict, hidden_message
@@ -135,7 +142,7 @@ def _exception(p: Planned, status: ChildStatus | None, source: str, at_import: b
     trace = _format_frames(frames)
     if trace:
         message += "\n" + trace
-    hint = diagnosis.explain_exception(p.func, p.args, p.kwargs, exc_type, exc_msg, frames)
+    hint = explain_exception(p.func, p.args, p.kwargs, exc_type, exc_msg, frames)
     student = _hidden_exception(exc_type, where, frames, source) if p.hidden else None
     return _report(p, Verdict.EXCEPTION, message, hint, student=student)
 
@@ -252,7 +259,7 @@ def _wrong_form(p: Planned, info: ValueInfo | None, arrays: Mapping[str, np.ndar
             if p.kind == "tuple0":
                 return _report(p, Verdict.WRONG_TYPE, f"{p.func} returned a single array; it "
                                "must return a tuple (output, cache).",
-                               diagnosis.FORGOT_CACHE.format(func=p.func))
+                               FORGOT_CACHE.format(func=p.func))
             return _report(p, Verdict.WRONG_TYPE, f"{p.func} returned a single array; it must "
                            "return the tuple (dA_prev, dW, db).")
         if not is_sequence or info.length != count:
@@ -311,14 +318,12 @@ def _compare(p: Planned, name: str, expected: np.ndarray, got: np.ndarray) -> Te
                        what=label)
     if p.kind == "scalar" and got.shape != ():
         return _report(p, Verdict.WRONG_SHAPE, f"{p.func} returned an array of shape {got.shape}; "
-                       "expected a single number.", diagnosis.SCALAR_HINT)
+                       "expected a single number.", SCALAR_HINT)
     if got.shape != expected.shape:
         # An exact match with a mutated output beats a guess from the shape alone.
-        hint = (diagnosis.explain_values(p.func, p.args, p.kwargs, name, got, expected,
-                                         hidden=p.hidden)
-                or diagnosis.explain_shape(p.func, p.args, p.kwargs, name, got.shape,
-                                           expected.shape))
-        formula = diagnosis.size_formula(p.func, p.args, p.kwargs)
+        hint = (explain_values(p.func, p.args, p.kwargs, name, got, expected, hidden=p.hidden)
+                or explain_shape(p.func, p.args, p.kwargs, name, got.shape, expected.shape))
+        formula = size_formula(p.func, p.args, p.kwargs)
         message = f"{label} has shape {got.shape}; expected {expected.shape}."
         return _report(p, Verdict.WRONG_SHAPE, message + (f" {formula}" if formula else ""), hint,
                        what=label)
@@ -350,8 +355,7 @@ def _wrong_values(p: Planned, name: str, label: str, expected: np.ndarray, got: 
     if got.dtype.kind in "iu" and expected.dtype.kind == "f":
         verdict = Verdict.WRONG_DTYPE
         message = f"{label} has integer dtype {got.dtype}, so values are truncated. " + message
-    hint = diagnosis.explain_values(p.func, p.args, p.kwargs, name, got, expected,
-                                    hidden=p.hidden)
+    hint = explain_values(p.func, p.args, p.kwargs, name, got, expected, hidden=p.hidden)
     return _report(p, verdict, message, hint, what=label)
 
 
