@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader.codegrade import grade_source  # noqa: E402
+from grader.code import grade_source  # noqa: E402
 from grader.sandbox import SandboxLimits, SandboxPool, TestCall, run_calls  # noqa: E402
 from grader.sandbox import bwrap_binary as bwrap_path  # noqa: E402
 from grader.sandbox.runner import bwrap_command  # noqa: E402

@@ -12,11 +12,12 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from grader import diagnosis, reference
-from grader.codegrade import (
+from grader import reference
+from grader.code import (
     EXERCISES,
     CodeReport,
     build_inputs,
+    diagnosis,
     grade_source,
     load_spec,
 )

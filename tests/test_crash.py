@@ -228,7 +228,7 @@ def test_a_gunicorn_worker_killed_mid_grading_leaves_its_job_requeued_and_graded
 
 BLOCKING_WORKER = """
 import pathlib, sys, time
-import grader.codegrade
+import grader.code
 
 def blocking_grade_source(source, **kwargs):
     gate = pathlib.Path(sys.argv[1])
@@ -236,7 +236,7 @@ def blocking_grade_source(source, **kwargs):
         time.sleep(0.05)
     raise SystemExit("unreachable")
 
-grader.codegrade.grade_source = blocking_grade_source
+grader.code.grade_source = blocking_grade_source
 from web.worker import main
 sys.exit(main(["--queue", sys.argv[2]]))
 """

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.codegrade import (
+from grader.code import (
     EXERCISES,
     CodeReport,
     TestReport,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.codegrade import grade_source
+from grader.code import grade_source
 from grader.sandbox import SandboxLimits, SandboxPool
 from grader.sandbox import bwrap_binary as bwrap_path
 
@@ -244,3 +244,15 @@ def test_the_grader_still_works_after_the_hostile_cases(pool):
     source = (ROOT / "tests" / "submissions" / "correct_loops.py").read_text()
     report = grade_source(source, functions=["conv_single_step"], limits=LIMITS, pool=pool)
     assert report.functions[0].status == "passed"
+
+
+@pytest.mark.parametrize("name", ["forged_frame_other_id.py", "forged_frame_huge_length.py"])
+def test_a_protocol_violation_is_reported_as_one_not_as_a_crash_of_python(pool, name):
+    source = (HOSTILE / name).read_text()
+    report = grade_source(source, functions=["conv_single_step"], include_hidden=False,
+                          limits=LIMITS, pool=pool)
+    first = report.functions[0].tests[0]
+    assert first.verdict == "crashed"
+    assert first.message == ("Your code was stopped in conv_single_step: the output could not "
+                             "be read: the result channel broke its protocol.")
+    assert "SIGKILL" not in _texts(report) and "Python crashed" not in _texts(report)

@@ -28,7 +28,7 @@ from web.jobs import (
 from web.models import CodeSubmission, Course, Enrollment, User, utcnow
 
 EXERCISE = "conv_step_by_step"
-pytest.importorskip("grader.codegrade", reason="the code grader is not installed")
+pytest.importorskip("grader.code", reason="the code grader is not installed")
 
 
 class Gate:
@@ -49,10 +49,10 @@ class Gate:
 
 @pytest.fixture
 def gate(monkeypatch):
-    import grader.codegrade
+    import grader.code
 
-    gate = Gate(grader.codegrade.grade_source)
-    monkeypatch.setattr(grader.codegrade, "grade_source", gate)
+    gate = Gate(grader.code.grade_source)
+    monkeypatch.setattr(grader.code, "grade_source", gate)
     yield gate
     gate.open()
 

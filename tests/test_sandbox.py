@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.sandbox import SandboxLimits, SandboxPool, TestCall, run_calls
+from grader.sandbox import Frame, SandboxLimits, SandboxPool, TestCall, run_calls
 from grader.sandbox import bwrap_binary as bwrap_path
 from grader.sandbox.runner import bwrap_command
 
@@ -38,7 +38,7 @@ def test_arrays_cross_as_npy_and_come_back_as_plain_arrays(pool):
     source = "import numpy as np\ndef double(x):\n    return np.asarray(x) * 2\n"
     [out] = _run(pool, source, TestCall("t0", "double", (np.arange(6.0).reshape(2, 3),)))
     assert out.outcome == "done"
-    assert out.status["ok"] is True
+    assert out.status.ok is True
     np.testing.assert_array_equal(out.arrays["r"], np.arange(6.0).reshape(2, 3) * 2)
     assert type(out.arrays["r"]) is np.ndarray
 
@@ -53,7 +53,7 @@ def test_ndarray_subclass_is_stripped_by_the_npz_round_trip(pool):
         "    return np.asarray(x).view(Liar)\n"
     )
     [out] = _run(pool, source, TestCall("t0", "f", (np.ones(3),)))
-    assert out.status["result"]["type"].endswith("Liar")
+    assert out.status.result.type.endswith("Liar")
     assert type(out.arrays["r"]) is np.ndarray
     assert (out.arrays["r"] == np.zeros(3)).tolist() == [False, False, False]
 
@@ -62,7 +62,7 @@ def test_tuples_keep_only_the_requested_items(pool):
     source = "def f(x):\n    return x, {'cache': x}\n"
     [out] = _run(pool, source, TestCall("t0", "f", (np.ones(2),), save=(0,)))
     assert set(out.arrays) == {"r0"}
-    assert out.status["result"]["len"] == 2
+    assert out.status.result.length == 2
 
 
 def test_a_timeout_is_per_call_and_later_calls_still_run(pool):
@@ -76,15 +76,15 @@ def test_a_timeout_is_per_call_and_later_calls_still_run(pool):
 
 def test_missing_function_is_reported_as_missing(pool):
     [out] = _run(pool, "x = 1\n", TestCall("t0", "absent", (1,)))
-    assert out.status["missing"] is True and out.status["ok"] is False
+    assert out.status.missing is True and out.status.ok is False
 
 
 def test_import_errors_carry_only_student_frames(pool):
     source = "import numpy as np\n\ndef f(x):\n    return x\n\nraise ValueError('nope')\n"
     [out] = _run(pool, source, TestCall("t0", "f", (1,)))
     assert out.outcome == "import_error"
-    assert out.status["exc_type"] == "ValueError"
-    assert out.status["frames"] == [[6, "<module>", "raise ValueError('nope')"]]
+    assert out.status.exc_type == "ValueError"
+    assert out.status.frames == (Frame(6, "<module>", "raise ValueError('nope')"),)
 
 
 def test_no_new_processes_or_threads(pool):
@@ -94,14 +94,14 @@ def test_no_new_processes_or_threads(pool):
         "def thread(x):\n    threading.Thread(target=print).start()\n"
     )
     fork, thread = _run(pool, source, TestCall("t0", "fork", (1,)), TestCall("t1", "thread", (1,)))
-    assert fork.status["exc_type"] == "BlockingIOError"
-    assert thread.status["exc_type"] == "RuntimeError"
+    assert fork.status.exc_type == "BlockingIOError"
+    assert thread.status.exc_type == "RuntimeError"
 
 
 def test_memory_cap_turns_into_memory_error(pool):
     source = "import numpy as np\ndef f(x):\n    return np.ones(10 ** 9)\n"
     [out] = _run(pool, source, TestCall("t0", "f", (1,)))
-    assert out.status["exc_type"] == "MemoryError"
+    assert out.status.exc_type == "MemoryError"
 
 
 def test_the_pool_is_safe_to_share_between_threads():
@@ -237,7 +237,7 @@ def test_with_the_explicit_opt_out_the_limits_still_apply_and_a_warning_says_so(
     finally:
         plain.shutdown()
     assert plain.isolation.mode == "limits-only" and plain.isolation.unsafe_opt_out
-    assert fork.status["exc_type"] == "BlockingIOError"
+    assert fork.status.exc_type == "BlockingIOError"
     assert loop.outcome == "timeout"
     assert ok.arrays["r"].tolist() == [2.0, 2.0]
     assert "SANDBOX DISABLED: Code runs without isolation" in caplog.text

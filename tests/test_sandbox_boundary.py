@@ -14,6 +14,7 @@ import pytest
 
 import grader.sandbox.runner as runner
 from grader.sandbox import Isolation, SandboxLimits, SandboxPool, TestCall, bwrap_binary, run_calls
+from grader.sandbox.outcome import ChildStatus, Frame, OutcomeKind, ValueInfo, parse_status
 from grader.sandbox.runner import _decode_arrays, _parse_npy
 
 REQUIRE_SERVICES = os.environ.get("STRIDE_REQUIRE_SERVICES") == "1"
@@ -174,7 +175,7 @@ def test_the_disk_quota_is_a_real_size_limit(pool):
               "        for _ in range(12):\n            fh.write(b'x' * (1 << 20))\n")
     [out] = run_calls(source, [TestCall("t0", "f", (1,))], limits=LIMITS, pool=pool)
     # 8 MB of tmpfs: the write fails (or the worker stops the child at the full disk).
-    assert out.outcome == "disk_quota" or "No space left" in out.status["exc_msg"]
+    assert out.outcome == "disk_quota" or "No space left" in out.status.exc_msg
 
 
 @needs_bwrap
@@ -216,3 +217,18 @@ def test_limits_only_scratch_directories_are_private_and_removed():
     finally:
         pool.shutdown()
     assert not root.exists()
+
+
+def test_the_childs_status_is_parsed_once_and_a_field_of_the_wrong_type_reads_as_missing():
+    status = parse_status({
+        "ok": True, "exc_type": 5, "stage": None,
+        "frames": [[3, "f", "x = 1"], ["3", "g", "y"], [1, 2], "frame"],
+        "result": {"type": "builtins.tuple", "len": "2", "items": "x", "shape": "big"}})
+    assert status == ChildStatus(ok=True, exc_type="5", frames=(Frame(3, "f", "x = 1"),),
+                                 result=ValueInfo(type="builtins.tuple"))
+    assert not status.result.is_sequence
+    nested = parse_status({"result": {"type": "t", "len": 2, "items": [{"len": 1}, 7]}})
+    assert nested.result.items == (ValueInfo(length=1), None) and nested.result.is_sequence
+    assert parse_status("garbage") is None and parse_status(None) is None
+    assert OutcomeKind.parse("bogus") is OutcomeKind.LOST
+    assert OutcomeKind.parse("import_timeout").at_import and not OutcomeKind.TIMEOUT.at_import

@@ -13,7 +13,7 @@ from web.db import session_factory
 from web.jobs import RESTART_MESSAGE, get_pool, recover_stale_jobs
 from web.models import CodeSubmission, User, utcnow
 
-pytest.importorskip("grader.codegrade", reason="the code grader is not installed")
+pytest.importorskip("grader.code", reason="the code grader is not installed")
 
 ZERO_PAD = """
 import numpy as np

@@ -336,7 +336,7 @@ def _code_cells(page: str) -> dict[str, list[str]]:
 
 
 def test_gradebook_shows_the_best_graded_code_score_per_exercise(app, client, auth):
-    from grader.codegrade import EXERCISES
+    from grader.code import EXERCISES
 
     first, second = EXERCISES[0], EXERCISES[1]
     _add_code(app, "alice", first, score=7.0)
@@ -360,7 +360,7 @@ def test_gradebook_shows_the_best_graded_code_score_per_exercise(app, client, au
 
 
 def test_drill_down_shows_the_best_graded_code_score_per_exercise(app, client, auth):
-    from grader.codegrade import EXERCISES
+    from grader.code import EXERCISES
     from web.code import exercise_title
 
     _add_code(app, "alice", EXERCISES[0], score=5.0)

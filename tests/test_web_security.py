@@ -106,7 +106,7 @@ def test_route_role_matrix(app, client, auth, role, method, template, expected):
 @pytest.mark.parametrize(("method", "template", "expected"), CODE_MATRIX,
                          ids=[f"{m} {t}" for m, t, _ in CODE_MATRIX])
 def test_code_route_role_matrix(app, client, auth, role, method, template, expected):
-    pytest.importorskip("grader.codegrade", reason="the code grader is not installed")
+    pytest.importorskip("grader.code", reason="the code grader is not installed")
     _check_matrix(app, client, auth, role, method, template, expected)
 
 

@@ -22,7 +22,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from grader.codegrade import student_view
+from grader.code import student_view
 from web import queries
 from web.db import get_session
 from web.jobs import WAITING_MESSAGE, get_pool, release_next, waits_behind
@@ -40,7 +40,7 @@ NOT_FOUND = "There is no code submission with that number among the ones you can
 
 
 def exercises() -> tuple[str, ...]:
-    from grader.codegrade import EXERCISES
+    from grader.code import EXERCISES
 
     return tuple(EXERCISES)
 
@@ -183,7 +183,7 @@ def submission(submission_id: int):
 
 def _report_for(row: CodeSubmission, staff_view: bool) -> dict | None:
     """The stored report (staff form) as this viewer may see it: students never see what a
-    hidden test passed in, expected or raised (`grader.codegrade.student_view`)."""
+    hidden test passed in, expected or raised (`grader.code.student_view`)."""
     if not row.report_json:
         return None
     stored = json.loads(row.report_json)

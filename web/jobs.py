@@ -1,6 +1,6 @@
 """Background grading of code submissions: the job's life, and the in-process thread pool.
 
-Each job calls `grader.codegrade.grade_source` (which runs the student's code in a sandboxed child
+Each job calls `grader.code.grade_source` (which runs the student's code in a sandboxed child
 process, never in this process) and writes the report in its own database session.
 
 A submission's life, the same in the in-process pool and in RQ workers (`web.queue`):
@@ -208,7 +208,7 @@ def grade_submission(sessions: sessionmaker[Session], submission_id: int,
 def _grade(source: str, exercise: str, submission_id: int) -> dict:
     """The column values of a finished row: a report, or a message saying why there is none."""
     try:
-        from grader.codegrade import grade_source
+        from grader.code import grade_source
         from grader.errors import StudentCodeError
 
         try:

@@ -3,7 +3,7 @@
 ``check`` is for students (public tests, their own code: without bubblewrap it runs with
 resource limits only and says so once), ``grade`` and ``batch`` for instructors (public and
 hidden tests, someone else's code: they refuse to run without isolation). All give the same
-verdicts as the web app because all call :func:`grader.codegrade.grade_source`.
+verdicts as the web app because all call :func:`grader.code.grade_source`.
 
 Exit codes: 0 when every attempted test passes, 1 when some test fails (or nothing was
 attempted), 2 for bad arguments, an unreadable file, or missing isolation.
@@ -29,12 +29,20 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from grader.codegrade import EXERCISES, CodeReport, grade_source, load_spec
+from grader.code import (
+    EXERCISES,
+    CodeReport,
+    FunctionStatus,
+    TestReport,
+    Verdict,
+    grade_source,
+    load_spec,
+)
 from grader.errors import GraderError, StudentCodeError
 from grader.sandbox import IsolationUnavailable, SandboxPool, require_isolation
 
-VERDICT_STYLES = {"pass": "green", "not attempted": "dim", "timeout": "yellow",
-                  "memory limit": "yellow"}
+VERDICT_STYLES = {Verdict.PASS: "green", Verdict.NOT_ATTEMPTED: "dim", Verdict.TIMEOUT: "yellow",
+                  Verdict.MEMORY_LIMIT: "yellow"}
 
 
 class IsolationRefused(click.ClickException):
@@ -91,7 +99,7 @@ def render_report(console: Console, report: CodeReport, title: str,
     table.add_column("Verdict", no_wrap=True)
     table.add_column("Details", ratio=3)
     for function in report.functions:
-        if function.status == "not attempted":
+        if function.status == FunctionStatus.NOT_ATTEMPTED:
             table.add_row(escape(function.name), "", "[dim]not attempted[/]", "")
             continue
         for i, test in enumerate(function.tests):
@@ -106,7 +114,7 @@ def render_report(console: Console, report: CodeReport, title: str,
     console.print(f"Score: [bold]{report.score:g} / {report.max_score:g}[/]")
 
 
-def _shown(test, audience: str) -> tuple[str, str]:
+def _shown(test: TestReport, audience: str) -> tuple[str, str]:
     """The test's name and details cell, escaped, for ``audience``."""
     name, message = test.name, test.message
     if audience == "staff" and test.hidden and test.staff_case is not None:
@@ -232,7 +240,7 @@ def _graded_note(source: str, report: CodeReport) -> str:
         message = test.staff_message or test.message
         if "while loading your file" in message:
             return message.splitlines()[0][:200]
-    if all(f.status == "not attempted" for f in report.functions):
+    if all(f.status == FunctionStatus.NOT_ATTEMPTED for f in report.functions):
         return "nothing attempted: the file defines none of the exercise's functions"
     return ""
 

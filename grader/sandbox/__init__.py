@@ -3,8 +3,9 @@
 Pieces: :mod:`~grader.sandbox.policy` (which isolation code runs under: grading other people's
 code requires bubblewrap), :mod:`~grader.sandbox.limits` (what a child may use),
 :mod:`~grader.sandbox.zygote` (the warm worker that forks one child per batch of tests;
-standalone, it imports only the standard library and numpy) and :mod:`~grader.sandbox.runner`
-(the trusted parent: jobs, workers, pools).
+standalone, it imports only the standard library and numpy), :mod:`~grader.sandbox.runner`
+(the trusted parent: jobs, workers, pools) and :mod:`~grader.sandbox.outcome` (what came back
+from one call, parsed once into typed values).
 
 Deployment settings, all optional:
 
@@ -20,6 +21,7 @@ started as another user, children run as that user, whose process limit then app
 """
 
 from grader.sandbox.limits import DEFAULT_LIMITS, SandboxLimits
+from grader.sandbox.outcome import ChildStatus, Frame, OutcomeKind, RawOutcome, ValueInfo
 from grader.sandbox.policy import (
     UNSAFE_OPT_OUT,
     Isolation,
@@ -30,7 +32,6 @@ from grader.sandbox.policy import (
     require_isolation,
 )
 from grader.sandbox.runner import (
-    RawOutcome,
     SandboxPool,
     TestCall,
     WirePlan,
@@ -43,12 +44,16 @@ from grader.sandbox.runner import (
 __all__ = [
     "DEFAULT_LIMITS",
     "UNSAFE_OPT_OUT",
+    "ChildStatus",
+    "Frame",
     "Isolation",
     "IsolationUnavailable",
+    "OutcomeKind",
     "RawOutcome",
     "SandboxLimits",
     "SandboxPool",
     "TestCall",
+    "ValueInfo",
     "WirePlan",
     "bwrap_binary",
     "default_pool",

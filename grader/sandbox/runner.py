@@ -43,6 +43,7 @@ import numpy as np
 
 from grader.errors import SandboxError
 from grader.sandbox.limits import DEFAULT_LIMITS, MB, SandboxLimits
+from grader.sandbox.outcome import OutcomeKind, RawOutcome, parse_status
 from grader.sandbox.policy import (
     Isolation,
     IsolationUnavailable,
@@ -82,29 +83,6 @@ class TestCall:
     solo: bool = False
 
 
-@dataclass(frozen=True)
-class RawOutcome:
-    """What came back from one call, before any verdict.
-
-    ``outcome`` is one of "done", "timeout", "skipped_after_timeout" (an earlier call of the
-    same function timed out), "crashed", "disk_quota", "import_error", "import_timeout",
-    "import_crashed", "import_disk_quota", "lost" (the worker itself died or overran). ``status`` is the child's
-    JSON status (validated to be a dict) and ``arrays`` its saved outputs, either None when
-    missing or unreadable (``problem`` then says why).
-    """
-
-    id: str
-    outcome: str
-    status: dict | None = None
-    arrays: dict[str, np.ndarray] | None = None
-    exit: int | None = None
-    signal: int | None = None
-    lifetime: float | None = None
-    cpu: float | None = None
-    problem: str | None = None
-
-
-# ------------------------------------------------------------------------------ environment
 def _scratch_parent() -> str | None:
     """Where a limits-only worker's scratch directory goes: ``STRIDE_SANDBOX_TMP``, else
     /dev/shm (memory-backed), else the system temp dir."""
@@ -626,7 +604,7 @@ def _collect(reply: dict | None, ids: Sequence[str], limits: SandboxLimits
     if reply is None or not isinstance(reply.get("outcomes"), list):
         if reply is not None and "error" in reply:
             raise SandboxError(f"the sandbox worker failed: {str(reply['error'])[:500]}")
-        return [RawOutcome(id=i, outcome="lost") for i in ids]
+        return [RawOutcome(id=i, outcome=OutcomeKind.LOST) for i in ids]
     by_id = {o.get("id"): o for o in reply["outcomes"] if isinstance(o, dict)}
     return [_outcome(test_id, by_id.get(test_id), limits) for test_id in ids]
 
@@ -637,13 +615,13 @@ def _number(value: Any) -> float | int | None:
 
 def _outcome(test_id: str, info: dict | None, limits: SandboxLimits) -> RawOutcome:
     if info is None:
-        return RawOutcome(id=test_id, outcome="lost")
-    status = info.get("status") if isinstance(info.get("status"), dict) else None
+        return RawOutcome(id=test_id, outcome=OutcomeKind.LOST)
+    status = parse_status(info.get("status"))
     arrays, problem = _decode_arrays(info.get("arrays"), limits.fsize_mb * MB)
     if isinstance(info.get("problem"), str):
         problem = info["problem"][:300]
     return RawOutcome(
-        id=test_id, outcome=str(info.get("outcome")), status=status, arrays=arrays,
+        id=test_id, outcome=OutcomeKind.parse(info.get("outcome")), status=status, arrays=arrays,
         exit=_number(info.get("exit")), signal=_number(info.get("signal")),
         lifetime=_number(info.get("lifetime")), cpu=_number(info.get("cpu")), problem=problem,
     )

@@ -1,4 +1,4 @@
-"""Name the bug behind a wrong answer by comparing it with mutated references.
+"""The likely-bug search: the one home of naming the bug behind a wrong code-exercise output.
 
 Runs in the trusted grader on the grader's own copies of a test's inputs: each mutation is the
 reference with one classic mistake (kernel flipped, bias missing, stride ignored, ...). When the
@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from grader import reference
+from grader.code.functions import edge_filter
+from grader.sandbox import Frame
 
 FORGOT_CACHE = ("{func} must return two things, (output, cache): it looks like you forgot to "
                 "return the cache that the backward pass needs.")
@@ -182,6 +184,28 @@ def _signal_mutations(func: str, x: np.ndarray, k: np.ndarray, mode: str, pad: i
     return mutations
 
 
+def _step_mutations(a: np.ndarray, W: np.ndarray, b: np.ndarray) -> list[Mutation]:
+    return [
+        ("Your value matches the step with the kernel flipped: don't flip W.",
+         lambda: reference.conv_single_step(a, W[::-1, ::-1], b)),
+        ("Your value is the sum without the bias: add b.", lambda: np.sum(a * W)),
+        ("Your value has the bias added twice.", lambda: np.sum(a * W) + 2 * b.item()),
+    ]
+
+
+def _edge_mutations(image: np.ndarray, direction: str) -> list[Mutation]:
+    own = edge_filter(direction)
+    other = edge_filter("horizontal" if direction == "vertical" else "vertical")
+    return [
+        ("Your output uses the filter of the other direction: the horizontal filter is the "
+         "transpose of the vertical one.",
+         lambda: reference.correlate2d(image, other, mode="valid")),
+        ("Your output matches true convolution (the filter flipped), which negates edges: "
+         "apply the filter as it is (cross-correlation).",
+         lambda: reference.convolve2d(image, own, mode="valid")),
+    ]
+
+
 def _mutations(func: str, args: tuple, kwargs: Mapping, name: str, hidden: bool
                ) -> list[Mutation]:
     if func == "conv_forward":
@@ -189,13 +213,7 @@ def _mutations(func: str, args: tuple, kwargs: Mapping, name: str, hidden: bool
     if func == "pool_forward":
         return _pool_mutations(args[0], args[1], kwargs.get("mode", "max"), hidden)
     if func == "conv_single_step":
-        a, W, b = args
-        return [
-            ("Your value matches the step with the kernel flipped: don't flip W.",
-             lambda: reference.conv_single_step(a, W[::-1, ::-1], b)),
-            ("Your value is the sum without the bias: add b.", lambda: np.sum(a * W)),
-            ("Your value has the bias added twice.", lambda: np.sum(a * W) + 2 * b.item()),
-        ]
+        return _step_mutations(*args)
     if func == "conv_backward":
         return _conv_backward_mutations(name, *args)
     if func == "pool_backward":
@@ -210,18 +228,7 @@ def _mutations(func: str, args: tuple, kwargs: Mapping, name: str, hidden: bool
         return _signal_mutations(func, args[0], args[1], kwargs["mode"], kwargs.get("pad", 0),
                                  hidden)
     if func == "detect_edges":
-        image, direction = args[0], kwargs["direction"]
-        vertical = np.array([[1.0, 0.0, -1.0]] * 3)
-        other = vertical if direction == "horizontal" else vertical.T
-        own = vertical if direction == "vertical" else vertical.T
-        return [
-            ("Your output uses the filter of the other direction: the horizontal filter is the "
-             "transpose of the vertical one.",
-             lambda: reference.correlate2d(image, other, mode="valid")),
-            ("Your output matches true convolution (the filter flipped), which negates edges: "
-             "apply the filter as it is (cross-correlation).",
-             lambda: reference.convolve2d(image, own, mode="valid")),
-        ]
+        return _edge_mutations(args[0], kwargs["direction"])
     return []
 
 
@@ -318,9 +325,9 @@ def size_formula(func: str, args: tuple, kwargs: Mapping) -> str | None:
 
 # ------------------------------------------------------------------------------ exceptions
 def explain_exception(func: str, args: tuple, kwargs: Mapping, exc_type: str, exc_msg: str,
-                      frames: Sequence) -> str | None:
+                      frames: Sequence[Frame]) -> str | None:
     """One sentence for the known pitfalls behind an exception, else None."""
-    code = " ".join(str(f[2]) for f in frames if isinstance(f, list) and len(f) == 3)
+    code = " ".join(f.text for f in frames)
     pad = _pad_of(func, args)
     if exc_type == "TypeError" and ("converted to Python scalars" in exc_msg
                                     or "float(b" in code.replace(" ", "")):

@@ -1,0 +1,143 @@
+"""Grade a student's NumPy exercise file: the one home of :func:`grade_source`.
+
+The student's code only ever runs in the sandbox (:mod:`grader.sandbox`). In the trusted
+process, :mod:`grader.code.plan` builds each test's inputs from the exercise spec
+(``exercises/specs/``) and computes the expected outputs with :mod:`grader.reference` on its
+own copies; the sandbox runs the calls; :mod:`grader.code.verdicts` turns what came back into
+verdicts (pass, wrong values, wrong shape, wrong dtype, wrong type, not finite, exception,
+timeout, memory limit, crashed, not attempted, too slow), and :mod:`grader.code.diagnosis`
+names the likely bug when values are wrong. The result is a typed
+:class:`~grader.code.report.CodeReport`.
+
+Hidden inputs never reach the run that produces public feedback: the public tests run in one
+sandboxed child and the hidden tests in another, afterwards, so public messages (which show
+what the student's code returned or raised) cannot echo what a hidden test passed in.
+
+Isolation
+---------
+``grade_source(..., own_code=False)`` (the server, ``grader grade``, ``grader batch``) grades
+someone else's code and calls ``require_isolation()`` first: without working bubblewrap it
+raises :class:`IsolationUnavailable`, unless the operator opted out explicitly. Only a
+student's check of their own code (``own_code=True``) runs with resource limits alone; the
+report's ``warnings`` then say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from grader.code.plan import Planned, plan
+from grader.code.report import CodeReport
+from grader.code.spec import load_spec
+from grader.code.verdicts import MAX_SOURCE_BYTES, judge_function
+from grader.errors import StudentCodeError
+from grader.sandbox import (
+    DEFAULT_LIMITS,
+    ChildStatus,
+    OutcomeKind,
+    RawOutcome,
+    SandboxLimits,
+    SandboxPool,
+    WirePlan,
+    local_isolation,
+    require_isolation,
+    run_calls,
+)
+
+
+def _decode_source(source: str | bytes) -> str:
+    if isinstance(source, bytes):
+        try:
+            source = source.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise StudentCodeError(
+                f"the file is not UTF-8 text (byte {err.start} cannot be read); save it as a "
+                "plain .py file and try again") from None
+    if not isinstance(source, str):
+        raise StudentCodeError(f"expected the program text, got {type(source).__name__}")
+    if "\x00" in source:
+        raise StudentCodeError("the file contains NUL bytes: it is not a Python source file")
+    return source.removeprefix("\ufeff")
+
+
+def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
+                 include_hidden: bool = True, functions: Sequence[str] | None = None,
+                 limits: SandboxLimits = DEFAULT_LIMITS, pool: SandboxPool | None = None,
+                 progress: Callable[[str], None] | None = None,
+                 own_code: bool = False) -> CodeReport:
+    """Grade a submission of ``exercise`` in the sandbox.
+
+    Parameters
+    ----------
+    source : str or bytes
+        The student's file (bytes must be UTF-8).
+    exercise : str
+        One of :data:`~grader.code.spec.EXERCISES`.
+    include_hidden : bool
+        Run the hidden tests too (the server and instructors); ``grader check`` does not.
+    functions : sequence of str, optional
+        Only these functions (default: every function of the exercise).
+    limits : SandboxLimits
+        Resource limits of the sandboxed child.
+    pool : SandboxPool, optional
+        The warm workers to use (default: the process-wide pool).
+    progress : callable, optional
+        Called with a short phase description ("running", "checking").
+    own_code : bool
+        True only for a student checking their own code on their own machine: then the code
+        may run with resource limits alone when bubblewrap is unavailable (the report's
+        ``warnings`` say so). False (the server, ``grader grade``, ``grader batch``) requires
+        isolation.
+
+    Returns
+    -------
+    CodeReport
+        The full (staff) report; ``report.to_json()`` and ``report.redacted()`` are the
+        student's form.
+
+    Raises
+    ------
+    IsolationUnavailable
+        With ``own_code=False``, when bubblewrap does not work and the operator did not opt out.
+    StudentCodeError
+        Only when ``source`` is not text at all.
+    ValueError
+        On an unknown exercise or function name.
+    """
+    isolation = local_isolation() if own_code else require_isolation()
+    text = _decode_source(source)
+    spec = load_spec(exercise)
+    chosen = tuple(spec.function(n).name for n in functions) if functions else tuple(
+        f.name for f in spec.functions)
+    planned = plan(exercise, chosen, include_hidden, limits)
+    if progress:
+        progress("running")
+    outcomes = _run(text, planned, limits, pool, own_code)
+    if progress:
+        progress("checking")
+    reports = [judge_function(name, [p for p in planned[0] if p.func == name], outcomes,
+                              text, limits) for name in chosen]
+    warning = isolation.warning()
+    return CodeReport(
+        score=sum(f.score for f in reports), max_score=sum(f.max_score for f in reports),
+        functions=tuple(reports), warnings=(warning,) if warning else (),
+    )
+
+
+def _run(text: str, planned: tuple[tuple[Planned, ...], WirePlan, WirePlan],
+         limits: SandboxLimits, pool: SandboxPool | None, own_code: bool
+         ) -> dict[str, RawOutcome]:
+    """Every planned call's outcome by call id; a file too large to run is not run at all."""
+    tests, public_plan, hidden_plan = planned
+    if len(text.encode("utf-8")) > MAX_SOURCE_BYTES:
+        return {p.call.id: _too_large() for p in tests}
+    # Public first, in a child of its own: nothing a hidden test passes in can reach it.
+    return {r.id: r for wire in (public_plan, hidden_plan)
+            for r in run_calls(text, wire, limits=limits, pool=pool, own_code=own_code)}
+
+
+def _too_large() -> RawOutcome:
+    return RawOutcome(id="", outcome=OutcomeKind.IMPORT_ERROR, status=ChildStatus(
+        exc_type="FileTooLarge",
+        exc_msg=f"the file is larger than {MAX_SOURCE_BYTES // 1024} KB"))
+

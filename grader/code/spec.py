@@ -1,0 +1,131 @@
+"""Exercise specs: the one home of loading and validating ``exercises/specs/*.yaml``.
+
+A spec names an exercise's graded functions, their result kinds, their test cases (public or
+hidden, with points, tolerances and time limits, plus the parameters the function's input
+builder reads) and an optional speed challenge. Errors name the file, the function and the case.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from grader.code.functions import FUNCTIONS, RESULT_KINDS
+from grader.errors import ProblemSpecError
+
+EXERCISES = ("conv_step_by_step", "convolution_basics")
+SPECS_DIR = Path(__file__).resolve().parents[2] / "exercises" / "specs"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One test case: the builder's parameters plus grading settings."""
+
+    name: str
+    public: bool
+    points: float
+    rtol: float
+    atol: float
+    time_limit: float
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SpeedSpec:
+    """A "vectorize it" challenge: the named case must run within ``budget_ms``."""
+
+    case: str
+    budget_ms: float
+    points: float
+    public: bool
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One graded function of an exercise: its result kind (see ``RESULT_KINDS``) and cases."""
+
+    name: str
+    result: str
+    cases: tuple[Case, ...]
+    speed: SpeedSpec | None = None
+
+
+@dataclass(frozen=True)
+class ExerciseSpec:
+    """One exercise file's graded functions, in the spec's order."""
+
+    name: str
+    title: str
+    functions: tuple[FunctionSpec, ...]
+
+    def function(self, name: str) -> FunctionSpec:
+        for spec in self.functions:
+            if spec.name == name:
+                return spec
+        known = ", ".join(f.name for f in self.functions)
+        raise ValueError(f"exercise {self.name!r} has no function {name!r} (it has: {known})")
+
+
+CASE_KEYS = ("name", "public", "points", "rtol", "atol", "time_limit")
+
+
+def _spec_error(path: Path, where: str, message: str) -> ProblemSpecError:
+    return ProblemSpecError(f"{path.name}: {where}: {message}")
+
+
+def _parse_case(path: Path, func: str, raw: Any, defaults: Mapping[str, Any]) -> Case:
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
+        raise _spec_error(path, func, f"each case needs a mapping with a name, got {raw!r}")
+    merged = {**defaults, **raw}
+    try:
+        return Case(
+            name=merged["name"], public=bool(merged.get("public", True)),
+            points=float(merged.get("points", 1)), rtol=float(merged.get("rtol", 1e-6)),
+            atol=float(merged.get("atol", 1e-8)), time_limit=float(merged.get("time_limit", 3)),
+            params={k: v for k, v in raw.items() if k not in CASE_KEYS},
+        )
+    except (TypeError, ValueError) as err:
+        raise _spec_error(path, f"{func} case {raw['name']!r}", str(err)) from None
+
+
+def _parse_function(path: Path, name: str, raw: Any, defaults: Mapping) -> FunctionSpec:
+    if not isinstance(raw, Mapping) or raw.get("result") not in RESULT_KINDS:
+        raise _spec_error(path, name, f"result must be one of {RESULT_KINDS}, got {raw!r}")
+    fdefaults = {**defaults, **{k: raw[k] for k in ("rtol", "atol", "time_limit") if k in raw}}
+    cases = tuple(_parse_case(path, name, c, fdefaults) for c in raw.get("cases") or ())
+    if not cases or len({c.name for c in cases}) != len(cases):
+        raise _spec_error(path, name, "needs at least one case, with unique names")
+    speed = None
+    if raw.get("speed"):
+        s = raw["speed"]
+        if s.get("case") not in {c.name for c in cases}:
+            raise _spec_error(path, f"{name}.speed", f"unknown case {s.get('case')!r}")
+        speed = SpeedSpec(s["case"], float(s["budget_ms"]), float(s.get("points", 0)),
+                          bool(s.get("public", True)))
+    return FunctionSpec(name, raw["result"], cases, speed)
+
+
+@functools.lru_cache(maxsize=8)
+def load_spec(exercise: str, specs_dir: Path = SPECS_DIR) -> ExerciseSpec:
+    """Read and validate ``exercises/specs/<exercise>.yaml``."""
+    if exercise not in EXERCISES:
+        raise ValueError(f"unknown exercise {exercise!r}; choose one of {EXERCISES}")
+    path = specs_dir / f"{exercise}.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise _spec_error(path, "file", str(err)) from None
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("functions"), Mapping):
+        raise _spec_error(path, "functions", "missing or not a mapping")
+    defaults = raw.get("defaults") or {}
+    functions = tuple(_parse_function(path, name, body, defaults)
+                      for name, body in raw["functions"].items())
+    for spec in functions:
+        if spec.name not in FUNCTIONS:
+            raise _spec_error(path, spec.name, "no input builder for this function")
+    return ExerciseSpec(exercise, str(raw.get("title", exercise)), functions)

@@ -1,0 +1,374 @@
+"""Verdicts: the one home of the ladder that turns a typed sandbox outcome into a test report.
+
+For each planned test, :func:`judge_function` reads the :class:`~grader.sandbox.RawOutcome`
+(the child's status already parsed by :mod:`grader.sandbox.outcome`, never its raw JSON) and
+climbs the ladder: did the file load, did the call return, is the result an array, of the
+right shape, dtype, finite, close to the expected values, fast enough. When values or shapes
+are wrong, :mod:`grader.code.diagnosis` names the likely bug. A hidden test's student message
+is built from the verdict alone (see :mod:`grader.code.report`).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import math
+import re
+import signal
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from grader.code.diagnosis import (
+    FORGOT_CACHE,
+    SCALAR_HINT,
+    explain_exception,
+    explain_shape,
+    explain_values,
+    size_formula,
+)
+from grader.code.functions import saved_items
+from grader.code.plan import Planned
+from grader.code.report import FunctionReport, FunctionStatus, TestReport, Verdict, hidden_message
+from grader.sandbox import ChildStatus, Frame, OutcomeKind, RawOutcome, SandboxLimits, ValueInfo
+
+MAX_SOURCE_BYTES = 512 * 1024  # a larger file is not run, and not parsed to find its functions
+
+
+def judge_function(name: str, planned: Sequence[Planned], outcomes: Mapping[str, RawOutcome],
+                   source: str, limits: SandboxLimits) -> FunctionReport:
+    """One function's report from its planned tests and their outcomes (by call id)."""
+    tests = []
+    for p in planned:
+        report = _judge(p, outcomes[p.call.id], source, limits)
+        if p.speed is not None:
+            report = _judge_speed(p, report, outcomes[p.call.id])
+        tests.append(report)
+    if all(t.verdict == Verdict.NOT_ATTEMPTED for t in tests):
+        status = FunctionStatus.NOT_ATTEMPTED
+    else:
+        status = FunctionStatus.PASSED if all(t.passed for t in tests) else FunctionStatus.FAILED
+    return FunctionReport(name, status, tuple(tests))
+
+
+def _report(p: Planned, verdict: Verdict, message: str, diagnosis_text: str | None = None, *,
+            student: str | None = None, what: str | None = None) -> TestReport:
+    """The test's report; for a hidden test, ``message`` is kept for staff only.
+
+    A hidden test shows ``student`` (only pass text that depends on nothing the test or the
+    student's code chose) or else a sentence built from the verdict and ``what`` failed.
+    """
+    passed = verdict == Verdict.PASS
+    points = p.speed.points if p.speed else p.case.points
+    case = f"speed: {p.case.name}" if p.speed else p.case.name
+    earned = points if passed else 0.0
+    if not p.hidden:
+        return TestReport(case, passed, verdict, message, diagnosis_text, earned, points)
+    shown = student if student is not None else hidden_message(verdict, what or p.func)
+    return TestReport(f"hidden test {p.hidden_number}", passed, verdict, shown, diagnosis_text,
+                      earned, points, hidden=True, staff_case=case, staff_message=message)
+
+
+def _mentions(source: str, func: str) -> bool:
+    if len(source) > MAX_SOURCE_BYTES:
+        return f"def {func}" in source
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return f"def {func}" in source
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == func:
+            return True
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.Import, ast.ImportFrom)):
+            if func in ast.dump(node):
+                return True
+    return False
+
+
+def _judge(p: Planned, raw: RawOutcome, source: str, limits: SandboxLimits) -> TestReport:
+    outcome = raw.outcome
+    if outcome.at_import and not _mentions(source, p.func):
+        return _not_attempted(p, f"{p.func} is not defined in your file.")
+    if outcome == OutcomeKind.IMPORT_ERROR:
+        return _exception(p, raw.status, source, at_import=True)
+    if outcome in (OutcomeKind.IMPORT_TIMEOUT, OutcomeKind.TIMEOUT):
+        return _timeout(p, at_import=outcome.at_import, limits=limits)
+    if outcome in (OutcomeKind.DISK_QUOTA, OutcomeKind.IMPORT_DISK_QUOTA):
+        message = (f"Your code wrote more than {limits.disk_mb} MB of files and was stopped: "
+                   "return results instead of writing files.")
+        return _report(p, Verdict.CRASHED, message, student=message)
+    if outcome == OutcomeKind.SKIPPED_AFTER_TIMEOUT:
+        message = f"Not run: an earlier test of {p.func} ran out of time, so this one would too."
+        return _report(p, Verdict.TIMEOUT, message, student=message)
+    if outcome in (OutcomeKind.IMPORT_CRASHED, OutcomeKind.CRASHED, OutcomeKind.LOST):
+        return _crashed(p, raw, limits)
+    return _judge_done(p, raw, source)
+
+
+def _judge_done(p: Planned, raw: RawOutcome, source: str) -> TestReport:
+    """A call the child finished: what its status and its saved outputs say."""
+    status = raw.status
+    if status is None:
+        return _report(p, Verdict.CRASHED, "Your code ended without writing a result: did it "
+                       "call os._exit(), or crash the interpreter?")
+    if status.missing:
+        return _not_attempted(p, f"{p.func} is not defined in your file.")
+    if not status.ok:
+        if status.stage == "save":
+            return _unsaveable(p, status)
+        return _exception(p, status, source, at_import=False)
+    if raw.problem:
+        return _report(p, Verdict.WRONG_TYPE, f"Your {p.func} returned something that is not a "
+                       f"plain numeric array: {raw.problem}.")
+    return _check_result(p, status.result, raw.arrays or {})
+
+
+def _not_attempted(p: Planned, message: str) -> TestReport:
+    return _report(p, Verdict.NOT_ATTEMPTED, message, student=message)
+
+
+def _exception(p: Planned, status: ChildStatus | None, source: str, at_import: bool
+               ) -> TestReport:
+    status = status or ChildStatus()
+    exc_type, exc_msg, frames = status.exc_type, status.exc_msg, status.frames
+    if exc_type == "NotImplementedError" and not at_import:
+        return _not_attempted(p, f"{p.func} still raises NotImplementedError.")
+    if exc_type == "MemoryError":
+        message = (f"{p.func} ran out of memory (the limit is the sandbox's memory cap): does "
+                   "it build a much larger array than needed?")
+        return _report(p, Verdict.MEMORY_LIMIT, message, student=message)
+    where = "while loading your file" if at_import else f"in {p.func}"
+    message = f"{exc_type} {where}: {exc_msg}".rstrip(": ")
+    trace = _format_frames(frames)
+    if trace:
+        message += "\n" + trace
+    hint = explain_exception(p.func, p.args, p.kwargs, exc_type, exc_msg, frames)
+    student = _hidden_exception(exc_type, where, frames, source) if p.hidden else None
+    return _report(p, Verdict.EXCEPTION, message, hint, student=student)
+
+
+BUILTIN_EXCEPTIONS = frozenset(name for name, value in vars(builtins).items()
+                               if isinstance(value, type) and issubclass(value, BaseException))
+NUMPY_EXCEPTIONS = frozenset({"AxisError", "LinAlgError", "DTypePromotionError", "TooHardError"})
+SYNTHETIC_FRAMES = frozenset({"<module>", "<lambda>", "<listcomp>", "<genexpr>", "<dictcomp>",
+                              "<setcomp>"})
+
+
+def _hidden_exception(exc_type: str, where: str, frames: Sequence[Frame], source: str) -> str:
+    """A hidden test's exception: its type and the student's own lines, never its text.
+
+    The type is shown when it is a built-in or NumPy exception or a class the file defines
+    (a name made up at run time could spell out an input); a frame is shown only when its
+    text is the file's own line at that number.
+    """
+    shown = exc_type if _declared_exception(exc_type, source) else "an exception"
+    message = f"Your code raised {shown} {where} on this hidden test."
+    trace = _format_frames(_own_frames(frames, source))
+    return message + ("\n" + trace if trace else "")
+
+
+def _declared_exception(name: str, source: str) -> bool:
+    if name in BUILTIN_EXCEPTIONS or name in NUMPY_EXCEPTIONS:
+        return True
+    return name.isidentifier() and re.search(
+        rf"^\s*class\s+{re.escape(name)}\b", source, re.MULTILINE) is not None
+
+
+def _own_frames(frames: Sequence[Frame], source: str) -> list[Frame]:
+    lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    kept = []
+    for frame in frames:
+        line = lines[frame.lineno - 1] if 1 <= frame.lineno <= len(lines) else None
+        if line is None or frame.text != line.strip()[:200]:
+            continue
+        named = frame.name in SYNTHETIC_FRAMES or (frame.name.isidentifier() and re.search(
+            rf"\bdef\s+{re.escape(frame.name)}\b", source) is not None)
+        kept.append(frame if named else Frame(frame.lineno, "your code", frame.text))
+    return kept
+
+
+def _format_frames(frames: Sequence[Frame]) -> str:
+    return "\n".join(f"  line {f.lineno}, in {f.name}: {f.text[:160]}" for f in frames[-6:])
+
+
+def _timeout(p: Planned, at_import: bool, limits: SandboxLimits) -> TestReport:
+    if at_import:
+        return _report(p, Verdict.TIMEOUT, f"Your file's top-level code ran longer than "
+                       f"{limits.import_wall_s:g} s: move work into functions, or remove an "
+                       "endless loop.")
+    return _report(p, Verdict.TIMEOUT, f"{p.func} did not return within {p.call.wall_s:g} s "
+                   "(its time limit): is there a loop that never ends, or a very slow one?")
+
+
+SIGNAL_NAMES = {int(s): s.name for s in signal.Signals}
+
+
+def _crashed(p: Planned, raw: RawOutcome, limits: SandboxLimits) -> TestReport:
+    if raw.outcome == OutcomeKind.LOST:
+        return _report(p, Verdict.CRASHED, "The sandbox stopped while running your code: did "
+                       "it signal or stop its parent process?")
+    when = "while loading your file" if raw.outcome.at_import else f"in {p.func}"
+    if raw.problem:
+        # The worker stopped the child for breaking the result channel's protocol: its signal
+        # is the worker's kill, not a crash of Python.
+        return _report(p, Verdict.CRASHED, f"Your code was stopped {when}: {raw.problem}.")
+    sig = raw.signal
+    if sig in (signal.SIGXCPU, signal.SIGKILL) and (raw.cpu or 0) >= limits.cpu_s * 0.9:
+        return _report(p, Verdict.TIMEOUT, f"Your code used up its CPU time ({limits.cpu_s:g} "
+                       f"s) {when}: is there a loop that never ends?")
+    if sig is not None:
+        name = SIGNAL_NAMES.get(sig, f"signal {sig}")
+        return _report(p, Verdict.CRASHED, f"Python crashed {when} ({name}). This happens with "
+                       "ctypes or other low-level tricks, or when memory runs out.")
+    return _report(p, Verdict.CRASHED, f"Your code ended the process {when} (exit code "
+                   f"{raw.exit}) before returning: remove sys.exit()/os._exit() and return the "
+                   "result.")
+
+
+def _unsaveable(p: Planned, status: ChildStatus) -> TestReport:
+    info = status.result or ValueInfo()
+    # Numeric arrays only fail to save when they exceed the file-size limit (or memory).
+    too_large = status.exc_type in ("OSError", "MemoryError")
+    if info.dtype and too_large:
+        return _report(p, Verdict.WRONG_SHAPE, f"{p.func} returned an array of shape "
+                       f"{info.shape}, far larger than expected: the grader cannot bring it "
+                       "back.")
+    if info.dtype:
+        return _report(p, Verdict.WRONG_DTYPE, f"{p.func} returned an array of dtype "
+                       f"{info.dtype}; return numbers (a float array), not Python objects.")
+    return _report(p, Verdict.WRONG_TYPE, f"{p.func} returned a value the grader cannot read "
+                   f"({status.exc_type}: {status.exc_msg[:200]}).")
+
+
+def _type_name(info: ValueInfo | None) -> str:
+    if info is None:
+        return "an unknown value"
+    name = info.type.removeprefix("builtins.")
+    if info.is_sequence:
+        return f"a {name} of {info.length} items"
+    return f"a {name}"
+
+
+def _wrong_form(p: Planned, info: ValueInfo | None, arrays: Mapping[str, np.ndarray]
+                ) -> TestReport | None:
+    """A "wrong type" report when the return value is not of the form the kind asks for."""
+    is_sequence = info is not None and info.is_sequence
+    if p.kind in ("tuple0", "grads"):
+        count = 2 if p.kind == "tuple0" else 3
+        if not is_sequence and "r" in arrays:
+            if p.kind == "tuple0":
+                return _report(p, Verdict.WRONG_TYPE, f"{p.func} returned a single array; it "
+                               "must return a tuple (output, cache).",
+                               FORGOT_CACHE.format(func=p.func))
+            return _report(p, Verdict.WRONG_TYPE, f"{p.func} returned a single array; it must "
+                           "return the tuple (dA_prev, dW, db).")
+        if not is_sequence or info.length != count:
+            return _report(p, Verdict.WRONG_TYPE, f"{p.func} returned {_type_name(info)}; "
+                           f"expected a tuple of {count} items.")
+    elif is_sequence or "r" not in arrays:
+        hint = " Wrap it with np.array(...)." if is_sequence else ""
+        what = "a number" if p.kind == "scalar" else "a NumPy array"
+        return _report(p, Verdict.WRONG_TYPE, f"{p.func} returned {_type_name(info)}; expected "
+                       f"{what}.{hint}")
+    return None
+
+
+def _returned_arrays(p: Planned, info: ValueInfo | None, arrays: Mapping[str, np.ndarray]
+                     ) -> list[np.ndarray] | TestReport:
+    """The arrays to check, or a "wrong type" report when the return value has the wrong form."""
+    wrong = _wrong_form(p, info, arrays)
+    if wrong is not None:
+        return wrong
+    saved = saved_items(p.kind)
+    keys = ["r"] if saved is None else [f"r{i}" for i in saved]
+    missing = [k for k in keys if k not in arrays]
+    if missing:
+        index = int(missing[0][1:])
+        items = info.items if info is not None else ()
+        item = items[index] if index < len(items) else None
+        return _report(p, Verdict.WRONG_TYPE, f"Item {index} of what {p.func} returned is "
+                       f"{_type_name(item)}; expected a NumPy array.")
+    return [arrays[k] for k in keys]
+
+
+def _check_result(p: Planned, info: ValueInfo | None, arrays: Mapping[str, np.ndarray]
+                  ) -> TestReport:
+    got_arrays = _returned_arrays(p, info, arrays)
+    if isinstance(got_arrays, TestReport):
+        return got_arrays
+    for (name, expected), got in zip(p.expected, got_arrays, strict=True):
+        failure = _compare(p, name, expected, got)
+        if failure is not None:
+            return failure
+    return _report(p, Verdict.PASS, "Correct.")
+
+
+def _label(p: Planned, name: str) -> str:
+    return p.func if name == "output" else f"{name} from {p.func}"
+
+
+def _compare(p: Planned, name: str, expected: np.ndarray, got: np.ndarray) -> TestReport | None:
+    """The array-check ladder: dtype, shape, finite, values. None when it all holds."""
+    label = _label(p, name)
+    if got.dtype.kind not in "biuf":
+        return _report(p, Verdict.WRONG_DTYPE, f"{label} has dtype {got.dtype}; expected numbers.",
+                       what=label)
+    if got.dtype.kind == "b" and p.kind != "mask":
+        return _report(p, Verdict.WRONG_DTYPE, f"{label} is a boolean array; expected numbers.",
+                       what=label)
+    if p.kind == "scalar" and got.shape != ():
+        return _report(p, Verdict.WRONG_SHAPE, f"{p.func} returned an array of shape {got.shape}; "
+                       "expected a single number.", SCALAR_HINT)
+    if got.shape != expected.shape:
+        # An exact match with a mutated output beats a guess from the shape alone.
+        hint = (explain_values(p.func, p.args, p.kwargs, name, got, expected, hidden=p.hidden)
+                or explain_shape(p.func, p.args, p.kwargs, name, got.shape, expected.shape))
+        formula = size_formula(p.func, p.args, p.kwargs)
+        message = f"{label} has shape {got.shape}; expected {expected.shape}."
+        return _report(p, Verdict.WRONG_SHAPE, message + (f" {formula}" if formula else ""), hint,
+                       what=label)
+    if not np.all(np.isfinite(got)):
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
+        return _report(p, Verdict.NOT_FINITE, f"{label} contains NaN or infinity (first at index "
+                       f"{index}).", what=label)
+    if p.kind == "mask":
+        same = (got != 0) == expected.astype(bool)
+        ok = bool(np.all(same))
+    else:
+        same = np.isclose(got.astype(np.float64), expected.astype(np.float64),
+                          rtol=p.case.rtol, atol=p.case.atol)
+        ok = bool(np.all(same))
+    if ok:
+        return None
+    return _wrong_values(p, name, label, expected, got, same)
+
+
+def _wrong_values(p: Planned, name: str, label: str, expected: np.ndarray, got: np.ndarray,
+                  same: np.ndarray) -> TestReport:
+    diff = np.abs(got.astype(np.float64) - expected.astype(np.float64))
+    index = tuple(int(i) for i in np.argwhere(~same)[0]) if same.ndim else ()
+    scale = float(np.max(np.abs(expected))) or 1.0
+    message = (f"{label} has wrong values: max abs error {float(np.max(diff)):.3g}, relative "
+               f"error {float(np.max(diff)) / scale:.3g}; first mismatch at index {index}: "
+               f"got {float(got[index]):.6g}, expected {float(expected[index]):.6g}.")
+    verdict = Verdict.WRONG_VALUES
+    if got.dtype.kind in "iu" and expected.dtype.kind == "f":
+        verdict = Verdict.WRONG_DTYPE
+        message = f"{label} has integer dtype {got.dtype}, so values are truncated. " + message
+    hint = explain_values(p.func, p.args, p.kwargs, name, got, expected, hidden=p.hidden)
+    return _report(p, verdict, message, hint, what=label)
+
+
+def _judge_speed(p: Planned, report: TestReport, raw: RawOutcome) -> TestReport:
+    if not report.passed:
+        return _report(p, report.verdict, "Speed is measured only once the output is correct "
+                       f"(see the test {p.case.name!r}).")
+    ms = (raw.lifetime or 0.0) * 1000
+    ratio = ms / p.reference_ms if p.reference_ms else math.inf
+    message = (f"{ms:.1f} ms on the case {p.case.name!r} (budget {p.speed.budget_ms:g} ms); the "
+               f"reference takes {p.reference_ms:.2f} ms, so yours is {ratio:.0f}x.")
+    if ms <= p.speed.budget_ms:
+        return _report(p, Verdict.PASS, message)
+    return _report(p, Verdict.TOO_SLOW, message, "Vectorize the inner loops: compute each output "
+                   "position for all filters at once with np.sum over the window, or use "
+                   "np.lib.stride_tricks.sliding_window_view.")
