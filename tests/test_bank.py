@@ -11,10 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from grader.bank import BankError, json_schema, load_bank
+from grader.bank import BankError, GradingRules, json_schema, load_bank
 from grader.errors import ProblemSpecError
+from grader.lint import lint_problem
 from grader.mistakes import FAMILIES, FAMILY_TAGS
-from grader.variants import Figure, Mistake, Variant, generate, lint_problem, stable_hash
+from grader.variants import Figure, Mistake, Variant, generate, stable_hash
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +239,7 @@ def test_unmeetable_constraints_name_the_template(tmp_path):
 
 def test_figures_and_json_round_trip():
     v = Variant("p", 1, "T", "edge-detection", "matrix", {"x": [[1, 2]]}, "prompt", [[1]],
-                None, (Mistake("t", [[2]], "m"),), {"partial_credit": True},
+                None, (Mistake("t", [[2]], "m"),), GradingRules(partial_credit=True),
                 (Figure("x", ((1, 2),)),))
     assert Variant.from_json(json.loads(json.dumps(v.to_json()))) == v
 
@@ -406,7 +407,8 @@ def test_the_examples_of_the_authoring_guide_load_and_lint(tmp_path):
 
 
 def test_prompts_render_math_for_the_terminal():
-    from grader.prompts import latex, num, shape, to_terminal
+    from grader.cli.terminal import to_terminal
+    from grader.prompts import latex, num, shape
 
     assert latex([[1, 0], [0.5, 2]]) == r"\begin{bmatrix} 1 & 0 \\ 0.5 & 2 \end{bmatrix}"
     assert latex([1, 2]) == "[1, 2]" and shape([29, 29, 32]) == r"29 \times 29 \times 32"
