@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from grader.bank import BankError, GradingRules, json_schema, load_bank
+from grader.answers import GradingRules
+from grader.bank import BankError, json_schema, load_bank
 from grader.errors import ProblemSpecError
 from grader.lint import lint_problem
 from grader.mistakes import FAMILIES, FAMILY_TAGS
@@ -494,3 +495,35 @@ def test_no_shipped_prompt_says_a_or_an_wrongly_before_a_number(bank):
                 if said.lower() != article(int(number)):
                     wrong.append(f"{problem.id} seed {seed}: {said} {number}")
     assert not wrong, wrong[:5]
+
+
+# --- grading settings: typed once, on load ------------------------------------------------
+
+
+def test_grading_settings_are_checked_once_on_load_and_travel_typed(tmp_path):
+    from grader.answers import GradingRules
+
+    write(tmp_path, "pad.yaml", good() + "grading: {atol: 1, partial_credit: true}\n")
+    problem = load_bank(tmp_path).problems["pad-rows"]
+    assert problem.rules == GradingRules(atol=1.0, partial_credit=True)
+    variant = generate(problem, 3)
+    assert variant.rules is problem.rules
+    assert variant.to_json()["grading"] == {"atol": 1.0, "partial_credit": True}
+
+
+def test_a_stored_variant_decodes_its_grading_settings():
+    from grader.answers import GradingRules
+
+    stored = generate(load_bank().problems["conv-params-layer"], 0).to_json()
+    old_row = {**stored, "grading": {"rtol": 0.01, "unknown_key": "ignored"}}
+    assert Variant.from_json(old_row).rules == GradingRules(rtol=0.01)
+    assert Variant.from_json({**stored, "grading": None}).rules == GradingRules()
+    with pytest.raises(ProblemSpecError, match=r"grading\.atol must be a non-negative number, "
+                                               r"got -1"):
+        Variant.from_json({**stored, "grading": {"atol": -1}})
+
+
+def test_negative_tolerance_in_yaml_is_a_bank_error(tmp_path):
+    write(tmp_path, "pad.yaml", good() + "grading: {atol: -1}\n")
+    with pytest.raises(BankError, match=r"pad.yaml: problem 'pad-rows': field 'grading.atol'"):
+        load_bank(tmp_path)

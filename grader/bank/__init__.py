@@ -12,19 +12,10 @@ from grader.bank.load import (
     load_problem_file,
     load_set_file,
 )
-from grader.bank.problem import (
-    Bank,
-    GradingRules,
-    ParamSpec,
-    Problem,
-    ProblemSet,
-    SetItem,
-    Statement,
-)
+from grader.bank.problem import Bank, Problem, ProblemSet, SetItem
 from grader.bank.schema import TOPICS, json_schema, schema_text
 
 __all__ = [
-    "DEFAULT_PROBLEMS_DIR", "TOPICS", "Bank", "BankError", "GradingRules", "ParamSpec",
-    "Problem", "ProblemSet", "SetItem", "Statement", "json_schema", "load_bank",
-    "load_problem_file", "load_set_file", "schema_text",
+    "DEFAULT_PROBLEMS_DIR", "TOPICS", "Bank", "BankError", "Problem", "ProblemSet", "SetItem",
+    "json_schema", "load_bank", "load_problem_file", "load_set_file", "schema_text",
 ]
