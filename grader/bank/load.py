@@ -208,6 +208,20 @@ def _load_sets(folder: Path, root: Path, problems: Mapping[str, Problem], errors
 # From the validated model to a compiled problem
 
 
+class _Findings:
+    """Collects the findings of one problem, so that every part is checked even after one fails."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def attempt(self, build: Any, *args: Any) -> Any:
+        try:
+            return build(*args)
+        except ProblemSpecError as exc:
+            self.errors.append(str(exc))
+            return None
+
+
 def build_problem(model: ProblemModel, path: Path, prefix: str) -> Problem:
     """Compile expressions and templates of a validated problem (semantic checks).
 
@@ -218,33 +232,14 @@ def build_problem(model: ProblemModel, path: Path, prefix: str) -> Problem:
     """
     params = _build_params(model, prefix)
     names = [p.name for p in params]
-    errors: list[str] = []
-
-    def attempt(build: Any, *args: Any) -> Any:
-        try:
-            return build(*args)
-        except ProblemSpecError as exc:
-            errors.append(str(exc))
-            return None
-
-    where = attempt(lambda: tuple(compile_expr(w, f"{prefix}: field 'where.{i}'", names)
-                                  for i, w in enumerate(model.where)))
-    roles = attempt(_build_roles, model, prefix, names) or ()
-    scope = set(names) | set(STANDARD_DEFAULTS) | {r for r, _ in roles}
-    if "n" in names:
-        scope |= {"n_h", "n_w"}
-    attempt(_check_answer_fields, model, prefix)
-    parts = {
-        "answer": attempt(lambda: compile_expr(model.answer, f"{prefix}: field 'answer'", scope)
-                          if model.answer is not None else None),
-        "prompt_template": attempt(compile_template, model.prompt, f"{prefix}: field 'prompt'"),
-        "mistakes": attempt(_build_mistakes, model, prefix, scope),
-        "families": attempt(_build_families, model, prefix, frozenset(scope)),
-        "options": attempt(_build_options, model, prefix, scope),
-        "figures": attempt(_build_figures, model, prefix, scope, names),
-    }
-    if errors:
-        raise BankError(errors)
+    found = _Findings()
+    where = found.attempt(lambda: tuple(compile_expr(w, f"{prefix}: field 'where.{i}'", names)
+                                        for i, w in enumerate(model.where)))
+    roles = found.attempt(_build_roles, model, prefix, names) or ()
+    found.attempt(_check_answer_fields, model, prefix)
+    parts = _compiled_parts(model, prefix, names, roles, found)
+    if found.errors:
+        raise BankError(found.errors)
     return Problem(
         id=model.id, title=model.title, topic=model.topic, answer_type=model.answer_type,
         source=path, params=params,
@@ -252,6 +247,24 @@ def build_problem(model: ProblemModel, path: Path, prefix: str) -> Problem:
         rules=GradingRules(**model.grading.model_dump()),
         statements=_build_statements(model), practice=model.practice, **parts,
     )
+
+
+def _compiled_parts(model: ProblemModel, prefix: str, names: list[str],
+                    roles: tuple[tuple[str, Expr], ...], found: _Findings) -> dict[str, Any]:
+    """The answer, prompt, mistakes, families, options and figures, over the names in scope."""
+    scope = set(names) | set(STANDARD_DEFAULTS) | {r for r, _ in roles}
+    if "n" in names:
+        scope |= {"n_h", "n_w"}
+    return {
+        "answer": found.attempt(lambda: compile_expr(model.answer, f"{prefix}: field 'answer'",
+                                                     scope) if model.answer is not None else None),
+        "prompt_template": found.attempt(compile_template, model.prompt,
+                                         f"{prefix}: field 'prompt'"),
+        "mistakes": found.attempt(_build_mistakes, model, prefix, scope),
+        "families": found.attempt(_build_families, model, prefix, frozenset(scope)),
+        "options": found.attempt(_build_options, model, prefix, scope),
+        "figures": found.attempt(_build_figures, model, prefix, scope, names),
+    }
 
 
 def _build_params(model: ProblemModel, prefix: str) -> tuple[ParamSpec, ...]:

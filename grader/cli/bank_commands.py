@@ -33,7 +33,7 @@ from grader.bank import (
 from grader.cli.terminal import make_console, print_options, print_preview, to_terminal
 from grader.errors import FormatError, ProblemSpecError
 from grader.grading import describe_answer, grade_raw
-from grader.lint import lint_problems
+from grader.lint import LintReport, lint_problems
 from grader.variants import Variant, generate
 
 DEFAULT_LINT_VARIANTS = 500
@@ -208,22 +208,13 @@ def lint_command(path: Path | None, count: int, jobs: int | None) -> None:
         for line in exc.errors:
             console.print(f"  [red]x[/] {escape(line)}")
         raise SystemExit(1) from exc
-    table = Table("problem", "topic", "seeds", "distinct", "mistake tags", "result",
-                  title=f"lint: {len(bank.problems)} problems, {count} variants each")
-    failures = 0
     ordered = sorted(bank.problems.values(), key=lambda p: (TOPICS.index(p.topic), p.id))
     jobs = jobs or min(4, os.cpu_count() or 1)
     reports = lint_problems({p.id: p for p in ordered}, count, jobs,
                             root if root.is_dir() else None)
-    for problem in ordered:
-        report = reports[problem.id]
-        failures += bool(report.findings)
-        status = "[green]ok[/]" if not report.findings else f"[red]{len(report.findings)}[/]"
-        table.add_row(problem.id, problem.topic, str(report.variants), str(report.distinct),
-                      str(len(report.tags)), status)
-        for finding in report.findings:
-            console.print(f"[red]x[/] {escape(str(problem.source.name))}: problem "
-                          f"{problem.id!r}: {escape(finding)}")
+    table = Table("problem", "topic", "seeds", "distinct", "mistake tags", "result",
+                  title=f"lint: {len(bank.problems)} problems, {count} variants each")
+    failures = _print_findings(console, table, ordered, reports)
     console.print(table)
     missing = [t for t in TOPICS if not bank.by_topic(t)]
     if missing:
@@ -233,6 +224,22 @@ def lint_command(path: Path | None, count: int, jobs: int | None) -> None:
         console.print(f"[bold red]{failures} problem(s) with findings[/]")
         raise SystemExit(1)
     console.print(f"[bold green]All {len(bank.problems)} problems pass.[/]")
+
+
+def _print_findings(console: Console, table: Table, ordered: list[Problem],
+                    reports: Mapping[str, LintReport]) -> int:
+    """Print each finding and add a row per problem; the number of problems with findings."""
+    failures = 0
+    for problem in ordered:
+        report = reports[problem.id]
+        failures += bool(report.findings)
+        status = "[green]ok[/]" if not report.findings else f"[red]{len(report.findings)}[/]"
+        table.add_row(problem.id, problem.topic, str(report.variants), str(report.distinct),
+                      str(len(report.tags)), status)
+        for finding in report.findings:
+            console.print(f"[red]x[/] {escape(str(problem.source.name))}: problem "
+                          f"{problem.id!r}: {escape(finding)}")
+    return failures
 
 
 def _load_for_lint(root: Path) -> Bank:
