@@ -157,6 +157,7 @@ class _Scalar(AnswerType):
 
     labelled = True
     noun = "number"
+    decimals = True  # a format error about commas suggests a decimal point
 
     def format(self, value: Any, options: Sequence[str] | None) -> str:
         return format_number(value, grouped=True)
@@ -171,7 +172,7 @@ class _Scalar(AnswerType):
         """The most helpful FormatError for text that is not one number."""
         normalized = normalize_scalar(text)
         if re.fullmatch(r"[+-]?[0-9]+(?:,[0-9]+)+(?:\.[0-9]*)?", normalized):
-            decimal = "; for a decimal use a point, e.g. 1.5" if self.name == "number" else ""
+            decimal = "; for a decimal use a point, e.g. 1.5" if self.decimals else ""
             return self.fail(
                 f"Could not read {shown(text)} as one {self.noun}: commas only separate "
                 "thousands (groups of three digits). Did you mean one number? Write it without "
@@ -193,6 +194,7 @@ class _Scalar(AnswerType):
 class IntegerType(_Scalar):
     name = "integer"
     noun = "whole number"
+    decimals = False
     expected = "Expected one whole number, e.g. 27000100, 27,000,100, 2.7e7 or 10^12."
     hint = "A whole number, e.g. 27000100, 27,000,100, 2.7e7 or 10^12"
 
