@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from grader.bank import DEFAULT_PROBLEMS_DIR, load_bank  # noqa: E402
 from grader.grading import describe_answer, grade_raw  # noqa: E402
-from grader.variants import generate, lint_problems  # noqa: E402
+from grader.lint import lint_problems  # noqa: E402
+from grader.variants import generate  # noqa: E402
 
 
 def time_lint(variants: int, jobs: int) -> tuple[float, float, int, int, int]:

@@ -1,4 +1,4 @@
-"""Prompt templates: Jinja2 (sandboxed, strict) with filters for math, and a terminal rendering.
+"""Prompt templates: the one home of Jinja2 (sandboxed, strict) and its filters for math.
 
 Prompts are Markdown-light text with LaTeX math in ``$...$`` (inline) or ``$$...$$`` (display).
 Filters available in templates:
@@ -8,13 +8,11 @@ Filters available in templates:
 - ``{{ s | shape }}``: ``29 \\times 29 \\times 32``;
 - ``{{ n | num }}``: a number with thousands separators, ``27,000,100``.
 
-:func:`to_terminal` turns the LaTeX into something readable in a terminal (``×``, ``⌊ ⌋``,
-matrices drawn as aligned rows).
+:func:`grader.cli.terminal.to_terminal` turns the LaTeX into something readable in a terminal.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -115,59 +113,3 @@ def render(template: jinja2.Template, context: Mapping[str, Any], where: str) ->
         return template.render(values).strip()
     except Exception as exc:  # any failure inside an author's template is a spec error
         raise ProblemSpecError(f"{where}: {type(exc).__name__}: {exc}") from exc
-
-
-# ---------------------------------------------------------------------------------------------
-# Terminal rendering
-
-_SYMBOLS = {
-    r"\times": "×", r"\cdot": "·", r"\lfloor": "⌊", r"\rfloor": "⌋", r"\lceil": "⌈",
-    r"\rceil": "⌉", r"\le": "≤", r"\leq": "≤", r"\ge": "≥", r"\geq": "≥", r"\ne": "≠",
-    r"\neq": "≠", r"\to": "→", r"\rightarrow": "→", r"\infty": "∞", r"\int": "∫", r"\sum": "Σ",
-    r"\ast": "*", r"\star": "⋆", r"\approx": "≈", r"\in": "∈", r"\quad": "  ", r"\qquad": "    ",
-    r"\ldots": "...", r"\dots": "...", r"\cdots": "...", r"\pm": "±", r"\tau": "τ",
-    r"\log": "log", r"\max": "max", r"\min": "min", r"\exp": "exp", r"\sigma": "σ",
-    r"\{": "{", r"\}": "}", r"\%": "%", r"\circledast": "⊛", r"\otimes": "⊗",
-}
-_SYMBOL_RE = re.compile("|".join(re.escape(k) + r"(?![a-zA-Z])" for k in
-                                 sorted(_SYMBOLS, key=len, reverse=True)))
-_MATRIX_RE = re.compile(r"\\begin\{[bp]?matrix\}(.*?)\\end\{[bp]?matrix\}", re.S)
-_MATH_RE = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.S)
-
-
-def _matrix_rows(body: str) -> list[list[str]]:
-    return [[cell.strip() for cell in row.split("&")] for row in body.split(r"\\") if row.strip()]
-
-
-def _draw_matrix(rows: list[list[str]]) -> str:
-    width = max((len(c) for row in rows for c in row), default=1)
-    lines = ["[ " + " ".join(c.rjust(width) for c in row) + " ]" for row in rows]
-    return "\n" + "\n".join("    " + line for line in lines) + "\n"
-
-
-def _math_to_text(math: str, display: bool) -> str:
-    def matrix(match: re.Match[str]) -> str:
-        rows = _matrix_rows(match.group(1))
-        if display or len(rows) > 1:
-            return _draw_matrix(rows)
-        return "[" + ", ".join(rows[0]) + "]"
-
-    text = _MATRIX_RE.sub(matrix, math)
-    text = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"(\1)/(\2)", text)
-    text = re.sub(r"\\(?:text|mathrm|mathbf|operatorname)\{([^{}]*)\}", r"\1", text)
-    text = re.sub(r"\\(?:left|right|big|Big)\b", "", text)
-    text = _SYMBOL_RE.sub(lambda m: _SYMBOLS[m.group(0)], text)
-    text = re.sub(r"\^\{([^{}]*)\}", r"^\1", text)
-    text = re.sub(r"_\{([^{}]*)\}", r"_\1", text)
-    text = text.replace(r"\,", " ").replace(r"\;", " ").replace("{,}", ",")
-    return text.replace("{", "").replace("}", "").strip() if "\n" not in text else text
-
-
-def to_terminal(text: str) -> str:
-    """Prompt text with its LaTeX math made readable in a terminal."""
-
-    def replace(match: re.Match[str]) -> str:
-        display = match.group(1) is not None
-        return _math_to_text(match.group(1) if display else match.group(2), display)
-
-    return _MATH_RE.sub(replace, text)

@@ -3,32 +3,31 @@
 ``generate(problem, seed)`` is a pure function of the problem, the seed and any overrides: it
 samples the parameters with ``numpy.random.default_rng([hash of the problem id, seed])``, renders
 the prompt, evaluates the answer and the expected mistakes (the author's and the built-in families
-of :mod:`grader.mistakes`), and builds the options of a choice problem. A :class:`Variant` holds
-only JSON-able data, so it can be stored when first shown and graded later without the YAML.
+of :mod:`grader.mistakes`), and builds the options of a choice problem. This module is the one
+home of per-variant behaviour: everything that turns a compiled :class:`~grader.bank.Problem`
+into a variant is here. A :class:`Variant` holds only JSON-able data, so it can be stored when
+first shown and graded later without the YAML.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import multiprocessing
-import sys
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
+import jinja2
 import numpy as np
 
+from grader.answers import GradingRules, lookup
+from grader.bank.problem import Options, OptionSpec, ParamSpec, Problem, Statement
 from grader.errors import ExpressionError, ProblemSpecError
 from grader.expressions import same_value, to_jsonable
-
-if TYPE_CHECKING:
-    from grader.bank import ParamSpec, Problem
+from grader.mistakes import standard_context
+from grader.prompts import render
 
 MAX_TRIES = 1000
-ROUND_TRIP_EVERY = 4  # lint types the displayed answer back in for every 4th seed
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,7 @@ class Variant:
     answer: Any
     options: tuple[str, ...] | None = None
     mistakes: tuple[Mistake, ...] = ()
-    grading: dict[str, Any] = field(default_factory=dict)
+    rules: GradingRules = GradingRules()
     figures: tuple[Figure, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
@@ -96,7 +95,7 @@ class Variant:
             "answer": self.answer,
             "options": list(self.options) if self.options is not None else None,
             "mistakes": [m.to_json() for m in self.mistakes],
-            "grading": self.grading,
+            "grading": self.rules.to_json(),
             "figures": [f.to_json() for f in self.figures],
         }
 
@@ -115,7 +114,7 @@ class Variant:
             answer=data["answer"],
             options=tuple(options) if options is not None else None,
             mistakes=tuple(Mistake.from_json(m) for m in data.get("mistakes", ())),
-            grading=dict(data.get("grading") or {}),
+            rules=GradingRules.from_json(data.get("grading")),
             figures=tuple(Figure.from_json(f) for f in data.get("figures", ())),
         )
 
@@ -166,8 +165,8 @@ def build_variant(problem: Problem, seed: int, rng: np.random.Generator,
                   env: dict[str, Any]) -> Variant:
     """The rest of :func:`generate` once the parameters are sampled (``rng`` continues)."""
     statement = _pick_statement(problem, rng)
-    context = {**env, **problem.role_values(env)}
-    prompt = problem.render_prompt(env, statement)
+    context = {**env, **role_values(problem, env)}
+    prompt = render_prompt(problem, env, statement)
     if statement is not None:
         raw_answer = statement.answer
     else:
@@ -175,8 +174,8 @@ def build_variant(problem: Problem, seed: int, rng: np.random.Generator,
     answer = normalize(problem.answer_type, raw_answer)
     mistakes = _mistakes(problem, context, answer, statement)
     options = None
-    if problem.answer_type in ("choice", "multiselect"):
-        options, answer, mistakes = problem.options.build(problem, context, answer, mistakes, rng)
+    if problem.options is not None:
+        options, answer, mistakes = build_options(problem, context, answer, mistakes, rng)
     return Variant(
         problem_id=problem.id,
         seed=int(seed),
@@ -188,7 +187,7 @@ def build_variant(problem: Problem, seed: int, rng: np.random.Generator,
         answer=answer,
         options=options,
         mistakes=mistakes,
-        grading=dict(problem.grading),
+        rules=problem.rules,
         figures=_figures(problem, context),
     )
 
@@ -203,7 +202,7 @@ def _check_overrides(problem: Problem, overrides: Mapping[str, Any]) -> dict[str
             raise ProblemSpecError(
                 f"problem {problem.id!r} has no parameter {name!r} (parameters: {known})"
             )
-        checked[name] = spec.coerce(value, problem.id)
+        checked[name] = _coerce(spec, value, problem.id)
     return checked
 
 
@@ -229,7 +228,7 @@ def _try_sample(
 ) -> dict[str, Any] | None:
     env: dict[str, Any] = {}
     for spec, after in zip(params, checks, strict=True):
-        env[spec.name] = overrides[spec.name] if spec.name in overrides else spec.sample(rng, env)
+        env[spec.name] = overrides[spec.name] if spec.name in overrides else _sample(spec, rng, env)
         for constraint in after:
             if constraint.names <= overrides.keys():
                 continue  # values set on purpose (a worked example) are not second-guessed
@@ -250,20 +249,7 @@ def normalize(answer_type: str, value: Any) -> Any:
     Integral floats become ints for integer and shape answers; arrays become nested lists.
     A value that does not fit is returned as is, for the linter to report.
     """
-    value = to_jsonable(value)
-    if answer_type == "integer":
-        return _integral(value)
-    if answer_type == "shape" and isinstance(value, list):
-        return [_integral(v) for v in value]
-    if answer_type == "truefalse" and isinstance(value, (int, float)) and value in (0, 1):
-        return bool(value)
-    return value
-
-
-def _integral(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+    return lookup(answer_type).normalize(to_jsonable(value))
 
 
 def _mistakes(problem: Problem, context: Mapping[str, Any], answer: Any, statement: Any
@@ -312,143 +298,131 @@ def _figures(problem: Problem, context: Mapping[str, Any]) -> tuple[Figure, ...]
     return tuple(figures)
 
 
+
+
 # ---------------------------------------------------------------------------------------------
-# Checking a template over many variants (``grader lint``)
+# Parameters
 
 
-@dataclass(frozen=True)
-class LintReport:
-    """What ``lint`` found for one problem: findings (with a seed to reproduce each)."""
-
-    problem_id: str
-    variants: int
-    findings: tuple[str, ...]
-    tags: frozenset[str]
-    distinct: int = 0  # variants actually checked (seeds that drew new parameters)
-
-
-_ANSWER_SHAPES = {
-    "integer": lambda a: isinstance(a, int) and not isinstance(a, bool),
-    "number": lambda a: isinstance(a, (int, float)) and not isinstance(a, bool)
-    and bool(np.isfinite(a)),
-    "shape": lambda a: isinstance(a, list) and 1 <= len(a) <= 4
-    and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in a),
-    "vector": lambda a: isinstance(a, list) and len(a) > 0
-    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in a),
-    "matrix": lambda a: isinstance(a, list) and len(a) > 0 and all(
-        isinstance(r, list) and len(r) == len(a[0]) > 0
-        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in r) for r in a),
-    "choice": lambda a: isinstance(a, str),
-    "multiselect": lambda a: isinstance(a, list) and len(a) > 0,
-    "truefalse": lambda a: isinstance(a, bool),
-}
+def _sample(spec: ParamSpec, rng: np.random.Generator, env: Mapping[str, Any]) -> Any:
+    """One parameter's value for this variant (``env`` holds the earlier parameters)."""
+    if spec.kind in ("int", "choice"):
+        value = spec.values[int(rng.integers(len(spec.values)))]
+        return np.asarray(value) if isinstance(value, list) else value
+    if spec.kind == "array":
+        shape = tuple(int(env[d]) if isinstance(d, str) else d for d in spec.shape)
+        return rng.integers(spec.low, spec.high + 1, size=shape, dtype=np.int64)
+    return spec.expr.evaluate(env)
 
 
-def check_variant(variant: Variant) -> list[str]:
-    """Problems with one variant: answer form, distinct options, correct scores 1, every
-    mistake scores below 1 and gets its own message."""
-    from grader.answers import Parsed
-    from grader.grading import describe_answer, grade, grade_raw
-
-    found: list[str] = []
-    seed = f"seed {variant.seed}"
-    if not _ANSWER_SHAPES[variant.answer_type](variant.answer):
-        return [f"{seed}: answer {variant.answer!r} is not a valid {variant.answer_type}"]
-    if variant.options is not None:
-        if len(set(variant.options)) != len(variant.options) or len(variant.options) < 2:
-            found.append(f"{seed}: options are not distinct (or fewer than 2): {variant.options}")
-        chosen = variant.answer if variant.answer_type == "multiselect" else [variant.answer]
-        if any(c not in variant.options for c in chosen):
-            found.append(f"{seed}: the answer {variant.answer!r} is not among the options")
-    if grade(variant, Parsed(variant.answer, "answer")).score != 1:
-        found.append(f"{seed}: the correct answer {variant.answer!r} does not score 1")
-    if variant.seed % ROUND_TRIP_EVERY:
-        return found + _check_mistakes(variant, grade, Parsed)
-    shown = describe_answer(variant)
-    try:
-        if grade_raw(variant, shown).score != 1:
-            found.append(f"{seed}: the answer as shown ({shown!r}) does not score 1 when typed")
-    except Exception as exc:  # a display form the parser rejects is a finding, whatever it is
-        found.append(f"{seed}: the answer as shown ({shown!r}) cannot be typed back: {exc}")
-    return found + _check_mistakes(variant, grade, Parsed)
+def _coerce(spec: ParamSpec, value: Any, problem_id: str) -> Any:
+    """An override value, checked loosely against the kind (any int for an int param)."""
+    where = f"problem {problem_id!r}: parameter {spec.name!r}"
+    if spec.kind == "derived":
+        raise ProblemSpecError(f"{where} is derived from the others and cannot be set")
+    if spec.kind == "int":
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ProblemSpecError(f"{where} must be an integer, got {value!r}")
+        return int(value)
+    if spec.kind == "array":
+        array = np.asarray(value)
+        if array.ndim != len(spec.shape) or not np.issubdtype(array.dtype, np.number):
+            raise ProblemSpecError(
+                f"{where} must be a {len(spec.shape)}D array of numbers, got {value!r}")
+        return array
+    return np.asarray(value) if isinstance(value, list) else value
 
 
-def _check_mistakes(variant: Variant, grade: Any, parsed_cls: Any) -> list[str]:
+# ---------------------------------------------------------------------------------------------
+# Roles and the prompt
+
+
+def role_values(problem: Problem, env: Mapping[str, Any]) -> dict[str, Any]:
+    """Standard names (defaults such as s=1, p=0, then ``roles:``) for answers and families."""
+    values = standard_context(env)
+    scope = {**env, **values}
+    for name, expr in problem.roles:
+        values[name] = scope[name] = expr.evaluate(scope)
+    return values
+
+
+def render_prompt(problem: Problem, env: Mapping[str, Any], statement: Statement | None) -> str:
+    """The prompt text of a variant (with the drawn statement of a true/false problem)."""
+    context = dict(env)
+    if statement is not None:
+        context["statement"] = statement.text
+    return render(problem.prompt_template, context,
+                  f"{problem.source}: problem {problem.id!r}: field 'prompt'")
+
+
+# ---------------------------------------------------------------------------------------------
+# Options of choice and multiselect problems
+
+Built = tuple[tuple[str, ...], Any, tuple[Mistake, ...]]  # option texts, answer, mistakes
+
+
+def build_options(problem: Problem, context: Mapping[str, Any], answer: Any,
+                  mistakes: tuple[Mistake, ...], rng: np.random.Generator) -> Built:
+    """The options shown, the answer in option texts, and the mistakes as option texts."""
+    if problem.options.static:
+        return _static_options(problem, context, rng)
+    return _computed_options(problem.options, context, answer, mistakes, rng)
+
+
+def _option_text(options: Options, template: jinja2.Template, context: Mapping[str, Any],
+                 **extra: Any) -> str:
+    return " ".join(render(template, {**context, **extra}, options.where).split())
+
+
+def _static_options(problem: Problem, context: Mapping[str, Any],
+                    rng: np.random.Generator) -> Built:
+    options, kind = problem.options, lookup(problem.answer_type)
+    chosen = list(options.static)
+    if options.pick is not None and options.pick < len(chosen):
+        chosen = _pick(options, kind.multiple, rng)
+    if options.shuffle:
+        chosen = [chosen[i] for i in rng.permutation(len(chosen))]
+    texts = [_option_text(options, o.template, context) for o in chosen]
+    right = [t for t, o in zip(texts, chosen, strict=True) if o.correct]
     found = []
-    for mistake in variant.mistakes:
-        if not _ANSWER_SHAPES[variant.answer_type](mistake.value):
-            found.append(f"seed {variant.seed}: mistake {mistake.tag!r} can never be typed: "
-                         f"its value is not a valid {variant.answer_type} ({mistake.value!r})")
-            continue
-        result = grade(variant, parsed_cls(mistake.value, "mistake"))
-        if result.score >= 1:
-            found.append(f"seed {variant.seed}: mistake {mistake.tag!r} ({mistake.value!r}) "
-                         "scores 1")
-        elif result.mistake != mistake.tag or mistake.message not in result.feedback:
-            found.append(f"seed {variant.seed}: mistake {mistake.tag!r} ({mistake.value!r}) is "
-                         f"graded as {result.mistake!r}, not with its own message")
-    return found
+    for text, option in zip(texts, chosen, strict=True):
+        value = kind.mistake_of(text, option.correct, texts, right)
+        if option.message is not None and value is not None:
+            found.append(Mistake(option.tag, value, option.message))
+    return tuple(texts), kind.answer_of(right), tuple(found)
 
 
-def lint_problem(problem: Problem, count: int = 500) -> LintReport:
-    """Generate ``count`` variants (seeds 0..count-1) and check each; findings are grouped so a
-    systematic error is reported once with the first seed that shows it."""
-    findings: dict[str, str] = {}
-    tags: set[str] = set()
-    seen: set[str] = set()
-    checked = 0
-    for seed in range(count):
-        try:
-            variant = _lint_variant(problem, seed, seen)
-        except ProblemSpecError as exc:
-            findings.setdefault(str(exc), f"seed {seed}: {exc}")
+def _pick(options: Options, multiple: bool, rng: np.random.Generator) -> list[OptionSpec]:
+    """``options.pick`` of the static options: one correct for a single choice, else a random
+    number of correct ones that leaves room for at least one wrong option."""
+    right = [o for o in options.static if o.correct]
+    wrong = [o for o in options.static if not o.correct]
+    if not multiple:
+        n_right = 1
+    else:
+        low, high = max(1, options.pick - len(wrong)), min(len(right), options.pick - 1)
+        n_right = int(rng.integers(low, high + 1))
+    take_right = rng.choice(len(right), size=n_right, replace=False)
+    take_wrong = rng.choice(len(wrong), size=options.pick - n_right, replace=False)
+    picked = {id(right[i]) for i in take_right} | {id(wrong[i]) for i in take_wrong}
+    return [o for o in options.static if id(o) in picked]
+
+
+def _computed_options(options: Options, context: Mapping[str, Any], answer: Any,
+                      mistakes: tuple[Mistake, ...], rng: np.random.Generator) -> Built:
+    correct_text = _option_text(options, options.template, context, value=answer)
+    texts, found = [correct_text], []
+    candidates = [(m.value, m) for m in mistakes]
+    candidates += [(to_jsonable(d.evaluate(context)), None) for d in options.distractors]
+    for value, mistake in candidates:
+        if len(texts) >= options.count:
             break
-        if variant is None:
+        text = _option_text(options, options.template, context, value=value)
+        if text in texts or same_value(value, answer):
             continue
-        checked += 1
-        tags.update(m.tag for m in variant.mistakes)
-        for finding in check_variant(variant):
-            key = finding.split(": ", 1)[1][:60]
-            findings.setdefault(key, finding)
-    return LintReport(problem.id, count, tuple(findings.values())[:10], frozenset(tags),
-                      checked)
-
-
-def _lint_variant(problem: Problem, seed: int, seen: set[str]) -> Variant | None:
-    """The variant of ``seed``, or None when an earlier seed drew the very same parameters of a
-    problem whose variant depends on nothing else (no statements, no options to shuffle)."""
-    rng = rng_for(problem.id, seed)
-    env = sample_params(problem, rng, {})
-    if not problem.statements and problem.options is None:
-        key = repr(to_jsonable(env))
-        if key in seen:
-            return None
-        seen.add(key)
-    return build_variant(problem, seed, rng, env)
-
-
-_WORKER_BANK: dict[str, Problem] = {}
-
-
-def _init_worker(root: str) -> None:
-    from grader.bank import load_bank
-
-    _WORKER_BANK.update(load_bank(Path(root)).problems)
-
-
-def _lint_in_worker(problem_id: str, count: int) -> LintReport:
-    return lint_problem(_WORKER_BANK[problem_id], count)
-
-
-def lint_problems(problems: Mapping[str, Problem], count: int = 500, jobs: int = 1,
-                  root: Path | None = None) -> dict[str, LintReport]:
-    """Lint several problems, in ``jobs`` worker processes when ``jobs > 1`` (each worker loads
-    the bank from ``root`` itself, since compiled templates cannot be sent between processes)."""
-    ids = list(problems)
-    if jobs <= 1 or root is None or len(ids) < 2:
-        return {pid: lint_problem(problems[pid], count) for pid in ids}
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
-                             initargs=(str(root),)) as pool:
-        reports = pool.map(_lint_in_worker, ids, [count] * len(ids))
-        return dict(zip(ids, reports, strict=True))
+        texts.append(text)
+        if mistake is not None:
+            found.append(Mistake(mistake.tag, text, mistake.message))
+    if options.shuffle:
+        texts = [texts[i] for i in rng.permutation(len(texts))]
+    return tuple(texts), correct_text, tuple(found)

@@ -447,3 +447,50 @@ def _flatten(value):
     if isinstance(value, (list, tuple)):
         return [x for item in value for x in _flatten(item)]
     return [value]
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry: one object per answer type
+
+VALID_VALUES = {
+    "integer": 27000100, "number": 0.75, "shape": [29, 29, 32], "vector": [2, -1.5, 3],
+    "matrix": [[4, 4], [4, 3]], "choice": OPTIONS[1], "multiselect": [OPTIONS[0], OPTIONS[3]],
+    "truefalse": False,
+}
+
+
+def test_every_answer_type_is_registered_under_its_own_name():
+    from grader.answers import REGISTRY, lookup
+
+    assert tuple(REGISTRY) == ANSWER_TYPES == (
+        "integer", "number", "shape", "vector", "matrix", "choice", "multiselect", "truefalse")
+    for name in ANSWER_TYPES:
+        kind = lookup(name)
+        assert kind.name == name
+        assert kind.hint == answer_hint(name)
+        assert kind.expected.startswith("Expected")
+    with pytest.raises(ValueError, match=r"unknown answer type 'essay'; expected one of integer"):
+        lookup("essay")
+
+
+@pytest.mark.parametrize("answer_type", ANSWER_TYPES)
+def test_each_type_reads_back_what_it_writes(answer_type):
+    from grader.answers import GradingRules, Tolerance, lookup
+
+    kind = lookup(answer_type)
+    value = VALID_VALUES[answer_type]
+    assert kind.valid(value)
+    parsed = parse(answer_type, kind.format(value, OPTIONS), options=OPTIONS)
+    assert kind.same(parsed.value, value, Tolerance(0.0, 0.0))
+    assert kind.score(parsed.value, value, Tolerance(0.0, 0.0), GradingRules()) == 1.0
+
+
+@pytest.mark.parametrize("answer_type, value", [
+    ("integer", 2.5), ("integer", True), ("number", float("inf")), ("shape", [29, 0]),
+    ("vector", []), ("matrix", [[1, 2], [3]]), ("choice", 3), ("multiselect", []),
+    ("truefalse", 1),
+])
+def test_values_that_are_not_of_the_type_are_not_valid(answer_type, value):
+    from grader.answers import lookup
+
+    assert not lookup(answer_type).valid(value)

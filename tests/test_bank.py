@@ -11,10 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from grader.answers import GradingRules
 from grader.bank import BankError, json_schema, load_bank
 from grader.errors import ProblemSpecError
+from grader.lint import lint_problem
 from grader.mistakes import FAMILIES, FAMILY_TAGS
-from grader.variants import Figure, Mistake, Variant, generate, lint_problem, stable_hash
+from grader.variants import Figure, Mistake, Variant, generate, stable_hash
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +240,7 @@ def test_unmeetable_constraints_name_the_template(tmp_path):
 
 def test_figures_and_json_round_trip():
     v = Variant("p", 1, "T", "edge-detection", "matrix", {"x": [[1, 2]]}, "prompt", [[1]],
-                None, (Mistake("t", [[2]], "m"),), {"partial_credit": True},
+                None, (Mistake("t", [[2]], "m"),), GradingRules(partial_credit=True),
                 (Figure("x", ((1, 2),)),))
     assert Variant.from_json(json.loads(json.dumps(v.to_json()))) == v
 
@@ -406,7 +408,8 @@ def test_the_examples_of_the_authoring_guide_load_and_lint(tmp_path):
 
 
 def test_prompts_render_math_for_the_terminal():
-    from grader.prompts import latex, num, shape, to_terminal
+    from grader.cli.terminal import to_terminal
+    from grader.prompts import latex, num, shape
 
     assert latex([[1, 0], [0.5, 2]]) == r"\begin{bmatrix} 1 & 0 \\ 0.5 & 2 \end{bmatrix}"
     assert latex([1, 2]) == "[1, 2]" and shape([29, 29, 32]) == r"29 \times 29 \times 32"
@@ -492,3 +495,35 @@ def test_no_shipped_prompt_says_a_or_an_wrongly_before_a_number(bank):
                 if said.lower() != article(int(number)):
                     wrong.append(f"{problem.id} seed {seed}: {said} {number}")
     assert not wrong, wrong[:5]
+
+
+# --- grading settings: typed once, on load ------------------------------------------------
+
+
+def test_grading_settings_are_checked_once_on_load_and_travel_typed(tmp_path):
+    from grader.answers import GradingRules
+
+    write(tmp_path, "pad.yaml", good() + "grading: {atol: 1, partial_credit: true}\n")
+    problem = load_bank(tmp_path).problems["pad-rows"]
+    assert problem.rules == GradingRules(atol=1.0, partial_credit=True)
+    variant = generate(problem, 3)
+    assert variant.rules is problem.rules
+    assert variant.to_json()["grading"] == {"atol": 1.0, "partial_credit": True}
+
+
+def test_a_stored_variant_decodes_its_grading_settings():
+    from grader.answers import GradingRules
+
+    stored = generate(load_bank().problems["conv-params-layer"], 0).to_json()
+    old_row = {**stored, "grading": {"rtol": 0.01, "unknown_key": "ignored"}}
+    assert Variant.from_json(old_row).rules == GradingRules(rtol=0.01)
+    assert Variant.from_json({**stored, "grading": None}).rules == GradingRules()
+    with pytest.raises(ProblemSpecError, match=r"grading\.atol must be a non-negative number, "
+                                               r"got -1"):
+        Variant.from_json({**stored, "grading": {"atol": -1}})
+
+
+def test_negative_tolerance_in_yaml_is_a_bank_error(tmp_path):
+    write(tmp_path, "pad.yaml", good() + "grading: {atol: -1}\n")
+    with pytest.raises(BankError, match=r"pad.yaml: problem 'pad-rows': field 'grading.atol'"):
+        load_bank(tmp_path)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from grader.answers import Parsed, format_value
+from grader.answers import GradingRules, Parsed, format_value
 from grader.errors import FormatError, ProblemSpecError
 from grader.grading import CORRECT_FEEDBACK, Result, describe_answer, grade, grade_raw
 from grader.variants import Mistake, Variant
@@ -27,7 +27,7 @@ def variant(answer_type, answer, *, mistakes=(), grading=None, options=None) -> 
         answer_type=answer_type, params={}, prompt="What is it?", answer=answer,
         options=tuple(options) if options is not None else None,
         mistakes=tuple(Mistake(tag, value, message) for tag, value, message in mistakes),
-        grading=dict(grading or {}),
+        rules=GradingRules.from_json(grading),
     )
 
 
@@ -218,10 +218,10 @@ def test_multiselect_all_or_nothing(raw, score):
 
 
 def test_unknown_multiselect_scoring_is_a_spec_error():
-    v = variant("multiselect", MULTI, options=WHY_OPTIONS,
-                grading={"multiselect_scoring": "best_of_three"})
+    # Settings are checked once, when a stored variant's settings are decoded, not per grade.
     with pytest.raises(ProblemSpecError, match=r"multiselect_scoring must be one of.*'best_of_three'"):
-        grade_raw(v, "a")
+        variant("multiselect", MULTI, options=WHY_OPTIONS,
+                grading={"multiselect_scoring": "best_of_three"})
 
 
 def test_multiselect_feedback_counts_without_naming():

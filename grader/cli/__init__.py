@@ -1,7 +1,9 @@
 """The `grader` command: one entry point for students and instructors.
 
-Problem-bank commands live in :mod:`grader.cli.bank_commands`, code-exercise commands in
-:mod:`grader.cli.code_commands`; this module only assembles the group.
+``grader.cli:main`` is the console script named in pyproject.toml, so this module's ``main`` is
+part of the package's contract. Problem-bank commands live in :mod:`grader.cli.bank_commands`,
+code-exercise commands in :mod:`grader.cli.code_commands`, terminal rendering in
+:mod:`grader.cli.terminal`; this module only assembles the group.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import click
 
 from grader import __version__
+from grader.cli import bank_commands, code_commands
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,12 +20,5 @@ def main() -> None:
     """Stride: practise and grade the foundations of convolutional neural networks."""
 
 
-def _register() -> None:
-    from grader.cli import bank_commands, code_commands
-
-    for module in (bank_commands, code_commands):
-        for command in module.COMMANDS:
-            main.add_command(command)
-
-
-_register()
+for _command in (*bank_commands.COMMANDS, *code_commands.COMMANDS):
+    main.add_command(_command)

@@ -18,8 +18,8 @@ import numpy as np
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from rich.text import Text
 
+from grader.answers import answer_hint
 from grader.bank import (
     DEFAULT_PROBLEMS_DIR,
     TOPICS,
@@ -28,11 +28,13 @@ from grader.bank import (
     Problem,
     load_bank,
     load_problem_file,
+    schema_text,
 )
-from grader.bank import schema_text as _schema_text
+from grader.cli.terminal import make_console, print_options, print_preview, to_terminal
 from grader.errors import FormatError, ProblemSpecError
-from grader.prompts import format_number, to_terminal
-from grader.variants import Figure, Variant, generate
+from grader.grading import describe_answer, grade_raw
+from grader.lint import LintReport, lint_problems
+from grader.variants import Variant, generate
 
 DEFAULT_LINT_VARIANTS = 500
 
@@ -40,10 +42,6 @@ bank_option = click.option(
     "--bank", "bank_dir", type=click.Path(file_okay=False, path_type=Path),
     default=DEFAULT_PROBLEMS_DIR, show_default="problems/", help="The problem bank folder.",
 )
-
-
-def _console() -> Console:
-    return Console(file=sys.stdout, highlight=False, soft_wrap=True)
 
 
 _LOADED: dict[tuple, Bank] = {}
@@ -126,13 +124,13 @@ def list_command(topic: str | None, as_json: bool, bank_dir: Path) -> None:
     table = Table("id", "title", "topic", "answer type", title=f"{len(rows)} problems")
     for p in rows:
         table.add_row(p.id, escape(p.title), p.topic, p.answer_type)
-    _console().print(table)
+    make_console().print(table)
 
 
 @click.command("schema")
 def schema_command() -> None:
     """Print the JSON Schema of problem and problem-set files (for editors)."""
-    click.echo(_schema_text())
+    click.echo(schema_text())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,51 +155,7 @@ def preview_command(problem_id: str, seed: int, set_values: tuple[str, ...], as_
                                "answer": variant.answer, "answer_type": variant.answer_type},
                               indent=2))
         return
-    _print_preview(variant)
-
-
-def _print_preview(variant: Variant) -> None:
-    from grader.grading import describe_answer
-
-    console = _console()
-    console.rule(f"[bold]{escape(variant.title)}[/] ({variant.problem_id}, seed {variant.seed})")
-    console.print(escape(to_terminal(variant.prompt)))
-    _print_options(console, variant)
-    console.print()
-    params = Table("parameter", "value", box=None)
-    for name, value in variant.params.items():
-        params.add_row(name, escape(json.dumps(value)))
-    console.print(params)
-    console.print(f"[bold]answer[/] ({variant.answer_type}): {escape(describe_answer(variant))}")
-    for m in variant.mistakes:
-        console.print(f"  mistake [cyan]{m.tag}[/]: {escape(json.dumps(m.value))}")
-    for fig in variant.figures:
-        console.print(f"figure [bold]{escape(fig.name)}[/] ({len(fig.matrix)} x "
-                      f"{len(fig.matrix[0])}):")
-        console.print(_figure_table(fig))
-
-
-def _figure_table(fig: Figure) -> Table:
-    """A matrix as a grid of grey cells, dark for the smallest value and light for the largest,
-    the way the course draws images and filters."""
-    values = [v for row in fig.matrix for v in row]
-    low, high = min(values), max(values)
-    table = Table(show_header=False, box=None, padding=(0, 1), pad_edge=False)
-    for _ in fig.matrix[0]:
-        table.add_column(justify="right")
-    for row in fig.matrix:
-        cells = []
-        for v in row:
-            grey = 40 + int(200 * (v - low) / (high - low)) if high > low else 140
-            ink = "black" if grey > 130 else "white"
-            cells.append(Text(format_number(v), style=f"{ink} on rgb({grey},{grey},{grey})"))
-        table.add_row(*cells)
-    return table
-
-
-def _print_options(console: Console, variant: Variant) -> None:
-    for i, option in enumerate(variant.options or ()):
-        console.print(f"  ({chr(ord('a') + i)}) {escape(to_terminal(option))}")
+    print_preview(variant)
 
 
 @click.command("answer")
@@ -214,8 +168,6 @@ def _print_options(console: Console, variant: Variant) -> None:
 def answer_command(problem_id: str, answer: str, seed: int, set_values: tuple[str, ...],
                    as_json: bool, bank_dir: Path) -> None:
     """Grade one answer to a variant (a format error is reported, not graded)."""
-    from grader.grading import grade_raw
-
     overrides = _parse_set(set_values)
     variant = _variant(_problem(_load(bank_dir), problem_id), seed, overrides)
     try:
@@ -247,9 +199,7 @@ def answer_command(problem_id: str, answer: str, seed: int, set_values: tuple[st
               help="Worker processes (default: the number of CPUs, at most 4).")
 def lint_command(path: Path | None, count: int, jobs: int | None) -> None:
     """Load the bank and check many variants of every template; exit 1 on any finding."""
-    from grader.variants import lint_problems
-
-    console = _console()
+    console = make_console()
     root = path or DEFAULT_PROBLEMS_DIR
     try:
         bank = _load_for_lint(root)
@@ -258,22 +208,13 @@ def lint_command(path: Path | None, count: int, jobs: int | None) -> None:
         for line in exc.errors:
             console.print(f"  [red]x[/] {escape(line)}")
         raise SystemExit(1) from exc
-    table = Table("problem", "topic", "seeds", "distinct", "mistake tags", "result",
-                  title=f"lint: {len(bank.problems)} problems, {count} variants each")
-    failures = 0
     ordered = sorted(bank.problems.values(), key=lambda p: (TOPICS.index(p.topic), p.id))
     jobs = jobs or min(4, os.cpu_count() or 1)
     reports = lint_problems({p.id: p for p in ordered}, count, jobs,
                             root if root.is_dir() else None)
-    for problem in ordered:
-        report = reports[problem.id]
-        failures += bool(report.findings)
-        status = "[green]ok[/]" if not report.findings else f"[red]{len(report.findings)}[/]"
-        table.add_row(problem.id, problem.topic, str(report.variants), str(report.distinct),
-                      str(len(report.tags)), status)
-        for finding in report.findings:
-            console.print(f"[red]x[/] {escape(str(problem.source.name))}: problem "
-                          f"{problem.id!r}: {escape(finding)}")
+    table = Table("problem", "topic", "seeds", "distinct", "mistake tags", "result",
+                  title=f"lint: {len(bank.problems)} problems, {count} variants each")
+    failures = _print_findings(console, table, ordered, reports)
     console.print(table)
     missing = [t for t in TOPICS if not bank.by_topic(t)]
     if missing:
@@ -283,6 +224,22 @@ def lint_command(path: Path | None, count: int, jobs: int | None) -> None:
         console.print(f"[bold red]{failures} problem(s) with findings[/]")
         raise SystemExit(1)
     console.print(f"[bold green]All {len(bank.problems)} problems pass.[/]")
+
+
+def _print_findings(console: Console, table: Table, ordered: list[Problem],
+                    reports: Mapping[str, LintReport]) -> int:
+    """Print each finding and add a row per problem; the number of problems with findings."""
+    failures = 0
+    for problem in ordered:
+        report = reports[problem.id]
+        failures += bool(report.findings)
+        status = "[green]ok[/]" if not report.findings else f"[red]{len(report.findings)}[/]"
+        table.add_row(problem.id, problem.topic, str(report.variants), str(report.distinct),
+                      str(len(report.tags)), status)
+        for finding in report.findings:
+            console.print(f"[red]x[/] {escape(str(problem.source.name))}: problem "
+                          f"{problem.id!r}: {escape(finding)}")
+    return failures
 
 
 def _load_for_lint(root: Path) -> Bank:
@@ -319,7 +276,7 @@ def practice_command(topic: str | None, seed: int | None, attempts: int, bank_di
     pool = sorted((p for p in bank.problems.values() if topic is None or p.topic == topic),
                   key=lambda p: p.id)
     rng = np.random.default_rng(seed)
-    console = _console()
+    console = make_console()
     console.print("[bold]Practice[/]: answer each question; type [bold]q[/] to stop.")
     solved = asked = 0
     while True:
@@ -337,12 +294,9 @@ def practice_command(topic: str | None, seed: int | None, attempts: int, bank_di
 def _ask(console: Console, variant: Variant, attempts: int,
          read: Callable[[str], str | None]) -> tuple[bool | None, bool]:
     """Ask one variant: (solved, or None if never answered; whether the student quit)."""
-    from grader.answers import answer_hint
-    from grader.grading import describe_answer, grade_raw
-
     console.rule(escape(variant.title))
     console.print(escape(to_terminal(variant.prompt)))
-    _print_options(console, variant)
+    print_options(console, variant)
     console.print(f"[dim]{escape(answer_hint(variant.answer_type))}[/]")
     used = 0
     while used < attempts:

@@ -1,0 +1,127 @@
+"""Compiled problems: the one home of the types a loaded bank is made of (data only).
+
+:mod:`grader.bank.load` builds these from validated YAML once (grading settings included, as
+:class:`~grader.answers.GradingRules`); :mod:`grader.variants` turns a
+:class:`Problem` into a variant. Nothing here samples, renders or grades.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from grader.answers import GradingRules
+from grader.expressions import Expr
+from grader.mistakes import Family
+
+
+@dataclass(frozen=True, eq=False)
+class ParamSpec:
+    """One parameter: how it is drawn (``kind`` int/choice/array/derived) and its bounds."""
+
+    name: str
+    kind: str
+    values: tuple[Any, ...] = ()
+    shape: tuple[int | str, ...] = ()
+    low: int = 0
+    high: int = 0
+    expr: Expr | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class MistakeSpec:
+    tag: str
+    expr: Expr
+    message: str
+
+
+@dataclass(frozen=True, eq=False)
+class Statement:
+    text: str
+    answer: bool
+    message: str
+    tag: str
+
+
+@dataclass(frozen=True, eq=False)
+class FigureSpec:
+    name: str
+    expr: Expr
+
+
+@dataclass(frozen=True, eq=False)
+class OptionSpec:
+    template: jinja2.Template
+    correct: bool
+    message: str | None
+    tag: str
+
+
+@dataclass(frozen=True, eq=False)
+class Options:
+    """How a choice/multiselect problem builds its options: ``static`` options (``pick`` of
+    them shown) or a ``template`` filled with the answer and ``count - 1`` distractors."""
+
+    where: str
+    static: tuple[OptionSpec, ...] = ()
+    template: jinja2.Template | None = None
+    count: int = 4
+    distractors: tuple[Expr, ...] = ()
+    pick: int | None = None
+    shuffle: bool = True
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """A compiled problem template; make variants with :func:`grader.variants.generate`."""
+
+    id: str
+    title: str
+    topic: str
+    answer_type: str
+    source: Path
+    prompt_template: jinja2.Template
+    params: tuple[ParamSpec, ...] = ()
+    checks: tuple[tuple[Expr, ...], ...] = ()
+    where: tuple[Expr, ...] = ()
+    roles: tuple[tuple[str, Expr], ...] = ()
+    answer: Expr | None = None
+    rules: GradingRules = GradingRules()
+    mistakes: tuple[MistakeSpec, ...] = ()
+    families: tuple[Family, ...] = ()
+    options: Options | None = None
+    statements: tuple[Statement, ...] = ()
+    figures: tuple[FigureSpec, ...] = ()
+    practice: bool = True  # False: never offered in practice mode
+
+
+@dataclass(frozen=True)
+class SetItem:
+    problem_id: str
+    points: float = 1.0
+    attempts: int = 3
+
+
+@dataclass(frozen=True)
+class ProblemSet:
+    id: str
+    title: str
+    items: tuple[SetItem, ...]
+    due: datetime | None
+    source: Path
+    description: str = ""
+    practice: bool = True  # False: none of its problems is offered in practice mode
+
+
+@dataclass(frozen=True)
+class Bank:
+    problems: Mapping[str, Problem]
+    sets: Mapping[str, ProblemSet]
+
+    def by_topic(self, topic: str) -> list[Problem]:
+        return [p for p in self.problems.values() if p.topic == topic]

@@ -1,0 +1,232 @@
+"""The problem bank's schema: the one home of the shape of a problem or set file.
+
+The pydantic models here check the YAML's structure (types, ranges, unknown keys); what a schema
+cannot check (expressions, templates, ids across files) is done by :mod:`grader.bank.load`.
+:func:`json_schema` gives the same rules to editors (``grader schema``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+from grader.answers import ANSWER_TYPES
+
+TOPICS: tuple[str, ...] = (
+    "fc-vs-conv-params", "conv-params", "conv-output-volume", "padding", "same-padding",
+    "pool-output-volume", "pooling-facts", "one-by-one-conv", "why-convolutions", "conv1d",
+    "conv2d", "edge-detection", "conv-over-volume", "network-table", "continuous-convolution",
+    "strided-floor", "correlation-vs-convolution", "adaptive-pooling", "counting-layers",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class IntParam(_Strict):
+    """An integer drawn uniformly from ``[low, high]`` (inclusive) in steps of ``step``."""
+
+    int_: tuple[int, int] = Field(alias="int", description="[low, high], both included")
+    step: int = Field(1, ge=1)
+
+    @field_validator("int_")
+    @classmethod
+    def _ordered(cls, bounds: tuple[int, int]) -> tuple[int, int]:
+        if bounds[0] > bounds[1]:
+            raise ValueError(f"expected [low, high] with low <= high, got {list(bounds)}")
+        return bounds
+
+
+class ChoiceParam(_Strict):
+    """One of the listed values, uniformly."""
+
+    choice: list[Any] = Field(min_length=1)
+
+
+class ArraySpec(_Strict):
+    shape: list[int | str] = Field(min_length=1, max_length=3,
+                                   description="sizes, or names of earlier int parameters")
+    low: int
+    high: int = Field(description="largest value, included")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ArraySpec:
+        if self.low > self.high:
+            raise ValueError(f"expected low <= high, got low={self.low}, high={self.high}")
+        return self
+
+
+class ArrayParam(_Strict):
+    """A small random integer vector or matrix."""
+
+    array: ArraySpec
+
+
+class DerivedParam(_Strict):
+    """A value computed from earlier parameters."""
+
+    derived: str | int | float
+
+
+def _param_kind(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        for kind in ("int", "choice", "array", "derived"):
+            if kind in value:
+                return kind
+    return None
+
+
+ParamModel = Annotated[
+    Annotated[IntParam, Tag("int")] | Annotated[ChoiceParam, Tag("choice")]
+    | Annotated[ArrayParam, Tag("array")] | Annotated[DerivedParam, Tag("derived")],
+    Discriminator(_param_kind, custom_error_type="param_kind",
+                  custom_error_message="expected one of {int: [low, high]}, {choice: [...]}, "
+                  "{array: {shape, low, high}} or {derived: expression}"),
+]
+
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+Expression = str | int | float | bool
+
+
+class Grading(_Strict):
+    atol: float | None = Field(None, ge=0)
+    rtol: float | None = Field(None, ge=0)
+    partial_credit: bool | None = None
+    multiselect_scoring: Literal["right_minus_wrong", "all_or_nothing"] | None = None
+
+
+class MistakeModel(_Strict):
+    tag: Slug
+    expr: Expression
+    message: str = Field(min_length=1)
+
+
+class FamiliesModel(_Strict):
+    exclude: list[str] = []
+
+
+class OptionModel(_Strict):
+    text: str = Field(min_length=1, description="Jinja text, may use the parameters")
+    correct: bool = False
+    message: str | None = Field(None, description="feedback when this wrong option is chosen "
+                                "(or, for a correct option of a multiselect, when it is missed)")
+    tag: Slug | None = None
+
+
+class ComputedOptions(_Strict):
+    template: str = Field("{{ value }}", description="Jinja text for one option; `value` is it")
+    count: int = Field(4, ge=2, le=8)
+    distractors: list[Expression] = []
+
+
+class OptionsModel(_Strict):
+    static: list[OptionModel] | None = None
+    computed: ComputedOptions | None = None
+    pick: int | None = Field(None, ge=2, description="show this many of the static options")
+    shuffle: bool = True
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> OptionsModel:
+        if (self.static is None) == (self.computed is None):
+            raise ValueError("give exactly one of 'static' or 'computed'")
+        return self
+
+
+class StatementModel(_Strict):
+    text: str = Field(min_length=1)
+    answer: bool
+    message: str = Field(min_length=1, description="feedback for a student who gets it wrong")
+    tag: Slug | None = None
+
+
+class FigureModel(_Strict):
+    name: str
+    expr: Expression
+
+
+class ProblemModel(_Strict):
+    """One problem template."""
+
+    id: Slug
+    title: str = Field(min_length=1)
+    topic: Literal[TOPICS]  # type: ignore[valid-type]
+    answer_type: Literal[ANSWER_TYPES]  # type: ignore[valid-type]
+    prompt: str = Field(min_length=1)
+    params: dict[str, ParamModel] = {}
+    where: list[str] = []
+    roles: dict[str, Expression] = {}
+    answer: Expression | None = None
+    grading: Grading = Grading()
+    mistakes: list[MistakeModel] = []
+    families: bool | FamiliesModel = True
+    options: OptionsModel | None = None
+    statements: list[StatementModel] | None = Field(None, min_length=1)
+    figures: list[str | FigureModel] = []
+    practice: bool = Field(True, strict=True, description=(
+        "false: never offered in practice mode (true or false, unquoted)"))
+
+    @field_validator("where", mode="before")
+    @classmethod
+    def _listify(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class ProblemFileModel(_Strict):
+    problems: list[dict[str, Any]] = Field(min_length=1)
+
+
+class SetItemModel(_Strict):
+    problem: str
+    points: float = Field(1.0, gt=0)
+    attempts: int = Field(3, ge=1)
+
+
+class ProblemSetModel(_Strict):
+    """A problem set: an ordered list of problems with points and attempts."""
+
+    id: Slug
+    title: str = Field(min_length=1)
+    description: str = ""
+    due: datetime | None = None
+    problems: list[SetItemModel] = Field(min_length=1)
+    practice: bool = Field(True, strict=True, description=(
+        "false: the set's problems are never offered in practice mode (true or false, unquoted)"))
+
+
+def json_schema() -> dict[str, Any]:
+    """A JSON Schema for problem files (one problem or ``problems: [...]``) and set files."""
+    problem = ProblemModel.model_json_schema(by_alias=True)
+    defs = problem.pop("$defs", {})
+    problem_set = ProblemSetModel.model_json_schema(by_alias=True)
+    defs.update(problem_set.pop("$defs", {}))
+    defs["Problem"] = problem
+    defs["ProblemSet"] = problem_set
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Stride problem bank file",
+        "oneOf": [
+            {"$ref": "#/$defs/Problem"},
+            {"type": "object", "additionalProperties": False, "required": ["problems"],
+             "properties": {"problems": {"type": "array", "items": {"$ref": "#/$defs/Problem"}}}},
+            {"$ref": "#/$defs/ProblemSet"},
+        ],
+        "$defs": defs,
+    }
+
+
+def schema_text() -> str:
+    """The JSON Schema as indented text (for ``grader schema``)."""
+    return json.dumps(json_schema(), indent=2)
