@@ -1,13 +1,17 @@
-"""Grading code submissions through a Redis task queue (RQ), for deployments with many hosts.
+"""The Redis grading backend (RQ), for deployments with many hosts: the one home of the RQ job
+`grade_job`, `RedisQueue` and the worker's database sessions.
 
 With `REDIS_URL` configured, the web app enqueues one RQ job per code submission and separate
-worker processes, started with `python -m web.worker`, grade it: they need the `grader` package,
-`DATABASE_URL` and `REDIS_URL`, nothing from the web process. Without `REDIS_URL` the in-process
-`web.jobs.GradingPool` is used. Both run the same `web.jobs.grade_submission`, so results are
-the same either way, and both keep one job in flight per student and exercise.
+worker processes, started with `python -m web.code.worker`, grade it: they need the `grader`
+package, `DATABASE_URL` and `REDIS_URL`, nothing from the web process. Without `REDIS_URL` the
+in-process `web.code.pool.GradingPool` is used. Both run the same
+`web.code.task.grade_submission`, so results are the same either way, and both keep one job in
+flight per student and exercise.
 
 Jobs are JSON (RQ's `JSONSerializer`, on the queue and in the worker) and carry only the
-submission id: a forged job pushed into Redis is never unpickled, so it cannot run code.
+submission id: a forged job pushed into Redis is never unpickled, so it cannot run code. New jobs
+name `web.code.rq.grade_job`; jobs queued before this module moved name `web.queue.grade_job`,
+which stays importable from `web.queue` until they have drained.
 
 A job lost with its worker (kill -9, out of memory, a host going away) is never left "grading":
 its heartbeat goes stale and `RedisQueue.reap()` requeues it (or, after two tries, fails it with
@@ -19,18 +23,31 @@ from __future__ import annotations
 
 import logging
 import os
-import time
-from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import func, select, update
+from redis import Redis
+from rq import Queue, get_current_job
+from rq.job import Job
+from rq.serializers import JSONSerializer
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from web.models import CodeSubmission, utcnow
+from web.code.task import (
+    QueuePlace,
+    as_datetime,
+    grade_submission,
+    reap_stalled,
+    release_groups,
+    scope_of,
+    waiting_groups,
+)
+from web.db import make_engine, normalize_url
+from web.models import CodeStatus, CodeSubmission, utcnow
+from web.settings import DEFAULT_QUEUE, JobTiming, Settings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_QUEUE = "stride-grading"
 JOB_TIMEOUT_S = 600  # one submission: import plus every test, each bounded by the sandbox
 LOST_MESSAGE = ("The grading worker stopped while grading this submission (a problem on our side, "
                 "not in your code). Please submit it again; if it keeps happening, tell your "
@@ -41,12 +58,7 @@ FINISHED = ("finished",)
 DEAD = ("failed", "stopped", "canceled")
 
 
-@dataclass(frozen=True)
-class QueuePlace:
-    """How many submissions wait to be graded, and where this one stands (1 = next)."""
-
-    depth: int
-    position: int | None
+JOB_FUNCTION = "web.code.rq.grade_job"  # the dotted path stored in each job
 
 
 def job_id(queue_name: str, submission_id: int) -> str:
@@ -56,11 +68,7 @@ def job_id(queue_name: str, submission_id: int) -> str:
 def grade_job(submission_id: int) -> None:
     """The RQ job: grade one submission in this worker's own database session, then hand the
     same student's next submission to this exercise (if one waits) to the same queue."""
-    from rq import get_current_job
-
-    from web.jobs import JobTiming, grade_submission
-
-    next_id = grade_submission(worker_sessions(), submission_id, JobTiming.from_config({}))
+    next_id = grade_submission(worker_sessions(), submission_id, Settings.from_environ().timing)
     job = get_current_job()
     if next_id is not None and job is not None:
         enqueue(_queue(job.origin, job.connection), next_id)
@@ -71,13 +79,11 @@ _SESSIONS: dict[tuple[int, str], sessionmaker[Session]] = {}
 
 def worker_sessions() -> sessionmaker[Session]:
     """A sessionmaker on `DATABASE_URL`, one per process (a forked work-horse builds its own)."""
-    url = os.environ.get("DATABASE_URL")
+    url = Settings.from_environ().database_url
     if not url:
         raise RuntimeError("DATABASE_URL is not set: a grading worker needs the database URL.")
     key = (os.getpid(), url)
     if key not in _SESSIONS:
-        from web.db import make_engine, normalize_url
-
         _SESSIONS[key] = sessionmaker(make_engine(normalize_url(url)), expire_on_commit=False)
     return _SESSIONS[key]
 
@@ -85,15 +91,11 @@ def worker_sessions() -> sessionmaker[Session]:
 def connect(redis_url: str):
     """A Redis client for `redis_url`; credentials in the URL (``redis://user:password@host``,
     ``rediss://`` for TLS) are used, and are never printed (see `redacted`)."""
-    from redis import Redis
-
     return Redis.from_url(redis_url)
 
 
 def redacted(redis_url: str) -> str:
     """`redis_url` without its password, for logs and messages."""
-    from urllib.parse import urlsplit, urlunsplit
-
     parts = urlsplit(redis_url)
     if parts.password is None:
         return redis_url
@@ -106,9 +108,6 @@ def redacted(redis_url: str) -> str:
 def _queue(name: str, connection):
     """An RQ queue that speaks JSON only: a job is ids and names, never a pickle, so a forged
     job pushed into Redis cannot run code when a worker reads it."""
-    from rq import Queue
-    from rq.serializers import JSONSerializer
-
     return Queue(name, connection=connection, serializer=JSONSerializer)
 
 
@@ -122,7 +121,7 @@ def enqueue(queue, submission_id: int):
             queue.connection.zrem(started.key, f"{jid}:{execution_id}")
     queue.failed_job_registry.remove(jid)
     return queue.enqueue_call(
-        "web.queue.grade_job", args=(submission_id,), job_id=jid,
+        JOB_FUNCTION, args=(submission_id,), job_id=jid,
         timeout=JOB_TIMEOUT_S, result_ttl=3600, failure_ttl=7 * 24 * 3600,
         description=f"grade code submission {submission_id}")
 
@@ -131,9 +130,7 @@ class RedisQueue:
     """The web app's side of the queue: enqueue, depth and position, and reaping lost jobs."""
 
     def __init__(self, sessions: sessionmaker[Session], redis_url: str,
-                 queue_name: str = DEFAULT_QUEUE, timing=None) -> None:
-        from web.jobs import JobTiming
-
+                 queue_name: str = DEFAULT_QUEUE, timing: JobTiming | None = None) -> None:
         self._sessions = sessions
         self.timing = timing or JobTiming()
         self.connection = connect(redis_url)
@@ -146,8 +143,9 @@ class RedisQueue:
     def submit(self, submission_id: int):
         return enqueue(self.queue, submission_id)
 
-    def place(self, submission_id: int) -> QueuePlace:
-        """Queue depth (waiting + being graded) and this submission's 1-based place in line."""
+    def place(self, session: Session, submission_id: int) -> QueuePlace:
+        """Queue depth (waiting + being graded) and this submission's 1-based place in line,
+        from Redis (`session` is not needed here: the protocol's other backend reads it)."""
         waiting = self.queue.count
         running = self.queue.started_job_registry.get_job_count(cleanup=False)
         index = self.queue.get_job_position(job_id(self.name, submission_id))
@@ -157,17 +155,16 @@ class RedisQueue:
         """Requeue or fail stalled and lost rows (all, or around one submission); returns how
         many changed, and enqueues the submissions that this frees.
 
-        A grading row is judged by its heartbeat (`web.jobs.reap_stalled`). A handed-over row
+        A grading row is judged by its heartbeat (`web.code.task.reap_stalled`). A handed-over row
         whose job vanished from Redis, or ended without grading it, fails with LOST_MESSAGE
         once `MISSING_GRACE` has passed since it was handed over. `now` is a datetime or Unix
         seconds (default: the time now).
         """
-        from web.jobs import as_datetime, reap_stalled, release_groups, scope_of, waiting_groups
-
         now = as_datetime(now)
         with self._sessions() as session:
             scope = scope_of(session, submission_id)
-            changed, groups = reap_stalled(session, self.timing, now, ("grading",), scope)
+            changed, groups = reap_stalled(session, self.timing, now, (CodeStatus.GRADING.value,),
+                                           scope)
             session.commit()
             lost, lost_groups = self._fail_lost(session, now, scope)
             session.commit()
@@ -179,9 +176,7 @@ class RedisQueue:
         return changed + lost
 
     def _fail_lost(self, session: Session, now, scope) -> tuple[int, set[tuple[int, str]]]:
-        from rq.job import Job
-
-        query = select(CodeSubmission).where(CodeSubmission.status == "queued",
+        query = select(CodeSubmission).where(CodeSubmission.status == CodeStatus.QUEUED.value,
                                              CodeSubmission.heartbeat_at.is_not(None))
         if scope is not None:
             query = query.where(CodeSubmission.user_id == scope[0],
@@ -215,42 +210,9 @@ def _mark_lost(session: Session, submission_id: int) -> int:
     """Fail the row unless a worker took it meanwhile (a conditional UPDATE, no race)."""
     result = session.execute(
         update(CodeSubmission)
-        .where(CodeSubmission.id == submission_id, CodeSubmission.status == "queued")
-        .values(status="failed", finished_at=utcnow(), error=LOST_MESSAGE)
+        .where(CodeSubmission.id == submission_id, CodeSubmission.status == CodeStatus.QUEUED.value)
+        .values(status=CodeStatus.FAILED.value, finished_at=utcnow(), error=LOST_MESSAGE)
         .execution_options(synchronize_session=False))
     if result.rowcount:
         log.warning("code submission %s lost its grading job; marked it failed", submission_id)
     return result.rowcount
-
-
-def database_place(session: Session, submission_id: int) -> QueuePlace:
-    """Depth and place from the database (the in-process pool grades in id order)."""
-    unfinished = CodeSubmission.status.in_(("queued", "grading"))
-    depth = session.scalar(select(func.count(CodeSubmission.id)).where(unfinished)) or 0
-    row = session.get(CodeSubmission, submission_id)
-    if row is None or row.status != "queued":
-        return QueuePlace(depth, None)
-    ahead = session.scalar(select(func.count(CodeSubmission.id)).where(
-        CodeSubmission.status == "queued", CodeSubmission.id < submission_id)) or 0
-    return QueuePlace(depth, ahead + 1)
-
-
-def queue_place(pool, session: Session, submission_id: int) -> QueuePlace:
-    """Where a submission stands, from Redis when queued there, else from the database.
-
-    Reaps around the submission first, so a status poll itself notices a stalled job.
-    """
-    pool.reap(submission_id=submission_id)
-    if isinstance(pool, RedisQueue):
-        return pool.place(submission_id)
-    return database_place(session, submission_id)
-
-
-def wait_until(condition, timeout: float, interval: float = 0.05) -> bool:
-    """Poll `condition()` until true or `timeout` seconds pass (for scripts and tests)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return bool(condition())
