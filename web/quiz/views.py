@@ -131,13 +131,18 @@ def submit(set_id: str, problem_id: str):
         parsed_json=forms.to_json_text(parsed.value), read_as=result.read_as or parsed.read_as,
         correct=bool(result.correct), score=float(result.score), mistake=result.mistake,
         feedback=result.feedback, request_token=token, created_at=datetime.now(UTC))
+    return _record(session, row, here)
+
+
+def _record(session, row: dict, here: str):
+    """Store one graded answer (once per form token) and send the student to its result."""
     try:
         with write_gate():
             session.execute(_INSERT_SUBMISSION, row)
             session.commit()
     except IntegrityError:  # a concurrent copy of this form, or another answer, got in first
         session.rollback()
-        if token_recorded(session, current_user.id, token):
+        if token_recorded(session, row["user_id"], row["request_token"]):
             return redirect(here + "#result")  # this very form: its answer is the one recorded
         flash("That answer arrived twice; only the first copy was recorded.", "info")
         return redirect(here)
