@@ -77,7 +77,7 @@ clean:
 
 ## make worker: a grading worker for the Redis queue (needs DATABASE_URL and REDIS_URL), see docs/deploy.md.
 worker: $(VENV)/.installed
-	$(PY) -m web.worker
+	$(PY) -m web.code.worker
 
 ## make load: the load test (200 students, 60 s, SQLite then PostgreSQL), see docs/benchmarks.md.
 load: $(VENV)/.installed-test

@@ -17,7 +17,7 @@ Every value can be changed from the environment, so one file serves one box and 
 Cookies are Secure by default (the app runs as production under gunicorn): serve through HTTPS,
 or set ``COOKIE_SECURE = False`` in instance/config.py for a plain-HTTP trial on a private network.
 Code grading: each worker process has its own in-process grading pool unless ``REDIS_URL`` is
-set, in which case submissions go to the Redis queue and ``python -m web.worker`` grades them.
+set, in which case submissions go to the Redis queue and ``python -m web.code.worker`` grades them.
 See docs/deploy.md.
 """
 

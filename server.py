@@ -10,16 +10,39 @@ database and checks the configuration, creates no accounts, and exits. Under gun
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import secrets
 import sys
 from pathlib import Path
 
 import click
-from flask import Flask, render_template
+from flask import Config, Flask, render_template
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+import web.auth.views
+import web.code.views
+import web.instructor.views
+import web.quiz.practice
+import web.quiz.views
 from grader.errors import ProblemSpecError
+from grader.sandbox import IsolationUnavailable
+from web import cli, db, render, security
+from web.bank import get_bank, reload_bank
+from web.cli import DEMO_JOIN_CODE, setup_demo
+from web.code import backend
+from web.db import (
+    SchemaOutOfDate,
+    check_schema_current,
+    default_database_url,
+    normalize_url,
+    session_factory,
+    upgrade_database,
+)
+from web.security import InsecureConfiguration
+from web.settings import Settings, from_environment
 
 ROOT = Path(__file__).resolve().parent
 INSTANCE = ROOT / "instance"
@@ -37,23 +60,23 @@ def default_instance_path() -> Path:
 
 
 def _database_url(instance: Path | None = None) -> str:
-    from web.db import default_database_url, normalize_url
-
     default = default_database_url(instance or default_instance_path())
-    return normalize_url(os.environ.get("DATABASE_URL") or default)
+    return normalize_url(from_environment().get("DATABASE_URL") or default)
 
 
-def _secret_key(instance_path: Path) -> str | None:
-    if os.environ.get("STRIDE_SECRET_KEY"):
-        return os.environ["STRIDE_SECRET_KEY"]
+def _secret_key(instance_path: Path, read_instance: bool) -> str | None:
+    """STRIDE_SECRET_KEY, else the instance's `secret_key` file (never read under a test config)."""
+    if from_environment().get("SECRET_KEY"):
+        return from_environment()["SECRET_KEY"]
     key_file = instance_path / "secret_key"
-    return key_file.read_text().strip() if key_file.exists() else None
+    return key_file.read_text().strip() if read_instance and key_file.exists() else None
 
 
-def _defaults(app: Flask) -> dict:
-    instance = Path(app.instance_path)
+def _defaults(app: Flask, read_instance: bool) -> dict:
+    """The built-in defaults with the environment's settings over them (`web.settings`)."""
+    instance, environment = Path(app.instance_path), from_environment()
     return dict(
-        SECRET_KEY=_secret_key(instance), DATABASE_URL=_database_url(instance),
+        SECRET_KEY=_secret_key(instance, read_instance), DATABASE_URL=_database_url(instance),
         PROBLEMS_DIR=str(ROOT / "problems"), EXERCISES_DIR=str(ROOT / "exercises"),
         MAX_CONTENT_LENGTH=256 * KB,
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
@@ -66,14 +89,17 @@ def _defaults(app: Flask) -> dict:
         RATELIMIT_STORAGE_URI=None,  # None: REDIS_URL when set (shared by all workers), else memory
         RATELIMIT_KEY_PREFIX="stride",
         GRADING_WORKERS=2, CHECK_SCHEMA=True, WTF_CSRF_TIME_LIMIT=None,
-        TRUSTED_PROXIES=int(os.environ.get("STRIDE_TRUSTED_PROXIES", "0")),
-        REDIS_URL=os.environ.get("REDIS_URL") or None,
+        TRUSTED_PROXIES=int(environment.get("TRUSTED_PROXIES", "0")),
+        REDIS_URL=environment.get("REDIS_URL"),
+        GRADING_QUEUE=environment.get("GRADING_QUEUE"),
+        GRADING_HEARTBEAT_S=environment.get("GRADING_HEARTBEAT_S"),
+        GRADING_STALE_S=environment.get("GRADING_STALE_S"),
+        GRADING_MAX_TRIES=environment.get("GRADING_MAX_TRIES"),
     )
 
 
-def _finish_config(app: Flask) -> None:
-    from web.db import normalize_url
-
+def _finish_config(app: Flask) -> Settings:
+    """Normalize the final config and read it, once, into the typed `Settings`."""
     app.config["DATABASE_URL"] = normalize_url(app.config["DATABASE_URL"])
     if not app.config["SECRET_KEY"] and (app.debug or app.testing):
         app.config["SECRET_KEY"] = "dev"
@@ -81,6 +107,9 @@ def _finish_config(app: Flask) -> None:
     if secure is None:
         secure = not (app.debug or app.testing)
     app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(secure)
+    settings = Settings.from_config(app.config)
+    app.extensions["stride_settings"] = settings
+    return settings
 
 
 def _register_error_pages(app: Flask) -> None:
@@ -101,8 +130,6 @@ def _register_error_pages(app: Flask) -> None:
 
 def _bank_error_page(error):
     """A broken problem bank: instructors see every finding, students a kind sentence."""
-    from flask_login import current_user
-
     if current_user.is_authenticated and current_user.is_instructor:
         findings = getattr(error, "errors", None) or (str(error),)
         description = "Fix these and reload: " + " | ".join(findings)
@@ -113,22 +140,18 @@ def _bank_error_page(error):
     return render_template("error.html", title=app_title, description=description), 503
 
 
-def _trust_proxies(app: Flask) -> None:
+def _trust_proxies(app: Flask, settings: Settings) -> None:
     """Behind N reverse proxies, read the client address and scheme from their headers.
 
     Rate limits key on the client address, so without this every user would share the proxy's.
     """
-    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    proxies = settings.trusted_proxies
     if proxies > 0:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
 
 def _check_schema(app: Flask) -> None:
     """Refuse to start on an unmigrated database (the `flask` CLI itself may still migrate)."""
-    from web.db import SchemaOutOfDate, check_schema_current
-
     engine, url = app.extensions["stride_engine"], app.config["DATABASE_URL"]
     if click.get_current_context(silent=True) is None:
         check_schema_current(engine, url)
@@ -150,32 +173,33 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
                ) -> Flask:
     """Build the Flask application (see the module docstring).
 
-    Settings come from the environment (the defaults), then `config.py` in the instance folder
-    (`instance_path`, else `STRIDE_INSTANCE_PATH`, else `instance/`) or, instead of it, from
-    `test_config` (as Flask's tutorial app does, so tests never read a developer's instance).
+    Settings come from the built-in defaults with the environment over them, then `config.py` in
+    the instance folder (`instance_path`, else `STRIDE_INSTANCE_PATH`, else `instance/`) or,
+    instead of it, from `test_config` (as Flask's tutorial app does, so tests never read a
+    developer's instance: neither its config.py nor its secret_key), read once into the typed
+    `web.settings.Settings` (`app.extensions["stride_settings"]`).
     """
-    from web import auth, cli, code, db, instructor, jobs, practice, security, student, templating
-
     folder = Path(instance_path) if instance_path else default_instance_path()
     app = Flask(__name__, instance_path=str(folder), instance_relative_config=True,
                 template_folder=str(ROOT / "web/templates"), static_folder=str(ROOT / "web/static"))
-    app.config.from_mapping(_defaults(app))
+    app.config.from_mapping(_defaults(app, read_instance=test_config is None))
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
     else:
         app.config.update(test_config)
-    _finish_config(app)
+    settings = _finish_config(app)
     security.check_secret_key(app)
     security.init_converters(app)
     db.init_app(app)
     security.init_app(app)
-    jobs.init_app(app)
+    backend.init_app(app, settings)
     cli.init_app(app)
-    for blueprint in (auth.bp, student.bp, practice.bp, code.bp, instructor.bp):
+    for blueprint in (web.auth.views.bp, web.quiz.views.bp, web.quiz.practice.bp,
+                      web.code.views.bp, web.instructor.views.bp):
         app.register_blueprint(blueprint)
-    templating.init_app(app)
+    render.init_app(app)
     _register_error_pages(app)
-    _trust_proxies(app)
+    _trust_proxies(app, settings)
     if app.config["CHECK_SCHEMA"]:
         _check_schema(app)
     return app
@@ -186,7 +210,7 @@ def _prepare_instance() -> None:
     folder = default_instance_path()
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     key_file = folder / "secret_key"
-    if not os.environ.get("STRIDE_SECRET_KEY") and not key_file.exists():
+    if not from_environment().get("SECRET_KEY") and not key_file.exists():
         # Created 0600 in one step: never readable by others, not even for a moment.
         descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as out:
@@ -201,10 +225,6 @@ def _plain_http_cookies(app: Flask) -> None:
 
 def _configured_database_url() -> str:
     """DATABASE_URL as the app will see it: the environment, then the instance's config.py."""
-    from flask import Config
-
-    from web.db import normalize_url
-
     config = Config(str(default_instance_path()))
     config["DATABASE_URL"] = _database_url()
     config.from_pyfile("config.py", silent=True)
@@ -219,13 +239,7 @@ def warm_up(app: Flask) -> None:
     templates and modules: about 80 ms with every request in that worker waiting. Frozen, it walks
     only what requests allocate (under 1 ms). See docs/benchmarks.md ("Web").
     """
-    import gc
-
-    from grader.errors import ProblemSpecError
-
     with app.app_context():
-        from web.bankaccess import get_bank
-
         try:
             get_bank()
         except ProblemSpecError:
@@ -235,11 +249,8 @@ def warm_up(app: Flask) -> None:
 
 
 def _print_bank_status(app: Flask) -> None:
-    from grader.errors import ProblemSpecError
-
+    """Load the bank once and say how many problems and sets it holds (or what is wrong)."""
     with app.app_context():
-        from web.bankaccess import reload_bank
-
         try:
             bank = reload_bank()
         except ProblemSpecError as exc:
@@ -266,8 +277,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _print_welcome(args: argparse.Namespace, logins) -> None:
-    from web.cli import DEMO_JOIN_CODE
-
+    """Where the server listens, the demo logins and the practice link."""
     url = f"http://{args.host}:{args.port}/"
     print(f"Stride is running on {url}", flush=True)
     for login in logins:
@@ -279,12 +289,6 @@ def _print_welcome(args: argparse.Namespace, logins) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Prepare (with --setup-demo or --migrate), check, and serve with the built-in server."""
-    from grader.sandbox import IsolationUnavailable
-    from web.cli import setup_demo
-    from web.db import SchemaOutOfDate, session_factory, upgrade_database
-    from web.jobs import recover_stale_jobs
-    from web.security import InsecureConfiguration
-
     args = _parse_args(argv)
     args.check_only = args.check_only or args.migrate
     if args.setup_demo or args.migrate:
@@ -297,7 +301,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.check_only:
         _plain_http_cookies(app)
     logins = setup_demo(app) if args.setup_demo else ()
-    stale = recover_stale_jobs(session_factory(app))
+    stale = backend.recover_stale_jobs(session_factory(app))
     if stale:
         print(f"Marked {stale} unfinished code submission(s) from the last run as failed.")
     _print_bank_status(app)

@@ -59,7 +59,7 @@ def prepare(workdir: Path, database_url: str, students: int) -> list[str]:
     from sqlalchemy.orm import Session
     from werkzeug.security import generate_password_hash
 
-    from web.accounts import get_or_create_course
+    from web.auth.accounts import get_or_create_course
     from web.db import make_engine, upgrade_database
     from web.models import Enrollment, User
 

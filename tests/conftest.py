@@ -70,7 +70,7 @@ def _add_web_users(url: str) -> None:
     from sqlalchemy.orm import Session
     from werkzeug.security import generate_password_hash
 
-    from web.accounts import get_or_create_course
+    from web.auth.accounts import get_or_create_course
     from web.db import make_engine
     from web.models import Enrollment, User
 
@@ -219,7 +219,7 @@ def add_walls_world(app) -> WallsWorld:
     account of no course). Cheap password hashes, as for the other fixture users."""
     from werkzeug.security import generate_password_hash
 
-    from web.accounts import get_or_create_course
+    from web.auth.accounts import get_or_create_course
     from web.db import session_factory
     from web.models import Enrollment, User
 

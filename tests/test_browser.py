@@ -55,7 +55,7 @@ def _write_set(problems_dir: Path) -> None:
 
 def _make_app(tmp: Path):
     from server import create_app
-    from web.accounts import create_user, get_or_create_course
+    from web.auth.accounts import create_user, get_or_create_course
     from web.cli import DEMO_COURSE, setup_demo
     from web.db import session_factory, upgrade_database
 

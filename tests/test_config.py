@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from server import create_app
-from web.security import rate_limit_storage_uri
+from web.ratelimit import rate_limit_storage_uri
 
 ROOT = Path(__file__).resolve().parents[1]
 UNUSED_REDIS = "redis://127.0.0.1:1/5"  # never connected to: the pool and limits connect lazily
@@ -64,7 +64,7 @@ def _every_documented_setting(folder: Path, web_template: Path) -> dict:
 
 def test_every_documented_setting_takes_effect_from_the_instance_config(instance, built,
                                                                         web_template):
-    from web.queue import RedisQueue
+    from web.code.rq import RedisQueue
 
     _write_config(instance, **_every_documented_setting(instance, web_template))
     app = built(instance_path=instance)

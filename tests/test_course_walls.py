@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import WEB_PASSWORD, WallsWorld
-from web import exports, scope
-from web import instructor_queries as iq
+from web import scope
 from web.db import session_factory
+from web.instructor import exports, gradebook, queries, regrade
 from web.models import Enrollment, User
 
 COURSE_MESSAGE = "There is no course with the number"
@@ -83,7 +83,7 @@ def test_undecodable_course_bytes_are_a_404_too(app, client, walls_world):
 # --- the queries cannot be called unscoped ----------------------------------------------------
 
 def _scoped_functions():
-    for module in (iq, exports):
+    for module in (queries, gradebook, regrade, exports):
         for name, function in inspect.getmembers(module, inspect.isfunction):
             if function.__module__ == module.__name__ and \
                     "course_ids" in inspect.signature(function).parameters:
@@ -92,10 +92,10 @@ def _scoped_functions():
 
 def test_every_student_query_takes_course_ids_without_a_default():
     found = dict(_scoped_functions())
-    expected = {"gradebook", "students", "student", "usernames", "best_scores",
+    expected = {"gradebook_rows", "students", "student", "usernames", "best_scores",
                 "best_code_scores", "code_submissions", "student_submissions", "all_submissions",
                 "problem_attempts", "variant_records", "regrade_problem", "courses",
-                "student_counts", "export", "_of_students"}
+                "student_counts", "export", "of_students"}
     assert {name.rsplit(".", 1)[1] for name in found} == expected
     for name, function in found.items():
         parameter = inspect.signature(function).parameters["course_ids"]
@@ -104,8 +104,9 @@ def test_every_student_query_takes_course_ids_without_a_default():
 
 def test_the_other_instructor_queries_read_no_students_by_themselves():
     """A new query over students must take course_ids (or be added here, with a reason)."""
-    unscoped = {name for name, function in inspect.getmembers(iq, inspect.isfunction)
-                if function.__module__ == iq.__name__
+    unscoped = {name for module in (queries, gradebook, regrade)
+                for name, function in inspect.getmembers(module, inspect.isfunction)
+                if function.__module__ == module.__name__
                 and "course_ids" not in inspect.signature(function).parameters}
     # set_points and sort_gradebook work on rows already read; score_changes and
     # _regrade_submission on submissions a scoped query returned; _apply stores a result.
@@ -117,10 +118,10 @@ def test_an_unscoped_call_fails_loudly_and_no_courses_means_nobody(app, walls_wo
     sets = list(web_bank.sets.values())
     with session_factory(app)() as session:
         with pytest.raises(TypeError, match="course_ids"):
-            iq.gradebook(session, sets)  # type: ignore[call-arg]
-        assert iq.gradebook(session, sets, []) == []
-        assert iq.all_submissions(session, []) == []
-        assert iq.student(session, [], walls_world.users["a1"]) is None
+            gradebook.gradebook_rows(session, sets)  # type: ignore[call-arg]
+        assert gradebook.gradebook_rows(session, sets, []) == []
+        assert queries.all_submissions(session, []) == []
+        assert queries.student(session, [], walls_world.users["a1"]) is None
 
 
 # --- the scope helper -------------------------------------------------------------------------

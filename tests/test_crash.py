@@ -7,7 +7,7 @@ must pass its integrity check, and the server must take new answers. Runs on SQL
 PostgreSQL when it is reachable.
 
 Grading: a gunicorn worker killed mid-grading leaves its job requeued by the next worker's
-monitor and graded, within 30 s and without a restart. A real `python -m web.worker` process
+monitor and graded, within 30 s and without a restart. A real `python -m web.code.worker` process
 whose grading blocks (its grade function waits on a file the test never creates) is killed with
 its work-horse mid-job: reaping requeues the submission, and after a second kill fails it with a
 message; it is never left "grading".
@@ -237,7 +237,7 @@ def blocking_grade_source(source, **kwargs):
     raise SystemExit("unreachable")
 
 grader.code.grade_source = blocking_grade_source
-from web.worker import main
+from web.code.worker import main
 sys.exit(main(["--queue", sys.argv[2]]))
 """
 
@@ -258,7 +258,8 @@ def test_a_worker_killed_mid_job_is_requeued_then_given_up_with_a_message(web_co
     """Killed once: requeued (its heartbeat went stale) and picked up by the next worker. Killed
     on its second try too: failed with a message, never left "grading"."""
     from tests.test_queue import REDIS_URL, delete_queue_keys, login, redis_or_skip, row_of
-    from web.jobs import STALLED_MESSAGE, get_pool
+    from web.code.backend import get_pool
+    from web.code.task import STALLED_MESSAGE
 
     connection = redis_or_skip()
     queue_name = f"stride-test-{secrets.token_hex(6)}"

@@ -16,16 +16,12 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import WEB_PASSWORD
+from web.code.backend import get_pool, recover_stale_jobs
+from web.code.pool import GradingPool
+from web.code.task import STALLED_MESSAGE, WAITING_MESSAGE
 from web.db import session_factory
-from web.jobs import (
-    STALLED_MESSAGE,
-    WAITING_MESSAGE,
-    GradingPool,
-    JobTiming,
-    get_pool,
-    recover_stale_jobs,
-)
 from web.models import CodeSubmission, Course, Enrollment, User, utcnow
+from web.settings import JobTiming
 
 EXERCISE = "conv_step_by_step"
 pytest.importorskip("grader.code", reason="the code grader is not installed")
@@ -49,10 +45,10 @@ class Gate:
 
 @pytest.fixture
 def gate(monkeypatch):
-    import grader.code
+    import web.code.task
 
-    gate = Gate(grader.code.grade_source)
-    monkeypatch.setattr(grader.code, "grade_source", gate)
+    gate = Gate(web.code.task.grade_source)
+    monkeypatch.setattr(web.code.task, "grade_source", gate)
     yield gate
     gate.open()
 
@@ -141,7 +137,7 @@ def test_one_students_waiting_jobs_do_not_hold_up_another_student(make_app, gate
 
 
 def _poll(condition, timeout: float) -> bool:
-    from web.queue import wait_until
+    from web.code.task import wait_until
 
     return wait_until(condition, timeout)
 
@@ -194,19 +190,19 @@ def test_the_form_carries_a_fresh_token_and_the_same_token_twice_is_one_submissi
 def test_a_duplicate_that_races_past_the_lookup_hits_the_unique_constraint(
         backend_app, monkeypatch):
     """Two posts of one form at once: both miss the lookup; the database keeps one row."""
-    import web.code
+    import web.code.views
 
     client = backend_app.test_client()
     login(client)
     token = secrets.token_urlsafe(32)
     first = submission_id(post_code(client, "x = 1\n", token))
-    real, calls = web.code._by_token, []
+    real, calls = web.code.views._by_token, []
 
     def miss_once(session, value):
         calls.append(value)
         return None if len(calls) == 1 else real(session, value)
 
-    monkeypatch.setattr(web.code, "_by_token", miss_once)
+    monkeypatch.setattr(web.code.views, "_by_token", miss_once)
     assert submission_id(post_code(client, "x = 1\n", token)) == first
     assert len(calls) == 2 and _count(backend_app) == 1
     get_pool(backend_app).wait_all(timeout=120)

@@ -63,7 +63,7 @@ def _worker(web_config, queue_name: str, **env):
     full.update(DATABASE_URL=web_config["DATABASE_URL"],
                 REDIS_URL=os.environ.get("STRIDE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
                 **env)
-    return subprocess.run([sys.executable, "-m", "web.worker", "--burst", "--queue", queue_name],
+    return subprocess.run([sys.executable, "-m", "web.code.worker", "--burst", "--queue", queue_name],
                           cwd=ROOT, env=full, capture_output=True, text=True, timeout=120)
 
 

@@ -6,6 +6,7 @@ Needs Redis at 127.0.0.1:6379 (see tests/test_queue.py); skips or fails like it.
 
 from __future__ import annotations
 
+import importlib
 import os
 import pickle
 import secrets
@@ -28,10 +29,11 @@ from tests.test_queue import (
     run_worker_burst,
     submit,
 )
+from web.code.backend import get_pool
+from web.code.rq import RedisQueue, connect, grade_job, job_id, redacted
+from web.code.task import STALLED_MESSAGE, WAITING_MESSAGE
 from web.db import session_factory
-from web.jobs import STALLED_MESSAGE, WAITING_MESSAGE, get_pool
 from web.models import CodeSubmission, utcnow
-from web.queue import RedisQueue, connect, job_id, redacted
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.services
@@ -52,10 +54,10 @@ def redis_app(make_app, queue_name):
 
 
 def worker_command(app, queue_name: str, redis_url: str = REDIS_URL, **env):
-    """`python -m web.worker --burst` on the test queue; the finished process."""
+    """`python -m web.code.worker --burst` on the test queue; the finished process."""
     full = {**os.environ, "DATABASE_URL": app.config["DATABASE_URL"], "REDIS_URL": redis_url,
             **env}
-    return subprocess.run([sys.executable, "-m", "web.worker", "--burst", "--queue", queue_name],
+    return subprocess.run([sys.executable, "-m", "web.code.worker", "--burst", "--queue", queue_name],
                           cwd=ROOT, env=full, capture_output=True, text=True, timeout=180)
 
 
@@ -98,7 +100,9 @@ def test_jobs_in_redis_are_json_carrying_only_the_submission_id(redis_app):
     submission_id = submit(client, "# plain\n")
     queue = get_pool(redis_app)
     data = queue.connection.hget(f"rq:job:{job_id(queue.name, submission_id)}", "data")
-    assert json.loads(zlib.decompress(data)) == ["web.queue.grade_job", None, [submission_id], {}]
+    assert json.loads(zlib.decompress(data)) == ["web.code.rq.grade_job", None, [submission_id], {}]
+    # Jobs queued before the move name the old dotted path, which must still resolve to the job.
+    assert importlib.import_module("web.queue").grade_job is grade_job
 
 
 # --- 2. REDIS_URL with credentials -------------------------------------------------------------

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from grader.bank import BankError, SetItem, load_bank, load_set_file
 from web.db import session_factory
 from web.models import User, VariantRecord
-from web.practice import withheld_reason
+from web.quiz.practice import withheld_reason
 
 WEB_PASSWORD = "correct-horse-1"
 LOADS_PER_PROBLEM = 12  # x every problem of the bank x (anonymous, signed in): ~900 loads
@@ -49,7 +49,7 @@ def _graded_variants(app, username: str) -> dict[str, list]:
 
 def _practice_variant(app, token: str):
     from grader.variants import generate
-    from web.practice import _serializer
+    from web.quiz.practice import _serializer
 
     with app.test_request_context():
         data = _serializer().loads(token)
@@ -85,7 +85,7 @@ def test_no_practice_page_shows_a_graded_variant(practice_app):
 
 
 def test_a_withheld_problem_is_a_404_by_url_any_seed_and_the_show_answer_post(practice_app):
-    from web.practice import _serializer
+    from web.quiz.practice import _serializer
 
     app, bank = practice_app, practice_app.extensions["stride_bank"]
     pid = sorted(_open_set_ids(bank))[0]

@@ -15,10 +15,12 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import REQUIRE_SERVICES
+from web.code.backend import get_pool
+from web.code.pool import GradingPool
+from web.code.rq import LOST_MESSAGE, RedisQueue, job_id
+from web.code.task import database_place
 from web.db import session_factory
-from web.jobs import GradingPool, get_pool
 from web.models import CodeSubmission
-from web.queue import LOST_MESSAGE, RedisQueue, database_place, job_id
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("STRIDE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -177,7 +179,7 @@ def test_a_row_whose_job_vanished_is_marked_failed_not_left_grading(redis_app):
 
 
 def test_the_documented_worker_command_grades_a_queued_submission(redis_app, queue_name):
-    """`python -m web.worker` needs only DATABASE_URL and REDIS_URL (here in burst mode)."""
+    """`python -m web.code.worker` needs only DATABASE_URL and REDIS_URL (here in burst mode)."""
     import subprocess
     import sys
 
@@ -186,7 +188,7 @@ def test_the_documented_worker_command_grades_a_queued_submission(redis_app, que
     submission_id = submit(client, (ROOT / "tests/submissions/correct_basics.py").read_text())
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     env.update(DATABASE_URL=redis_app.config["DATABASE_URL"], REDIS_URL=REDIS_URL)
-    done = subprocess.run([sys.executable, "-m", "web.worker", "--burst", "--queue", queue_name],
+    done = subprocess.run([sys.executable, "-m", "web.code.worker", "--burst", "--queue", queue_name],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     row = row_of(redis_app, submission_id)
@@ -199,7 +201,7 @@ def test_the_worker_command_says_what_it_needs(tmp_path):
 
     env = {key: value for key, value in os.environ.items()
            if key not in ("DATABASE_URL", "REDIS_URL")}
-    done = subprocess.run([sys.executable, "-m", "web.worker"], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "web.code.worker"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "set DATABASE_URL and REDIS_URL" in done.stderr
@@ -207,7 +209,7 @@ def test_the_worker_command_says_what_it_needs(tmp_path):
 
 def test_reaping_never_overwrites_a_row_a_worker_just_finished(redis_app, monkeypatch):
     """The job reads "finished" only after the row is stored; a stale read must change nothing."""
-    from web.queue import _mark_lost
+    from web.code.rq import _mark_lost
 
     client = redis_app.test_client()
     login(client)
@@ -223,14 +225,14 @@ def test_reaping_never_overwrites_a_row_a_worker_just_finished(redis_app, monkey
 def test_the_status_poll_itself_reports_a_lost_job_as_failed(redis_app, monkeypatch):
     from datetime import timedelta
 
-    import web.queue
+    import web.code.rq
 
     client = redis_app.test_client()
     login(client)
     queue = get_pool(redis_app)
     submission_id = submit(client, "# lost while the student watches\n")
     queue.connection.delete(f"rq:job:{job_id(queue.name, submission_id)}")
-    monkeypatch.setattr(web.queue, "MISSING_GRACE", timedelta(0))
+    monkeypatch.setattr(web.code.rq, "MISSING_GRACE", timedelta(0))
     status = client.get(f"/code/submissions/{submission_id}/status").get_json()
     assert (status["status"], status["done"], status["queue_position"]) == ("failed", True, None)
     page = client.get(f"/code/submissions/{submission_id}").get_data(as_text=True)

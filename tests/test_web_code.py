@@ -9,8 +9,9 @@ import secrets
 import pytest
 from sqlalchemy import select
 
+from web.code.backend import get_pool, recover_stale_jobs
+from web.code.task import RESTART_MESSAGE
 from web.db import session_factory
-from web.jobs import RESTART_MESSAGE, get_pool, recover_stale_jobs
 from web.models import CodeSubmission, User, utcnow
 
 pytest.importorskip("grader.code", reason="the code grader is not installed")

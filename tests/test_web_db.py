@@ -130,7 +130,7 @@ def test_warm_up_loads_the_bank_and_freezes_it_and_a_reload_lets_the_old_bank_go
     import weakref
 
     from server import warm_up
-    from web.bankaccess import reload_bank
+    from web.bank import reload_bank
 
     app.extensions.pop("stride_bank", None)
     try:

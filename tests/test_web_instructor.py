@@ -15,9 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from web import stats
 from web.db import session_factory
-from web.exports import safe_cell
+from web.instructor import stats
+from web.instructor.exports import safe_cell
 from web.models import ScoreChange, Submission, User, VariantRecord
 
 WEB_PASSWORD = "correct-horse-1"  # the fixture users' password (tests/conftest.py)
@@ -102,7 +102,7 @@ def test_first_try_and_mean_are_fractions(rows):
 
 
 def test_regrade_summary_message_counts_grammatically():
-    from web.instructor_queries import RegradeSummary
+    from web.instructor.regrade import RegradeSummary
 
     assert RegradeSummary("p", 3, 1, 1, 0).message() == (
         "1 submission of 'p' regraded, 1 score changed.")
@@ -130,7 +130,7 @@ def _login_as(auth, role):
 
 def _bank(app):
     with app.app_context():
-        from web.bankaccess import get_bank
+        from web.bank import get_bank
 
         return get_bank()
 
@@ -361,7 +361,7 @@ def test_gradebook_shows_the_best_graded_code_score_per_exercise(app, client, au
 
 def test_drill_down_shows_the_best_graded_code_score_per_exercise(app, client, auth):
     from grader.code import EXERCISES
-    from web.code import exercise_title
+    from web.bank import exercise_title
 
     _add_code(app, "alice", EXERCISES[0], score=5.0)
     _add_code(app, "alice", EXERCISES[0], score=9.5)
@@ -495,7 +495,7 @@ def _history(client, pid) -> str:
 
 def test_students_see_in_their_history_how_a_regrade_changed_their_score(
         app, client, auth, graded, pid):
-    from web.templating import format_points, format_when
+    from web.render import format_points, format_when
 
     worth = format_points(next(i.points for i in _bank(app).sets["open-set"].items
                                if i.problem_id == pid))
@@ -632,7 +632,7 @@ def test_cli_exports_scores(app, runner, client, auth, graded, tmp_path):
 @pytest.fixture
 def second_course(app):
     """carol, a student of "Other course" only (alice and bob are in "Test course")."""
-    from web.accounts import create_user, get_or_create_course
+    from web.auth.accounts import create_user, get_or_create_course
 
     with session_factory(app)() as session:
         course = get_or_create_course(session, "Other course", "other-code")

@@ -241,7 +241,7 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(client):
 
 
 def test_passwords_are_stored_hashed(app):
-    from web.accounts import authenticate, create_user
+    from web.auth.accounts import authenticate, create_user
 
     with session_factory(app)() as session:
         user = create_user(session, "carol", "correct-horse-2")
@@ -283,7 +283,7 @@ def test_rate_limits_are_counted_in_redis_when_redis_is_configured(make_app, mon
     import secrets
 
     from tests.test_queue import REDIS_URL, redis_or_skip
-    from web.security import rate_limit_storage_uri
+    from web.ratelimit import rate_limit_storage_uri
 
     redis = redis_or_skip()
     prefix = f"stride-test-{secrets.token_hex(4)}"

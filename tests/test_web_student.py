@@ -9,9 +9,9 @@ import pytest
 from conftest import answer_post as _form
 from sqlalchemy import func, select
 
-from web.bankaccess import seed_for
 from web.db import session_factory
 from web.models import Submission, User, VariantRecord
+from web.quiz.store import seed_for
 from web.render import render_text
 
 TEXT_TYPES = ("integer", "number", "shape", "vector")
@@ -180,7 +180,7 @@ def test_a_solved_problem_takes_no_more_answers(app, client, auth, pid, web_answ
 
 
 def test_attempt_summary_counts_answers_and_sees_a_solve(app, client, auth, pid, web_answer):
-    from web.queries import attempt_summary, variant_with_attempts
+    from web.quiz.store import attempt_summary, variant_with_attempts
 
     auth.login()
     user_id = _user_id(app, "alice")
@@ -203,20 +203,20 @@ def test_attempt_summary_counts_answers_and_sees_a_solve(app, client, auth, pid,
 def test_an_answer_arriving_twice_is_recorded_once(app, client, auth, pid, web_answer,
                                                    monkeypatch):
     """Two POSTs that both read "no attempt yet" collide on the attempt number: one row, a note."""
-    import web.student
-    from web.queries import AttemptSummary
+    import web.quiz.views
+    from web.quiz.store import AttemptSummary
 
     auth.login()
     client.get(f"/sets/open-set/{pid}")
     _record, variant = _variant(app, "alice", "open-set", pid)
     client.post(f"/sets/open-set/{pid}", data=_form(web_answer(variant, correct=False)))
-    real = web.student.variant_and_attempts
+    real = web.quiz.views.variant_and_attempts
 
     def stale(*args):  # what the second of two simultaneous requests read
         record, variant, _summary = real(*args)
         return record, variant, AttemptSummary(0, False)
 
-    monkeypatch.setattr(web.student, "variant_and_attempts", stale)
+    monkeypatch.setattr(web.quiz.views, "variant_and_attempts", stale)
     response = client.post(f"/sets/open-set/{pid}", data=_form(web_answer(variant)),
                            follow_redirects=True)
     assert "That answer arrived twice; only the first copy was recorded." in _text(response)
@@ -268,21 +268,21 @@ def test_a_missing_or_malformed_token_is_refused_and_records_nothing(app, client
 def test_a_copy_that_loses_the_race_returns_the_recorded_result(app, client, auth, pid,
                                                                 web_answer, monkeypatch):
     """Both copies read "not sent yet"; the second collides on insert and reports the first."""
-    import web.student
-    from web.queries import AttemptSummary
+    import web.quiz.views
+    from web.quiz.store import AttemptSummary
 
     auth.login()
     client.get(f"/sets/open-set/{pid}")
     _record, variant = _variant(app, "alice", "open-set", pid)
     form = _form(web_answer(variant))
     assert client.post(f"/sets/open-set/{pid}", data=form).status_code == 302
-    real = web.student.variant_and_attempts
+    real = web.quiz.views.variant_and_attempts
 
     def stale(*args):  # what the slower of two simultaneous copies read
         record, variant, _summary = real(*args)
         return record, variant, AttemptSummary(0, False)
 
-    monkeypatch.setattr(web.student, "variant_and_attempts", stale)
+    monkeypatch.setattr(web.quiz.views, "variant_and_attempts", stale)
     again = client.post(f"/sets/open-set/{pid}", data=form)
     assert again.headers["Location"].endswith("#result")
     assert "arrived twice" not in _text(client.get(f"/sets/open-set/{pid}"))
@@ -370,7 +370,7 @@ def _token(page: str) -> str:
 
 def _practice_variant(app, problem_id, token):
     from grader.variants import generate
-    from web.practice import _serializer
+    from web.quiz.practice import _serializer
 
     with app.test_request_context():
         data = _serializer().loads(token)

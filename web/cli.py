@@ -1,4 +1,4 @@
-"""`flask --app server ...` commands: migrate the database, create users, make course staff,
+"""The one home of the `flask --app server ...` commands: migrate the database, create users, make course staff,
 import a roster, export scores."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from web.accounts import (
+from web.auth.accounts import (
     AccountError,
     create_user,
     enroll,
@@ -19,7 +19,9 @@ from web.accounts import (
     get_user_by_username,
     import_roster,
 )
+from web.bank import get_bank
 from web.db import session_factory, upgrade_database
+from web.instructor.exports import export
 from web.models import COURSE_ROLES, ROLES, STAFF_ROLES, Course, Enrollment, User
 from web.scope import COURSE_ROLE_NAMES
 
@@ -197,8 +199,6 @@ def import_roster_command(csv_file, course_name) -> None:
 @with_appcontext
 def export_scores_command(kind, output, course_name) -> None:
     """Export scores as CSV."""
-    from web.bankaccess import get_bank
-    from web.exports import export
 
     with session_factory(current_app)() as session:
         if course_name is None:  # the operator's own export: every course, named as such

@@ -1,4 +1,4 @@
-"""Engine, sessions and migrations.
+"""The one home of the database: engine, sessions and migrations.
 
 The engine and sessionmaker are built once per app (`init_app`); a view gets its request-scoped
 session from `get_session()`, which is closed at teardown. Query functions take a session and never
@@ -14,6 +14,10 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -144,8 +148,6 @@ def close_session(_exc: BaseException | None = None) -> None:
 # --- migrations -----------------------------------------------------------------------------
 
 def alembic_config(url: str):
-    from alembic.config import Config
-
     config = Config(str(ROOT / "alembic.ini")) if (ROOT / "alembic.ini").exists() else Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
@@ -154,21 +156,15 @@ def alembic_config(url: str):
 
 def upgrade_database(url: str, revision: str = "head") -> None:
     """Migrate the database at `url` to `revision` (creating it if needed)."""
-    from alembic import command
-
     make_engine(url).dispose()  # creates the SQLite file's folder
     command.upgrade(alembic_config(url), revision)
 
 
 def head_revision(url: str) -> str | None:
-    from alembic.script import ScriptDirectory
-
     return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 

@@ -8,6 +8,7 @@ so editing the YAML later never changes history silently.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -23,10 +24,28 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-ROLES = ("student", "instructor", "admin")  # an account's kind; "admin" is site-wide, explicit
+
+class Role(StrEnum):
+    """An account's kind; "admin" is site-wide and explicit. Stored as its value."""
+
+    STUDENT = "student"
+    INSTRUCTOR = "instructor"
+    ADMIN = "admin"
+
+
+class CodeStatus(StrEnum):
+    """Where a code submission is in its life (see `web.code.task`). Stored as its value."""
+
+    QUEUED = "queued"
+    GRADING = "grading"
+    DONE = "done"
+    FAILED = "failed"
+
+
+ROLES = tuple(role.value for role in Role)
 COURSE_ROLES = ("student", "ta", "instructor")  # what a member is in one course
 STAFF_ROLES = ("ta", "instructor")  # course roles that see and change that course's records
-CODE_STATUSES = ("queued", "grading", "done", "failed")
+CODE_STATUSES = tuple(status.value for status in CodeStatus)
 
 
 def utcnow() -> datetime:
@@ -74,7 +93,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(20), default="student")
+    role: Mapped[str] = mapped_column(String(20), default=Role.STUDENT.value)
     display_name: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Bumped by signing out and by a password change: sessions carrying an older one are void.
@@ -101,7 +120,7 @@ class User(Base):
 
     @property
     def is_instructor(self) -> bool:
-        return self.role == "instructor"
+        return self.role == Role.INSTRUCTOR
 
     @property
     def name(self) -> str:
@@ -211,7 +230,7 @@ class CodeSubmission(Base):
     exercise: Mapped[str] = mapped_column(String(120))
     filename: Mapped[str | None] = mapped_column(String(255), nullable=True)
     source: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="queued")
+    status: Mapped[str] = mapped_column(String(20), default=CodeStatus.QUEUED.value)
     report_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     max_score: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -1,4 +1,6 @@
-"""Server-side rendering of prompts: LaTeX to MathML, arrays as matrices, figures as shaded grids.
+"""Server-side rendering, the one home of turning values into HTML: prompts (LaTeX to MathML),
+arrays as matrices, figures as shaded grids, and the Jinja filters and globals every template
+shares (`init_app`).
 
 Everything that is not math is HTML-escaped; nothing here needs a CDN, a font or a script.
 """
@@ -10,10 +12,15 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from xml.etree import ElementTree
 
+from flask import Flask, current_app
+from flask_login import current_user
 from latex2mathml.converter import convert
 from markupsafe import Markup, escape
+
+from web.bank import as_utc
 
 _MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.DOTALL)
 # A nested numeric list written in prose, e.g. [[1, 2], [3, 4]]: shown as a matrix.
@@ -168,3 +175,52 @@ def grid_cells(matrix: Sequence[Sequence[float]]) -> list[list[GridCell]]:
             cells.append(GridCell(_format_number(v), int(level)))
         grid.append(cells)
     return grid
+
+
+# --- Jinja filters and globals shared by every template ---------------------------------------
+
+def format_points(value: float | None) -> str:
+    """Points as a short number: 2, 1.5, 0.33."""
+    if value is None:
+        return ""
+    return f"{value:g}" if float(value).is_integer() else f"{value:.2f}".rstrip("0")
+
+
+def format_when(moment: datetime | None) -> str:
+    """A timestamp for tables: 2025-01-31 14:05 (UTC)."""
+    moment = as_utc(moment)
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def format_due(moment: datetime | None) -> str:
+    """A due date for sentences: Fri 31 Jan 2025, 14:05 UTC."""
+    moment = as_utc(moment)
+    return moment.strftime("%a %d %b %Y, %H:%M UTC") if moment else ""
+
+
+def has_endpoint(name: str) -> bool:
+    """Lets the base template link to pages that a later blueprint may or may not provide."""
+    return name in current_app.view_functions
+
+
+def unsafe_sandbox_warning() -> dict:
+    """`sandbox_warning` for staff when code is graded without isolation (the explicit
+    `STRIDE_SANDBOX=unsafe-no-isolation` opt-out), else None.
+
+    `app.extensions["stride_isolation"]` is the `grader.sandbox.Isolation` chosen at start-up
+    (absent or None when code is graded elsewhere).
+    """
+    isolation = current_app.extensions.get("stride_isolation")
+    if isolation is None or not getattr(isolation, "unsafe_opt_out", False):
+        return {"sandbox_warning": None}
+    if not (current_user.is_authenticated and current_user.is_instructor):
+        return {"sandbox_warning": None}
+    return {"sandbox_warning": isolation.warning()}
+
+
+def init_app(app: Flask) -> None:
+    """Register the filters, globals and the sandbox warning shared by every template."""
+    app.jinja_env.filters.update(math=render_text, value=value_to_html, points=format_points,
+                                 when=format_when, due=format_due)
+    app.jinja_env.globals.update(has_endpoint=has_endpoint)
+    app.context_processor(unsafe_sandbox_warning)

@@ -1,7 +1,8 @@
-"""`python -m web.worker`: a grading worker for the Redis queue (run as many as you like).
+"""`python -m web.code.worker`: the one home of the grading worker for the Redis queue (run as many as you like).
 
 It needs only this package (the `grader` package plus `web.models`/`web.db`), `DATABASE_URL`
-and `REDIS_URL`; nothing from the web process. Options: `--queue NAME` (default
+and `REDIS_URL`; nothing from the web process (its settings come from the environment, read
+once by `web.settings.Settings.from_environ`). Options: `--queue NAME` (default
 `stride-grading`, or `STRIDE_GRADING_QUEUE`), `--burst` (exit once the queue is empty).
 
 Each job runs in a forked work-horse (RQ's default `Worker`), which RQ kills when it exceeds the
@@ -21,16 +22,18 @@ import os
 import socket
 import sys
 
-from web.queue import DEFAULT_QUEUE, RedisQueue, redacted, worker_sessions
+from rq import Worker
+from rq.serializers import JSONSerializer
+
+from grader.sandbox import IsolationUnavailable, require_isolation
+from web.code.rq import RedisQueue, redacted, worker_sessions
+from web.settings import Settings
 
 NO_ISOLATION_EXIT = 3
 
 
 def build_worker(reaper: RedisQueue):
     """An RQ `Worker` on the reaper's queue that reaps lost jobs after each job it runs."""
-    from rq import Worker
-    from rq.serializers import JSONSerializer
-
     class ReapingWorker(Worker):
         def execute_job(self, job, queue):  # in the worker itself, after the work-horse exits
             super().execute_job(job, queue)
@@ -50,8 +53,6 @@ def _reap_quietly(reaper: RedisQueue) -> None:
 
 def _isolation_or_none():
     """The isolation to grade with, or None after saying why there is none."""
-    from grader.sandbox import IsolationUnavailable, require_isolation
-
     try:
         isolation = require_isolation()
     except IsolationUnavailable as exc:
@@ -63,12 +64,15 @@ def _isolation_or_none():
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m web.worker", description=__doc__,
+    """Check the settings and the isolation, reap, then grade jobs until stopped."""
+    settings = Settings.from_environ()
+    parser = argparse.ArgumentParser(prog="python -m web.code.worker", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--queue", default=os.environ.get("STRIDE_GRADING_QUEUE", DEFAULT_QUEUE))
+    parser.add_argument("--queue", default=settings.grading_queue)
     parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     args = parser.parse_args(argv)
-    missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
+    missing = [name for name, value in (("DATABASE_URL", settings.database_url),
+                                        ("REDIS_URL", settings.redis_url)) if not value]
     if missing:
         print(f"error: set {' and '.join(missing)} (see docs/deploy.md)", file=sys.stderr)
         return 2
@@ -76,15 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     isolation = _isolation_or_none()
     if isolation is None:
         return NO_ISOLATION_EXIT
-    from web.jobs import JobTiming
-
-    reaper = RedisQueue(worker_sessions(), os.environ["REDIS_URL"], args.queue,
-                        JobTiming.from_config({}))
+    reaper = RedisQueue(worker_sessions(), settings.redis_url, args.queue, settings.timing)
     marked = reaper.reap()
     if marked:
         print(f"Requeued or failed {marked} submission(s) whose grading job was lost.", flush=True)
     print(f"Grading worker {os.getpid()} listening on queue {args.queue!r} at "
-          f"{redacted(os.environ['REDIS_URL'])} ({isolation.mode})", flush=True)
+          f"{redacted(settings.redis_url)} ({isolation.mode})", flush=True)
     build_worker(reaper).work(burst=args.burst)
     return 0
 

@@ -1,4 +1,5 @@
-"""Practice mode: no account, a fresh variant on every visit, nothing recorded.
+"""The practice blueprint: no account, a fresh variant on every visit, nothing recorded. The one
+home of practice mode and of which problems it withholds.
 
 The variant's seed travels in a signed token (never a plain form field), so the answer is checked
 against the same variant the page showed, and the client cannot choose the seed.
@@ -19,11 +20,13 @@ from datetime import UTC, datetime
 from flask import Blueprint, abort, current_app, render_template, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from web import answering
-from web.bankaccess import as_utc, find_problem, get_bank, is_past_due
-from web.render import grid_cells, render_prompt
-from web.security import rate_limit
-from web.templating import format_due
+from grader.errors import FormatError
+from grader.grading import describe_answer
+from grader.variants import generate
+from web.bank import as_utc, find_problem, get_bank, is_past_due
+from web.quiz import forms
+from web.ratelimit import rate_limit
+from web.render import format_due, grid_cells, render_prompt
 
 bp = Blueprint("practice", __name__, url_prefix="/practice")
 TOKEN_MAX_AGE = 6 * 3600
@@ -63,13 +66,12 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def _variant(problem, seed: int):
-    from grader.variants import generate
-
     return generate(problem, seed)
 
 
 @bp.get("/")
 def index():
+    """Anyone: the bank's problems by topic, each offered for practice or saying why not."""
     bank, now = get_bank(), datetime.now(UTC)
     by_topic: dict[str, list] = {}
     for problem in sorted(bank.problems.values(), key=lambda p: (p.topic, p.title)):
@@ -84,7 +86,7 @@ def _render(problem, seed: int, token: str, status: int = 200, **extra):
         "variant": variant, "token": token,
         "prompt_html": render_prompt(variant.prompt),
         "figures": [(f.name, grid_cells(f.matrix)) for f in variant.figures],
-        "form": answering.answer_form(variant),
+        "form": forms.answer_form(variant),
     }
     context.update(extra)
     return render_template("practice/problem.html", **context), status
@@ -92,6 +94,7 @@ def _render(problem, seed: int, token: str, status: int = 200, **extra):
 
 @bp.get("/<problem_id>")
 def problem(problem_id: str):
+    """Anyone: a fresh variant of an offered problem, its seed in a signed token."""
     problem = _offered_problem(problem_id)
     seed = secrets.randbits(32)
     token = _serializer().dumps({"p": problem_id, "s": seed})
@@ -114,18 +117,16 @@ def _token_seed(problem_id: str, token: str) -> int:
 @bp.post("/<problem_id>")
 @rate_limit("SUBMIT_RATE_LIMIT")
 def check(problem_id: str):
-    from grader.errors import FormatError
-    from grader.grading import describe_answer
-
+    """Anyone: check (or reveal) the answer to the token's variant; nothing is recorded."""
     problem = _offered_problem(problem_id)  # first: a withheld problem shows nothing at all
     token = request.form.get("token", "")
     seed = _token_seed(problem_id, token)
     variant = _variant(problem, seed)
     if request.form.get("reveal"):
         return _render(problem, seed, token, answer_text=describe_answer(variant))
-    raw = answering.raw_answer(request.form, variant)
+    raw = forms.raw_answer(request.form, variant)
     try:
-        _parsed, result = answering.check(variant, raw)
+        _parsed, result = forms.check(variant, raw)
     except FormatError as exc:
         return _render(problem, seed, token, 422, format_error=str(exc), raw=raw)
     answer_text = describe_answer(variant) if result.correct else None

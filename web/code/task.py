@@ -1,9 +1,10 @@
-"""Background grading of code submissions: the job's life, and the in-process thread pool.
+"""A code submission's life as a grading task: the one home of its states and of the protocol
+that both grading backends (`web.code.pool`, in-process; `web.code.rq`, Redis) implement.
 
-Each job calls `grader.code.grade_source` (which runs the student's code in a sandboxed child
-process, never in this process) and writes the report in its own database session.
+Each task calls `grader.code.grade_source` (which runs the student's code in a sandboxed
+child process, never in this process) and writes the report in its own database session.
 
-A submission's life, the same in the in-process pool and in RQ workers (`web.queue`):
+A submission's life, the same in the in-process pool and in RQ workers:
 
 * **waiting**: stored as "queued" with no `heartbeat_at`. One student has at most one job in
   flight per exercise: a later submission to the same exercise waits behind the earlier one and
@@ -17,29 +18,31 @@ A submission's life, the same in the in-process pool and in RQ workers (`web.que
   `STALLED_MESSAGE`; either way the next waiting submission of that student and exercise starts.
 
 Rows left unfinished by a previous run of the single-process server are marked failed at its
-startup (`recover_stale_jobs`).
+startup (`web.code.backend.recover_stale_jobs`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
-from collections.abc import Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
-from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from web.models import CodeSubmission, utcnow
+from grader.code import grade_source
+from grader.errors import StudentCodeError
+from web.models import CodeStatus, CodeSubmission, utcnow
+from web.settings import DEFAULT_TIMING, JobTiming
 
 log = logging.getLogger(__name__)
 
-UNFINISHED = ("queued", "grading")
+UNFINISHED = (CodeStatus.QUEUED.value, CodeStatus.GRADING.value)
 RESTART_MESSAGE = ("The server restarted before this submission was graded. "
                    "Nothing is wrong with your code: please submit it again.")
 CRASH_MESSAGE = ("The grader could not finish because of a problem on our side, not in your code. "
@@ -49,35 +52,31 @@ STALLED_MESSAGE = ("Grading this submission was interrupted twice by a problem o
                    "please submit it again; if it keeps happening, tell your instructor.")
 WAITING_MESSAGE = ("Your earlier submission to this exercise is still being graded; "
                    "this one will start after it.")
-_INFO_REDIS_URL = "stride_grading_redis_url"  # sessionmaker info: where this app's jobs live
 
 
 @dataclass(frozen=True)
-class JobTiming:
-    """How often a grading job proves it is alive, and when a silent one counts as lost.
+class QueuePlace:
+    """How many submissions wait to be graded, and where this one stands (1 = next)."""
 
-    `stale_after_s` must be several heartbeats long: a busy database may delay one.
-    """
-
-    heartbeat_s: float = 5.0
-    stale_after_s: float = 20.0
-    max_tries: int = 2
-
-    @classmethod
-    def from_config(cls, config: Mapping) -> JobTiming:
-        """From GRADING_HEARTBEAT_S / GRADING_STALE_S / GRADING_MAX_TRIES in `config`, else from
-        the environment's STRIDE_GRADING_HEARTBEAT_S / ..._STALE_S / ..._MAX_TRIES."""
-        def pick(key: str, default):
-            value = config.get(f"GRADING_{key}") or os.environ.get(f"STRIDE_GRADING_{key}")
-            return type(default)(value) if value else default
-
-        return cls(pick("HEARTBEAT_S", cls.heartbeat_s), pick("STALE_S", cls.stale_after_s),
-                   pick("MAX_TRIES", cls.max_tries))
+    depth: int
+    position: int | None
 
 
-def grading_redis_url(config: Mapping | None = None) -> str | None:
-    """REDIS_URL from the app config, falling back to the environment (one rule for all)."""
-    return (config or {}).get("REDIS_URL") or os.environ.get("REDIS_URL") or None
+class GradingBackend(Protocol):
+    """What the web app asks of a grading backend (`GradingPool` or `RedisQueue`)."""
+
+    timing: JobTiming
+
+    def submit(self, submission_id: int): ...
+
+    def reap(self, now: datetime | float | None = None,
+             submission_id: int | None = None) -> int: ...
+
+    def place(self, session: Session, submission_id: int) -> QueuePlace: ...
+
+    def wait_all(self, timeout: float | None = None) -> None: ...
+
+    def shutdown(self) -> None: ...
 
 
 # --- a submission's state (queries take a session and never commit) ------------------------
@@ -105,11 +104,11 @@ def release_next(session: Session, user_id: int, exercise: str,
     first = session.scalars(select(CodeSubmission).where(
         *_group(user_id, exercise), CodeSubmission.status.in_(UNFINISHED))
         .order_by(CodeSubmission.id).limit(1)).first()
-    if first is None or first.status != "queued" or first.heartbeat_at is not None:
+    if first is None or first.status != CodeStatus.QUEUED or first.heartbeat_at is not None:
         return None
     handed = session.execute(
         update(CodeSubmission)
-        .where(CodeSubmission.id == first.id, CodeSubmission.status == "queued",
+        .where(CodeSubmission.id == first.id, CodeSubmission.status == CodeStatus.QUEUED.value,
                CodeSubmission.heartbeat_at.is_(None))
         .values(heartbeat_at=now or utcnow()).execution_options(synchronize_session=False))
     return first.id if handed.rowcount else None
@@ -120,9 +119,10 @@ def _claim(session: Session, submission_id: int) -> int | None:
     now = utcnow()
     claimed = session.execute(
         update(CodeSubmission)
-        .where(CodeSubmission.id == submission_id, CodeSubmission.status == "queued",
+        .where(CodeSubmission.id == submission_id,
+               CodeSubmission.status == CodeStatus.QUEUED.value,
                CodeSubmission.heartbeat_at.is_not(None))
-        .values(status="grading", started_at=now, heartbeat_at=now,
+        .values(status=CodeStatus.GRADING.value, started_at=now, heartbeat_at=now,
                 tries=CodeSubmission.tries + 1)
         .execution_options(synchronize_session=False))
     if not claimed.rowcount:
@@ -173,7 +173,7 @@ class Heartbeat:
 # --- grading one submission ------------------------------------------------------------------
 
 def grade_submission(sessions: sessionmaker[Session], submission_id: int,
-                     timing: JobTiming = JobTiming()) -> int | None:
+                     timing: JobTiming = DEFAULT_TIMING) -> int | None:
     """Grade one handed-over submission and store the report; never raises.
 
     Returns the id of the same student's next submission to this exercise, now handed over for
@@ -191,7 +191,8 @@ def grade_submission(sessions: sessionmaker[Session], submission_id: int,
                 values = _grade(row.source, exercise, submission_id)
             stored = session.execute(
                 update(CodeSubmission)
-                .where(CodeSubmission.id == submission_id, CodeSubmission.status == "grading",
+                .where(CodeSubmission.id == submission_id,
+                       CodeSubmission.status == CodeStatus.GRADING.value,
                        CodeSubmission.tries == tries)
                 .values(**values).execution_options(synchronize_session=False))
             session.commit()
@@ -208,18 +209,15 @@ def grade_submission(sessions: sessionmaker[Session], submission_id: int,
 def _grade(source: str, exercise: str, submission_id: int) -> dict:
     """The column values of a finished row: a report, or a message saying why there is none."""
     try:
-        from grader.code import grade_source
-        from grader.errors import StudentCodeError
-
         try:
-            # The staff form: students are shown `student_view` of it (web.code).
+            # The staff form: students are shown `student_view` of it (web.code.views).
             report = grade_source(source, exercise=exercise).to_json(audience="staff")
         except StudentCodeError as exc:
-            return _finished("failed", error=str(exc))
-        return _finished("done", report=report)
+            return _finished(CodeStatus.FAILED.value, error=str(exc))
+        return _finished(CodeStatus.DONE.value, report=report)
     except Exception:
         log.exception("grading code submission %s failed", submission_id)
-        return _finished("failed", error=CRASH_MESSAGE)
+        return _finished(CodeStatus.FAILED.value, error=CRASH_MESSAGE)
 
 
 def _finished(status: str, *, report: dict | None = None, error: str | None = None) -> dict:
@@ -249,8 +247,8 @@ def reap_stalled(session: Session, timing: JobTiming, now: datetime, statuses=UN
     changed, groups = 0, set()
     for row in session.scalars(query).all():
         give_up = row.tries >= timing.max_tries
-        values = (_finished("failed", error=STALLED_MESSAGE) if give_up
-                  else {"status": "queued", "heartbeat_at": None})
+        values = (_finished(CodeStatus.FAILED.value, error=STALLED_MESSAGE) if give_up
+                  else {"status": CodeStatus.QUEUED.value, "heartbeat_at": None})
         result = session.execute(
             update(CodeSubmission)
             .where(CodeSubmission.id == row.id, CodeSubmission.status == row.status,
@@ -268,7 +266,8 @@ def waiting_groups(session: Session, scope: tuple[int, str] | None = None
                    ) -> set[tuple[int, str]]:
     """Groups with a submission never handed over (a safety net for a lost release)."""
     query = select(CodeSubmission.user_id, CodeSubmission.exercise).where(
-        CodeSubmission.status == "queued", CodeSubmission.heartbeat_at.is_(None)).distinct()
+        CodeSubmission.status == CodeStatus.QUEUED.value,
+        CodeSubmission.heartbeat_at.is_(None)).distinct()
     if scope is not None:
         query = query.where(*_group(*scope))
     return {(user_id, exercise) for user_id, exercise in session.execute(query)}
@@ -295,160 +294,41 @@ def as_datetime(now: datetime | float | None) -> datetime:
         return utcnow()
     if isinstance(now, datetime):
         return now
-    from datetime import UTC
-
     return datetime.fromtimestamp(now, UTC)
 
 
-# --- the in-process pool -----------------------------------------------------------------------
-
-class GradingPool:
-    """A small ThreadPoolExecutor grading submissions by id, with a monitor thread that keeps
-    its rows' heartbeats fresh and reaps rows other processes left stalled."""
-
-    def __init__(self, sessions: sessionmaker[Session], workers: int = 2,
-                 timing: JobTiming = JobTiming()) -> None:
-        self._sessions, self.timing = sessions, timing
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grading")
-        self._futures: dict[int, Future] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._monitor: threading.Thread | None = None
-        self._monitor_pid = 0
-
-    def submit(self, submission_id: int) -> Future | None:
-        """Grade a handed-over submission in a pool thread (None once the pool is shut down)."""
-        self.start_monitor()
-        try:
-            future = self._executor.submit(self._run, submission_id)
-        except RuntimeError:  # shutting down: the row's heartbeat goes stale, another reaps it
-            log.warning("grading pool is shut down; code submission %s waits", submission_id)
-            return None
-        with self._lock:
-            self._futures[submission_id] = future
-        future.add_done_callback(lambda f: self._forget(submission_id, f))
-        return future
-
-    def _forget(self, submission_id: int, future: Future) -> None:
-        with self._lock:
-            if self._futures.get(submission_id) is future:
-                del self._futures[submission_id]
-
-    def _run(self, submission_id: int) -> None:
-        next_id = grade_submission(self._sessions, submission_id, self.timing)
-        if next_id is not None:
-            self.submit(next_id)
-
-    def held(self) -> list[int]:
-        with self._lock:
-            return list(self._futures)
-
-    def reap(self, now: datetime | float | None = None, submission_id: int | None = None) -> int:
-        """Requeue or fail stalled rows (all, or around one submission); dispatch what frees."""
-        now = as_datetime(now)
-        with self._sessions() as session:
-            scope = scope_of(session, submission_id)
-            changed, groups = reap_stalled(session, self.timing, now, UNFINISHED, scope,
-                                           exclude=self.held())
-            session.commit()
-            released = release_groups(session, groups | waiting_groups(session, scope), now)
-            session.commit()
-        for next_id in released:
-            self.submit(next_id)
-        return changed
-
-    def start_monitor(self) -> None:
-        """Start (or, in a forked child, restart) the heartbeat-and-reap thread."""
-        with self._lock:
-            if self._monitor is not None and self._monitor_pid == os.getpid() and \
-                    self._monitor.is_alive():
-                return
-            self._monitor_pid = os.getpid()
-            self._monitor = threading.Thread(target=self._watch, name="grading-monitor",
-                                             daemon=True)
-            self._monitor.start()
-
-    def _watch(self) -> None:
-        while not self._stop.wait(self.timing.heartbeat_s):
-            try:
-                with self._sessions() as session:
-                    beat(session, self.held())
-                    session.commit()
-                self.reap()
-            except Exception:  # the database may be briefly away; the next round catches up
-                log.exception("grading monitor round failed")
-
-    def wait_all(self, timeout: float | None = None) -> None:
-        """Block until every job, including the ones they start, has finished (tests, shutdown)."""
-        import time
-
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            with self._lock:
-                pending = [f for f in self._futures.values() if not f.done()]
-            left = None if deadline is None else deadline - time.monotonic()
-            if not pending or (left is not None and left <= 0):
-                return
-            wait(pending, timeout=left)
-
-    def shutdown(self) -> None:
-        self._stop.set()
-        self._executor.shutdown(wait=True, cancel_futures=False)
+def database_place(session: Session, submission_id: int) -> QueuePlace:
+    """Depth and place from the database (the in-process pool grades in id order)."""
+    depth = session.scalar(select(func.count(CodeSubmission.id)).where(
+        CodeSubmission.status.in_(UNFINISHED))) or 0
+    row = session.get(CodeSubmission, submission_id)
+    if row is None or row.status != CodeStatus.QUEUED:
+        return QueuePlace(depth, None)
+    ahead = session.scalar(select(func.count(CodeSubmission.id)).where(
+        CodeSubmission.status == CodeStatus.QUEUED.value, CodeSubmission.id < submission_id)) or 0
+    return QueuePlace(depth, ahead + 1)
 
 
-def recover_stale_jobs(sessions: sessionmaker[Session]) -> int:
-    """Mark rows a previous run left queued/grading as failed; returns how many.
-
-    With a Redis queue (REDIS_URL in the app config that built `sessions`, else in the
-    environment: the same rule as `init_app`) the jobs live in Redis and survive a web restart:
-    nothing is marked here, stalled jobs are reaped instead.
-    """
-    from web.queries import unfinished_code_submissions
-
-    info = sessions.kw.get("info") or {}
-    redis_url = info[_INFO_REDIS_URL] if _INFO_REDIS_URL in info else grading_redis_url()
-    if redis_url:
-        return 0
-    with sessions() as session:
-        rows = unfinished_code_submissions(session)
-        for row in rows:
-            row.status, row.finished_at, row.error = "failed", utcnow(), RESTART_MESSAGE
-        session.commit()
-        return len(rows)
+def code_submissions_for(session: Session, user_id: int, exercise: str | None = None
+                         ) -> Sequence[CodeSubmission]:
+    """A student's code submissions, newest first."""
+    query = select(CodeSubmission).where(CodeSubmission.user_id == user_id)
+    if exercise is not None:
+        query = query.where(CodeSubmission.exercise == exercise)
+    return session.scalars(query.order_by(CodeSubmission.id.desc())).all()
 
 
-def init_app(app: Flask) -> None:
-    """The Redis queue (`web.queue`) when REDIS_URL is configured, else the in-process pool.
-
-    Grading here, in-process, needs working isolation: `require_isolation()` raises
-    `IsolationUnavailable` (so the app refuses to start) unless bubblewrap works or the operator
-    opted out. The result is kept in `app.extensions["stride_isolation"]` (None when RQ workers
-    elsewhere grade, and check for themselves).
-    """
-    from web.db import session_factory
-
-    sessions = session_factory(app)
-    redis_url = grading_redis_url(app.config)
-    sessions.configure(info={**(sessions.kw.get("info") or {}), _INFO_REDIS_URL: redis_url})
-    timing = JobTiming.from_config(app.config)
-    if redis_url:
-        from web.queue import DEFAULT_QUEUE, RedisQueue
-
-        queue_name = app.config.get("GRADING_QUEUE") or os.environ.get(
-            "STRIDE_GRADING_QUEUE", DEFAULT_QUEUE)
-        app.extensions["stride_isolation"] = None
-        app.extensions["stride_pool"] = RedisQueue(sessions, redis_url, queue_name, timing)
-        return
-    from grader.sandbox import require_isolation
-
-    isolation = require_isolation()
-    if isolation.warning():
-        log.warning(isolation.warning())
-    app.extensions["stride_isolation"] = isolation
-    app.extensions["stride_pool"] = GradingPool(
-        sessions, workers=int(app.config["GRADING_WORKERS"]), timing=timing)
+def unfinished_code_submissions(session: Session) -> Sequence[CodeSubmission]:
+    """Every code submission still queued or grading."""
+    return session.scalars(select(CodeSubmission).where(
+        CodeSubmission.status.in_(UNFINISHED))).all()
 
 
-def get_pool(app: Flask) -> GradingPool:
-    """The grading pool or Redis queue; both have submit(id), reap(), wait_all(), shutdown()."""
-    return app.extensions["stride_pool"]
+def wait_until(condition, timeout: float, interval: float = 0.05) -> bool:
+    """Poll `condition()` until true or `timeout` seconds pass (for scripts and tests)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return bool(condition())

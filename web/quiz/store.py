@@ -1,24 +1,30 @@
-"""Read queries. Every function takes a session and never commits."""
+"""A student's variants and attempts: the one home of seeds, frozen variants and the attempt
+queries of the answer POST.
+
+A student's seed is an HMAC of (user, set, problem) under a server secret, so nobody can pick or
+predict it; the client never sends a seed. The variant is stored the first time it is shown
+(`VariantRecord`) and always read back from there, so a YAML edit never changes history silently.
+Query functions take a session and never commit; `get_or_create_variant` and
+`variant_and_attempts` commit only the new variant they create.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import bindparam, case, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from web.models import CodeSubmission, Submission, User, VariantRecord
-
-
-@dataclass(frozen=True)
-class ProblemProgress:
-    """One student's standing on one problem of a set."""
-
-    attempts_used: int
-    best_score: float  # fraction 0..1
-    solved: bool
-
+from grader.variants import Variant, generate
+from web.bank import find_problem
+from web.db import write_gate
+from web.models import Submission, VariantRecord
 
 # 1 when any row is correct (PostgreSQL has no max() over booleans, so count in integers).
 _ANY_CORRECT = func.max(case((Submission.correct, 1), else_=0))
@@ -39,6 +45,7 @@ class AttemptSummary:
 
 def variant_record(session: Session, user_id: int, set_id: str, problem_id: str
                    ) -> VariantRecord | None:
+    """The student's stored variant of one problem of one set, if it was ever shown."""
     return session.scalar(select(VariantRecord).where(
         VariantRecord.user_id == user_id, VariantRecord.set_id == set_id,
         VariantRecord.problem_id == problem_id))
@@ -109,43 +116,50 @@ def attempt_summary(session: Session, user_id: int, set_id: str, problem_id: str
     return AttemptSummary(int(used or 0), bool(solved))
 
 
-def set_progress(session: Session, user_id: int, set_id: str) -> dict[str, ProblemProgress]:
-    """Per problem id of the set: attempts used, best score and whether it is solved."""
-    rows = session.execute(
-        select(Submission.problem_id, func.count(Submission.id), func.max(Submission.score))
-        .where(Submission.user_id == user_id, Submission.set_id == set_id)
-        .group_by(Submission.problem_id)).all()
-    return {pid: ProblemProgress(int(n), float(best or 0.0), (best or 0.0) >= 1.0)
-            for pid, n, best in rows}
+def seed_for(user_id: int, set_id: str, problem_id: str) -> int:
+    """A 32-bit seed from HMAC-SHA256 of the user, set and problem under the seed secret."""
+    secret = current_app.config.get("SEED_SECRET") or current_app.config["SECRET_KEY"]
+    message = f"{user_id}:{set_id}:{problem_id}".encode()
+    digest = hmac.new(str(secret).encode(), message, hashlib.sha256).digest()
+    return int.from_bytes(digest[:4], "big")
 
 
-def all_progress(session: Session, user_id: int) -> dict[str, dict[str, ProblemProgress]]:
-    """`set_progress` for every set the student has submitted to, keyed by set id."""
-    rows = session.execute(
-        select(Submission.set_id, Submission.problem_id, func.count(Submission.id),
-               func.max(Submission.score))
-        .where(Submission.user_id == user_id)
-        .group_by(Submission.set_id, Submission.problem_id)).all()
-    progress: dict[str, dict[str, ProblemProgress]] = {}
-    for set_id, pid, n, best in rows:
-        progress.setdefault(set_id, {})[pid] = ProblemProgress(
-            int(n), float(best or 0.0), (best or 0.0) >= 1.0)
-    return progress
+def variant_from_record(record: VariantRecord | StoredVariant):
+    """The frozen `Variant` stored in a record (never regenerated from the YAML)."""
+    return Variant.from_json(json.loads(record.variant_json))
 
 
-def code_submissions_for(session: Session, user_id: int, exercise: str | None = None
-                         ) -> Sequence[CodeSubmission]:
-    """A student's code submissions, newest first."""
-    query = select(CodeSubmission).where(CodeSubmission.user_id == user_id)
-    if exercise is not None:
-        query = query.where(CodeSubmission.exercise == exercise)
-    return session.scalars(query.order_by(CodeSubmission.id.desc())).all()
+def get_or_create_variant(session: Session, user_id: int, set_id: str, problem_id: str):
+    """(record, variant) for this student's problem, generating and committing it when new."""
+    record = variant_record(session, user_id, set_id, problem_id)
+    if record is None:
+        record = _create_variant(session, user_id, set_id, problem_id)
+    return record, variant_from_record(record)
 
 
-def unfinished_code_submissions(session: Session) -> Sequence[CodeSubmission]:
-    return session.scalars(select(CodeSubmission).where(
-        CodeSubmission.status.in_(("queued", "grading")))).all()
+def variant_and_attempts(session: Session, user_id: int, set_id: str, problem_id: str,
+                         request_token: str | None = None):
+    """(record, variant, AttemptSummary): `get_or_create_variant` plus the attempts used (and
+    whether `request_token` is already recorded)."""
+    record, summary = variant_with_attempts(session, user_id, set_id, problem_id,
+                                                    request_token)
+    if record is None:
+        record = _create_variant(session, user_id, set_id, problem_id)
+        summary = attempt_summary(session, user_id, set_id, problem_id)
+    return record, variant_from_record(record), summary
 
 
-def users_by_role(session: Session, role: str) -> Sequence[User]:
-    return session.scalars(select(User).where(User.role == role).order_by(User.username)).all()
+def _create_variant(session: Session, user_id: int, set_id: str, problem_id: str
+                    ) -> VariantRecord:
+    seed = seed_for(user_id, set_id, problem_id)
+    variant = generate(find_problem(problem_id), seed)
+    record = VariantRecord(user_id=user_id, set_id=set_id, problem_id=problem_id, seed=seed,
+                           variant_json=json.dumps(variant.to_json()))
+    session.add(record)
+    try:
+        with write_gate():
+            session.commit()
+    except IntegrityError:  # a concurrent request stored it first: use theirs
+        session.rollback()
+        record = variant_record(session, user_id, set_id, problem_id)
+    return record

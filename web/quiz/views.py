@@ -1,4 +1,5 @@
-"""The student's pages: home, a problem set, a problem with its answer form and history."""
+"""The graded quiz blueprint ("student"): home, a problem set, a problem with its answer form and
+history, and the answer POST. The one home of the graded pages' views."""
 
 from __future__ import annotations
 
@@ -9,69 +10,49 @@ from flask_login import current_user, login_required
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
-from web import answering, queries
-from web.bankaccess import (
-    as_utc,
-    find_item,
-    find_set,
-    get_bank,
-    get_or_create_variant,
-    is_past_due,
-    variant_and_attempts,
-)
+from grader.errors import FormatError
+from grader.grading import describe_answer
+from web.bank import find_item, find_set, get_bank, is_past_due
 from web.db import get_session, write_gate
 from web.models import Submission
+from web.quiz import forms
+from web.quiz.progress import all_progress, due_order, set_progress, set_summary
+from web.quiz.store import (
+    AttemptSummary,
+    get_or_create_variant,
+    submissions_for,
+    token_recorded,
+    variant_and_attempts,
+)
+from web.ratelimit import rate_limit
 from web.render import grid_cells, render_prompt
-from web.security import rate_limit
 
 bp = Blueprint("student", __name__)
 # A Core INSERT on the table, built once (the ORM's bulk path costs more per answer than the SQL).
 _INSERT_SUBMISSION = insert(Submission.__table__)
 
 
-def _set_summary(problem_set, progress) -> dict:
-    total = sum(item.points for item in problem_set.items)
-    earned = sum(item.points * progress[item.problem_id].best_score
-                 for item in problem_set.items if item.problem_id in progress)
-    return {
-        "set": problem_set,
-        "past_due": is_past_due(problem_set),
-        "total_points": total,
-        "earned": earned,
-        "solved": sum(1 for p in progress.values() if p.solved),
-        "attempted": len(progress),
-    }
-
-
-def _due_order(problem_set):
-    """Open sets by due date (soonest first), then sets without one, then closed sets."""
-    due = as_utc(problem_set.due)
-    if due is None:
-        return (1, 0.0, problem_set.id)
-    if is_past_due(problem_set):
-        return (2, -due.timestamp(), problem_set.id)
-    return (0, due.timestamp(), problem_set.id)
-
-
 @bp.get("/")
 @login_required
 def home():
-    progress = queries.all_progress(get_session(), current_user.id)
-    sets = sorted(get_bank().sets.values(), key=_due_order)
-    summaries = [_set_summary(s, progress.get(s.id, {})) for s in sets]
+    """Signed-in users: every problem set, open ones first, with their own progress."""
+    progress = all_progress(get_session(), current_user.id)
+    sets = sorted(get_bank().sets.values(), key=due_order)
+    summaries = [set_summary(s, progress.get(s.id, {})) for s in sets]
     return render_template("student/home.html", summaries=summaries)
 
 
 @bp.get("/sets/<set_id>")
 @login_required
 def problem_set(set_id: str):
+    """Signed-in users: one set's problems with their own attempts and best scores."""
     problem_set = find_set(set_id)
-    progress = queries.set_progress(get_session(), current_user.id, set_id)
+    progress = set_progress(get_session(), current_user.id, set_id)
     problems = get_bank().problems
     rows = [(item, problems.get(item.problem_id), progress.get(item.problem_id))
             for item in problem_set.items]
     return render_template("student/set.html", problem_set=problem_set, rows=rows,
-                           summary=_set_summary(problem_set, progress))
+                           summary=set_summary(problem_set, progress))
 
 
 def _problem_context(problem_set, item, variant, submissions) -> dict:
@@ -79,17 +60,13 @@ def _problem_context(problem_set, item, variant, submissions) -> dict:
     solved = any(s.correct for s in submissions)
     past_due = is_past_due(problem_set)
     reveal = used >= item.attempts or past_due
-    answer_text = None
-    if reveal:
-        from grader.grading import describe_answer
-
-        answer_text = describe_answer(variant)
+    answer_text = describe_answer(variant) if reveal else None
     return {
         "problem_set": problem_set, "item": item, "variant": variant,
         "prompt_html": render_prompt(variant.prompt),
         "figures": [(f.name, grid_cells(f.matrix)) for f in variant.figures],
-        "form": answering.answer_form(variant), "submissions": submissions,
-        "request_token": answering.new_request_token(),
+        "form": forms.answer_form(variant), "submissions": submissions,
+        "request_token": forms.new_request_token(),
         "used": used, "solved": solved, "past_due": past_due,
         "open": not (solved or reveal), "answer_text": answer_text,
         "latest": submissions[-1] if submissions else None,
@@ -99,16 +76,17 @@ def _problem_context(problem_set, item, variant, submissions) -> dict:
 @bp.get("/sets/<set_id>/<problem_id>")
 @login_required
 def problem(set_id: str, problem_id: str):
+    """Signed-in users: their own variant of a problem (stored when first shown) and answers."""
     problem_set = find_set(set_id)
     item = find_item(problem_set, problem_id)
     session = get_session()
     _record, variant = get_or_create_variant(session, current_user.id, set_id, problem_id)
-    submissions = queries.submissions_for(session, current_user.id, set_id, problem_id)
+    submissions = submissions_for(session, current_user.id, set_id, problem_id)
     return render_template("student/problem.html",
                            **_problem_context(problem_set, item, variant, submissions))
 
 
-def _closed_reason(problem_set, item, summary: queries.AttemptSummary) -> str | None:
+def _closed_reason(problem_set, item, summary: AttemptSummary) -> str | None:
     if is_past_due(problem_set):
         return "The due date has passed, so this problem no longer takes answers."
     if summary.solved:
@@ -122,11 +100,10 @@ def _closed_reason(problem_set, item, summary: queries.AttemptSummary) -> str | 
 @login_required
 @rate_limit("SUBMIT_RATE_LIMIT")
 def submit(set_id: str, problem_id: str):
-    from grader.errors import FormatError
-
+    """Signed-in users: grade and record one answer (a format error is shown, never recorded)."""
     problem_set = find_set(set_id)
     item = find_item(problem_set, problem_id)
-    token = answering.request_token(request.form)
+    token = forms.request_token(request.form)
     if token is None:
         abort(400, description="This answer form is incomplete or out of date, so nothing was "
                                "recorded. Please reload the page and send your answer again.")
@@ -140,27 +117,32 @@ def submit(set_id: str, problem_id: str):
     if reason:
         flash(reason, "info")
         return redirect(here)
-    raw = answering.raw_answer(request.form, variant)
+    raw = forms.raw_answer(request.form, variant)
     try:
-        parsed, result = answering.check(variant, raw)
+        parsed, result = forms.check(variant, raw)
     except FormatError as exc:
-        submissions = queries.submissions_for(session, current_user.id, set_id, problem_id)
+        submissions = submissions_for(session, current_user.id, set_id, problem_id)
         context = _problem_context(problem_set, item, variant, submissions)
         return render_template("student/problem.html", format_error=str(exc), raw=raw,
                                **context), 422
     row = dict(
         user_id=current_user.id, set_id=set_id, problem_id=problem_id, variant_id=record.id,
         seed=record.seed, attempt=summary.used + 1, raw=raw,
-        parsed_json=answering.to_json_text(parsed.value), read_as=result.read_as or parsed.read_as,
+        parsed_json=forms.to_json_text(parsed.value), read_as=result.read_as or parsed.read_as,
         correct=bool(result.correct), score=float(result.score), mistake=result.mistake,
         feedback=result.feedback, request_token=token, created_at=datetime.now(UTC))
+    return _record(session, row, here)
+
+
+def _record(session, row: dict, here: str):
+    """Store one graded answer (once per form token) and send the student to its result."""
     try:
         with write_gate():
             session.execute(_INSERT_SUBMISSION, row)
             session.commit()
     except IntegrityError:  # a concurrent copy of this form, or another answer, got in first
         session.rollback()
-        if queries.token_recorded(session, current_user.id, token):
+        if token_recorded(session, row["user_id"], row["request_token"]):
             return redirect(here + "#result")  # this very form: its answer is the one recorded
         flash("That answer arrived twice; only the first copy was recorded.", "info")
         return redirect(here)

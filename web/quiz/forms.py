@@ -1,4 +1,5 @@
-"""The answer form for each answer type, and turning a posted form into a graded result.
+"""The answer form: the one home of drawing the input for each answer type, reading a posted
+form (and its idempotency token) and turning it into a graded result.
 
 Shared by the graded problem pages and practice mode. Grader errors stop here: a FormatError
 becomes a message on the page, never a stored attempt.
@@ -13,6 +14,10 @@ from dataclasses import dataclass
 
 from werkzeug.datastructures import MultiDict
 
+from grader.answers import answer_hint, parse
+from grader.errors import FormatError
+from grader.grading import grade
+
 TEXTAREA_TYPES = {"matrix"}
 RADIO_TYPES = {"choice", "truefalse"}
 MAX_ANSWER_CHARS = 5000
@@ -22,6 +27,7 @@ REQUEST_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 def new_request_token() -> str:
+    """A fresh idempotency token for an answer form."""
     return secrets.token_urlsafe(24)
 
 
@@ -41,8 +47,7 @@ class AnswerForm:
 
 
 def answer_form(variant) -> AnswerForm:
-    from grader.answers import answer_hint
-
+    """The widget, options and hint for a variant's answer type."""
     kind = variant.answer_type
     if kind == "truefalse":
         return AnswerForm("radio", tuple(variant.options or ("True", "False")), "")
@@ -63,10 +68,6 @@ def raw_answer(form: MultiDict, variant) -> str:
 
 def check(variant, raw: str):
     """(parsed, result) for a raw answer; raises grader.errors.FormatError when unreadable."""
-    from grader.answers import parse
-    from grader.errors import FormatError
-    from grader.grading import grade
-
     if len(raw) > MAX_ANSWER_CHARS:
         raise FormatError(f"That answer is {len(raw)} characters long; answers here are at most "
                           f"{MAX_ANSWER_CHARS}. Please shorten it.")

@@ -1,4 +1,4 @@
-"""Score exports as CSV text: a gradebook, a Canvas-compatible gradebook, every submission.
+"""Score exports as CSV text, the one home of every CSV Stride writes: a gradebook, a Canvas-compatible gradebook, every submission.
 
 Cells a spreadsheet would run as a formula (a student's raw answer "=HYPERLINK(...)") are
 prefixed with an apostrophe; plain numbers such as "-3" are left alone.
@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy.orm import Session
 
-from web import instructor_queries as iq
-from web.instructor_queries import GradebookRow
+from web.instructor.gradebook import GradebookRow, gradebook_rows
+from web.instructor.queries import all_submissions, usernames
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -97,9 +97,9 @@ def export(session: Session, sets: Sequence, kind: str, course_ids: Sequence[int
     sets = sorted(sets, key=lambda s: s.id)
     if kind == "submissions":
         points = {(s.id, i.problem_id): float(i.points) for s in sets for i in s.items}
-        return submissions_csv(iq.all_submissions(session, course_ids),
-                               iq.usernames(session, course_ids), points)
-    rows = iq.gradebook(session, sets, course_ids)
+        return submissions_csv(all_submissions(session, course_ids),
+                               usernames(session, course_ids), points)
+    rows = gradebook_rows(session, sets, course_ids)
     if kind == "scores":
         return scores_csv(rows, sets)
     return canvas_csv(rows, sets, section=section)

@@ -1,4 +1,5 @@
-"""Code exercises: upload or paste an implementation, graded in the background, with history."""
+"""The code-exercise blueprint: the one home of its pages: upload or paste an implementation,
+have it graded in the background, follow its status, read its report and history."""
 
 from __future__ import annotations
 
@@ -23,12 +24,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from grader.code import student_view
-from web import queries
+from web.bank import exercise_title, exercises
+from web.code.backend import get_pool, queue_place
+from web.code.task import (
+    UNFINISHED,
+    WAITING_MESSAGE,
+    code_submissions_for,
+    release_next,
+    waits_behind,
+)
 from web.db import get_session
-from web.jobs import WAITING_MESSAGE, get_pool, release_next, waits_behind
-from web.models import CodeSubmission
+from web.models import CodeStatus, CodeSubmission, Role
+from web.ratelimit import rate_limit
 from web.scope import can_see_student
-from web.security import rate_limit
 
 bp = Blueprint("code", __name__, url_prefix="/code")
 
@@ -37,16 +45,6 @@ TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{22,64}")
 TOKEN_MESSAGE = ("This form is missing its submission token (or it was changed), so we cannot tell "
                  "whether it was already sent. Reload the exercise page and submit your code again.")
 NOT_FOUND = "There is no code submission with that number among the ones you can see."
-
-
-def exercises() -> tuple[str, ...]:
-    from grader.code import EXERCISES
-
-    return tuple(EXERCISES)
-
-
-def exercise_title(name: str) -> str:
-    return name.replace("_", " ").capitalize()
 
 
 def _require_exercise(name: str) -> None:
@@ -68,7 +66,8 @@ def _own_submission(submission_id: int) -> CodeSubmission:
 @bp.get("/")
 @login_required
 def index():
-    history = queries.code_submissions_for(get_session(), current_user.id)
+    """Signed-in users: the exercises and their own code submissions."""
+    history = code_submissions_for(get_session(), current_user.id)
     return render_template("code/index.html", exercises=exercises(), history=history,
                            title_of=exercise_title)
 
@@ -76,7 +75,7 @@ def index():
 @bp.get("/<exercise>/starter.py")
 @login_required
 def starter(exercise: str):
-    """The exercise file to fill in, as a download."""
+    """Signed-in users: the exercise file to fill in, as a download."""
     _require_exercise(exercise)
     return send_from_directory(current_app.config["EXERCISES_DIR"], f"{exercise}.py",
                                as_attachment=True, mimetype="text/x-python")
@@ -85,8 +84,9 @@ def starter(exercise: str):
 @bp.get("/<exercise>")
 @login_required
 def exercise(exercise: str):
+    """Signed-in users: one exercise's submission form and their own submissions to it."""
     _require_exercise(exercise)
-    history = queries.code_submissions_for(get_session(), current_user.id, exercise)
+    history = code_submissions_for(get_session(), current_user.id, exercise)
     return render_template("code/exercise.html", exercise=exercise,
                            title=exercise_title(exercise), history=history,
                            request_token=secrets.token_urlsafe(32))
@@ -112,6 +112,7 @@ def _read_source() -> tuple[str | None, str | None, str | None]:
 @login_required
 @rate_limit("CODE_RATE_LIMIT")
 def submit(exercise: str):
+    """Signed-in users: store an uploaded or pasted implementation once and queue its grading."""
     _require_exercise(exercise)
     source, filename, error = _read_source()
     if error:
@@ -123,7 +124,7 @@ def submit(exercise: str):
     session = get_session()
     row, created = _store_once(session, CodeSubmission(
         user_id=current_user.id, exercise=exercise, filename=filename, source=source,
-        status="queued", request_token=token))
+        status=CodeStatus.QUEUED.value, request_token=token))
     if not created:
         flash("This form was already sent: here is that submission. To submit new code, "
               "reload the exercise page first.", "success")
@@ -169,10 +170,11 @@ def _dispatch(session, row: CodeSubmission) -> None:
 @bp.get("/submissions/<int:submission_id>")
 @login_required
 def submission(submission_id: int):
+    """Its author or their course's staff: one code submission's report (or place in line)."""
     row = _own_submission(submission_id)
     # Someone else's submission is visible only to its course's staff; one's own shows the
     # student form, even to a TA (who may be a student elsewhere), unless one is an instructor.
-    staff_view = row.user_id != current_user.id or current_user.role in ("instructor", "admin")
+    staff_view = row.user_id != current_user.id or current_user.role in (Role.INSTRUCTOR, Role.ADMIN)
     report = _report_for(row, staff_view)
     place = _queue_place(row)
     waiting = _waits_behind(row)
@@ -192,30 +194,29 @@ def _report_for(row: CodeSubmission, staff_view: bool) -> dict | None:
 
 def _waits_behind(row: CodeSubmission) -> bool:
     """True while this submission waits for an earlier one to the same exercise to finish."""
-    return row.status == "queued" and waits_behind(get_session(), row)
+    return row.status == CodeStatus.QUEUED and waits_behind(get_session(), row)
 
 
 def _queue_place(row: CodeSubmission):
     """Queue depth and this row's place in line while it waits (None once finished)."""
-    if row.status not in ("queued", "grading"):
+    if row.status not in UNFINISHED:
         return None
-    from web.queue import queue_place
-
     session = get_session()
     place = queue_place(get_pool(current_app), session, row.id)
     session.rollback()  # end this read snapshot: a lost job may just have been marked failed
     session.refresh(row)
-    return place if row.status in ("queued", "grading") else None
+    return place if row.status in UNFINISHED else None
 
 
 @bp.get("/submissions/<int:submission_id>/status")
 @login_required
 def status(submission_id: int):
+    """Its author or their course's staff: the submission's status as JSON, for polling."""
     row = _own_submission(submission_id)
     place = _queue_place(row)
     waiting = _waits_behind(row)
     return jsonify(id=row.id, status=row.status, score=row.score, max_score=row.max_score,
-                   done=row.status in ("done", "failed"),
+                   done=row.status in (CodeStatus.DONE, CodeStatus.FAILED),
                    queue_depth=place.depth if place else 0,
                    queue_position=place.position if place and not waiting else None,
                    waiting_for_earlier=waiting, message=WAITING_MESSAGE if waiting else None)

@@ -1,4 +1,4 @@
-"""The instructor's pages: gradebook, drill-down, statistics, previews, bank reload, regrade, CSV.
+"""The instructor blueprint, the one home of its pages: gradebook, drill-down, statistics, previews, bank reload, regrade, CSV.
 
 Every route of this blueprint is behind the staff check (`_require_staff` runs before each
 request to it), so a new route cannot be added unguarded by mistake. Behind it, every page that
@@ -22,14 +22,33 @@ from flask import (
 )
 from flask_login import current_user
 
-from web import answering, exports, scope, stats
-from web import instructor_queries as iq
-from web.bankaccess import find_item, find_problem, find_set, get_bank, reload_bank, seed_for
-from web.bankaccess import variant_from_record as stored_variant
-from web.code import exercise_title, exercises
+from grader.errors import FormatError, ProblemSpecError
+from grader.grading import describe_answer
+from grader.variants import generate
+from web import scope
+from web.bank import (
+    exercise_title,
+    exercises,
+    find_item,
+    find_problem,
+    find_set,
+    get_bank,
+    reload_bank,
+)
 from web.db import get_session
-from web.models import User
-from web.queries import submissions_for, variant_record
+from web.instructor import exports, queries, stats
+from web.instructor.gradebook import (
+    CODE_SORT_PREFIX,
+    best_code_scores,
+    best_scores,
+    gradebook_rows,
+    set_points,
+    sort_gradebook,
+)
+from web.instructor.regrade import regrade_problem
+from web.models import Role, User
+from web.quiz import forms
+from web.quiz.store import seed_for, submissions_for, variant_from_record, variant_record
 from web.render import grid_cells, render_prompt
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
@@ -37,7 +56,7 @@ MAX_SEED = 2**32 - 1
 SORT_KEYS = ("name", "total")
 # Account roles let in before any course is theirs: an instructor with no course yet sees an
 # empty overview that says so; an admin sees every course.
-ENTRY_ROLES = ("instructor", scope.ADMIN_ROLE)
+ENTRY_ROLES = (Role.INSTRUCTOR, scope.ADMIN_ROLE)
 NOT_STAFF = ("This page is for instructors only (and the teaching assistants of a course). "
              "If you teach a course here, ask its instructor to add you as staff.")
 
@@ -71,14 +90,12 @@ def _my_courses() -> list[dict]:
     """The signed-in member's courses for the overview: course, their role there, students."""
     session, walls = get_session(), _walls()
     roles = scope.staff_roles(session, current_user)
-    counts = iq.student_counts(session, [c.id for c in walls.courses])
+    counts = queries.student_counts(session, [c.id for c in walls.courses])
     return [{"course": c, "role": scope.COURSE_ROLE_NAMES.get(roles.get(c.id, ""), "staff"),
              "students": counts.get(c.id, 0)} for c in walls.courses]
 
 
 def _dashboard(bank_errors: tuple[str, ...] = (), status: int = 200):
-    from grader.errors import ProblemSpecError
-
     mine = _my_courses()
     try:
         bank = get_bank()
@@ -100,8 +117,6 @@ def dashboard():
 @bp.post("/bank/reload")
 def reload():
     """Course staff: load the YAML problem bank again (nothing changes unless all is valid)."""
-    from grader.errors import ProblemSpecError
-
     try:
         bank = reload_bank()
     except ProblemSpecError as exc:
@@ -113,7 +128,7 @@ def reload():
 
 def _sort_key(sets, names) -> str:
     key = request.args.get("sort", "name")
-    code_keys = {iq.CODE_SORT_PREFIX + name for name in names}
+    code_keys = {CODE_SORT_PREFIX + name for name in names}
     if key not in SORT_KEYS and key not in {s.id for s in sets} and key not in code_keys:
         return "name"
     return key
@@ -124,16 +139,16 @@ def gradebook():
     """Course staff: the points of every student of their courses (or of `?course=`)."""
     sets, walls, names = _sets(), _walls(), exercises()
     key, descending = _sort_key(sets, names), request.args.get("dir", "asc") == "desc"
-    rows = iq.gradebook(get_session(), sets, walls.course_ids, names)
+    rows = gradebook_rows(get_session(), sets, walls.course_ids, names)
     return render_template("instructor/gradebook.html", sets=sets, sort=key,
-                           rows=iq.sort_gradebook(rows, key, descending), descending=descending,
+                           rows=sort_gradebook(rows, key, descending), descending=descending,
                            course=walls.course, courses=walls.courses, exercises=names,
-                           code_prefix=iq.CODE_SORT_PREFIX, exercise_title=exercise_title)
+                           code_prefix=CODE_SORT_PREFIX, exercise_title=exercise_title)
 
 
 def _student(user_id: int) -> User:
     """The student `user_id` if they are in the request's courses; otherwise 404."""
-    user = iq.student(get_session(), _walls().course_ids, user_id)
+    user = queries.student(get_session(), _walls().course_ids, user_id)
     if user is None:
         abort(404, description="There is no student with that number in your courses.")
     return user
@@ -143,33 +158,31 @@ def _student(user_id: int) -> User:
 def student(user_id: int):
     """Course staff: every answer and code submission of one student of their courses."""
     user, ids, session = _student(user_id), _walls().course_ids, get_session()
-    submissions = iq.student_submissions(session, ids, user.id)
+    submissions = queries.student_submissions(session, ids, user.id)
     by_problem: dict[tuple[str, str], list] = {}
     for sub in submissions:
         by_problem.setdefault((sub.set_id, sub.problem_id), []).append(sub)
-    best = iq.best_scores(session, ids, [user.id]).get(user.id, {})
-    summaries = [(s, iq.set_points(s, best.get(s.id, {}))) for s in _sets()]
+    best = best_scores(session, ids, [user.id]).get(user.id, {})
+    summaries = [(s, set_points(s, best.get(s.id, {}))) for s in _sets()]
     return render_template("instructor/student.html", user=user, by_problem=by_problem,
                            summaries=summaries, bank=get_bank(),
-                           changes=iq.score_changes(session, (s.id for s in submissions)),
-                           code=iq.code_submissions(session, ids, user.id),
+                           changes=queries.score_changes(session, (s.id for s in submissions)),
+                           code=queries.code_submissions(session, ids, user.id),
                            exercises=exercises(), exercise_title=exercise_title,
-                           code_best_scores=iq.best_code_scores(session, ids, [user.id])
+                           code_best_scores=best_code_scores(session, ids, [user.id])
                            .get(user.id, {}))
 
 
 @bp.get("/students/<int:user_id>/<set_id>/<problem_id>")
 def student_variant(user_id: int, set_id: str, problem_id: str):
     """Course staff: the variant (with its answer) a student of their courses got, if stored."""
-    from grader.variants import generate
-
     user = _student(user_id)
     problem_set = find_set(set_id)
     item = find_item(problem_set, problem_id)
     session = get_session()
     record = variant_record(session, user.id, set_id, problem_id)
     if record is not None:
-        variant, seed = stored_variant(record), record.seed
+        variant, seed = variant_from_record(record), record.seed
     else:  # not opened yet: what they will get
         seed = seed_for(user.id, set_id, problem_id)
         variant = generate(find_problem(problem_id), seed)
@@ -180,11 +193,9 @@ def student_variant(user_id: int, set_id: str, problem_id: str):
 
 
 def _variant_context(variant) -> dict:
-    from grader.grading import describe_answer
-
     return {"variant": variant, "prompt_html": render_prompt(variant.prompt),
             "figures": [(f.name, grid_cells(f.matrix)) for f in variant.figures],
-            "answer_text": describe_answer(variant), "form": answering.answer_form(variant)}
+            "answer_text": describe_answer(variant), "form": forms.answer_form(variant)}
 
 
 def _seed_arg() -> int:
@@ -198,16 +209,13 @@ def _seed_arg() -> int:
 @bp.route("/preview/<problem_id>", methods=["GET", "POST"])
 def preview(problem_id: str):
     """Course staff: any bank problem's variant for a chosen seed, to try (nothing recorded)."""
-    from grader.errors import FormatError
-    from grader.variants import generate
-
     seed = _seed_arg()
     variant = generate(find_problem(problem_id), seed)
     context = _variant_context(variant)
     if request.method == "POST":
-        raw = answering.raw_answer(request.form, variant)
+        raw = forms.raw_answer(request.form, variant)
         try:
-            _parsed, context["result"] = answering.check(variant, raw)
+            _parsed, context["result"] = forms.check(variant, raw)
         except FormatError as exc:
             context["format_error"] = str(exc)
         context["raw"] = raw
@@ -215,7 +223,7 @@ def preview(problem_id: str):
 
 
 def _problem_card(session, set_id: str, item, course_ids, totals, problems) -> dict:
-    attempts = iq.problem_attempts(session, set_id, item.problem_id, course_ids)
+    attempts = queries.problem_attempts(session, set_id, item.problem_id, course_ids)
     result = stats.problem_stats(attempts, totals)
     return {"item": item, "problem": problems.get(item.problem_id), "stats": result,
             "svg": stats.histogram_svg(result.best_scores)}
@@ -226,9 +234,9 @@ def set_stats(set_id: str):
     """Course staff: per-problem statistics of one set over the students of their courses."""
     problem_set, walls, session = find_set(set_id), _walls(), get_session()
     ids = walls.course_ids
-    best = iq.best_scores(session, ids)
-    totals = {u.id: iq.set_points(problem_set, best.get(u.id, {}).get(set_id, {}))
-              for u in iq.students(session, ids)}
+    best = best_scores(session, ids)
+    totals = {u.id: set_points(problem_set, best.get(u.id, {}).get(set_id, {}))
+              for u in queries.students(session, ids)}
     problems = get_bank().problems
     cards = [_problem_card(session, set_id, item, ids, totals, problems)
              for item in problem_set.items]
@@ -240,7 +248,7 @@ def set_stats(set_id: str):
 def regrade(problem_id: str):
     """Course staff: regrade the stored answers to one problem of the students of their courses."""
     problem, walls, session = find_problem(problem_id), _walls(), get_session()
-    summary = iq.regrade_problem(session, problem, walls.course_ids, current_user.id,
+    summary = regrade_problem(session, problem, walls.course_ids, current_user.id,
                                  reason=f"regrade of {problem_id} by {current_user.username}")
     session.commit()
     flash(summary.message() + " Only the answers of students in your courses were regraded.",

@@ -1,4 +1,5 @@
-"""Per-problem statistics over plain data: no database, no Flask, easy to test.
+"""Per-problem statistics over plain data, the one home of item analysis (difficulty,
+discrimination, common wrong answers, histograms): no database, no Flask, easy to test.
 
 The input is one `Attempt` per stored submission; the web layer builds them from rows. Scores are
 fractions of the item's points (0..1), as stored on `Submission.score`.

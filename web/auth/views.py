@@ -1,4 +1,5 @@
-"""Signing in and out, changing a password, and self-registration with a course join code."""
+"""The auth blueprint, the one home of its pages: signing in and out, changing a password, and
+self-registration with a course join code."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from web.accounts import (
+from web.auth.accounts import (
     AccountError,
     authenticate,
     change_password,
@@ -17,7 +18,8 @@ from web.accounts import (
 )
 from web.db import get_session, write_gate
 from web.models import User
-from web.security import count_failed_sign_in, rate_limit, sign_in, sign_in_lock, sign_out
+from web.ratelimit import count_failed_sign_in, rate_limit, sign_in_lock
+from web.security import sign_in, sign_out
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -34,6 +36,7 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    """Anyone: the sign-in form, and signing in (failures count towards a pause)."""
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("student.home"))
     if request.method == "GET":
@@ -57,7 +60,7 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    """Sign out here and everywhere this session's cookie was copied to."""
+    """Signed-in users: sign out here and everywhere this session's cookie was copied to."""
     db = get_session()
     end_sessions(db, current_user.id)
     with write_gate():
@@ -70,6 +73,7 @@ def logout():
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
 def password():
+    """Signed-in users: change their password, which signs out their other sessions."""
     if request.method == "GET":
         return render_template("auth/password.html")
     db = get_session()
@@ -92,6 +96,7 @@ def password():
 @bp.route("/register", methods=["GET", "POST"])
 @rate_limit("REGISTER_RATE_LIMIT")
 def register():
+    """Anyone with a course join code: create a student account in that course."""
     if request.method == "GET":
         return render_template("auth/register.html")
     form = request.form

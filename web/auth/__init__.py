@@ -1,0 +1,2 @@
+"""Accounts: the sign-in, password and registration pages (`views`) and the account records
+behind them (`accounts`)."""

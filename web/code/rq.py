@@ -1,0 +1,218 @@
+"""The Redis grading backend (RQ), for deployments with many hosts: the one home of the RQ job
+`grade_job`, `RedisQueue` and the worker's database sessions.
+
+With `REDIS_URL` configured, the web app enqueues one RQ job per code submission and separate
+worker processes, started with `python -m web.code.worker`, grade it: they need the `grader`
+package, `DATABASE_URL` and `REDIS_URL`, nothing from the web process. Without `REDIS_URL` the
+in-process `web.code.pool.GradingPool` is used. Both run the same
+`web.code.task.grade_submission`, so results are the same either way, and both keep one job in
+flight per student and exercise.
+
+Jobs are JSON (RQ's `JSONSerializer`, on the queue and in the worker) and carry only the
+submission id: a forged job pushed into Redis is never unpickled, so it cannot run code. New jobs
+name `web.code.rq.grade_job`; jobs queued before this module moved name `web.queue.grade_job`,
+which stays importable from `web.queue` until they have drained.
+
+A job lost with its worker (kill -9, out of memory, a host going away) is never left "grading":
+its heartbeat goes stale and `RedisQueue.reap()` requeues it (or, after two tries, fails it with
+a message). A job that vanished from Redis fails with `LOST_MESSAGE`. Workers reap at startup and
+after every job; the status endpoint reaps around the row it is asked about.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+from urllib.parse import urlsplit, urlunsplit
+
+from redis import Redis
+from rq import Queue, get_current_job
+from rq.job import Job
+from rq.serializers import JSONSerializer
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from web.code.task import (
+    QueuePlace,
+    as_datetime,
+    grade_submission,
+    reap_stalled,
+    release_groups,
+    scope_of,
+    waiting_groups,
+)
+from web.db import make_engine, normalize_url
+from web.models import CodeStatus, CodeSubmission, utcnow
+from web.settings import DEFAULT_QUEUE, JobTiming, Settings
+
+log = logging.getLogger(__name__)
+
+JOB_TIMEOUT_S = 600  # one submission: import plus every test, each bounded by the sandbox
+LOST_MESSAGE = ("The grading worker stopped while grading this submission (a problem on our side, "
+                "not in your code). Please submit it again; if it keeps happening, tell your "
+                "instructor.")
+# A row whose job cannot be found is only declared lost after this long (it may be enqueued now).
+MISSING_GRACE = timedelta(minutes=2)
+FINISHED = ("finished",)
+DEAD = ("failed", "stopped", "canceled")
+
+
+JOB_FUNCTION = "web.code.rq.grade_job"  # the dotted path stored in each job
+
+
+def job_id(queue_name: str, submission_id: int) -> str:
+    return f"{queue_name}-submission-{submission_id}"
+
+
+def grade_job(submission_id: int) -> None:
+    """The RQ job: grade one submission in this worker's own database session, then hand the
+    same student's next submission to this exercise (if one waits) to the same queue."""
+    next_id = grade_submission(worker_sessions(), submission_id, Settings.from_environ().timing)
+    job = get_current_job()
+    if next_id is not None and job is not None:
+        enqueue(_queue(job.origin, job.connection), next_id)
+
+
+_SESSIONS: dict[tuple[int, str], sessionmaker[Session]] = {}
+
+
+def worker_sessions() -> sessionmaker[Session]:
+    """A sessionmaker on `DATABASE_URL`, one per process (a forked work-horse builds its own)."""
+    url = Settings.from_environ().database_url
+    if not url:
+        raise RuntimeError("DATABASE_URL is not set: a grading worker needs the database URL.")
+    key = (os.getpid(), url)
+    if key not in _SESSIONS:
+        _SESSIONS[key] = sessionmaker(make_engine(normalize_url(url)), expire_on_commit=False)
+    return _SESSIONS[key]
+
+
+def connect(redis_url: str):
+    """A Redis client for `redis_url`; credentials in the URL (``redis://user:password@host``,
+    ``rediss://`` for TLS) are used, and are never printed (see `redacted`)."""
+    return Redis.from_url(redis_url)
+
+
+def redacted(redis_url: str) -> str:
+    """`redis_url` without its password, for logs and messages."""
+    parts = urlsplit(redis_url)
+    if parts.password is None:
+        return redis_url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _queue(name: str, connection):
+    """An RQ queue that speaks JSON only: a job is ids and names, never a pickle, so a forged
+    job pushed into Redis cannot run code when a worker reads it."""
+    return Queue(name, connection=connection, serializer=JSONSerializer)
+
+
+def enqueue(queue, submission_id: int):
+    """One RQ job for `submission_id` (its id carries only the submission id), replacing any
+    trace of an earlier run of the same submission (a requeued one)."""
+    jid = job_id(queue.name, submission_id)
+    started = queue.started_job_registry
+    for entry_job_id, execution_id in started.get_job_and_execution_ids(cleanup=False):
+        if entry_job_id == jid:
+            queue.connection.zrem(started.key, f"{jid}:{execution_id}")
+    queue.failed_job_registry.remove(jid)
+    return queue.enqueue_call(
+        JOB_FUNCTION, args=(submission_id,), job_id=jid,
+        timeout=JOB_TIMEOUT_S, result_ttl=3600, failure_ttl=7 * 24 * 3600,
+        description=f"grade code submission {submission_id}")
+
+
+class RedisQueue:
+    """The web app's side of the queue: enqueue, depth and position, and reaping lost jobs."""
+
+    def __init__(self, sessions: sessionmaker[Session], redis_url: str,
+                 queue_name: str = DEFAULT_QUEUE, timing: JobTiming | None = None) -> None:
+        self._sessions = sessions
+        self.timing = timing or JobTiming()
+        self.connection = connect(redis_url)
+        self.queue = _queue(queue_name, self.connection)
+
+    @property
+    def name(self) -> str:
+        return self.queue.name
+
+    def submit(self, submission_id: int):
+        return enqueue(self.queue, submission_id)
+
+    def place(self, session: Session, submission_id: int) -> QueuePlace:
+        """Queue depth (waiting + being graded) and this submission's 1-based place in line,
+        from Redis (`session` is not needed here: the protocol's other backend reads it)."""
+        waiting = self.queue.count
+        running = self.queue.started_job_registry.get_job_count(cleanup=False)
+        index = self.queue.get_job_position(job_id(self.name, submission_id))
+        return QueuePlace(waiting + running, None if index is None else index + 1)
+
+    def reap(self, now=None, submission_id: int | None = None) -> int:
+        """Requeue or fail stalled and lost rows (all, or around one submission); returns how
+        many changed, and enqueues the submissions that this frees.
+
+        A grading row is judged by its heartbeat (`web.code.task.reap_stalled`). A handed-over row
+        whose job vanished from Redis, or ended without grading it, fails with LOST_MESSAGE
+        once `MISSING_GRACE` has passed since it was handed over. `now` is a datetime or Unix
+        seconds (default: the time now).
+        """
+        now = as_datetime(now)
+        with self._sessions() as session:
+            scope = scope_of(session, submission_id)
+            changed, groups = reap_stalled(session, self.timing, now, (CodeStatus.GRADING.value,),
+                                           scope)
+            session.commit()
+            lost, lost_groups = self._fail_lost(session, now, scope)
+            session.commit()
+            released = release_groups(session, groups | lost_groups | waiting_groups(session, scope),
+                                      now)
+            session.commit()
+        for next_id in released:
+            self.submit(next_id)
+        return changed + lost
+
+    def _fail_lost(self, session: Session, now, scope) -> tuple[int, set[tuple[int, str]]]:
+        query = select(CodeSubmission).where(CodeSubmission.status == CodeStatus.QUEUED.value,
+                                             CodeSubmission.heartbeat_at.is_not(None))
+        if scope is not None:
+            query = query.where(CodeSubmission.user_id == scope[0],
+                                CodeSubmission.exercise == scope[1])
+        marked, groups = 0, set()
+        for row in session.scalars(query).all():
+            job = Job.fetch_many([job_id(self.name, row.id)], connection=self.connection,
+                                 serializer=self.queue.serializer)[0]
+            status = None if job is None else job.get_status(refresh=False)
+            if _lost(row, status, now) and _mark_lost(session, row.id):
+                marked += 1
+                groups.add((row.user_id, row.exercise))
+        return marked, groups
+
+    def wait_all(self, timeout: float | None = None) -> None:
+        """Nothing to wait for in this process: workers elsewhere grade the jobs."""
+
+    def shutdown(self) -> None:
+        self.connection.close()
+
+
+def _lost(row: CodeSubmission, status, now) -> bool:
+    """A handed-over row's job is lost when it vanished or ended, past the grace period."""
+    if status is not None and str(getattr(status, "value", status)) not in DEAD + FINISHED:
+        return False
+    handed = row.heartbeat_at or row.created_at or now
+    return now - handed > MISSING_GRACE
+
+
+def _mark_lost(session: Session, submission_id: int) -> int:
+    """Fail the row unless a worker took it meanwhile (a conditional UPDATE, no race)."""
+    result = session.execute(
+        update(CodeSubmission)
+        .where(CodeSubmission.id == submission_id, CodeSubmission.status == CodeStatus.QUEUED.value)
+        .values(status=CodeStatus.FAILED.value, finished_at=utcnow(), error=LOST_MESSAGE)
+        .execution_options(synchronize_session=False))
+    if result.rowcount:
+        log.warning("code submission %s lost its grading job; marked it failed", submission_id)
+    return result.rowcount
