@@ -180,3 +180,11 @@ def test_gunicorn_workers_start_with_a_private_umask():
     """)], dict(os.environ))
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["0o22", "0o77"]
+
+
+def test_a_replaced_rate_limit_setting_is_refused_at_start_up(web_config):
+    from server import create_app
+
+    with pytest.raises(ValueError, match="LOGIN_RATE_LIMIT is no longer a setting: it was "
+                                         "replaced by LOGIN_FAILURES_PER_USERNAME"):
+        create_app({**web_config, "LOGIN_RATE_LIMIT": "10 per minute"})

@@ -310,3 +310,12 @@ def test_setup_demo_keeps_the_demo_instructor_staff_of_the_demo_course(app):
     setup_demo(app)
     assert _enrollments(app, "instructor") == [(DEMO_COURSE, "instructor")]
     assert _enrollments(app, "alice") == [(DEMO_COURSE, "student"), ("Test course", "student")]
+
+
+@pytest.mark.parametrize(("label", "shown"), [("ta_a", True), ("inst_a", True), ("admin", True),
+                                              ("a1", False)])
+def test_the_top_bar_links_the_instructor_pages_for_staff_only(app, client, walls_world, label,
+                                                               shown):
+    _sign_in(client, label)
+    page = _text(client.get("/"))
+    assert ('href="/instructor/"' in page) is shown

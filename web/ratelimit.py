@@ -27,6 +27,9 @@ from web.settings import Settings
 SIGN_IN_LIMIT_KEYS = ("LOGIN_FAILURES_PER_USERNAME", "LOGIN_FAILURES_PER_ADDRESS")
 RATE_LIMIT_KEYS = ("REGISTER_RATE_LIMIT", "SUBMIT_RATE_LIMIT", "CODE_RATE_LIMIT",
                    *SIGN_IN_LIMIT_KEYS)
+# Settings that were replaced: an old config that sets one is refused, never silently ignored.
+RENAMED_LIMITS = {"LOGIN_RATE_LIMIT": "LOGIN_FAILURES_PER_USERNAME, LOGIN_FAILURES_PER_ADDRESS "
+                                      "(failed sign-ins only) and REGISTER_RATE_LIMIT"}
 
 
 def user_or_ip() -> str:
@@ -38,6 +41,10 @@ def user_or_ip() -> str:
 
 def init_rate_limits(app: Flask) -> None:
     """Parse every limit now (a typo fails at start-up, not on a student's POST); open storage."""
+    for old, new in RENAMED_LIMITS.items():
+        if old in app.config:
+            raise ValueError(f"{old} is no longer a setting: it was replaced by {new}. Remove it "
+                             "from the configuration (see docs/deploy.md).")
     parsed: dict[str, RateLimitItem] = {}
     for key in RATE_LIMIT_KEYS:
         text = app.config.get(key)

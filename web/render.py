@@ -21,6 +21,8 @@ from latex2mathml.converter import convert
 from markupsafe import Markup, escape
 
 from web.bank import as_utc
+from web.db import get_session
+from web.scope import is_staff
 
 _MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.DOTALL)
 # A nested numeric list written in prose, e.g. [[1, 2], [3, 4]]: shown as a matrix.
@@ -218,9 +220,20 @@ def unsafe_sandbox_warning() -> dict:
     return {"sandbox_warning": isolation.warning()}
 
 
+def staff_link() -> dict:
+    """`show_instructor_link`: instructor and admin accounts, and TAs (staff of a course through
+    their enrollment, whatever their account's role)."""
+    if not current_user.is_authenticated:
+        return {"show_instructor_link": False}
+    if current_user.role in ("instructor", "admin"):
+        return {"show_instructor_link": True}
+    return {"show_instructor_link": is_staff(get_session(), current_user)}
+
+
 def init_app(app: Flask) -> None:
     """Register the filters, globals and the sandbox warning shared by every template."""
     app.jinja_env.filters.update(math=render_text, value=value_to_html, points=format_points,
                                  when=format_when, due=format_due)
     app.jinja_env.globals.update(has_endpoint=has_endpoint)
     app.context_processor(unsafe_sandbox_warning)
+    app.context_processor(staff_link)
