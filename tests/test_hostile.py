@@ -69,7 +69,8 @@ CASES = [
     ("syntax_error.py", {"exception"}, False),
     ("empty.py", {"not attempted"}, False),
     ("threads_outlive.py", {"exception"}, False),
-    ("huge_array.py", {"wrong shape", "memory limit"}, False),
+    # 96 MB against a 16 MB output cap; on a loaded machine the child may be stopped mid-write.
+    ("huge_array.py", {"wrong shape", "memory limit", "crashed"}, False),
     ("modify_inputs.py", {"wrong values"}, False),
     ("forge_outputs.py", {"wrong values", "crashed"}, False),
     ("pickle_output.py", {"wrong type"}, False),
