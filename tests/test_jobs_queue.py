@@ -6,7 +6,6 @@ Needs Redis at 127.0.0.1:6379 (see tests/test_queue.py); skips or fails like it.
 
 from __future__ import annotations
 
-import importlib
 import os
 import pickle
 import secrets
@@ -30,7 +29,7 @@ from tests.test_queue import (
     submit,
 )
 from web.code.backend import get_pool
-from web.code.rq import RedisQueue, connect, grade_job, job_id, redacted
+from web.code.rq import RedisQueue, connect, job_id, redacted
 from web.code.task import STALLED_MESSAGE, WAITING_MESSAGE
 from web.db import session_factory
 from web.models import CodeSubmission, utcnow
@@ -101,8 +100,6 @@ def test_jobs_in_redis_are_json_carrying_only_the_submission_id(redis_app):
     queue = get_pool(redis_app)
     data = queue.connection.hget(f"rq:job:{job_id(queue.name, submission_id)}", "data")
     assert json.loads(zlib.decompress(data)) == ["web.code.rq.grade_job", None, [submission_id], {}]
-    # Jobs queued before the move name the old dotted path, which must still resolve to the job.
-    assert importlib.import_module("web.queue").grade_job is grade_job
 
 
 # --- 2. REDIS_URL with credentials -------------------------------------------------------------

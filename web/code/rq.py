@@ -9,9 +9,10 @@ in-process `web.code.pool.GradingPool` is used. Both run the same
 flight per student and exercise.
 
 Jobs are JSON (RQ's `JSONSerializer`, on the queue and in the worker) and carry only the
-submission id: a forged job pushed into Redis is never unpickled, so it cannot run code. New jobs
-name `web.code.rq.grade_job`; jobs queued before this module moved name `web.queue.grade_job`,
-which stays importable from `web.queue` until they have drained.
+submission id: a forged job pushed into Redis is never unpickled, so it cannot run code. Jobs
+name `web.code.rq.grade_job`. (Jobs queued by versions before the JSON serializer were pickles
+naming `web.queue.grade_job`; a JSON worker cannot read them, so no alias of that path is kept:
+the reaper hands their rows, queued and without a heartbeat, to the queue again as new jobs.)
 
 A job lost with its worker (kill -9, out of memory, a host going away) is never left "grading":
 its heartbeat goes stale and `RedisQueue.reap()` requeues it (or, after two tries, fails it with
