@@ -144,7 +144,9 @@ def _record(session, row: dict, here: str):
         session.rollback()
         if token_recorded(session, row["user_id"], row["request_token"]):
             return redirect(here + "#result")  # this very form: its answer is the one recorded
-        flash("That answer arrived twice; only the first copy was recorded.", "info")
+        flash("Another answer to this problem was recorded at the same moment (from another tab?), "
+              "so this one was not: your recorded answers are on this page; answer again if you "
+              "have attempts left.", "info")
         return redirect(here)
     # No flash here: the page's result block says "recorded", so a POST leaves the session cookie
     # alone (no rewrite per answer) and the acknowledgement cannot pile up unread in the cookie.
