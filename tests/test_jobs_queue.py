@@ -91,6 +91,25 @@ def test_a_forged_pickled_job_is_failed_without_being_unpickled(redis_app, queue
     assert (tmp_path / "canary").exists()
 
 
+@pytest.mark.parametrize(("func", "args", "kwargs"), [
+    ("os.system", None, {}),  # JSON, no pickle, but naming any importable function
+    ("web.code.rq.grade_job", ["1"], {}),
+    ("web.code.rq.grade_job", [1], {"extra": True}),
+    ("web.code.rq.grade_job", [1, 2], {}),
+])
+def test_a_forged_json_job_runs_nothing_but_grade_job_of_one_id(redis_app, queue_name, tmp_path,
+                                                                func, args, kwargs):
+    marker = tmp_path / "marker"
+    queue = get_pool(redis_app)
+    job = queue.queue.enqueue_call(func, args=args or (f"touch {marker}",), kwargs=kwargs,
+                                   job_id=f"forged-{queue_name}")
+    done = worker_command(redis_app, queue_name)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not marker.exists(), "the worker ran a forged job"
+    assert job.get_status(refresh=True) == "failed"
+    assert "refused" in (job.latest_result().exc_string or "")
+
+
 def test_jobs_in_redis_are_json_carrying_only_the_submission_id(redis_app):
     import json
 

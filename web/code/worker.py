@@ -26,16 +26,43 @@ from rq import Worker
 from rq.serializers import JSONSerializer
 
 from grader.sandbox import IsolationUnavailable, require_isolation
-from web.code.rq import RedisQueue, redacted, worker_sessions
+from web.code.rq import JOB_FUNCTION, RedisQueue, redacted, worker_sessions
 from web.settings import Settings
 
 NO_ISOLATION_EXIT = 3
 
 
+def refusal(job) -> str | None:
+    """Why `job` must not run, or None for a genuine grading job.
+
+    A job names the function RQ imports and calls, so JSON alone does not make a forged job
+    harmless (it could name `os.system`): only `grade_job(<submission id>)`, with no keyword
+    arguments and no callbacks, is ever run.
+    """
+    try:
+        func, args, kwargs = job.func_name, job.args, job.kwargs
+    except Exception as exc:  # noqa: BLE001 - undecodable data (e.g. a pickle): never run it
+        return f"its data cannot be read as JSON ({type(exc).__name__})"
+    if func != JOB_FUNCTION:
+        return f"it names {str(func)[:80]!r}, not {JOB_FUNCTION}"
+    if kwargs or len(args) != 1 or type(args[0]) is not int:
+        return "its arguments are not one submission id"
+    callbacks = ("_success_callback_name", "_failure_callback_name", "_stopped_callback_name")
+    if any(getattr(job, name, None) for name in callbacks):
+        return "it carries callbacks"
+    return None
+
+
 def build_worker(reaper: RedisQueue):
-    """An RQ `Worker` on the reaper's queue that reaps lost jobs after each job it runs."""
+    """An RQ `Worker` on the reaper's queue that runs only genuine grading jobs (`refusal`) and
+    reaps lost jobs after each job."""
     class ReapingWorker(Worker):
-        def execute_job(self, job, queue):  # in the worker itself, after the work-horse exits
+        def execute_job(self, job, queue):  # in the worker itself, before any work-horse
+            reason = refusal(job)
+            if reason is not None:
+                logging.getLogger(__name__).warning("refused job %s: %s", job.id, reason)
+                self.handle_job_failure(job, queue, exc_string=f"refused: {reason}")
+                return
             super().execute_job(job, queue)
             _reap_quietly(reaper)
 
