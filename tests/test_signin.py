@@ -177,3 +177,29 @@ def test_a_refused_password_change_says_why_and_changes_nothing(app, client, fie
 
 def test_the_password_page_needs_a_signed_in_user(client):
     assert "/auth/login" in client.get("/auth/password").headers["Location"]
+
+
+def test_simultaneous_wrong_passwords_cannot_slip_past_the_limit(limited_app):
+    """Each attempt is counted before its password is checked, in one atomic step."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    start = threading.Barrier(12)
+
+    def attempt(_n):
+        client = limited_app.test_client()
+        start.wait(timeout=30)
+        return _sign_in(client, password="wrong-pass").status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        codes = sorted(pool.map(attempt, range(12)))
+    assert codes.count(401) == 3 and codes.count(429) == 9
+
+
+def test_the_current_password_is_guessed_no_faster_than_a_sign_in(limited_app):
+    client = limited_app.test_client()
+    assert _sign_in(client).status_code == 302
+    form = {"current": "wrong-pass", "new": "a-new-password-1", "confirm": "a-new-password-1"}
+    codes = [client.post("/auth/password", data=form).status_code for _ in range(4)]
+    assert codes == [400, 400, 400, 429]
+    assert LOCKED in _text(client.post("/auth/password", data=form))

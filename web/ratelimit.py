@@ -143,21 +143,39 @@ def _limits_enabled() -> bool:
     return bool(current_app.config.get("RATELIMIT_ENABLED", True))
 
 
+def _lock(key: str, identifier: str) -> SignInLock:
+    reset, _left = _limit_call(key, "get_window_stats", "sign-in", identifier,
+                               fallback=(datetime.now(UTC).timestamp() + 60, 0))
+    return SignInLock(datetime.fromtimestamp(reset, UTC), for_address=key.endswith("ADDRESS"))
+
+
 def sign_in_lock(username: str) -> SignInLock | None:
-    """The lock in force for this username or this request's address, if any (counts nothing)."""
+    """Reserve one sign-in attempt for this username, or the lock in force (username or address).
+
+    The username's attempt is counted *before* the password is checked, in one atomic step, so
+    requests sent all at once cannot all slip past the limit; `sign_in_succeeded` then gives the
+    count back (successful sign-ins never count). The address is only tested here and counted on
+    failure (`count_failed_sign_in`): it is the generous limit.
+    """
     if not _limits_enabled():
         return None
-    for key, identifier in _sign_in_counts(username):
-        if not _limit_call(key, "test", "sign-in", identifier):
-            reset, _left = _limit_call(key, "get_window_stats", "sign-in", identifier,
-                                       fallback=(datetime.now(UTC).timestamp() + 60, 0))
-            retry_at = datetime.fromtimestamp(reset, UTC)
-            return SignInLock(retry_at, for_address=key.endswith("ADDRESS"))
+    (user_key, user_id), (address_key, address_id) = _sign_in_counts(username)
+    if not _limit_call(address_key, "test", "sign-in", address_id):
+        return _lock(address_key, address_id)
+    if not _limit_call(user_key, "hit", "sign-in", user_id):
+        return _lock(user_key, user_id)
     return None
 
 
-def count_failed_sign_in(username: str) -> None:
-    """Count one failed sign-in against the username and against the address."""
+def sign_in_succeeded(username: str) -> None:
+    """A successful sign-in: forget this username's counted attempts."""
     if _limits_enabled():
-        for key, identifier in _sign_in_counts(username):
-            _limit_call(key, "hit", "sign-in", identifier)
+        (user_key, user_id), _address = _sign_in_counts(username)
+        _limit_call(user_key, "clear", "sign-in", user_id, fallback=None)
+
+
+def count_failed_sign_in(username: str) -> None:
+    """Count one failed sign-in against the address (the username's was counted on reserving)."""
+    if _limits_enabled():
+        _address_key, address_id = _sign_in_counts(username)[1]
+        _limit_call(_address_key, "hit", "sign-in", address_id)

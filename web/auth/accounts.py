@@ -117,6 +117,11 @@ def end_sessions(session: Session, user_id: int) -> int:
     return session.scalar(select(User.session_version).where(User.id == user_id))
 
 
+def password_matches(user: User, password: str) -> bool:
+    """True when `password` is `user`'s current password."""
+    return check_password_hash(user.password_hash, password)
+
+
 def change_password(session: Session, user: User, current: str, new: str, confirm: str) -> None:
     """Set a new password after checking the current one; ends the user's other sessions.
 

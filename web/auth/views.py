@@ -15,10 +15,11 @@ from web.auth.accounts import (
     course_by_join_code,
     create_user,
     end_sessions,
+    password_matches,
 )
 from web.db import get_session, write_gate
 from web.models import User
-from web.ratelimit import count_failed_sign_in, rate_limit, sign_in_lock
+from web.ratelimit import count_failed_sign_in, rate_limit, sign_in_lock, sign_in_succeeded
 from web.security import sign_in, sign_out
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -52,6 +53,7 @@ def login():
         flash("That username and password do not match an account. "
               "Check both and try again.", "error")
         return render_template("auth/login.html"), 401
+    sign_in_succeeded(username)
     sign_in(user)
     flash(f"Welcome, {user.name}.", "success")
     return redirect(_safe_next(request.args.get("next")))
@@ -79,6 +81,15 @@ def password():
     db = get_session()
     user = db.get(User, current_user.id)
     form = request.form
+    lock = sign_in_lock(user.username)  # the current password is guessed no faster than here
+    if lock is not None:
+        flash(lock.message(), "error")
+        return render_template("auth/password.html"), 429
+    if not password_matches(user, form.get("current", "")):
+        count_failed_sign_in(user.username)
+        flash("Your current password is not right. Please type it again.", "error")
+        return render_template("auth/password.html"), 400
+    sign_in_succeeded(user.username)
     try:
         change_password(db, user, form.get("current", ""), form.get("new", ""),
                         form.get("confirm", ""))
