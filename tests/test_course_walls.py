@@ -319,3 +319,19 @@ def test_the_top_bar_links_the_instructor_pages_for_staff_only(app, client, wall
     _sign_in(client, label)
     page = _text(client.get("/"))
     assert ('href="/instructor/"' in page) is shown
+
+
+def test_a_ta_cannot_preview_an_open_graded_problem_nor_read_hidden_cases(app, client,
+                                                                          walls_world, web_bank):
+    """A TA's account may answer graded sets itself (sets and exercises are shared)."""
+    problem = sorted(web_bank.problems)[0]  # in the open set of the test bank
+    _sign_in(client, "ta_a")
+    refused = client.get(f"/instructor/preview/{problem}?seed=5")
+    assert refused.status_code == 403 and "only instructors can preview it" in _text(refused)
+    report = _text(client.get(f"/code/submissions/{walls_world.code['a1']}"))
+    assert "a1.py" in report and "You see this report as staff" not in report
+    client.post("/auth/logout")
+    _sign_in(client, "inst_a")
+    assert client.get(f"/instructor/preview/{problem}?seed=5").status_code == 200
+    assert "You see this report as staff" in _text(
+        client.get(f"/code/submissions/{walls_world.code['a1']}"))

@@ -172,9 +172,9 @@ def _dispatch(session, row: CodeSubmission) -> None:
 def submission(submission_id: int):
     """Its author or their course's staff: one code submission's report (or place in line)."""
     row = _own_submission(submission_id)
-    # Someone else's submission is visible only to its course's staff; one's own shows the
-    # student form, even to a TA (who may be a student elsewhere), unless one is an instructor.
-    staff_view = row.user_id != current_user.id or current_user.role in (Role.INSTRUCTOR, Role.ADMIN)
+    # The full report (hidden tests' cases and messages) is for instructor and admin accounts
+    # only: a TA's account may also be a student's, and exercises are shared by every course.
+    staff_view = current_user.role in (Role.INSTRUCTOR, Role.ADMIN)
     report = _report_for(row, staff_view)
     place = _queue_place(row)
     waiting = _waits_behind(row)

@@ -48,6 +48,7 @@ from web.instructor.gradebook import (
 from web.instructor.regrade import regrade_problem
 from web.models import Role, User
 from web.quiz import forms
+from web.quiz.practice import graded_now
 from web.quiz.store import seed_for, submissions_for, variant_from_record, variant_record
 from web.render import grid_cells, render_prompt
 
@@ -57,6 +58,10 @@ SORT_KEYS = ("name", "total")
 # Account roles let in before any course is theirs: an instructor with no course yet sees an
 # empty overview that says so; an admin sees every course.
 ENTRY_ROLES = (Role.INSTRUCTOR, scope.ADMIN_ROLE)
+TRUSTED_ROLES = ENTRY_ROLES  # accounts that never answer graded sets themselves
+TA_PREVIEW_REFUSED = ("This problem is in a graded set that is still open, so only instructors can "
+                      "preview it: a teaching assistant's account can also answer graded sets. "
+                      "Ask an instructor of the course, or preview it once the set is past due.")
 NOT_STAFF = ("This page is for instructors only (and the teaching assistants of a course). "
              "If you teach a course here, ask its instructor to add you as staff.")
 
@@ -208,9 +213,16 @@ def _seed_arg() -> int:
 
 @bp.route("/preview/<problem_id>", methods=["GET", "POST"])
 def preview(problem_id: str):
-    """Course staff: any bank problem's variant for a chosen seed, to try (nothing recorded)."""
+    """Course staff: any bank problem's variant for a chosen seed, to try (nothing recorded).
+
+    A TA's account may also be a student's elsewhere, and sets are shared by every course: a
+    problem of an open graded set is previewed by instructor and admin accounts only, or a TA
+    could look through the seeds for their own graded variant's answer."""
     seed = _seed_arg()
-    variant = generate(find_problem(problem_id), seed)
+    problem = find_problem(problem_id)
+    if current_user.role not in TRUSTED_ROLES and graded_now(get_bank(), problem):
+        abort(403, description=TA_PREVIEW_REFUSED)
+    variant = generate(problem, seed)
     context = _variant_context(variant)
     if request.method == "POST":
         raw = forms.raw_answer(request.form, variant)

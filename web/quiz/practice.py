@@ -32,6 +32,12 @@ bp = Blueprint("practice", __name__, url_prefix="/practice")
 TOKEN_MAX_AGE = 6 * 3600
 
 
+def graded_now(bank, problem, now: datetime | None = None) -> bool:
+    """True while `problem` is in a graded set that is open or upcoming (not yet past due)."""
+    return any(any(i.problem_id == problem.id for i in s.items) and not is_past_due(s, now)
+               for s in bank.sets.values())
+
+
 def withheld_reason(bank, problem, now: datetime | None = None) -> str | None:
     """Why `problem` is not offered in practice at `now` (a sentence), or None when it is."""
     if not problem.practice:
