@@ -188,3 +188,17 @@ def test_a_replaced_rate_limit_setting_is_refused_at_start_up(web_config):
     with pytest.raises(ValueError, match="LOGIN_RATE_LIMIT is no longer a setting: it was "
                                          "replaced by LOGIN_FAILURES_PER_USERNAME"):
         create_app({**web_config, "LOGIN_RATE_LIMIT": "10 per minute"})
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"GRADING_HEARTBEAT_S": "0"}, "GRADING_HEARTBEAT_S must be a positive number"),
+    ({"GRADING_MAX_TRIES": "-1"}, "GRADING_MAX_TRIES must be a positive number"),
+    ({"GRADING_STALE_S": "soon"}, "GRADING_STALE_S must be a number, got 'soon'"),
+    ({"GRADING_HEARTBEAT_S": "30", "GRADING_STALE_S": "20"}, "must be longer than"),
+])
+def test_grading_timings_that_would_spin_or_never_reap_are_refused(web_config, settings,
+                                                                   message):
+    from server import create_app
+
+    with pytest.raises(ValueError, match=message):
+        create_app({**web_config, **settings})

@@ -335,3 +335,13 @@ def test_a_ta_cannot_preview_an_open_graded_problem_nor_read_hidden_cases(app, c
     assert client.get(f"/instructor/preview/{problem}?seed=5").status_code == 200
     assert "You see this report as staff" in _text(
         client.get(f"/code/submissions/{walls_world.code['a1']}"))
+
+
+def test_a_regrade_back_link_with_a_line_break_is_not_followed(app, client, walls_world,
+                                                               web_bank):
+    problem = sorted(web_bank.problems)[0]
+    _sign_in(client, "inst_a")
+    response = client.post(f"/instructor/regrade/{problem}",
+                           data={"back": "/instructor/x\r\nX-Injected: 1"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/instructor/")
+    assert "X-Injected" not in response.headers

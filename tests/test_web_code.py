@@ -148,3 +148,15 @@ def test_students_see_hidden_tests_neutrally_and_staff_see_them_in_full(app, cli
     staff_page = client.get(f"/code/submissions/{row.id}").get_data(as_text=True)
     assert "You see this report as staff" in staff_page
     assert all(f"case {t['staff']['case']}" in staff_page for t in hidden)
+
+
+@pytest.mark.parametrize(("content", "filename"), [(b"x = 1\x00\n", "a.py"),
+                                                    (b"x = 1\n", "a\x00.py")])
+def test_a_file_with_a_nul_byte_is_refused_and_nothing_is_stored(app, client, auth, content,
+                                                                 filename):
+    auth.login()
+    response = _submit(client, file=(io.BytesIO(content), filename))
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "contains a NUL character" in page
+    assert _rows(app) == []

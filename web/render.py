@@ -215,7 +215,7 @@ def unsafe_sandbox_warning() -> dict:
     isolation = current_app.extensions.get("stride_isolation")
     if isolation is None or not getattr(isolation, "unsafe_opt_out", False):
         return {"sandbox_warning": None}
-    if not (current_user.is_authenticated and current_user.is_instructor):
+    if not staff_link()["show_instructor_link"]:  # instructors, admins and TAs
         return {"sandbox_warning": None}
     return {"sandbox_warning": isolation.warning()}
 

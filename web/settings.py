@@ -46,17 +46,34 @@ class JobTiming:
     stale_after_s: float = 20.0
     max_tries: int = 2
 
+    def __post_init__(self) -> None:
+        for name in ("heartbeat_s", "stale_after_s", "max_tries"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise ValueError(f"GRADING_{_SETTING_NAMES[name]} must be a positive number, "
+                                 f"got {value!r}")
+        if self.stale_after_s <= self.heartbeat_s:
+            raise ValueError(f"GRADING_STALE_S ({self.stale_after_s!r}) must be longer than "
+                             f"GRADING_HEARTBEAT_S ({self.heartbeat_s!r}), or every job looks lost")
+
     @classmethod
     def from_config(cls, config: Mapping) -> JobTiming:
         """From GRADING_HEARTBEAT_S / GRADING_STALE_S / GRADING_MAX_TRIES in `config`."""
         def pick(key: str, default):
             value = config.get(f"GRADING_{key}")
-            return type(default)(value) if value else default
+            if value is None or value == "":
+                return default
+            try:
+                return type(default)(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"GRADING_{key} must be a number, got {value!r}") from None
 
         return cls(pick("HEARTBEAT_S", cls.heartbeat_s), pick("STALE_S", cls.stale_after_s),
                    pick("MAX_TRIES", cls.max_tries))
 
 
+_SETTING_NAMES = {"heartbeat_s": "HEARTBEAT_S", "stale_after_s": "STALE_S",
+                  "max_tries": "MAX_TRIES"}
 DEFAULT_TIMING = JobTiming()
 
 

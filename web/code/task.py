@@ -186,9 +186,10 @@ def grade_submission(sessions: sessionmaker[Session], submission_id: int,
             if tries is None:
                 return None
             row = session.get(CodeSubmission, submission_id)
-            user_id, exercise = row.user_id, row.exercise
+            user_id, exercise, source = row.user_id, row.exercise, row.source
+            session.rollback()  # hold no transaction (nor pooled connection) while grading
             with Heartbeat(sessions, submission_id, timing.heartbeat_s):
-                values = _grade(row.source, exercise, submission_id)
+                values = _grade(source, exercise, submission_id)
             stored = session.execute(
                 update(CodeSubmission)
                 .where(CodeSubmission.id == submission_id,

@@ -115,6 +115,9 @@ def submit(exercise: str):
     """Signed-in users: store an uploaded or pasted implementation once and queue its grading."""
     _require_exercise(exercise)
     source, filename, error = _read_source()
+    if not error and ("\x00" in source or "\x00" in (filename or "")):
+        error = ("That file contains a NUL character (\\0), so it is not a Python source file. "
+                 "Please upload the .py or .ipynb file itself.")
     if error:
         flash(error, "error")
         return redirect(url_for("code.exercise", exercise=exercise))

@@ -266,7 +266,8 @@ def regrade(problem_id: str):
     flash(summary.message() + " Only the answers of students in your courses were regraded.",
           "success")
     back = request.form.get("back", "")
-    if back.startswith("/instructor/") and "//" not in back and "\\" not in back:
+    if (back.startswith("/instructor/") and "//" not in back and "\\" not in back
+            and back.isprintable()):
         return redirect(back)
     return redirect(url_for("instructor.dashboard"))
 
