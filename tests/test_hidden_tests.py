@@ -205,7 +205,7 @@ def test_public_tests_keep_their_full_detail(pool):
     assert test.message.startswith("IndexError in convolve1d: leaked: (array([1, 2, 3])")
 
 
-def test_a_hidden_exception_shows_only_the_students_own_lines_and_declared_types(pool):
+def test_a_hidden_exception_shows_only_a_builtin_type_never_frames_or_made_up_names(pool):
     source = ("import numpy as np\n"
               "class Oops(Exception):\n"
               "    pass\n"
@@ -224,7 +224,7 @@ def test_a_hidden_exception_shows_only_the_students_own_lines_and_declared_types
     assert made_up.message.startswith("Your code raised an exception in zero_pad on this "
                                       "hidden test.")
     assert "Shape_1_2_3_1" in made_up.staff_message and "1_2_3_1" not in made_up.message
-    assert "line 6, in zero_pad: raise type('Shape_'" in made_up.message
+    assert "line " not in made_up.message  # the path through the file could encode inputs
     declared = [t for t in zero_pad.tests if not t.hidden][0]
     assert declared.message.startswith("Oops in zero_pad: (2, 3, 3, 2)")
     [compiled] = [t for t in step.tests if t.hidden]
@@ -322,3 +322,18 @@ def test_a_hidden_tests_diagnosis_names_the_bug_but_not_the_tests_mode(pool):
     assert hidden.verdict == "wrong shape"
     assert hidden.diagnosis == ("Your output matches another mode than this test asks for: "
                                 "check how you handle 'full', 'valid' and 'same'.")
+
+
+def test_declared_exception_classes_and_call_paths_say_nothing_on_hidden_tests(pool):
+    """A file could declare a class per value, or choose its call path by the input."""
+    source = ("import numpy as np\n"
+              + "".join(f"class Pad{n}(Exception):\n    pass\n" for n in range(5))
+              + "def d0(pad):\n    raise [Pad0, Pad1, Pad2, Pad3, Pad4][pad]()\n"
+              "def d1(pad):\n    return d0(pad)\n"
+              "def zero_pad(X, pad):\n    return d1(pad) if pad % 2 else d0(pad)\n")
+    report = grade_source(source, functions=["zero_pad"], limits=LIMITS, pool=pool)
+    [hidden] = [t for t in report.functions[0].tests if t.hidden]
+    assert hidden.message == ("Your code raised an exception in zero_pad on this hidden test. "
+                              "The public tests show the full trace of an exception; run them "
+                              "to see where it comes from.")
+    assert "Pad" in hidden.staff_message and "line" in hidden.staff_message
