@@ -25,9 +25,18 @@ report's ``warnings`` then say so.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from grader.code.plan import Planned, plan
-from grader.code.report import CodeReport
+from grader.code.report import (
+    CodeReport,
+    FunctionReport,
+    FunctionStatus,
+    TestReport,
+    Verdict,
+    hidden_message,
+)
+from grader.code.source import prepare_source, read_submission
 from grader.code.spec import load_spec
 from grader.code.verdicts import MAX_SOURCE_BYTES, judge_function
 from grader.errors import StudentCodeError
@@ -105,7 +114,8 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
         On an unknown exercise or function name.
     """
     isolation = local_isolation() if own_code else require_isolation()
-    text = _decode_source(source)
+    prepared = prepare_source(read_submission(_decode_source(source)))
+    text = prepared.text
     spec = load_spec(exercise)
     chosen = tuple(spec.function(n).name for n in functions) if functions else tuple(
         f.name for f in spec.functions)
@@ -117,11 +127,35 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
         progress("checking")
     reports = [judge_function(name, [p for p in planned[0] if p.func == name], outcomes,
                               text, limits) for name in chosen]
+    reports = [_stub(r) if r.name in prepared.stubs else r for r in reports]
     warning = isolation.warning()
     return CodeReport(
         score=sum(f.score for f in reports), max_score=sum(f.max_score for f in reports),
-        functions=tuple(reports), warnings=(warning,) if warning else (),
+        functions=tuple(reports), warnings=prepared.notes() + ((warning,) if warning else ()),
     )
+
+
+def _stub(report: FunctionReport) -> FunctionReport:
+    """A function still in its template form is not attempted, whatever its placeholders did.
+
+    Running ``mask = None; return mask`` fails every test with a TypeError or a wrong type;
+    the student has simply not reached it yet, and should be told that instead.
+    """
+    if report.status == FunctionStatus.PASSED:
+        return report
+    message = (f"{report.name} is not written yet: its body still has the template's "
+               "placeholders (None).")
+    tests = tuple(t if t.passed else _not_attempted(t, message, report.name)
+                  for t in report.tests)
+    status = (FunctionStatus.NOT_ATTEMPTED if not any(t.passed for t in tests)
+              else FunctionStatus.FAILED)
+    return replace(report, status=status, tests=tests)
+
+
+def _not_attempted(test: TestReport, message: str, function: str) -> TestReport:
+    shown = hidden_message(Verdict.NOT_ATTEMPTED, function) if test.hidden else message
+    return replace(test, verdict=Verdict.NOT_ATTEMPTED, message=shown, diagnosis=None,
+                   points=0.0, staff_message=message if test.hidden else test.staff_message)
 
 
 def _run(text: str, planned: tuple[tuple[Planned, ...], WirePlan, WirePlan],
