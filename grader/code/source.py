@@ -32,7 +32,8 @@ from grader.errors import StudentCodeError
 
 PROVIDED = frozenset({"numpy"}) | frozenset(sys.stdlib_module_names)
 EXPORT_MARKER = re.compile(r"^# In\[[ 0-9]*\]:", re.MULTILINE)
-MAGIC_LINE = re.compile(r"^(\s*)(%|!)")
+# IPython lines: magics, shell escapes, and help requests (`?f`, `f?`, `np.pad??`).
+MAGIC_LINE = re.compile(r"^(\s*)(%|!|\?|[\w.]+\?\??\s*$)")
 # The stand-in is one line so that the student's line numbers do not move. Any use of it (an
 # attribute, a call, an item) raises ModuleNotFoundError with a sentence naming the module.
 STAND_IN = (
@@ -93,13 +94,20 @@ def notebook_source(data: bytes | str) -> str:
 
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
     try:
-        nb = nbformat.reads(text, as_version=4)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        layout = json.loads(text)
+    except (ValueError, RecursionError):
         raise StudentCodeError("this notebook cannot be read: it is not valid JSON. Save it "
                                "again from Jupyter (File > Save) and upload the .ipynb.") from None
-    except Exception as err:  # nbformat raises several kinds for unknown versions and layouts
-        raise StudentCodeError(f"this notebook cannot be read ({type(err).__name__}): is it a "
-                               "Jupyter notebook of nbformat version 4?") from None
+    version = layout.get("nbformat") if isinstance(layout, dict) else None
+    if version not in (3, 4):
+        raise StudentCodeError(f"this notebook cannot be read: its nbformat version is "
+                               f"{version!r}, and the grader reads nbformat version 4 (or 3). "
+                               "Open it in Jupyter and save it again.")
+    try:
+        nb = nbformat.reads(text, as_version=4)
+    except Exception as err:  # nbformat raises several kinds for malformed layouts
+        raise StudentCodeError(f"this notebook cannot be read ({type(err).__name__}): save it "
+                               "again from Jupyter and upload the .ipynb.") from None
     cells = [c for c in nb.get("cells", ()) if c.get("cell_type") == "code"
              and str(c.get("source", "")).strip()]
     if not cells:
