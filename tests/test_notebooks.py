@@ -195,6 +195,9 @@ def test_a_function_that_uses_a_missing_module_gets_one_clear_message(pool):
         if not test.hidden:
             assert ("ModuleNotFoundError in zero_pad: matplotlib is not available here: the "
                     "grader provides only NumPy") in text
+        # the traceback shows the student's line, never the stand-in's
+        assert "line 7, in zero_pad: plt.imshow(X[0])" in test.message
+        assert "__stride_missing__" not in text and "__stride_missing__" not in test.message
     assert [w for w in report.warnings if "Not available" in w] == [
         "Not available here: matplotlib, scipy (the grader provides only NumPy; only a "
         "function that uses them would fail)."]

@@ -36,7 +36,7 @@ from grader.code.report import (
     Verdict,
     hidden_message,
 )
-from grader.code.source import prepare_source, read_submission
+from grader.code.source import STAND_IN_NAME, prepare_source, read_submission
 from grader.code.spec import load_spec
 from grader.code.verdicts import MAX_SOURCE_BYTES, judge_function
 from grader.errors import StudentCodeError
@@ -128,11 +128,26 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
     reports = [judge_function(name, [p for p in planned[0] if p.func == name], outcomes,
                               text, limits) for name in chosen]
     reports = [_stub(r) if r.name in prepared.stubs else r for r in reports]
+    if prepared.missing:
+        reports = [_without_stand_in_frames(r) for r in reports]
     warning = isolation.warning()
     return CodeReport(
         score=sum(f.score for f in reports), max_score=sum(f.max_score for f in reports),
         functions=tuple(reports), warnings=prepared.notes() + ((warning,) if warning else ()),
     )
+
+
+def _without_stand_in_frames(report: FunctionReport) -> FunctionReport:
+    """Tracebacks without the stand-in's own line: the student's lines are what they can fix."""
+    def clean(text: str | None) -> str | None:
+        if text is None or STAND_IN_NAME not in text:
+            return text
+        return "\n".join(line for line in text.split("\n")
+                         if not (line.startswith("  line ") and STAND_IN_NAME in line))
+
+    return replace(report, tests=tuple(
+        replace(t, message=clean(t.message), staff_message=clean(t.staff_message))
+        for t in report.tests))
 
 
 def _stub(report: FunctionReport) -> FunctionReport:

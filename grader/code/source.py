@@ -36,8 +36,9 @@ EXPORT_MARKER = re.compile(r"^# In\[[ 0-9]*\]:", re.MULTILINE)
 MAGIC_LINE = re.compile(r"^(\s*)(%|!|\?|[\w.]+\?\??\s*$)")
 # The stand-in is one line so that the student's line numbers do not move. Any use of it (an
 # attribute, a call, an item) raises ModuleNotFoundError with a sentence naming the module.
+STAND_IN_NAME = "__stride_missing__"
 STAND_IN = (
-    "__stride_missing__ = lambda module: type('MissingModule', (), {k: (lambda *a, **kw: "
+    STAND_IN_NAME + " = lambda module: type('MissingModule', (), {k: (lambda *a, **kw: "
     "(_ for _ in ()).throw(ModuleNotFoundError(module + ' is not available here: the grader "
     "provides only NumPy and the standard library. Remove this use of ' + module + ' from the "
     "function.'))) for k in ('__getattr__', '__call__', '__getitem__', '__iter__', "
