@@ -13,6 +13,13 @@ Hidden inputs never reach the run that produces public feedback: the public test
 sandboxed child and the hidden tests in another, afterwards, so public messages (which show
 what the student's code returned or raised) cannot echo what a hidden test passed in.
 
+What runs
+---------
+:mod:`grader.code.source` decides what of the file runs: a notebook (``.ipynb`` JSON) or an
+nbconvert export keeps only its definitions, and imports of modules the grader does not
+provide become stand-ins; the report's ``warnings`` say what was left out. A function whose
+body is still the template's placeholders is reported as not attempted.
+
 Isolation
 ---------
 ``grade_source(..., own_code=False)`` (the server, ``grader grade``, ``grader batch``) grades
@@ -79,7 +86,8 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
     Parameters
     ----------
     source : str or bytes
-        The student's file (bytes must be UTF-8).
+        The student's file (bytes must be UTF-8): a ``.py``, an nbconvert export, or a
+        notebook's JSON text (see :mod:`grader.code.source`).
     exercise : str
         One of :data:`~grader.code.spec.EXERCISES`.
     include_hidden : bool
@@ -109,7 +117,7 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
     IsolationUnavailable
         With ``own_code=False``, when bubblewrap does not work and the operator did not opt out.
     StudentCodeError
-        Only when ``source`` is not text at all.
+        When ``source`` is not text at all, or is a notebook that cannot be read.
     ValueError
         On an unknown exercise or function name.
     """
