@@ -308,7 +308,7 @@ def test_batch_grades_notebooks_beside_py_files(tmp_path):
     result = CliRunner().invoke(main, ["batch", str(folder), "--out", str(out)])
     assert result.exit_code == 0, result.output
     rows = {r["file"]: r for r in csv.DictReader(out.open())}
-    assert rows["alice.ipynb"]["score"] == rows["alice.ipynb"]["max_score"] == "32.0"
+    assert rows["alice.ipynb"]["score"] == rows["alice.ipynb"]["max_score"] == "32.0", rows
     assert rows["bob.py"]["score"] == "32.0"
     assert rows["carol.ipynb"]["score"] == "0"
     assert "not valid JSON" in rows["carol.ipynb"]["error"]
