@@ -332,6 +332,7 @@ def test_an_uploaded_notebook_is_graded_in_full(app, client, auth):
     with session_factory(app)() as session:
         [row] = session.query(CodeSubmission).all()
         assert row.filename == "Convolution_model.ipynb"
+        assert row.source.startswith("# In[1]:\nimport numpy as np")  # its code cells
         assert row.score == row.max_score == 32
         assert "Ignored 49" in json.loads(row.report_json)["warnings"][0]
 

@@ -100,13 +100,14 @@ def _read_source() -> tuple[str | None, str | None, str | None]:
     if upload is not None and upload.filename:
         data = upload.read()
         try:
-            return read_submission(data.decode("utf-8"), upload.filename), \
-                upload.filename[:255], None
+            # A notebook is stored as its code cells, so a regrade reads the same program.
+            source = read_submission(data.decode("utf-8"), upload.filename)
         except UnicodeDecodeError:
             return None, None, ("That file is not UTF-8 text. Please upload the .py file or the "
                                 ".ipynb notebook itself (not an archive).")
         except StudentCodeError as err:
             return None, None, f"{upload.filename[:80]}: {err}"
+        return source, upload.filename[:255], None
     source = request.form.get("source", "")
     if not source.strip():
         return None, None, "Please choose a .py or .ipynb file or paste your code before submitting."
