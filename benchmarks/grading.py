@@ -9,6 +9,9 @@ Measures, on this machine:
 * ``grade_source`` of a correct vectorized submission of the forward functions (zero_pad,
   conv_single_step, conv_forward, pool_forward; public and hidden tests, plus the speed test),
   p50 and p95 over 50 runs, and the same for a loop-based correct submission;
+* ``grade_source`` of a course-style notebook (``.ipynb``: the course's first cell of imports
+  and magics, a test cell with prints and plots after each function) against the same
+  functions as a ``.py``, p50 of each in the same run (target: within 10 ms of each other);
 * throughput with 2 workers grading submissions from 2 threads;
 * a noisy neighbour: with 3 workers, two threads grade correct submissions while a third grades
   one student's hostile files in turn (a FIFO in the output area, an endless loop, a disk
@@ -31,7 +34,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import nbformat
 import numpy as np
+from nbformat.v4 import new_code_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -61,6 +66,25 @@ def _time(fn, runs: int) -> list[float]:
         fn()
         samples.append(time.perf_counter() - start)
     return samples
+
+
+def course_notebook(py_source: str) -> str:
+    """``py_source``'s functions as the course's notebook: import cell, a test cell per function."""
+    import ast
+
+    first = ("import numpy as np\nimport h5py\nimport matplotlib.pyplot as plt\n"
+             "from public_tests import *\n%matplotlib inline\n%load_ext autoreload\n")
+    cells = [new_code_cell(first)]
+    for node in ast.parse(py_source).body:
+        segment = ast.get_source_segment(py_source, node)
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            cells[0].source += segment + "\n"
+        elif isinstance(node, ast.FunctionDef):
+            cells.append(new_code_cell(segment))
+            cells.append(new_code_cell(
+                f"np.random.seed(1)\nx = np.random.randn(2, 5, 5, 3)\nprint({node.name})\n"
+                f"{node.name}_test({node.name})\nplt.imshow(x[0, :, :, 0])\n"))
+    return nbformat.writes(new_notebook(cells=cells))
 
 
 def bare_floor(runs: int) -> list[float]:
@@ -141,6 +165,14 @@ def main() -> None:
     rows.append(("grade: vectorized forward functions", *_percentiles(vec)))
     loop = _time(lambda: grade_source(loops, functions=FORWARD, pool=pool), runs)
     rows.append(("grade: loop-based forward functions", *_percentiles(loop)))
+    course = (SUBMISSIONS / "course_vectorized.py").read_text()
+    notebook = course_notebook(course)
+    as_py, as_nb = [], []
+    for _ in range(runs):  # interleaved, so a busy moment of the machine hits both alike
+        as_py += _time(lambda: grade_source(course, functions=FORWARD, pool=pool), 1)
+        as_nb += _time(lambda: grade_source(notebook, functions=FORWARD, pool=pool), 1)
+    rows.append(("grade: course functions as .py", *_percentiles(as_py)))
+    rows.append(("grade: same functions as course .ipynb", *_percentiles(as_nb)))
 
     count = max(runs, 20)
     start = time.perf_counter()
@@ -159,6 +191,8 @@ def main() -> None:
         print(f"| {name:44s} | {p50:8.1f} | {p95:8.1f} |")
     vec_p50 = _percentiles(vec)[0]
     print(f"\nvectorized p50 / bare floor p50: {vec_p50 / _percentiles(floor)[0]:.2f}")
+    notebook_gap = _percentiles(as_nb)[0] - _percentiles(as_py)[0]
+    print(f"course notebook p50 - .py p50: {notebook_gap:+.1f} ms (target within 10 ms)")
     print(f"throughput, 2 workers, vectorized forward submissions: {throughput:.1f} per second")
     ratio = noise["noisy"] / noise["quiet"]
     print(f"noisy neighbour, 3 workers: correct submissions {noise['quiet']:.1f}/s quiet, "

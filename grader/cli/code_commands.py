@@ -38,6 +38,7 @@ from grader.code import (
     grade_source,
     load_spec,
 )
+from grader.code.source import read_submission
 from grader.errors import GraderError, StudentCodeError
 from grader.sandbox import IsolationUnavailable, SandboxPool, require_isolation
 
@@ -52,12 +53,16 @@ class IsolationRefused(click.ClickException):
 
 
 def _read(path: Path) -> str:
+    """The program text of a ``.py`` file, an nbconvert export or a notebook's code cells."""
     try:
-        return path.read_bytes().decode("utf-8")
+        return read_submission(path.read_bytes().decode("utf-8"), path.name)
     except OSError as err:
         raise click.UsageError(f"cannot read {path}: {err.strerror}") from None
     except UnicodeDecodeError:
-        raise click.UsageError(f"{path} is not UTF-8 text: is it a Python file?") from None
+        raise click.UsageError(f"{path} is not UTF-8 text: is it a Python file or a "
+                               "notebook?") from None
+    except StudentCodeError as err:
+        raise click.UsageError(f"{path.name}: {err}") from None
 
 
 def guess_exercise(source: str) -> str:
@@ -208,7 +213,7 @@ def _batch_row(file: Path, exercise: str | None, pool: SandboxPool) -> dict[str,
     """One CSV row; whatever one file does, it ends up in the row's ``error`` column."""
     row: dict[str, object] = {"file": file.name}
     try:
-        source = file.read_bytes().decode("utf-8")
+        source = read_submission(file.read_bytes().decode("utf-8"), file.name)
         chosen = exercise or guess_exercise(source)
         report = grade_source(source, exercise=chosen, pool=pool)
     except IsolationUnavailable:
@@ -253,14 +258,14 @@ def _graded_note(source: str, report: CodeReport) -> str:
               help="Submissions graded in parallel.")
 @EXERCISE
 def batch_command(directory: Path, out: Path, jobs: int, exercise: str | None) -> None:
-    """Grade every .py file in DIRECTORY (public and hidden tests) into a CSV of scores.
+    """Grade every .py and .ipynb file in DIRECTORY (public and hidden tests) into a CSV of scores.
 
     Refuses to run (exit code 2) unless bubblewrap isolates the code. A file that cannot be
     graded gets a row that says why in its ``error`` column; the others are graded anyway.
     """
-    files = sorted(directory.glob("*.py"))
+    files = sorted([*directory.glob("*.py"), *directory.glob("*.ipynb")])
     if not files:
-        raise click.UsageError(f"no .py files in {directory}")
+        raise click.UsageError(f"no .py or .ipynb files in {directory}")
     try:
         require_isolation()
         rows = _grade_all(files, exercise, jobs)

@@ -13,6 +13,13 @@ Hidden inputs never reach the run that produces public feedback: the public test
 sandboxed child and the hidden tests in another, afterwards, so public messages (which show
 what the student's code returned or raised) cannot echo what a hidden test passed in.
 
+What runs
+---------
+:mod:`grader.code.source` decides what of the file runs: a notebook (``.ipynb`` JSON) or an
+nbconvert export keeps only its definitions, and imports of modules the grader does not
+provide become stand-ins; the report's ``warnings`` say what was left out. A function whose
+body is still the template's placeholders is reported as not attempted.
+
 Isolation
 ---------
 ``grade_source(..., own_code=False)`` (the server, ``grader grade``, ``grader batch``) grades
@@ -25,9 +32,18 @@ report's ``warnings`` then say so.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from grader.code.plan import Planned, plan
-from grader.code.report import CodeReport
+from grader.code.report import (
+    CodeReport,
+    FunctionReport,
+    FunctionStatus,
+    TestReport,
+    Verdict,
+    hidden_message,
+)
+from grader.code.source import STAND_IN_NAME, prepare_source, read_submission
 from grader.code.spec import load_spec
 from grader.code.verdicts import MAX_SOURCE_BYTES, judge_function
 from grader.errors import StudentCodeError
@@ -70,7 +86,8 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
     Parameters
     ----------
     source : str or bytes
-        The student's file (bytes must be UTF-8).
+        The student's file (bytes must be UTF-8): a ``.py``, an nbconvert export, or a
+        notebook's JSON text (see :mod:`grader.code.source`).
     exercise : str
         One of :data:`~grader.code.spec.EXERCISES`.
     include_hidden : bool
@@ -100,12 +117,13 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
     IsolationUnavailable
         With ``own_code=False``, when bubblewrap does not work and the operator did not opt out.
     StudentCodeError
-        Only when ``source`` is not text at all.
+        When ``source`` is not text at all, or is a notebook that cannot be read.
     ValueError
         On an unknown exercise or function name.
     """
     isolation = local_isolation() if own_code else require_isolation()
-    text = _decode_source(source)
+    prepared = prepare_source(read_submission(_decode_source(source)))
+    text = prepared.text
     spec = load_spec(exercise)
     chosen = tuple(spec.function(n).name for n in functions) if functions else tuple(
         f.name for f in spec.functions)
@@ -117,11 +135,50 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
         progress("checking")
     reports = [judge_function(name, [p for p in planned[0] if p.func == name], outcomes,
                               text, limits) for name in chosen]
+    reports = [_stub(r) if r.name in prepared.stubs else r for r in reports]
+    if prepared.missing:
+        reports = [_without_stand_in_frames(r) for r in reports]
     warning = isolation.warning()
     return CodeReport(
         score=sum(f.score for f in reports), max_score=sum(f.max_score for f in reports),
-        functions=tuple(reports), warnings=(warning,) if warning else (),
+        functions=tuple(reports), warnings=prepared.notes() + ((warning,) if warning else ()),
     )
+
+
+def _without_stand_in_frames(report: FunctionReport) -> FunctionReport:
+    """Tracebacks without the stand-in's own line: the student's lines are what they can fix."""
+    def clean(text: str | None) -> str | None:
+        if text is None or STAND_IN_NAME not in text:
+            return text
+        return "\n".join(line for line in text.split("\n")
+                         if not (line.startswith("  line ") and STAND_IN_NAME in line))
+
+    return replace(report, tests=tuple(
+        replace(t, message=clean(t.message), staff_message=clean(t.staff_message))
+        for t in report.tests))
+
+
+def _stub(report: FunctionReport) -> FunctionReport:
+    """A function still in its template form is not attempted, whatever its placeholders did.
+
+    Running ``mask = None; return mask`` fails every test with a TypeError or a wrong type;
+    the student has simply not reached it yet, and should be told that instead.
+    """
+    if report.status == FunctionStatus.PASSED:
+        return report
+    message = (f"{report.name} is not written yet: its body still has the template's "
+               "placeholders (None).")
+    tests = tuple(t if t.passed else _not_attempted(t, message, report.name)
+                  for t in report.tests)
+    status = (FunctionStatus.NOT_ATTEMPTED if not any(t.passed for t in tests)
+              else FunctionStatus.FAILED)
+    return replace(report, status=status, tests=tests)
+
+
+def _not_attempted(test: TestReport, message: str, function: str) -> TestReport:
+    shown = hidden_message(Verdict.NOT_ATTEMPTED, function) if test.hidden else message
+    return replace(test, verdict=Verdict.NOT_ATTEMPTED, message=shown, diagnosis=None,
+                   points=0.0, staff_message=message if test.hidden else test.staff_message)
 
 
 def _run(text: str, planned: tuple[tuple[Planned, ...], WirePlan, WirePlan],

@@ -24,6 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from grader.code import student_view
+from grader.code.source import read_submission
+from grader.errors import StudentCodeError
 from web.bank import exercise_title, exercises
 from web.code.backend import get_pool, queue_place
 from web.code.task import (
@@ -98,13 +100,17 @@ def _read_source() -> tuple[str | None, str | None, str | None]:
     if upload is not None and upload.filename:
         data = upload.read()
         try:
-            return data.decode("utf-8"), upload.filename[:255], None
+            # A notebook is stored as its code cells, so a regrade reads the same program.
+            source = read_submission(data.decode("utf-8"), upload.filename)
         except UnicodeDecodeError:
-            return None, None, ("That file is not UTF-8 text. Please upload the .py file itself "
-                                "(not a notebook export or an archive).")
+            return None, None, ("That file is not UTF-8 text. Please upload the .py file or the "
+                                ".ipynb notebook itself (not an archive).")
+        except StudentCodeError as err:
+            return None, None, f"{upload.filename[:80]}: {err}"
+        return source, upload.filename[:255], None
     source = request.form.get("source", "")
     if not source.strip():
-        return None, None, "Please choose a .py file or paste your code before submitting."
+        return None, None, "Please choose a .py or .ipynb file or paste your code before submitting."
     return source, None, None
 
 

@@ -1,0 +1,283 @@
+"""What of a student's file runs: the one home of reading ``.py``, ``.ipynb`` and exports.
+
+Students bring the course's Jupyter notebook, its ``jupyter nbconvert --to script`` export, or
+a plain ``.py`` file. :func:`prepare_source` turns any of them into the program the sandbox
+runs, as a frozen :class:`PreparedSource` that also says what was left out, so the report can
+tell the student.
+
+* A notebook (``.ipynb``, read with ``nbformat``) and an nbconvert export (``# In[ ]:`` cell
+  markers or ``get_ipython()`` calls) keep only their definitions: imports, function and class
+  definitions, and assignments of constants (values without a call). Top-level calls, test
+  cells, plots, IPython magics (``%matplotlib inline``) and shell lines (``!pip ...``) are
+  dropped, so a notebook grades like the ``.py`` of its functions.
+* A plain ``.py`` file runs as written (its top-level code included).
+* In both, a top-level import of a module the grader does not provide (anything but NumPy and
+  the standard library: h5py, matplotlib, scipy, PIL, the course's ``public_tests``, ...) is
+  replaced by a stand-in that raises, only when used, an error naming the module.
+
+Line numbers are kept: a dropped statement becomes blank lines and a replaced import stays on
+its own lines, so the student's traceback lines still point at their own code. Functions whose
+body is still the template's placeholders are listed in ``stubs`` (see :func:`stub_functions`).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import sys
+from dataclasses import dataclass
+
+from grader.errors import StudentCodeError
+
+PROVIDED = frozenset({"numpy"}) | frozenset(sys.stdlib_module_names)
+EXPORT_MARKER = re.compile(r"^# In\[[ 0-9]*\]:", re.MULTILINE)
+# IPython lines: magics, shell escapes, and help requests (`?f`, `f?`, `np.pad??`).
+MAGIC_LINE = re.compile(r"^(\s*)(%|!|\?|[\w.]+\?\??\s*$)")
+# The stand-in is one line so that the student's line numbers do not move. Any use of it (an
+# attribute, a call, an item) raises ModuleNotFoundError with a sentence naming the module.
+STAND_IN_NAME = "__stride_missing__"
+STAND_IN = (
+    STAND_IN_NAME + " = lambda module: type('MissingModule', (), {k: (lambda *a, **kw: "
+    "(_ for _ in ()).throw(ModuleNotFoundError(module + ' is not available here: the grader "
+    "provides only NumPy and the standard library. Remove this use of ' + module + ' from the "
+    "function.'))) for k in ('__getattr__', '__call__', '__getitem__', '__iter__', "
+    "'__setattr__')})(); "
+)
+
+
+@dataclass(frozen=True)
+class PreparedSource:
+    """The program to run and what was left out of it.
+
+    Attributes
+    ----------
+    text : str
+        The source the sandbox runs.
+    notebook : bool
+        True for an ``.ipynb`` or an nbconvert export (definitions only).
+    skipped : int
+        Top-level statements left out (test cells, plots, calls, magics).
+    missing : tuple of str
+        Modules the grader does not provide, replaced by stand-ins, in file order.
+    stubs : tuple of str
+        Functions whose body is still the template's placeholders.
+    """
+
+    text: str
+    notebook: bool = False
+    skipped: int = 0
+    missing: tuple[str, ...] = ()
+    stubs: tuple[str, ...] = ()
+
+    def notes(self) -> tuple[str, ...]:
+        """Sentences for the report: what was ignored and which modules are not available."""
+        notes = []
+        if self.skipped:
+            plural = "s" if self.skipped != 1 else ""
+            notes.append(f"Ignored {self.skipped} top-level statement{plural} of the notebook: "
+                         "test cells, plots and magics (only definitions are graded).")
+        if self.missing:
+            notes.append(f"Not available here: {', '.join(self.missing)} (the grader provides "
+                         "only NumPy; only a function that uses them would fail).")
+        return tuple(notes)
+
+
+def notebook_source(data: bytes | str) -> str:
+    """The code cells of a notebook, joined as one program with ``# In[n]:`` markers.
+
+    Raises
+    ------
+    StudentCodeError
+        When the file is not a notebook nbformat can read, or has no code.
+    """
+    import nbformat  # only here: reading a .py file never needs it
+
+    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    try:
+        layout = json.loads(text)
+    except (ValueError, RecursionError):
+        raise StudentCodeError("this notebook cannot be read: it is not valid JSON. Save it "
+                               "again from Jupyter (File > Save) and upload the .ipynb.") from None
+    version = layout.get("nbformat") if isinstance(layout, dict) else None
+    if version not in (3, 4):
+        raise StudentCodeError(f"this notebook cannot be read: its nbformat version is "
+                               f"{version!r}, and the grader reads nbformat version 4 (or 3). "
+                               "Open it in Jupyter and save it again.")
+    try:
+        nb = nbformat.reads(text, as_version=4)
+    except Exception as err:  # nbformat raises several kinds for malformed layouts
+        raise StudentCodeError(f"this notebook cannot be read ({type(err).__name__}): save it "
+                               "again from Jupyter and upload the .ipynb.") from None
+    cells = [c for c in nb.get("cells", ()) if c.get("cell_type") == "code"
+             and str(c.get("source", "")).strip()]
+    if not cells:
+        raise StudentCodeError("this notebook has no code cells: write your functions in code "
+                               "cells and upload it again.")
+    return "\n".join(f"# In[{n}]:\n{_without_magics(c['source'])}\n"
+                     for n, c in enumerate(cells, 1))
+
+
+def read_submission(text: str, filename: str | None = None) -> str:
+    """The program text of an uploaded file: a notebook's code cells, or the text itself.
+
+    A notebook is recognised by its ``.ipynb`` name or, without a name, by its JSON layout
+    (an object with ``"cells"`` and ``"nbformat"``), so a notebook pasted or saved under
+    another name still grades.
+    """
+    if filename is not None and filename.lower().endswith(".ipynb"):
+        return notebook_source(text)
+    head = text.lstrip()[:4096]
+    if head.startswith("{") and '"cells"' in text and '"nbformat"' in text:
+        return notebook_source(text)
+    return text
+
+
+def _without_magics(cell: str) -> str:
+    """A cell's code with magics and shell lines made blank (a ``%%`` cell magic: the whole cell)."""
+    if cell.lstrip().startswith("%%"):
+        return ""
+    lines = []
+    for line in cell.splitlines():
+        match = MAGIC_LINE.match(line)
+        # Inside a block a blank line would leave the block empty: `pass` keeps it valid.
+        lines.append((match.group(1) + "pass" if match.group(1) else "") if match else line)
+    return "\n".join(lines)
+
+
+def is_export(text: str) -> bool:
+    """True for ``jupyter nbconvert --to script`` output (cell markers or IPython calls)."""
+    return bool(EXPORT_MARKER.search(text)) or "get_ipython()" in text
+
+
+def prepare_source(text: str, *, notebook: bool | None = None) -> PreparedSource:
+    """What of ``text`` runs (see the module docstring); ``notebook=None`` detects exports.
+
+    A file that does not parse runs as written, so its syntax error is reported as before.
+    """
+    notebook = is_export(text) if notebook is None else notebook
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return PreparedSource(text, notebook)
+    lines = text.splitlines(keepends=True)
+    skipped = 0
+    missing: list[str] = []
+    edits: dict[int, tuple[int, str]] = {}  # first line -> (last line, replacement)
+    for node in tree.body:
+        if notebook and not _is_definition(node):
+            edits[node.lineno] = (node.end_lineno or node.lineno, "")
+            skipped += 1
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            stand_in = _stand_in(node, missing)
+            if stand_in is not None:
+                edits[node.lineno] = (node.end_lineno or node.lineno, stand_in)
+    text = _apply(lines, edits, missing) if edits else text
+    return PreparedSource(text, notebook, skipped, tuple(missing), stub_functions(tree))
+
+
+def _is_definition(node: ast.stmt) -> bool:
+    """Imports, defs, classes, docstrings and constant assignments: what a notebook keeps."""
+    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef,
+                         ast.ClassDef)):
+        return True
+    if isinstance(node, ast.Expr):
+        return isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        value = node.value
+        return (value is not None and all(isinstance(t, ast.Name) for t in targets)
+                and not any(isinstance(n, (ast.Call, ast.Await, ast.NamedExpr, ast.Yield,
+                                           ast.YieldFrom)) for n in ast.walk(value)))
+    if isinstance(node, ast.Try):
+        blocks = [node.body, node.orelse, node.finalbody, *(h.body for h in node.handlers)]
+        return all(_is_definition(s) for block in blocks for s in block)
+    return False
+
+
+def _stand_in(node: ast.Import | ast.ImportFrom, missing: list[str]) -> str | None:
+    """The line replacing an import of missing modules, or None when everything is provided."""
+    if isinstance(node, ast.Import):
+        absent = [a for a in node.names if a.name.split(".")[0] not in PROVIDED]
+        kept = [a.name + (f" as {a.asname}" if a.asname else "")
+                for a in node.names if a not in absent]
+        prefix = f"import {', '.join(kept)}; " if kept and absent else ""
+        bound = [(a.asname or a.name.split(".")[0], a.name.split(".")[0]) for a in absent]
+        modules = [module for _, module in bound]
+    else:
+        top = (node.module or "").split(".")[0]
+        if node.level == 0 and top in PROVIDED:
+            return None
+        top = top or "." * node.level  # a relative import: there is no package around the file
+        prefix, modules = "", [top]
+        bound = [(a.asname or a.name, top) for a in node.names if a.name != "*"]
+    if not modules:
+        return None
+    missing.extend(m for m in dict.fromkeys(modules) if m not in missing)
+    assigns = "; ".join(f"{name} = __stride_missing__({module!r})" for name, module in bound)
+    return prefix + (assigns or "pass")
+
+
+def _apply(lines: list[str], edits: dict[int, tuple[int, str]], missing: list[str]) -> str:
+    """The lines with each edited statement replaced, keeping every line number."""
+    out, number, helper_needed = [], 1, bool(missing)
+    while number <= len(lines):
+        if number not in edits:
+            out.append(lines[number - 1])
+            number += 1
+            continue
+        last, replacement = edits[number]
+        if replacement and helper_needed:
+            replacement, helper_needed = STAND_IN + replacement, False
+        out.append(replacement + "\n")
+        out.extend("\n" for _ in range(last - number))
+        number = last + 1
+    return "".join(out)
+
+
+def stub_functions(tree: ast.Module) -> tuple[str, ...]:
+    """Top-level functions whose body is still the template's: placeholders, no work.
+
+    A stub does nothing but assign ``None`` (``mask = None``, ``Z[i, h] = None``), loop over
+    ``range(None)``, ``pass``, assert, pack its parameters into a cache, and return names or
+    ``None``; and it has at least one placeholder (or an empty body). Any real computation
+    (a call, arithmetic, an augmented assignment) makes it an attempt.
+    """
+    stubs = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body[1:] if _is_docstring(node.body[0]) else node.body
+            if all(_placeholder_only(s) for s in body) and (
+                    not body or any(_has_none(s) for s in body)):
+                stubs.append(node.name)
+    return tuple(stubs)
+
+
+def _is_docstring(node: ast.stmt) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+
+
+def _placeholder_only(node: ast.stmt) -> bool:
+    if isinstance(node, (ast.Pass, ast.Assert)) or _is_docstring(node):
+        return True
+    if isinstance(node, ast.Assign):
+        return _inert(node.value)
+    if isinstance(node, ast.Return):
+        return node.value is None or _inert(node.value)
+    if isinstance(node, ast.For):
+        return _has_none(node.iter) and all(_placeholder_only(s) for s in node.body)
+    return False
+
+
+def _inert(value: ast.expr) -> bool:
+    """None, a name, or a tuple of them: a value that computes nothing."""
+    if isinstance(value, (ast.Tuple, ast.List)):
+        return all(_inert(e) for e in value.elts)
+    return isinstance(value, ast.Name) or (isinstance(value, ast.Constant)
+                                           and value.value is None)
+
+
+def _has_none(node: ast.AST) -> bool:
+    if isinstance(node, ast.Return) and node.value is None:
+        return True
+    return any(isinstance(n, ast.Constant) and n.value is None for n in ast.walk(node))
