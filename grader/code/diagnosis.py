@@ -375,6 +375,8 @@ def _step_mutations(a: np.ndarray, W: np.ndarray, b: np.ndarray) -> list[Mutatio
          lambda: reference.conv_single_step(a, W[::-1, ::-1], b)),
         ("Your value is the sum without the bias: add b.", lambda: np.sum(a * W)),
         ("Your value has the bias added twice.", lambda: np.sum(a * W) + 2 * b.item()),
+        ("Your value has the bias added to every element of the slice before the sum: add b "
+         "once, after np.sum(a_slice_prev * W).", lambda: np.sum(a * W + b)),
     ]
 
 
@@ -466,7 +468,7 @@ def describe_where(got: np.ndarray, expected: np.ndarray, *, hidden: bool = Fals
     if got.ndim == 4:
         right = np.isclose(got.astype(np.float64), expected.astype(np.float64), rtol=1e-5,
                            atol=1e-7).all(axis=(0, 1, 2))
-        if right.any() and not right.all():
+        if right.any() and not right.all() and bad.all():
             return ("Some channels are right and others wrong: check that each filter c uses "
                     "its own W[..., c] and b[..., c].")
     if bad.all() or hidden:
@@ -519,6 +521,9 @@ def explain_shape(func: str, args: tuple, kwargs: Mapping, name: str,
         if got == tuple(n + 2 * pad for n in X.shape):
             return ("You padded the batch and channel axes too: pad only height and width, "
                     "with pad widths ((0, 0), (pad, pad), (pad, pad), (0, 0)).")
+        if got == (X.shape[0], X.shape[1] + 2 * pad, X.shape[2] + 2 * pad, X.shape[3] + 2 * pad):
+            return ("You padded the channel axis too: pad only height and width, with pad "
+                    "widths ((0, 0), (pad, pad), (pad, pad), (0, 0)).")
         if got == (X.shape[0], X.shape[1] + pad, X.shape[2] + pad, X.shape[3]):
             return "You padded only one side: add pad zeros on both sides of each axis."
         return None
