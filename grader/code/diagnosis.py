@@ -20,6 +20,7 @@ import numpy as np
 
 from grader import reference
 from grader.code.functions import edge_filter
+from grader.code.report import Picture
 from grader.sandbox import Frame
 
 FORGOT_CACHE = ("{func} must return two things, (output, cache): it looks like you forgot to "
@@ -602,3 +603,41 @@ def _pad_of(func: str, args: tuple) -> int | None:
     except (IndexError, KeyError, TypeError, ValueError):
         return None
     return None
+
+
+# --------------------------------------------------------------------------------- picture
+PICTURE_MAX_SIDE = 12  # larger grids are not drawn: a picture must be readable at a glance
+
+
+def picture_of(name: str, expected: np.ndarray, got: np.ndarray) -> Picture | None:
+    """One example and one channel of a wrong output, for the report's shaded grids.
+
+    For an (m, n_H, n_W, n_C) output (Z, A, dA_prev; not dW or db) it takes the example and channel with
+    the most wrong cells; a 2-D output (a window, a mask) is drawn whole. None when the
+    shapes differ, the output is not a grid, or it is too large to read.
+    """
+    if (got.shape != expected.shape or name in ("dW", "db")
+            or not np.all(np.isfinite(got))):
+        return None
+    if expected.ndim == 4:
+        bad = ~_same(got, expected)
+        i, c = np.unravel_index(np.argmax(bad.sum(axis=(1, 2))), (bad.shape[0], bad.shape[3]))
+        title = f"example {int(i)}, channel {int(c)}"
+        expected, got = expected[i, :, :, c], got[i, :, :, c]
+    elif expected.ndim == 2:
+        title = "the whole output"
+    else:
+        return None
+    if max(expected.shape) > PICTURE_MAX_SIDE or expected.size == 0:
+        return None
+    wrong = ~_same(got, expected)
+    return Picture(title, _rounded(expected), _rounded(got),
+                   tuple(tuple(bool(v) for v in row) for row in wrong))
+
+
+def _same(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    return np.isclose(got.astype(np.float64), expected.astype(np.float64), rtol=1e-5, atol=1e-7)
+
+
+def _rounded(grid: np.ndarray) -> tuple[tuple[float, ...], ...]:
+    return tuple(tuple(float(f"{float(v):.4g}") for v in row) for row in grid.astype(np.float64))
