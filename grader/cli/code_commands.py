@@ -144,7 +144,7 @@ def picture_text(picture: Picture) -> str:
 
     marks = [" ".join(f"{'*' if bad else '.':>7}" for bad in row) for row in picture.wrong]
     blocks = [("expected", rows(picture.expected)), ("yours", rows(picture.got)),
-              ("differs (*)", marks)]
+              ("where they differ (*)", marks)]
     lines = [f"{picture.title}:"]
     for label, body in blocks:
         lines.append(f"  {label}")
