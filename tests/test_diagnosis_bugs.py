@@ -220,6 +220,14 @@ def test_where_words_name_the_pattern_of_right_and_wrong_cells():
     assert "only the border is wrong" in diagnosis.describe_where(border, expected)
 
 
+def test_where_words_tell_a_wrong_later_example():
+    expected = _conv_output()
+    got = expected.copy()
+    got[1] = 0.0
+    assert diagnosis.describe_where(got, expected).startswith(
+        "Example 0 is right and every later example is wrong")
+
+
 def test_where_words_give_positions_only_on_public_tests():
     expected = _conv_output()
     got = expected.copy()

@@ -466,6 +466,11 @@ def describe_where(got: np.ndarray, expected: np.ndarray, *, hidden: bool = Fals
     inner = bad[1:-1, 1:-1]
     if bad.shape[0] > 2 and bad.shape[1] > 2 and not inner.any():
         return "The inside is right and only the border is wrong: check the padding."
+    if got.ndim == 4 and got.shape[0] > 1:
+        same = _same(got, expected)
+        if same[0].all() and not same[1:].any():
+            return ("Example 0 is right and every later example is wrong: check the loop over "
+                    "the examples (i), and that each example starts from fresh arrays.")
     if got.ndim == 4:
         right = np.isclose(got.astype(np.float64), expected.astype(np.float64), rtol=1e-5,
                            atol=1e-7).all(axis=(0, 1, 2))
