@@ -124,7 +124,7 @@ def test_the_terminal_report_is_readable_at_80_columns(report):
 def test_the_text_picture_marks_each_differing_cell():
     picture = Picture("example 0, channel 1", ((1.0, 2.0), (3.0, 4.0)), ((1.0, 0.0), (0.0, 4.0)),
                       ((False, True), (True, False)))
-    text = picture_text(picture)
+    text = picture_text(TestReport("t", False, Verdict.WRONG_VALUES, "wrong", picture=picture))
     assert text.splitlines()[0] == "example 0, channel 1:"
     assert text.count("*") == 2 + 1  # two cells and the legend
     assert "expected" in text and "yours" in text

@@ -33,13 +33,13 @@ from rich.text import Text
 from grader.code import (
     EXERCISES,
     CodeReport,
+    FunctionReport,
     FunctionStatus,
     TestReport,
     Verdict,
     grade_source,
     load_spec,
 )
-from grader.code.report import FunctionReport, Picture
 from grader.errors import GraderError, StudentCodeError
 from grader.sandbox import IsolationUnavailable, SandboxPool, require_isolation
 
@@ -126,19 +126,21 @@ def _render_function(console: Console, function: FunctionReport, audience: str) 
                 test.diagnosis)
         if lines.plain:
             console.print(Padding(lines, (0, 0, 0, 6)))
-        if _fits(test.picture, console.width):
-            console.print(Padding(Text(picture_text(test.picture)), (0, 0, 0, 6)))
+        if _fits(test, console.width):
+            console.print(Padding(Text(picture_text(test)), (0, 0, 0, 6)))
 
 
-def _fits(picture: Picture | None, width: int) -> bool:
+def _fits(test: TestReport, width: int) -> bool:
     """Only small pictures are printed, and only when a row fits the terminal unwrapped."""
+    picture = test.picture
     if picture is None or len(picture.expected) > TEXT_PICTURE_MAX_SIDE:
         return False
     return 10 + 8 * len(picture.expected[0]) <= width
 
 
-def picture_text(picture: Picture) -> str:
-    """The picture of a wrong output as text: expected, yours, and * where they differ."""
+def picture_text(test: TestReport) -> str:
+    """The test's picture of a wrong output as text: expected, yours, * where they differ."""
+    picture = test.picture
     def rows(grid) -> list[str]:
         return [" ".join(f"{v:7.3g}" for v in row) for row in grid]
 

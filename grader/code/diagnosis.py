@@ -1,12 +1,21 @@
 """The likely-bug search: the one home of naming the bug behind a wrong code-exercise output.
 
-Runs in the trusted grader on the grader's own copies of a test's inputs: each mutation is the
-reference with one classic mistake (kernel flipped, bias missing, stride ignored, ...). When the
-student's output matches one, we say which in one kind sentence. Exceptions and wrong shapes
-are explained from the exception text and from variants of the output-size formula.
+Runs in the trusted grader on the grader's own copies of a test's inputs. Each *bug family*
+is the reference with one classic mistake, written as a small function of the inputs (kernel
+flipped, bias missing or doubled or per element, window start h instead of h * stride, window
+end from the stride, = instead of +=, mask by the mean or along one axis, distribute_value by
+one side, hyperparameters read from the wrong key, NCHW output, ...); only the families of the
+function under test run. The student's output is compared with each family's output *and*
+with its parts: a bug that moves the windows but keeps the output's size gives the top-left
+crop of the larger buggy result, and a family that equals the right answer on a test is never
+blamed. When no family matches, :func:`describe_where` says where the output is wrong in
+words. Exceptions and wrong shapes are explained from the exception text and from variants of
+the output-size formula, and :func:`picture_of` cuts one example and one channel of a wrong
+output for the report's picture (public tests only).
 
 Hidden tests get the same diagnoses, except that no sentence states the test's settings (its
-mode): with ``hidden=True`` those sentences say "the other mode" instead.
+mode) or positions: with ``hidden=True`` those sentences say "the other mode" instead, or are
+left out.
 """
 
 from __future__ import annotations
