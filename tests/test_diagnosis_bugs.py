@@ -56,6 +56,7 @@ MAX_BRANCH = "mask * dA[i, h, w, c])"
 # (id, function graded, function the bug is in, [(old, new), ...], words of the diagnosis)
 BUGS = [
     ("conv start h", "conv_forward", "conv_forward", START, "h * stride"),
+    ("conv slice end from stride", "conv_forward", "conv_forward", END, "vert_start + f"),
     ("conv kernel flipped", "conv_forward", "conv_forward",
      [("weights = W[:, :, :, c]", "weights = W[::-1, ::-1, :, c]")], "kernel flipped"),
     ("conv bias missing", "conv_forward", "conv_forward",

@@ -113,6 +113,8 @@ def _conv_mutations(A: np.ndarray, W: np.ndarray, b: np.ndarray, hp: Mapping) ->
          "stride): " + WINDOW_START, lambda: z(stride=1)),
         ("Your output matches the convolution with stride read from hparameters['pad']: read "
          "stride from hparameters['stride'].", lambda: z(stride=hp["pad"])),
+        ("Your output matches windows of one pixel, each times the whole kernel: "
+         + WINDOW_END, lambda: z(W=W.sum(axis=(0, 1), keepdims=True))),
         ("Your output matches a convolution without padding: pad A_prev with zero_pad first.",
          lambda: z(pad=0)),
         ("Your output has the channels before height and width (NCHW): the course's layout is "
