@@ -102,6 +102,12 @@ def test_picture_of_takes_the_example_and_channel_with_most_wrong_cells():
     assert picture_of("Z", np.zeros((1, 20, 20, 1)), np.ones((1, 20, 20, 1))) is None
 
 
+@pytest.mark.parametrize("got", [np.array("3.25"), np.array([["a", "b"]]),
+                                 np.full((2, 2), np.nan), np.zeros(3)])
+def test_no_picture_of_strings_non_finite_values_or_non_grids(got):
+    assert picture_of("output", np.zeros(got.shape), got) is None
+
+
 def test_the_terminal_report_is_readable_at_80_columns(report):
     console = Console(width=80, record=True, color_system=None)
     render_report(console, report, "start_h.py: conv_step_by_step (public tests)")

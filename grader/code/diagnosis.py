@@ -632,9 +632,9 @@ def picture_of(name: str, expected: np.ndarray, got: np.ndarray) -> Picture | No
     the most wrong cells; a 2-D output (a window, a mask) is drawn whole. None when the
     shapes differ, the output is not a grid, or it is too large to read.
     """
-    if (got.shape != expected.shape or name in ("dW", "db")
-            or not np.all(np.isfinite(got))):
-        return None
+    if (got.shape != expected.shape or name in ("dW", "db") or got.dtype.kind not in "biuf"
+            or expected.ndim not in (2, 4) or not np.all(np.isfinite(got))):
+        return None  # only a finite numeric grid of the expected shape is drawn
     if expected.ndim == 4:
         bad = ~_same(got, expected)
         i, c = np.unravel_index(np.argmax(bad.sum(axis=(1, 2))), (bad.shape[0], bad.shape[3]))
