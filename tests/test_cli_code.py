@@ -174,3 +174,21 @@ def test_brackets_in_messages_and_code_are_shown_literally(runner, tmp_path):
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert f"ValueError in zero_pad: {MARKUP}" in result.output
     assert "# [/oops] [red]" in result.output
+
+
+def test_check_at_80_columns_puts_details_under_each_failing_test(runner, tmp_path):
+    file = tmp_path / "flipped.py"
+    file.write_text((SUBMISSIONS / "buggy_conv_forward.py").read_text().replace(
+        'BUG = "none"', 'BUG = "flip"'))
+    result = runner.invoke(main, ["check", str(file), "--function", "conv_forward"],
+                           env={"COLUMNS": "80"})
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    hints = [i for i, line in enumerate(lines) if line.startswith("      Hint: ")]
+    assert hints, result.output
+    # The hint's sentence is wrapped at the full width, not squeezed into a narrow column.
+    assert "Hint: Your output matches a convolution with the kernel flipped:" in lines[hints[0]]
+    assert lines[hints[0] - 1].startswith("      ") and "wrong values" not in lines[hints[0] - 1]
+    assert "  x  stride 2, pad 1  wrong values" in result.output
+    assert "where they differ (*)" in result.output

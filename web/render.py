@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from xml.etree import ElementTree
@@ -162,10 +162,14 @@ class GridCell:
     shade: int  # 0 (darkest) .. SHADES (lightest), a CSS class, since CSP forbids inline styles
 
 
-def grid_cells(matrix: Sequence[Sequence[float]]) -> list[list[GridCell]]:
-    """Cells of a shaded grid: the lowest value darkest, the highest lightest (like an image)."""
+def grid_cells(matrix: Sequence[Sequence[float]],
+               bounds: tuple[float, float] | None = None) -> list[list[GridCell]]:
+    """Cells of a shaded grid: the lowest value darkest, the highest lightest (like an image).
+
+    ``bounds`` (low, high) shades several grids on one scale, so equal values look equal.
+    """
     values = [float(v) for row in matrix for v in row if math.isfinite(float(v))]
-    low, high = (min(values), max(values)) if values else (0.0, 0.0)
+    low, high = bounds or ((min(values), max(values)) if values else (0.0, 0.0))
     span = high - low
     grid = []
     for row in matrix:
@@ -173,10 +177,26 @@ def grid_cells(matrix: Sequence[Sequence[float]]) -> list[list[GridCell]]:
         for v in row:
             v = float(v)
             level = SHADES // 2 if span == 0 or not math.isfinite(v) else round(
-                (v - low) / span * SHADES)
+                (min(max(v, low), high) - low) / span * SHADES)
             cells.append(GridCell(_format_number(v), int(level)))
         grid.append(cells)
     return grid
+
+
+def picture_figures(picture: Mapping) -> list[tuple[str, list[list[GridCell]]]]:
+    """A wrong output's picture (a report's ``picture``) as three grids for ``_figures.html``.
+
+    The expected and the student's grids share one shading scale; the third marks the cells
+    that differ (dark, with a cross) among the right ones (light).
+    """
+    expected, got = picture.get("expected") or [], picture.get("got") or []
+    values = [float(v) for grid in (expected, got) for row in grid for v in row
+              if math.isfinite(float(v))]
+    bounds = (min(values), max(values)) if values else None
+    differ = [[GridCell("\u2717" if bad else "", 0 if bad else SHADES) for bad in row]
+              for row in picture.get("wrong") or []]
+    return [("expected", grid_cells(expected, bounds)), ("yours", grid_cells(got, bounds)),
+            ("where they differ", differ)]
 
 
 # --- Jinja filters and globals shared by every template ---------------------------------------
@@ -234,6 +254,6 @@ def init_app(app: Flask) -> None:
     """Register the filters, globals and the sandbox warning shared by every template."""
     app.jinja_env.filters.update(math=render_text, value=value_to_html, points=format_points,
                                  when=format_when, due=format_due)
-    app.jinja_env.globals.update(has_endpoint=has_endpoint)
+    app.jinja_env.globals.update(has_endpoint=has_endpoint, picture_figures=picture_figures)
     app.context_processor(unsafe_sandbox_warning)
     app.context_processor(staff_link)

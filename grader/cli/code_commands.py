@@ -26,12 +26,14 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.text import Text
 
 from grader.code import (
     EXERCISES,
     CodeReport,
+    FunctionReport,
     FunctionStatus,
     TestReport,
     Verdict,
@@ -44,6 +46,8 @@ from grader.sandbox import IsolationUnavailable, SandboxPool, require_isolation
 
 VERDICT_STYLES = {Verdict.PASS: "green", Verdict.NOT_ATTEMPTED: "dim", Verdict.TIMEOUT: "yellow",
                   Verdict.MEMORY_LIMIT: "yellow"}
+TEXT_PICTURE_MAX_SIDE = 8  # rows and columns of the largest grid printed as text
+STATUS_STYLES = {FunctionStatus.PASSED: "green", FunctionStatus.NOT_ATTEMPTED: "dim"}
 
 
 class IsolationRefused(click.ClickException):
@@ -91,41 +95,77 @@ def _run_with_progress(console: Console, source: str, **kwargs) -> CodeReport:
 
 def render_report(console: Console, report: CodeReport, title: str,
                   audience: str = "student") -> None:
-    """Warnings (one line each), then a table of functions x tests, then the score.
+    """Warnings (one line each), then each function and its tests, then the score.
 
+    One line per test; a failing test's message, hint and picture follow on their own
+    indented lines, so they get the terminal's whole width rather than a squeezed column.
+    Everything is printed as plain :class:`~rich.text.Text`: student text is never markup.
     ``audience="staff"`` adds each hidden test's case name and its full message.
     """
     for warning in report.warnings:
         # soft_wrap: one line, however narrow the terminal (it wraps it, we don't break it).
         console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
-    table = Table(title=escape(title), show_lines=False, expand=True)
-    table.add_column("Function", style="bold", no_wrap=True)
-    table.add_column("Test")
-    table.add_column("Verdict", no_wrap=True)
-    table.add_column("Details", ratio=3)
+    console.print(Text(title, style="bold underline"))
     for function in report.functions:
-        if function.status == FunctionStatus.NOT_ATTEMPTED:
-            table.add_row(escape(function.name), "", "[dim]not attempted[/]", "")
-            continue
-        for i, test in enumerate(function.tests):
-            name, details = _shown(test, audience)
-            if test.diagnosis:
-                details += f"\n[bold]Hint:[/] {escape(test.diagnosis)}"
-            style = VERDICT_STYLES.get(test.verdict, "red")
-            table.add_row(escape(function.name) if i == 0 else "", name,
-                          f"[{style}]{escape(test.verdict)}[/]", details,
-                          end_section=i == len(function.tests) - 1)
-    console.print(table)
+        _render_function(console, function, audience)
     console.print(f"Score: [bold]{report.score:g} / {report.max_score:g}[/]")
 
 
+def _render_function(console: Console, function: FunctionReport, audience: str) -> None:
+    heading = Text.assemble((function.name, "bold"), "  ",
+                            (str(function.status), STATUS_STYLES.get(function.status, "red")))
+    if function.status != FunctionStatus.NOT_ATTEMPTED:
+        heading.append(f"  {function.score:g} / {function.max_score:g}")
+    console.print(heading)
+    if function.status == FunctionStatus.NOT_ATTEMPTED:
+        return
+    for test in function.tests:
+        name, details = _shown(test, audience)
+        style = VERDICT_STYLES.get(test.verdict, "red")
+        mark = "ok" if test.passed else "x "
+        console.print(Padding(Text.assemble((mark, style), " ", name, "  ",
+                                            (str(test.verdict), style)), (0, 0, 0, 2)))
+        lines = Text(details) if details else Text()
+        if test.diagnosis:
+            lines.append("\n" if details else "").append("Hint: ", "bold").append(
+                test.diagnosis)
+        if lines.plain:
+            console.print(Padding(lines, (0, 0, 0, 6)))
+        if _fits(test, console.width):
+            console.print(Padding(Text(picture_text(test)), (0, 0, 0, 6)))
+
+
+def _fits(test: TestReport, width: int) -> bool:
+    """Only small pictures are printed, and only when a row fits the terminal unwrapped."""
+    picture = test.picture
+    if picture is None or len(picture.expected) > TEXT_PICTURE_MAX_SIDE:
+        return False
+    return 10 + 8 * len(picture.expected[0]) <= width
+
+
+def picture_text(test: TestReport) -> str:
+    """The test's picture of a wrong output as text: expected, yours, * where they differ."""
+    picture = test.picture
+    def rows(grid) -> list[str]:
+        return [" ".join(f"{v:7.3g}" for v in row) for row in grid]
+
+    marks = [" ".join(f"{'*' if bad else '.':>7}" for bad in row) for row in picture.wrong]
+    blocks = [("expected", rows(picture.expected)), ("yours", rows(picture.got)),
+              ("where they differ (*)", marks)]
+    lines = [f"{picture.title}:"]
+    for label, body in blocks:
+        lines.append(f"  {label}")
+        lines.extend("    " + line for line in body)
+    return "\n".join(lines)
+
+
 def _shown(test: TestReport, audience: str) -> tuple[str, str]:
-    """The test's name and details cell, escaped, for ``audience``."""
+    """The test's name and details, as plain text (never markup), for ``audience``."""
     name, message = test.name, test.message
     if audience == "staff" and test.hidden and test.staff_case is not None:
         name, message = f"{test.name} ({test.staff_case})", test.staff_message or message
     quiet = test.passed and not name.startswith("speed")
-    return escape(name), "" if quiet else escape(message)
+    return name, "" if quiet else message
 
 
 def _exit_code(report: CodeReport) -> int:

@@ -1,24 +1,35 @@
 """The likely-bug search: the one home of naming the bug behind a wrong code-exercise output.
 
-Runs in the trusted grader on the grader's own copies of a test's inputs: each mutation is the
-reference with one classic mistake (kernel flipped, bias missing, stride ignored, ...). When the
-student's output matches one, we say which in one kind sentence. Exceptions and wrong shapes
-are explained from the exception text and from variants of the output-size formula.
+Runs in the trusted grader on the grader's own copies of a test's inputs. Each *bug family*
+is the reference with one classic mistake, written as a small function of the inputs (kernel
+flipped, bias missing or doubled or per element, window start h instead of h * stride, window
+end from the stride, = instead of +=, mask by the mean or along one axis, distribute_value by
+one side, hyperparameters read from the wrong key, NCHW output, ...); only the families of the
+function under test run. The student's output is compared with each family's output *and*
+with its parts: a bug that moves the windows but keeps the output's size gives the top-left
+crop of the larger buggy result, and a family that equals the right answer on a test is never
+blamed. When no family matches, :func:`describe_where` says where the output is wrong in
+words. Exceptions and wrong shapes are explained from the exception text and from variants of
+the output-size formula, and :func:`picture_of` cuts one example and one channel of a wrong
+output for the report's picture (public tests only).
 
 Hidden tests get the same diagnoses, except that no sentence states the test's settings (its
-mode): with ``hidden=True`` those sentences say "the other mode" instead.
+mode) or positions: with ``hidden=True`` those sentences say "the other mode" instead, or are
+left out.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from grader import reference
 from grader.code.functions import edge_filter
+from grader.code.report import Picture
 from grader.sandbox import Frame
 
 FORGOT_CACHE = ("{func} must return two things, (output, cache): it looks like you forgot to "
@@ -34,30 +45,59 @@ OVERWRITE = ("Pooling windows overlap here (stride < f), so several windows send
 
 Mutation = tuple[str, Callable[[], Any]]
 
+WINDOW_START = ("the window's start must move by stride: vert_start = h * stride and "
+                "horiz_start = w * stride, not h and w.")
+WINDOW_END = ("the window must end f past its start (vert_end = vert_start + f), not stride "
+              "past it.")
 
-def _close(got: np.ndarray, candidate: Any) -> bool:
-    candidate = np.asarray(candidate, dtype=np.float64)
-    return candidate.shape == got.shape and bool(
-        np.allclose(got.astype(np.float64), candidate, rtol=1e-5, atol=1e-7))
+
+def _as_float(array: Any) -> np.ndarray:
+    return np.asarray(array, dtype=np.float64)
 
 
-def _first_match(got: np.ndarray, mutations: Sequence[Mutation]) -> str | None:
+def _close(got: np.ndarray, candidate: Any, crop: bool = True) -> bool:
+    """``got`` equals the candidate, or (``crop``) a top-left crop of a larger candidate.
+
+    A bug that changes where windows go but not the output's size (a window start of h
+    instead of h * stride) gives the top-left part of the larger result.
+    """
+    candidate = _as_float(candidate)
+    if candidate.ndim != got.ndim or got.size == 0:
+        return False
+    if candidate.shape != got.shape:
+        if not crop:
+            return False
+        if any(c < g for c, g in zip(candidate.shape, got.shape, strict=True)):
+            return False
+        candidate = candidate[tuple(slice(0, n) for n in got.shape)]
+    return bool(np.allclose(got.astype(np.float64), candidate, rtol=1e-5, atol=1e-7))
+
+
+def _first_match(got: np.ndarray, mutations: Sequence[Mutation],
+                 expected: np.ndarray | None = None) -> str | None:
     for sentence, make in mutations:
         try:
-            candidate = make()
+            with np.errstate(all="ignore"):
+                candidate = make()
         except Exception:  # noqa: BLE001 - a mutation that does not apply simply does not match
             continue
-        if _close(got, candidate):
+        if expected is not None and _close(expected, candidate, crop=False):
+            continue  # a bug that changes nothing on this test cannot be told apart from it
+        if _close(got, candidate, crop=expected is None or got.shape == expected.shape):
             return sentence
     return None
 
 
-# ----------------------------------------------------------------------------- mutations
+# ------------------------------------------------------------------------- bug families
+# Each family is the reference with one classic mistake, written as a small function of the
+# test's inputs. The search compares the student's output with each family's output and with
+# its parts (a crop, when a bug changes the size), in every function the bug can occur in.
 def _conv_mutations(A: np.ndarray, W: np.ndarray, b: np.ndarray, hp: Mapping) -> list[Mutation]:
     def z(A=A, W=W, b=b, **changes: int) -> np.ndarray:
         return reference.conv_forward(A, W, b, {**hp, **changes})[0]
 
     m, n_H, n_W, n_C = z().shape
+    f, n_C_prev = W.shape[0], W.shape[2]
     return [
         ("Your output matches a convolution with the kernel flipped: deep-learning "
          "'convolution' is cross-correlation, so don't flip W.", lambda: z(W=W[::-1, ::-1])),
@@ -65,14 +105,24 @@ def _conv_mutations(A: np.ndarray, W: np.ndarray, b: np.ndarray, hp: Mapping) ->
          lambda: z(b=np.zeros_like(b))),
         ("Your output matches the convolution with the bias added twice: add b once per output.",
          lambda: z(b=2 * b)),
-        ("Your output matches a convolution with stride 1: the window's start must move by "
-         "stride (vert_start = h * stride).", lambda: z(stride=1)),
+        ("Your output matches the bias added to every element of the window before the sum: "
+         "add b once, after np.sum(a_slice_prev * W).", lambda: z(b=b * f * f * n_C_prev)),
+        ("Your output matches the convolution with pad read from hparameters['stride']: read "
+         "pad from hparameters['pad'].", lambda: z(pad=hp["stride"])),
+        ("Your output matches a convolution with stride 1 (the window does not move by the "
+         "stride): " + WINDOW_START, lambda: z(stride=1)),
+        ("Your output matches the convolution with stride read from hparameters['pad']: read "
+         "stride from hparameters['stride'].", lambda: z(stride=hp["pad"])),
+        ("Your output matches windows of one pixel, each times the whole kernel: "
+         + WINDOW_END, lambda: z(W=W.sum(axis=(0, 1), keepdims=True))),
         ("Your output matches a convolution without padding: pad A_prev with zero_pad first.",
          lambda: z(pad=0)),
         ("Your output has the channels before height and width (NCHW): the course's layout is "
          "(m, n_H, n_W, n_C).", lambda: z().transpose(0, 3, 1, 2)),
         ("Your output has the right values but misses the last row and column: don't forget "
          "the +1 in floor((n + 2p - f) / s) + 1.", lambda: z()[:, : n_H - 1, : n_W - 1]),
+        ("Your values are truncated to whole numbers: keep Z a float array and avoid //.",
+         lambda: np.trunc(z())),
     ]
 
 
@@ -84,15 +134,49 @@ def _pool_mutations(A: np.ndarray, hp: Mapping, mode: str, hidden: bool) -> list
 
     swapped = ("Your output matches the other pooling mode" if hidden else
                f"Your output matches {other} pooling, but this test asks for {mode} pooling")
-    return [
+    mutations = [
         (f"{swapped}: check how you use the mode argument.", lambda: a(mode=other)),
-        ("Your output matches pooling with stride 1: the window's start must move by stride.",
-         lambda: a(stride=1)),
+        ("Your output matches pooling with stride 1 (the window does not move by the "
+         "stride): " + WINDOW_START, lambda: a(stride=1)),
         ("Your output matches pooling with stride = f: use hparameters['stride'], not f.",
          lambda: a(stride=hp["f"])),
+        ("Your output matches pooling over windows of size stride: " + WINDOW_END,
+         lambda: a(f=hp["stride"])),
         ("Your output has the channels before height and width (NCHW): the course's layout is "
          "(m, n_H, n_W, n_C).", lambda: a().transpose(0, 3, 1, 2)),
     ]
+    if mode == "average":
+        mutations.append(("Your averages are rounded down: integer division // truncates; use "
+                          "np.mean(window) or / (f * f).", lambda: np.floor(a())))
+    return mutations
+
+
+def _conv_backward_variant(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, hp: Mapping, *,
+                           step: int | None = None, overwrite: bool = False,
+                           flip: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The course's loop conv_backward (vectorized over examples and filters), with a bug.
+
+    ``step`` is how far the window moves (the stride unless a bug says otherwise);
+    ``overwrite`` writes dA_prev's window with = (the last filter wins) instead of +=.
+    """
+    f, pad = W.shape[0], hp["pad"]
+    step = hp["stride"] if step is None else step
+    kernel = W[::-1, ::-1] if flip else W
+    A_pad = np.pad(A, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    dA_pad = np.zeros_like(A_pad, dtype=np.float64)
+    dW = np.zeros(W.shape)
+    for h in range(dZ.shape[1]):
+        for w in range(dZ.shape[2]):
+            rows, cols = slice(h * step, h * step + f), slice(w * step, w * step + f)
+            g = dZ[:, h, w, :]
+            if overwrite:
+                dA_pad[:, rows, cols, :] = kernel[None, ..., -1] * g[:, None, None, None, -1]
+            else:
+                dA_pad[:, rows, cols, :] += np.einsum("fgkc,mc->mfgk", kernel, g)
+            dW += np.einsum("mfgk,mc->fgkc", A_pad[:, rows, cols, :], g)
+    n_H, n_W = A.shape[1], A.shape[2]
+    db = dZ.sum(axis=(0, 1, 2)).reshape(1, 1, 1, -1)
+    return dA_pad[:, pad:pad + n_H, pad:pad + n_W, :], dW, db
 
 
 def _conv_backward_mutations(name: str, dZ: np.ndarray, cache: tuple) -> list[Mutation]:
@@ -102,14 +186,26 @@ def _conv_backward_mutations(name: str, dZ: np.ndarray, cache: tuple) -> list[Mu
     def grads(dZ=dZ, A=A, W=W) -> tuple:
         return reference.conv_backward(dZ, (A, W, b, hp))
 
+    def variant(**bug: Any) -> np.ndarray:
+        return _conv_backward_variant(dZ, A, W, hp, **bug)[index]
+
     m = A.shape[0]
-    mutations: list[Mutation] = []
+    mutations: list[Mutation] = [
+        (f"{name} matches the gradient with windows that do not move by the stride: "
+         + WINDOW_START, lambda: variant(step=1)),
+        (f"{name} matches the gradient with pad read from hparameters['stride']: read pad "
+         "from hparameters['pad'].",
+         lambda: _conv_backward_variant(dZ, A, W, {**hp, "pad": hp["stride"]})[index]),
+    ]
     if name == "dA_prev":
         mutations.append(("dA_prev is all zeros" + (": " + EMPTY_SLICE if hp["pad"] == 0 else
                           ": check that you write the cropped da_prev_pad into dA_prev[i]."),
                           lambda: np.zeros_like(A)))
         mutations.append(("dA_prev matches the gradient with the kernel flipped: use W as it "
                           "is, as in the forward pass.", lambda: grads(W=W[::-1, ::-1])[0]))
+        mutations.append(("dA_prev matches windows written with = instead of +=: windows "
+                          "overlap and every filter adds to them, so accumulate with +=.",
+                          lambda: variant(overwrite=True)))
     if name in ("dW", "db"):
         last = (f"{name} matches the last example's gradient alone: it must be summed over the "
                 f"batch (use +=, and don't reset {name} inside the loop over examples).")
@@ -117,33 +213,72 @@ def _conv_backward_mutations(name: str, dZ: np.ndarray, cache: tuple) -> list[Mu
         mutations.append((f"{name} matches the average over the batch: the course's {name} is "
                           "the sum over the batch, without dividing by m.",
                           lambda: grads()[index] / m))
+    if name == "dW":
+        mutations.append(("dW matches the last window's term alone: accumulate with += over "
+                          "every window, not =.", lambda: _last_window_dW(dZ, A, W, hp)))
     if name == "db":
         mutations.append(("db looks like the sum over the wrong axes: sum dZ over the batch, "
                           "height and width (axes 0, 1, 2).",
                           lambda: dZ.sum(axis=(1, 2, 3)).reshape(-1)[: b.size].reshape(b.shape)))
+        mutations.append(("db is the sum over every axis, channels too: sum dZ over axes 0, 1 "
+                          "and 2 only, one value per filter.",
+                          lambda: np.full(b.shape, dZ.sum())))
+        mutations.append(("db matches the last position's term alone: accumulate with += "
+                          "over every position, not =.",
+                          lambda: dZ[-1, -1, -1, :].reshape(b.shape)))
     return mutations
 
 
+def _last_window_dW(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, hp: Mapping) -> np.ndarray:
+    """dW written with = in the course's loop: each filter keeps its last window's term."""
+    f, s, pad = W.shape[0], hp["stride"], hp["pad"]
+    h, w = dZ.shape[1] - 1, dZ.shape[2] - 1
+    window = np.pad(A[-1], ((pad, pad), (pad, pad), (0, 0)))[h * s:h * s + f, w * s:w * s + f]
+    return window[..., None] * dZ[-1, h, w][None, None, None, :]
+
+
+def _window_mask(window: np.ndarray, rule: str) -> np.ndarray:
+    if rule == "mean":
+        return window > window.mean()
+    if rule in ("rows", "cols"):
+        return window == window.max(axis=0 if rule == "rows" else 1, keepdims=True)
+    return window == window.max()
+
+
 def _pool_backward_loop(dA: np.ndarray, A: np.ndarray, hp: Mapping, mode: str,
-                        overwrite: bool) -> np.ndarray:
-    """The course's loop version of pool_backward, optionally with = instead of +=."""
+                        overwrite: bool = False, *, step: int | None = None,
+                        size: int | None = None, argmax: bool = False, rule: str = "max",
+                        share: Callable[[float, int, int], float] | None = None) -> np.ndarray:
+    """The course's loop version of pool_backward, with one of its classic bugs.
+
+    ``overwrite`` uses = for the whole window, ``argmax`` for the maxima only; ``step`` and
+    ``size`` replace the window's move and size; ``rule`` is the mask; ``share`` what
+    distribute_value gives each cell.
+    """
     f, s = hp["f"], hp["stride"]
-    out = np.zeros_like(A)
+    step, size = s if step is None else step, f if size is None else size
+    share = share or (lambda dz, n_H, n_W: dz / (n_H * n_W))
+    out = np.zeros_like(A, dtype=np.float64)
     m, n_H, n_W, n_C = dA.shape
     for i in range(m):
         for h in range(n_H):
             for w in range(n_W):
                 for c in range(n_C):
-                    rows, cols = slice(h * s, h * s + f), slice(w * s, w * s + f)
+                    rows = slice(h * step, h * step + size)
+                    cols = slice(w * step, w * step + size)
                     window = A[i, rows, cols, c]
                     if mode == "max":
-                        share = (window == window.max()) * dA[i, h, w, c]
+                        mask = _window_mask(window, rule)
+                        if argmax:
+                            out[i, rows, cols, c][mask] = dA[i, h, w, c]
+                            continue
+                        grad = mask * dA[i, h, w, c]
                     else:
-                        share = np.full((f, f), dA[i, h, w, c] / (f * f))
+                        grad = np.full(window.shape, share(dA[i, h, w, c], *window.shape))
                     if overwrite:
-                        out[i, rows, cols, c] = share
+                        out[i, rows, cols, c] = grad
                     else:
-                        out[i, rows, cols, c] += share
+                        out[i, rows, cols, c] += grad
     return out
 
 
@@ -154,9 +289,71 @@ def _pool_backward_mutations(dA: np.ndarray, cache: tuple, mode: str, hidden: bo
     swapped = ("dA_prev matches the gradient of the other pooling mode: check how you use the "
                "mode argument." if hidden else
                f"dA_prev matches the {other}-pooling gradient, but this test uses mode={mode!r}.")
-    return [
-        (OVERWRITE, lambda: _pool_backward_loop(dA, A, hp, mode, overwrite=True)),
+
+    def loop(**bug: Any) -> np.ndarray:
+        return _pool_backward_loop(dA, A, hp, mode, **bug)
+
+    mutations = [
+        (OVERWRITE, lambda: loop(overwrite=True)),
         (swapped, lambda: reference.pool_backward(dA, cache, mode=other)),
+        ("dA_prev matches windows that do not move by the stride: " + WINDOW_START,
+         lambda: loop(step=1)),
+        ("dA_prev matches windows of size stride: " + WINDOW_END,
+         lambda: loop(size=hp["stride"])),
+    ]
+    if mode == "max":
+        mutations += [
+            ("dA_prev matches gradients written with = at each window's maximum: windows "
+             "overlap, so add the gradient (+= mask * dA) instead of setting it.",
+             lambda: loop(argmax=True)),
+            ("dA_prev matches a mask of the values above the window's mean: the mask marks "
+             "the maximum, x == np.max(x).", lambda: loop(rule="mean")),
+            ("dA_prev matches a mask of each column's (or row's) maximum: take the maximum of "
+             "the whole window, np.max(x) without an axis.", lambda: loop(rule="rows")),
+            ("dA_prev matches a mask of each column's (or row's) maximum: take the maximum of "
+             "the whole window, np.max(x) without an axis.", lambda: loop(rule="cols")),
+        ]
+    else:
+        mutations += [(f"dA_prev matches a distribute_value that {text}", partial(loop, share=share))
+                      for text, share in _SHARES]
+    return mutations
+
+
+# What a buggy distribute_value gives each cell of an (n_H, n_W) window, and what to say.
+_SHARES: list[tuple[str, Callable[[float, int, int], float]]] = [
+    ("does not divide: each cell gets dz / (n_H * n_W).", lambda dz, n_H, n_W: dz),
+    ("divides by n_H + n_W: divide by the window's area n_H * n_W.",
+     lambda dz, n_H, n_W: dz / (n_H + n_W)),
+    ("divides by one side only: divide by n_H * n_W, the window's area.",
+     lambda dz, n_H, n_W: dz / n_H),
+    ("divides by one side only: divide by n_H * n_W, the window's area.",
+     lambda dz, n_H, n_W: dz / n_W),
+    ("uses integer division //, which rounds down: use dz / (n_H * n_W).",
+     lambda dz, n_H, n_W: dz // (n_H * n_W)),
+]
+
+
+def _distribute_mutations(dz: float, shape: tuple[int, int]) -> list[Mutation]:
+    return [(f"Your distribute_value {text}", lambda share=share: np.full(shape, share(dz, *shape)))
+            for text, share in _SHARES]
+
+
+def _mask_mutations(x: np.ndarray) -> list[Mutation]:
+    first = np.zeros(x.shape, dtype=bool)
+    first[np.unravel_index(np.argmax(x), x.shape)] = True
+    return [
+        ("Your mask marks the values above the window's mean: it must mark the maximum, "
+         "x == np.max(x).", lambda: x > x.mean()),
+        ("Your mask marks the values at or above the window's mean: it must mark the maximum, "
+         "x == np.max(x).", lambda: x >= x.mean()),
+        ("Your mask marks each column's maximum: take the maximum of the whole window, "
+         "np.max(x) without an axis.", lambda: _window_mask(x, "rows")),
+        ("Your mask marks each row's maximum: take the maximum of the whole window, "
+         "np.max(x) without an axis.", lambda: _window_mask(x, "cols")),
+        ("Your mask is all False: x > np.max(x) marks nothing; use x == np.max(x).",
+         lambda: np.zeros(x.shape, dtype=bool)),
+        ("Your mask marks only one of several equal maxima: the course's rule, x == np.max(x), "
+         "marks every maximum.", lambda: first),
     ]
 
 
@@ -190,6 +387,8 @@ def _step_mutations(a: np.ndarray, W: np.ndarray, b: np.ndarray) -> list[Mutatio
          lambda: reference.conv_single_step(a, W[::-1, ::-1], b)),
         ("Your value is the sum without the bias: add b.", lambda: np.sum(a * W)),
         ("Your value has the bias added twice.", lambda: np.sum(a * W) + 2 * b.item()),
+        ("Your value has the bias added to every element of the slice before the sum: add b "
+         "once, after np.sum(a_slice_prev * W).", lambda: np.sum(a * W + b)),
     ]
 
 
@@ -219,11 +418,9 @@ def _mutations(func: str, args: tuple, kwargs: Mapping, name: str, hidden: bool
     if func == "pool_backward":
         return _pool_backward_mutations(args[0], args[1], kwargs.get("mode", "max"), hidden)
     if func == "distribute_value":
-        dz, shape = args
-        return [("Each entry should be dz divided by the window's size n_H * n_W.",
-                 lambda: np.full(shape, dz)),
-                ("Divide dz by n_H * n_W, not by n_H + n_W.",
-                 lambda: np.full(shape, dz / (shape[0] + shape[1])))]
+        return _distribute_mutations(*args)
+    if func == "create_mask_from_window":
+        return _mask_mutations(args[0])
     if func in ("convolve1d", "correlate1d", "convolve2d", "correlate2d"):
         return _signal_mutations(func, args[0], args[1], kwargs["mode"], kwargs.get("pad", 0),
                                  hidden)
@@ -241,7 +438,62 @@ def explain_values(func: str, args: tuple, kwargs: Mapping, name: str, got: np.n
     if got.dtype.kind in "iu" and expected.dtype.kind == "f":
         return ("Your result is an integer array, which truncates values: create arrays with "
                 "np.zeros(shape) (float) and avoid integer division //.")
-    return _first_match(got, _mutations(func, args, kwargs, name, hidden))
+    named = _first_match(got, _mutations(func, args, kwargs, name, hidden), expected)
+    if named is not None or got.shape != expected.shape:
+        return named
+    return describe_where(got, expected, hidden=hidden)
+
+
+# ----------------------------------------------------------------------------- where, in words
+def _wrong_cells(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """(n_H, n_W) booleans: True where any example or channel is wrong (4-D outputs)."""
+    bad = ~np.isclose(got.astype(np.float64), expected.astype(np.float64), rtol=1e-5,
+                      atol=1e-7)
+    return bad.any(axis=(0, 3)) if bad.ndim == 4 else bad
+
+
+def _spans(indices: np.ndarray) -> str:
+    return ", ".join(str(int(i)) for i in indices[:6]) + (", ..." if len(indices) > 6 else "")
+
+
+def describe_where(got: np.ndarray, expected: np.ndarray, *, hidden: bool = False
+                   ) -> str | None:
+    """Where a same-shaped output is wrong, in words, when the wrong cells form a pattern.
+
+    None when everything is wrong without a pattern (nothing useful to say) or the output is
+    not a grid. A hidden test gets only the sentences without positions.
+    """
+    if got.ndim not in (2, 4) or got.shape[-2 if got.ndim == 2 else 1] < 2:
+        return None
+    bad = _wrong_cells(got, expected)
+    if not bad.any():
+        return None
+    if not bad[0].any() and not bad[:, 0].any() and bad[1:, 1:].all():
+        return ("Row 0 and column 0 are right, every other position is wrong: check how the "
+                "window moves (its start is h * stride and w * stride).")
+    if bad[-1].all() and bad[:, -1].all() and not bad[:-1, :-1].any():
+        return ("Only the last row and column are wrong: check where each window ends and "
+                "the output size.")
+    inner = bad[1:-1, 1:-1]
+    if bad.shape[0] > 2 and bad.shape[1] > 2 and not inner.any():
+        return "The inside is right and only the border is wrong: check the padding."
+    if got.ndim == 4 and got.shape[0] > 1:
+        same = _same(got, expected)
+        if same[0].all() and not same[1:].any():
+            return ("Example 0 is right and every later example is wrong: check the loop over "
+                    "the examples (i), and that each example starts from fresh arrays.")
+    if got.ndim == 4:
+        right = np.isclose(got.astype(np.float64), expected.astype(np.float64), rtol=1e-5,
+                           atol=1e-7).all(axis=(0, 1, 2))
+        if right.any() and not right.all() and bad.all():
+            return ("Some channels are right and others wrong: check that each filter c uses "
+                    "its own W[..., c] and b[..., c].")
+    if bad.all() or hidden:
+        return None
+    rows = np.flatnonzero(bad.any(axis=1))
+    cols = np.flatnonzero(bad.any(axis=0))
+    return (f"{int(bad.sum())} of {bad.size} positions are wrong, in rows {_spans(rows)} and "
+            f"columns {_spans(cols)}; the rest are right.")
 
 
 # ---------------------------------------------------------------------------------- shapes
@@ -286,6 +538,9 @@ def explain_shape(func: str, args: tuple, kwargs: Mapping, name: str,
         if got == tuple(n + 2 * pad for n in X.shape):
             return ("You padded the batch and channel axes too: pad only height and width, "
                     "with pad widths ((0, 0), (pad, pad), (pad, pad), (0, 0)).")
+        if got == (X.shape[0], X.shape[1] + 2 * pad, X.shape[2] + 2 * pad, X.shape[3] + 2 * pad):
+            return ("You padded the channel axis too: pad only height and width, with pad "
+                    "widths ((0, 0), (pad, pad), (pad, pad), (0, 0)).")
         if got == (X.shape[0], X.shape[1] + pad, X.shape[2] + pad, X.shape[3]):
             return "You padded only one side: add pad zeros on both sides of each axis."
         return None
@@ -364,3 +619,41 @@ def _pad_of(func: str, args: tuple) -> int | None:
     except (IndexError, KeyError, TypeError, ValueError):
         return None
     return None
+
+
+# --------------------------------------------------------------------------------- picture
+PICTURE_MAX_SIDE = 12  # larger grids are not drawn: a picture must be readable at a glance
+
+
+def picture_of(name: str, expected: np.ndarray, got: np.ndarray) -> Picture | None:
+    """One example and one channel of a wrong output, for the report's shaded grids.
+
+    For an (m, n_H, n_W, n_C) output (Z, A, dA_prev; not dW or db) it takes the example and channel with
+    the most wrong cells; a 2-D output (a window, a mask) is drawn whole. None when the
+    shapes differ, the output is not a grid, or it is too large to read.
+    """
+    if (got.shape != expected.shape or name in ("dW", "db") or got.dtype.kind not in "biuf"
+            or expected.ndim not in (2, 4) or not np.all(np.isfinite(got))):
+        return None  # only a finite numeric grid of the expected shape is drawn
+    if expected.ndim == 4:
+        bad = ~_same(got, expected)
+        i, c = np.unravel_index(np.argmax(bad.sum(axis=(1, 2))), (bad.shape[0], bad.shape[3]))
+        title = f"example {int(i)}, channel {int(c)}"
+        expected, got = expected[i, :, :, c], got[i, :, :, c]
+    elif expected.ndim == 2:
+        title = "the whole output"
+    else:
+        return None
+    if max(expected.shape) > PICTURE_MAX_SIDE or expected.size == 0:
+        return None
+    wrong = ~_same(got, expected)
+    return Picture(title, _rounded(expected), _rounded(got),
+                   tuple(tuple(bool(v) for v in row) for row in wrong))
+
+
+def _same(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    return np.isclose(got.astype(np.float64), expected.astype(np.float64), rtol=1e-5, atol=1e-7)
+
+
+def _rounded(grid: np.ndarray) -> tuple[tuple[float, ...], ...]:
+    return tuple(tuple(float(f"{float(v):.4g}") for v in row) for row in grid.astype(np.float64))

@@ -87,6 +87,36 @@ def hidden_message(verdict: str, what: str) -> str:
 
 
 @dataclass(frozen=True)
+class Picture:
+    """One example and one channel of a wrong output: expected, the student's, what differs.
+
+    Only public tests carry one (it shows expected values); :meth:`TestReport.redacted` and a
+    hidden test's JSON never do.
+    """
+
+    title: str
+    expected: tuple[tuple[float, ...], ...]
+    got: tuple[tuple[float, ...], ...]
+    wrong: tuple[tuple[bool, ...], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"title": self.title, "expected": [list(r) for r in self.expected],
+                "got": [list(r) for r in self.got], "wrong": [list(r) for r in self.wrong]}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Picture | None:
+        """The picture stored by :meth:`to_json`, or None when there is none (or it is not one)."""
+        if not isinstance(data, Mapping):
+            return None
+        try:
+            grids = [tuple(tuple(kind(v) for v in row) for row in data[key])
+                     for key, kind in (("expected", float), ("got", float), ("wrong", bool))]
+        except (KeyError, TypeError, ValueError):
+            return None
+        return cls(str(data.get("title", "")), *grids)
+
+
+@dataclass(frozen=True)
 class TestReport:
     """The verdict of one test; ``diagnosis`` names the likely bug in words, or is None.
 
@@ -107,10 +137,16 @@ class TestReport:
     hidden: bool = False
     staff_case: str | None = None
     staff_message: str | None = None
+    picture: Picture | None = None
 
     def redacted(self) -> TestReport:
-        """What a student may see: the staff-only fields dropped."""
-        return replace(self, staff_case=None, staff_message=None)
+        """What a student may see: the staff-only fields dropped (a hidden test's picture too)."""
+        picture = None if self.hidden else self.picture
+        return replace(self, staff_case=None, staff_message=None, picture=picture)
+
+    def with_picture(self, picture: Picture | None) -> TestReport:
+        """This report with ``picture`` attached; a hidden test never gets one."""
+        return self if self.hidden or picture is None else replace(self, picture=picture)
 
     def to_json(self, audience: str = "student") -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -119,6 +155,8 @@ class TestReport:
             "max_points": self.max_points, "hidden": self.hidden}
         if audience == "staff" and self.hidden and self.staff_case is not None:
             data["staff"] = {"case": self.staff_case, "message": self.staff_message}
+        if self.picture is not None and not self.hidden:
+            data["picture"] = self.picture.to_json()
         return data
 
     @classmethod
@@ -136,8 +174,10 @@ class TestReport:
                           "message": hidden_message(fields["verdict"], function or "your code")},
                        hidden=True, staff_case=fields["name"], staff_message=fields["message"])
         staff = data.get("staff") if isinstance(data.get("staff"), Mapping) else {}
-        return cls(**fields, hidden=bool(data.get("hidden")), staff_case=staff.get("case"),
-                   staff_message=staff.get("message"))
+        hidden = bool(data.get("hidden"))
+        picture = None if hidden else Picture.from_json(data.get("picture"))
+        return cls(**fields, hidden=hidden, staff_case=staff.get("case"),
+                   staff_message=staff.get("message"), picture=picture)
 
 
 @dataclass(frozen=True)

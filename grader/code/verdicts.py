@@ -24,6 +24,7 @@ from grader.code.diagnosis import (
     explain_exception,
     explain_shape,
     explain_values,
+    picture_of,
     size_formula,
 )
 from grader.code.functions import saved_items
@@ -277,7 +278,7 @@ def _check_result(p: Planned, info: ValueInfo | None, arrays: Mapping[str, np.nd
     for (name, expected), got in zip(p.expected, got_arrays, strict=True):
         failure = _compare(p, name, expected, got)
         if failure is not None:
-            return failure
+            return failure.with_picture(picture_of(name, expected, got))
     return _report(p, Verdict.PASS, "Correct.")
 
 
