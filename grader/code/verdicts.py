@@ -30,6 +30,7 @@ from grader.code.diagnosis import (
 from grader.code.functions import saved_items
 from grader.code.plan import Planned
 from grader.code.report import FunctionReport, FunctionStatus, TestReport, Verdict, hidden_message
+from grader.code.spec import Tolerance
 from grader.sandbox import ChildStatus, Frame, OutcomeKind, RawOutcome, SandboxLimits, ValueInfo
 
 MAX_SOURCE_BYTES = 512 * 1024  # a larger file is not run, and not parsed to find its functions
@@ -331,26 +332,43 @@ def _compare(p: Planned, name: str, expected: np.ndarray, got: np.ndarray) -> Te
         index = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
         return _report(p, Verdict.NOT_FINITE, f"{label} contains NaN or infinity (first at index "
                        f"{index}).", what=label)
+    tolerance = _tolerance(p, expected, got)
     if p.kind == "mask":
         same = (got != 0) == expected.astype(bool)
-        ok = bool(np.all(same))
     else:
-        same = np.isclose(got.astype(np.float64), expected.astype(np.float64),
-                          rtol=p.case.rtol, atol=p.case.atol)
-        ok = bool(np.all(same))
-    if ok:
+        same = _within(got, expected, tolerance)
+    if bool(np.all(same)):
         return None
-    return _wrong_values(p, name, label, expected, got, same)
+    return _wrong_values(p, name, label, expected, got, same, tolerance)
+
+
+def _tolerance(p: Planned, expected: np.ndarray, got: np.ndarray) -> Tolerance:
+    """The tolerance for the student's dtype; a mask (compared as booleans) is exact."""
+    scale = float(np.max(np.abs(expected))) if expected.size else 1.0
+    return p.case.tolerance(np.bool_ if p.kind == "mask" else got.dtype, scale)
+
+
+def _within(got: np.ndarray, expected: np.ndarray, tolerance: Tolerance) -> np.ndarray:
+    """Elementwise: is each value within ``tolerance`` (exactly equal for integers)?"""
+    got64, expected64 = got.astype(np.float64), expected.astype(np.float64)
+    if tolerance.exact:
+        return got64 == expected64
+    # The same rule the failure message states, so a message never contradicts its verdict.
+    return np.abs(got64 - expected64) <= tolerance.atol + tolerance.rtol * np.abs(expected64)
 
 
 def _wrong_values(p: Planned, name: str, label: str, expected: np.ndarray, got: np.ndarray,
-                  same: np.ndarray) -> TestReport:
+                  same: np.ndarray, tolerance: Tolerance) -> TestReport:
     diff = np.abs(got.astype(np.float64) - expected.astype(np.float64))
     index = tuple(int(i) for i in np.argwhere(~same)[0]) if same.ndim else ()
     scale = float(np.max(np.abs(expected))) or 1.0
     message = (f"{label} has wrong values: max abs error {float(np.max(diff)):.3g}, relative "
                f"error {float(np.max(diff)) / scale:.3g}; first mismatch at index {index}: "
                f"got {float(got[index]):.6g}, expected {float(expected[index]):.6g}.")
+    if p.kind != "mask":
+        allowed = tolerance.atol + tolerance.rtol * abs(float(expected[index]))
+        message += (f" That is off by {float(diff[index]):.3g}, more than the "
+                    f"{allowed:.3g} allowed there ({tolerance.describe()}).")
     verdict = Verdict.WRONG_VALUES
     if got.dtype.kind in "iu" and expected.dtype.kind == "f":
         verdict = Verdict.WRONG_DTYPE
