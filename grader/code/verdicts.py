@@ -16,6 +16,7 @@ import math
 import re
 import signal
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from grader.code.diagnosis import (
     size_formula,
 )
 from grader.code.functions import saved_items
-from grader.code.plan import Planned
+from grader.code.plan import REFERENCE_CACHE, OwnCache, Planned, adapter_name
 from grader.code.report import FunctionReport, FunctionStatus, TestReport, Verdict, hidden_message
 from grader.code.spec import Tolerance
 from grader.sandbox import ChildStatus, Frame, OutcomeKind, RawOutcome, SandboxLimits, ValueInfo
@@ -41,7 +42,10 @@ def judge_function(name: str, planned: Sequence[Planned], outcomes: Mapping[str,
     """One function's report from its planned tests and their outcomes (by call id)."""
     tests = []
     for p in planned:
-        report = _judge(p, outcomes[p.call.id], source, limits)
+        raw, note = _chosen_outcome(p, outcomes)
+        report = _judge(p, raw, source, limits)
+        if note:
+            report = _with_note(report, note)
         if p.speed is not None:
             report = _judge_speed(p, report, outcomes[p.call.id])
         tests.append(report)
@@ -50,6 +54,51 @@ def judge_function(name: str, planned: Sequence[Planned], outcomes: Mapping[str,
     else:
         status = FunctionStatus.PASSED if all(t.passed for t in tests) else FunctionStatus.FAILED
     return FunctionReport(name, status, tuple(tests))
+
+
+def _chosen_outcome(p: Planned, outcomes: Mapping[str, RawOutcome]
+                    ) -> tuple[RawOutcome, str | None]:
+    """The outcome to judge and a note on which cache a backward pass ran on.
+
+    A backward pass is judged on the student's own forward cache when their forward returned
+    the right output on this test's inputs (as the course's notebook calls it); otherwise on
+    the grader's cache. A missing function or a file that did not load needs no note.
+    """
+    raw = outcomes[p.call.id]
+    own = p.own_cache
+    if own is None or raw.outcome.at_import or (raw.status is not None and raw.status.missing):
+        return raw, None
+    if _forward_passed(p, own, outcomes[own.forward_call.id]):
+        return outcomes[own.call.id], (f"{p.func} was run on the cache your own {own.forward} "
+                                       "returned, as the course's notebook does.")
+    layout = REFERENCE_CACHE[p.func]
+    return raw, (f"{p.func} was run on the grader's cache {layout}, because your "
+                 f"{own.forward} did not return the right output for this test's inputs.")
+
+
+def _forward_passed(p: Planned, own: OwnCache, raw: RawOutcome) -> bool:
+    """Did the student's forward return (output, cache) with the right output?"""
+    status, arrays = raw.status, raw.arrays or {}
+    if raw.outcome != OutcomeKind.DONE or status is None or not status.ok or raw.problem:
+        return False
+    info = status.result
+    got = arrays.get("r0")
+    if info is None or not info.is_sequence or info.length < 2 or got is None:
+        return False
+    expected = own.forward_expected
+    if got.shape != expected.shape or got.dtype.kind not in "iuf":
+        return False
+    if not np.all(np.isfinite(got)):
+        return False
+    return bool(np.all(_within(got, expected, _tolerance(p, expected, got))))
+
+
+def _with_note(report: TestReport, note: str) -> TestReport:
+    """``report`` with ``note`` after its message; a hidden test's student text is unchanged
+    (which cache was used would tell how the forward did on the hidden inputs)."""
+    if report.hidden:
+        return replace(report, staff_message=f"{report.staff_message}\n{note}")
+    return replace(report, message=f"{report.message}\n{note}")
 
 
 def _report(p: Planned, verdict: Verdict, message: str, diagnosis_text: str | None = None, *,
@@ -131,7 +180,9 @@ def _not_attempted(p: Planned, message: str) -> TestReport:
 def _exception(p: Planned, status: ChildStatus | None, source: str, at_import: bool
                ) -> TestReport:
     status = status or ChildStatus()
-    exc_type, exc_msg, frames = status.exc_type, status.exc_msg, status.frames
+    exc_type, exc_msg = status.exc_type, status.exc_msg
+    # The own-cache adapter's frame is the grader's, not the student's: never shown.
+    frames = [f for f in status.frames if f.name != adapter_name(p.func)]
     if exc_type == "NotImplementedError" and not at_import:
         return _not_attempted(p, f"{p.func} still raises NotImplementedError.")
     if exc_type == "MemoryError":
