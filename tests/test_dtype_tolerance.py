@@ -110,3 +110,18 @@ def test_float32_output_outside_the_float64_rule_is_a_plain_pass(pool):
     first = report.functions[0].tests[0]
     # ... and here it is a pass, whose message says nothing of an error.
     assert (first.name, first.passed, first.message) == (case.name, True, "Correct.")
+
+
+def test_a_hidden_failure_keeps_its_tolerance_and_values_for_staff_only(pool):
+    source = ("import numpy as np\n"
+              "def distribute_value(dz, shape):\n"
+              "    return np.full(shape, dz / (shape[0] * shape[1]) + 0.01, dtype=np.float32)\n")
+    report = grade_source(source, limits=LIMITS, pool=pool, own_code=True,
+                          functions=["distribute_value"])
+    hidden = [t for t in report.functions[0].tests if t.hidden]
+    assert hidden and not any(t.passed for t in hidden)
+    for test in hidden:
+        assert "float32 tolerance" in test.staff_message
+        student = test.redacted()
+        assert "tolerance" not in student.message and "-0.5" not in student.message
+        assert student.staff_message is None
