@@ -125,3 +125,28 @@ def test_a_hidden_failure_keeps_its_tolerance_and_values_for_staff_only(pool):
         student = test.redacted()
         assert "tolerance" not in student.message and "-0.5" not in student.message
         assert student.staff_message is None
+
+
+def test_float32_rounding_returned_as_float64_is_explained(pool):
+    source = ("import numpy as np\n"
+              "def distribute_value(dz, shape):\n"
+              "    value = np.float32(dz) / np.float32(3.0) * np.float32(3.0)\n"
+              "    return np.full(shape, float(value / (shape[0] * shape[1])) + 2e-6)\n")
+    report = grade_source(source, limits=LIMITS, pool=pool, own_code=True,
+                          functions=["distribute_value"], include_hidden=False)
+    test = report.functions[0].tests[0]
+    assert test.verdict == Verdict.WRONG_VALUES
+    assert "the float64 tolerance is |got - expected| <= 1e-08 + 1e-06 * |expected|" in (
+        test.message)
+    assert "Every difference is the size of float32 rounding" in test.message
+
+
+def test_a_real_error_gets_no_rounding_note(pool):
+    source = ("import numpy as np\n"
+              "def distribute_value(dz, shape):\n"
+              "    return np.full(shape, dz / shape[0])\n")
+    report = grade_source(source, limits=LIMITS, pool=pool, own_code=True,
+                          functions=["distribute_value"], include_hidden=False)
+    test = report.functions[0].tests[0]
+    assert test.verdict == Verdict.WRONG_VALUES
+    assert "float32 rounding" not in test.message

@@ -408,6 +408,18 @@ def _within(got: np.ndarray, expected: np.ndarray, tolerance: Tolerance) -> np.n
     return np.abs(got64 - expected64) <= tolerance.atol + tolerance.rtol * np.abs(expected64)
 
 
+def _rounding_note(p: Planned, expected: np.ndarray, got: np.ndarray, tolerance: Tolerance
+                   ) -> str:
+    """A float64 answer whose errors are all the size of float32 rounding: say so."""
+    if tolerance.dtype != "float64":
+        return ""
+    single = _tolerance(p, expected, got.astype(np.float32))
+    if not bool(np.all(_within(got, expected, single))):
+        return ""
+    return (" Every difference is the size of float32 rounding: did your code compute in "
+            "float32 and return float64? Compute in float64, or return the float32 result.")
+
+
 def _wrong_values(p: Planned, name: str, label: str, expected: np.ndarray, got: np.ndarray,
                   same: np.ndarray, tolerance: Tolerance) -> TestReport:
     diff = np.abs(got.astype(np.float64) - expected.astype(np.float64))
@@ -420,6 +432,7 @@ def _wrong_values(p: Planned, name: str, label: str, expected: np.ndarray, got: 
         allowed = tolerance.atol + tolerance.rtol * abs(float(expected[index]))
         message += (f" That is off by {float(diff[index]):.3g}, more than the "
                     f"{allowed:.3g} allowed there ({tolerance.describe()}).")
+        message += _rounding_note(p, expected, got, tolerance)
     verdict = Verdict.WRONG_VALUES
     if got.dtype.kind in "iu" and expected.dtype.kind == "f":
         verdict = Verdict.WRONG_DTYPE
