@@ -42,7 +42,7 @@ def test_every_file_gets_a_row_that_says_what_happened(folder, tmp_path):
     rows = _batch(folder, tmp_path / "scores.csv")
     assert set(rows) == {p.name for p in folder.glob("*.py")}
     correct = rows["correct.py"]
-    assert correct["score"] == correct["max_score"] == "32.0" and correct["error"] == ""
+    assert correct["score"] == correct["max_score"] == "37.0" and correct["error"] == ""
     recursion = rows["recursion_at_import.py"]
     assert recursion["error"].startswith("RecursionError while loading your file")
     assert recursion["score"] == "0.0" and recursion["zero_pad"] == "0.0"
@@ -74,5 +74,5 @@ def test_a_file_that_makes_the_grader_itself_fail_does_not_stop_the_batch(
     assert rows["essay.py"]["error"] == (
         "the grader failed on this file (RuntimeError: the grader tripped over this one); "
         "grade it alone with `grader grade`")
-    assert rows["correct.py"]["score"] == "32.0"
+    assert rows["correct.py"]["score"] == "37.0"
     assert len(rows) == 7

@@ -88,7 +88,7 @@ def test_batch_writes_one_row_per_file(runner, tmp_path):
     assert result.exit_code == 0, result.output
     rows = {r["file"]: r for r in csv.DictReader(out.open())}
     assert set(rows) == {"alice.py", "bob.py", "carol.py"}
-    assert rows["alice.py"]["score"] == rows["alice.py"]["max_score"] == "32.0"
+    assert rows["alice.py"]["score"] == rows["alice.py"]["max_score"] == "37.0"
     assert rows["bob.py"]["score"] == "0.0" and rows["bob.py"]["conv_single_step"] == "0.0"
     assert "UTF-8" in rows["carol.py"]["error"] or "utf-8" in rows["carol.py"]["error"]
 

@@ -54,8 +54,20 @@ def _conv_inputs(p: Mapping, rng: np.random.Generator) -> tuple:
 
 
 def _pool_inputs(p: Mapping, rng: np.random.Generator) -> tuple:
-    A = _rand(rng, p["m"], p["n_H"], p["n_W"], p["n_C"])
+    shape = (p["m"], p["n_H"], p["n_W"], p["n_C"])
+    if "levels" in p:
+        # Few distinct values, so most pooling windows hold several equal maxima.
+        A = rng.integers(0, int(p["levels"]), size=shape).astype(np.float64)
+    else:
+        A = _rand(rng, *shape)
     return A, {"f": int(p["f"]), "stride": int(p["stride"])}
+
+
+def _window(p: Mapping, rng: np.random.Generator) -> Inputs:
+    """One pooling window: given by the case (to place tied maxima) or drawn at random."""
+    if "window" in p:
+        return (np.array(p["window"], dtype=np.float64),), {}
+    return (_rand(rng, p["n_H"], p["n_W"]),), {}
 
 
 def _build_conv_backward(p: Mapping, rng: np.random.Generator) -> Inputs:
@@ -116,8 +128,7 @@ FUNCTIONS: dict[str, CourseFunction] = _records(
                    reference.pool_forward, ("A",)),
     CourseFunction("conv_backward", _build_conv_backward, reference.conv_backward,
                    ("dA_prev", "dW", "db")),
-    CourseFunction("create_mask_from_window", lambda p, r: ((_rand(r, p["n_H"], p["n_W"]),), {}),
-                   reference.create_mask_from_window),
+    CourseFunction("create_mask_from_window", _window, reference.create_mask_from_window),
     CourseFunction("distribute_value", lambda p, r: (
         (float(p["dz"]), (int(p["n_H"]), int(p["n_W"]))), {}), reference.distribute_value),
     CourseFunction("pool_backward", _build_pool_backward, reference.pool_backward),

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from grader.code.plan import Planned, plan
+from grader.code.plan import Planned, plan, sandbox_source
 from grader.code.report import (
     CodeReport,
     FunctionReport,
@@ -188,9 +188,10 @@ def _run(text: str, planned: tuple[tuple[Planned, ...], WirePlan, WirePlan],
     tests, public_plan, hidden_plan = planned
     if len(text.encode("utf-8")) > MAX_SOURCE_BYTES:
         return {p.call.id: _too_large() for p in tests}
+    source = sandbox_source(text, tests)
     # Public first, in a child of its own: nothing a hidden test passes in can reach it.
     return {r.id: r for wire in (public_plan, hidden_plan)
-            for r in run_calls(text, wire, limits=limits, pool=pool, own_code=own_code)}
+            for r in run_calls(source, wire, limits=limits, pool=pool, own_code=own_code)}
 
 
 def _too_large() -> RawOutcome:

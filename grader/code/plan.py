@@ -4,6 +4,19 @@ For each chosen function and case the plan builds the inputs (deterministic in t
 seed), the expected outputs from the trusted reference, and the :class:`TestCall` the sandbox
 runs. It keeps two wire plans, the public calls' and the hidden calls': they run in separate
 children, so the child that produces public feedback never holds a hidden input.
+
+Backward passes on the student's own cache
+------------------------------------------
+The course's notebook calls ``conv_backward(dZ, cache)`` with the cache the student's own
+``conv_forward`` returned, so students keep any layout they like (a dict, a 5-tuple,
+``(A_prev, hparameters, mode)``). Each backward case therefore runs three calls in the same
+child: the student's forward on the case's forward inputs (to check its output), the backward
+on the grader's cache ``(A_prev, W, b, hparameters)`` / ``(A_prev, hparameters)``, and the
+backward on the student's own cache, through a small adapter that :func:`sandbox_source`
+appends to the file (the forward's return value never leaves the child, so the sandbox's
+protocol is unchanged). :mod:`grader.code.verdicts` judges the own-cache call when the forward
+returned the right output on exactly these inputs, and the grader's-cache call otherwise; the
+message says which.
 """
 
 from __future__ import annotations
@@ -11,7 +24,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +34,40 @@ from grader.code.functions import FUNCTIONS, expected_outputs, reference_call, s
 from grader.code.spec import Case, FunctionSpec, SpeedSpec, load_spec
 from grader.errors import ProblemSpecError
 from grader.sandbox import SandboxLimits, TestCall, WirePlan, wire_plan
+
+# A backward function and the forward whose cache it takes.
+FORWARD_OF = {"conv_backward": "conv_forward", "pool_backward": "pool_forward"}
+# How the grader's own cache is laid out, for the message that says it was used.
+REFERENCE_CACHE = {"conv_backward": "(A_prev, W, b, hparameters)",
+                   "pool_backward": "(A_prev, hparameters)"}
+
+_ADAPTER = """
+
+def {name}(gradient, forward_args, forward_kwargs, backward_kwargs):
+    # Added by the grader: {backward} on the cache the file's own {forward} returns.
+    cache = globals()[{forward!r}](*forward_args, **forward_kwargs)[1]
+    return globals()[{backward!r}](gradient, cache, **backward_kwargs)
+"""
+
+
+def adapter_name(backward: str) -> str:
+    """The name of the appended function that runs ``backward`` on the student's own cache."""
+    return f"_stride_{backward}_on_own_cache"
+
+
+@dataclass(frozen=True)
+class OwnCache:
+    """A backward case's run on the student's own cache, and the check of their forward.
+
+    ``forward_call`` runs the student's forward on the case's forward inputs; its output is
+    compared with ``forward_expected`` before ``call`` (the backward on the cache that forward
+    returned) is trusted.
+    """
+
+    forward: str
+    forward_call: TestCall
+    forward_expected: np.ndarray
+    call: TestCall
 
 
 @dataclass(frozen=True)
@@ -37,6 +84,7 @@ class Planned:
     speed: SpeedSpec | None = None
     reference_ms: float | None = None
     hidden_number: int | None = None  # its number among the function's hidden tests
+    own_cache: OwnCache | None = None  # backward passes: the run on the student's own cache
 
     @property
     def hidden(self) -> bool:
@@ -47,6 +95,45 @@ def build_inputs(func: str, case: Case) -> tuple[tuple, dict]:
     """The arguments of ``func`` for ``case``: deterministic in the case's seed."""
     rng = np.random.default_rng(int(case.params.get("seed", 0)))
     return FUNCTIONS[func].build(case.params, rng)
+
+
+def _own_cache(call: TestCall, args: tuple, kwargs: Mapping) -> OwnCache | None:
+    """For a backward case: the forward check and the backward on the student's own cache.
+
+    The forward's inputs are the grader's cache itself (``(A_prev, W, b, hparameters)`` or
+    ``(A_prev, hparameters)`` plus the pooling mode), so both runs see the same numbers.
+    """
+    forward = FORWARD_OF.get(call.func)
+    if forward is None:
+        return None
+    gradient, cache = args
+    forward_kwargs = {"mode": kwargs["mode"]} if "mode" in kwargs else {}
+    expected = np.asarray(reference_call(forward, cache, forward_kwargs)[0])
+    check = TestCall(f"{call.id}f", forward, cache, forward_kwargs, call.wall_s, (0,))
+    own = TestCall(f"{call.id}o", adapter_name(call.func),
+                   (gradient, cache, forward_kwargs, dict(kwargs)), {}, call.wall_s, call.save)
+    return OwnCache(forward, check, expected, own)
+
+
+def sandbox_source(source: str, planned: Sequence[Planned]) -> str:
+    """The file as the sandbox runs it: the student's text, then the own-cache adapters.
+
+    The adapters come after every line of the student's, so the line numbers of the
+    student's tracebacks are unchanged, and the student's own definitions are all in place
+    when they run.
+    """
+    backwards = sorted({p.func for p in planned if p.own_cache is not None})
+    if not backwards:
+        return source
+    adapters = "".join(_ADAPTER.format(name=adapter_name(b), backward=b, forward=FORWARD_OF[b])
+                       for b in backwards)
+    return source + ("" if source.endswith("\n") else "\n") + adapters
+
+
+def _calls(p: Planned) -> list[TestCall]:
+    if p.own_cache is None:
+        return [p.call]
+    return [p.call, p.own_cache.forward_call, p.own_cache.call]
 
 
 def _time_reference(func: str, args: tuple, kwargs: Mapping) -> float:
@@ -81,9 +168,11 @@ def _plan_function(spec: FunctionSpec, include_hidden: bool, limits: SandboxLimi
         args, kwargs = build_inputs(spec.name, case)
         expected = _expected(spec, case, args, kwargs)
         wall, save = min(case.time_limit, limits.wall_s), saved_items(spec.result)
-        call = TestCall(f"t{start + len(planned)}", spec.name, args, kwargs, wall, save)
+        call_id = f"t{start + len(planned)}"
+        call = TestCall(call_id, spec.name, args, kwargs, wall, save)
         planned.append(Planned(spec.name, case, spec.result, call, args, kwargs, expected,
-                               hidden_number=number(case.public)))
+                               hidden_number=number(case.public),
+                               own_cache=_own_cache(call, args, kwargs)))
         speed = spec.speed
         public = bool(speed) and speed.public and case.public
         if speed and speed.case == case.name and (public or include_hidden):
@@ -112,8 +201,8 @@ def plan(exercise: str, functions: tuple[str, ...], include_hidden: bool,
     for p in planned:
         _freeze(p.args)
         _freeze(tuple(p.kwargs.values()))
-    return (tuple(planned), wire_plan([p.call for p in planned if not p.hidden]),
-            wire_plan([p.call for p in planned if p.hidden]))
+    return (tuple(planned), wire_plan([c for p in planned if not p.hidden for c in _calls(p)]),
+            wire_plan([c for p in planned if p.hidden for c in _calls(p)]))
 
 
 def _freeze(value: Any) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from grader.code.functions import FUNCTIONS, RESULT_KINDS
@@ -23,8 +24,44 @@ SPECS_DIR = Path(__file__).resolve().parents[2] / "exercises" / "specs"
 
 
 @dataclass(frozen=True)
+class Tolerance:
+    """How close a value must be: ``|got - expected| <= atol + rtol * |expected|``.
+
+    ``dtype`` names the student's output dtype the tolerance was chosen for; ``exact`` means
+    integer outputs, compared for equality.
+    """
+
+    dtype: str
+    rtol: float
+    atol: float
+
+    @property
+    def exact(self) -> bool:
+        return self.rtol == 0 and self.atol == 0
+
+    def describe(self) -> str:
+        """The rule in words, for a message that states the tolerance a value missed."""
+        if self.exact:
+            return f"{self.dtype} values must be exact"
+        return (f"the {self.dtype} tolerance is |got - expected| <= {self.atol:.3g} + "
+                f"{self.rtol:.3g} * |expected|")
+
+
+# The loosest tolerance each floating dtype is held to: float32 and float16 cannot be as close
+# to a float64 reference as float64 is (their epsilons are 1.2e-7 and 9.8e-4), so a correct
+# float32 solution must pass. ``atol`` is relative to the expected output's largest magnitude
+# (at least 1), so it scales with the values a rounding error is made of. A case's own
+# rtol/atol (the float64 tolerance) apply when they are looser.
+DTYPE_TOLERANCES = {"float16": (1e-2, 1e-3), "float32": (1e-4, 1e-5)}
+
+
+@dataclass(frozen=True)
 class Case:
-    """One test case: the builder's parameters plus grading settings."""
+    """One test case: the builder's parameters plus grading settings.
+
+    ``rtol`` and ``atol`` are the float64 tolerance; :meth:`tolerance` gives the one for the
+    dtype a student's output has.
+    """
 
     name: str
     public: bool
@@ -33,6 +70,19 @@ class Case:
     atol: float
     time_limit: float
     params: Mapping[str, Any]
+
+    def tolerance(self, dtype: Any, scale: float = 1.0) -> Tolerance:
+        """The tolerance for an output of ``dtype`` whose expected values reach ``scale``.
+
+        Integer (and boolean) outputs are exact; float16 and float32 get at least their
+        :data:`DTYPE_TOLERANCES`; float64 (and anything wider) gets the case's own.
+        """
+        dtype = np.dtype(dtype)
+        if dtype.kind in "biu":
+            return Tolerance(dtype.name, 0.0, 0.0)
+        rtol, atol = DTYPE_TOLERANCES.get(dtype.name, (0.0, 0.0))
+        atol *= max(1.0, float(scale))
+        return Tolerance(dtype.name, max(rtol, self.rtol), max(atol, self.atol))
 
 
 @dataclass(frozen=True)

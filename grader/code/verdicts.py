@@ -15,6 +15,7 @@ import builtins
 import math
 import signal
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -28,8 +29,9 @@ from grader.code.diagnosis import (
     size_formula,
 )
 from grader.code.functions import saved_items
-from grader.code.plan import Planned
+from grader.code.plan import REFERENCE_CACHE, OwnCache, Planned, adapter_name
 from grader.code.report import FunctionReport, FunctionStatus, TestReport, Verdict, hidden_message
+from grader.code.spec import Tolerance
 from grader.sandbox import ChildStatus, Frame, OutcomeKind, RawOutcome, SandboxLimits, ValueInfo
 
 MAX_SOURCE_BYTES = 512 * 1024  # a larger file is not run, and not parsed to find its functions
@@ -40,7 +42,10 @@ def judge_function(name: str, planned: Sequence[Planned], outcomes: Mapping[str,
     """One function's report from its planned tests and their outcomes (by call id)."""
     tests = []
     for p in planned:
-        report = _judge(p, outcomes[p.call.id], source, limits)
+        raw, note = _chosen_outcome(p, outcomes)
+        report = _judge(p, raw, source, limits)
+        if note:
+            report = _with_note(report, note)
         if p.speed is not None:
             report = _judge_speed(p, report, outcomes[p.call.id])
         tests.append(report)
@@ -49,6 +54,51 @@ def judge_function(name: str, planned: Sequence[Planned], outcomes: Mapping[str,
     else:
         status = FunctionStatus.PASSED if all(t.passed for t in tests) else FunctionStatus.FAILED
     return FunctionReport(name, status, tuple(tests))
+
+
+def _chosen_outcome(p: Planned, outcomes: Mapping[str, RawOutcome]
+                    ) -> tuple[RawOutcome, str | None]:
+    """The outcome to judge and a note on which cache a backward pass ran on.
+
+    A backward pass is judged on the student's own forward cache when their forward returned
+    the right output on this test's inputs (as the course's notebook calls it); otherwise on
+    the grader's cache. A missing function or a file that did not load needs no note.
+    """
+    raw = outcomes[p.call.id]
+    own = p.own_cache
+    if own is None or raw.outcome.at_import or (raw.status is not None and raw.status.missing):
+        return raw, None
+    if _forward_passed(p, own, outcomes[own.forward_call.id]):
+        return outcomes[own.call.id], (f"{p.func} was run on the cache your own {own.forward} "
+                                       "returned, as the course's notebook does.")
+    layout = REFERENCE_CACHE[p.func]
+    return raw, (f"{p.func} was run on the grader's cache {layout}, because your "
+                 f"{own.forward} did not return the right output for this test's inputs.")
+
+
+def _forward_passed(p: Planned, own: OwnCache, raw: RawOutcome) -> bool:
+    """Did the student's forward return (output, cache) with the right output?"""
+    status, arrays = raw.status, raw.arrays or {}
+    if raw.outcome != OutcomeKind.DONE or status is None or not status.ok or raw.problem:
+        return False
+    info = status.result
+    got = arrays.get("r0")
+    if info is None or not info.is_sequence or info.length < 2 or got is None:
+        return False
+    expected = own.forward_expected
+    if got.shape != expected.shape or got.dtype.kind not in "iuf":
+        return False
+    if not np.all(np.isfinite(got)):
+        return False
+    return bool(np.all(_within(got, expected, _tolerance(p, expected, got))))
+
+
+def _with_note(report: TestReport, note: str) -> TestReport:
+    """``report`` with ``note`` after its message; a hidden test's student text is unchanged
+    (which cache was used would tell how the forward did on the hidden inputs)."""
+    if report.hidden:
+        return replace(report, staff_message=f"{report.staff_message}\n{note}")
+    return replace(report, message=f"{report.message}\n{note}")
 
 
 def _report(p: Planned, verdict: Verdict, message: str, diagnosis_text: str | None = None, *,
@@ -130,7 +180,9 @@ def _not_attempted(p: Planned, message: str) -> TestReport:
 def _exception(p: Planned, status: ChildStatus | None, source: str, at_import: bool
                ) -> TestReport:
     status = status or ChildStatus()
-    exc_type, exc_msg, frames = status.exc_type, status.exc_msg, status.frames
+    exc_type, exc_msg = status.exc_type, status.exc_msg
+    # The own-cache adapter's frame is the grader's, not the student's: never shown.
+    frames = [f for f in status.frames if f.name != adapter_name(p.func)]
     if exc_type == "NotImplementedError" and not at_import:
         return _not_attempted(p, f"{p.func} still raises NotImplementedError.")
     if exc_type == "MemoryError":
@@ -310,26 +362,56 @@ def _compare(p: Planned, name: str, expected: np.ndarray, got: np.ndarray) -> Te
         index = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
         return _report(p, Verdict.NOT_FINITE, f"{label} contains NaN or infinity (first at index "
                        f"{index}).", what=label)
+    tolerance = _tolerance(p, expected, got)
     if p.kind == "mask":
         same = (got != 0) == expected.astype(bool)
-        ok = bool(np.all(same))
     else:
-        same = np.isclose(got.astype(np.float64), expected.astype(np.float64),
-                          rtol=p.case.rtol, atol=p.case.atol)
-        ok = bool(np.all(same))
-    if ok:
+        same = _within(got, expected, tolerance)
+    if bool(np.all(same)):
         return None
-    return _wrong_values(p, name, label, expected, got, same)
+    return _wrong_values(p, name, label, expected, got, same, tolerance)
+
+
+def _tolerance(p: Planned, expected: np.ndarray, got: np.ndarray) -> Tolerance:
+    """The tolerance for the student's dtype; a mask (compared as booleans) is exact."""
+    scale = float(np.max(np.abs(expected))) if expected.size else 1.0
+    return p.case.tolerance(np.bool_ if p.kind == "mask" else got.dtype, scale)
+
+
+def _within(got: np.ndarray, expected: np.ndarray, tolerance: Tolerance) -> np.ndarray:
+    """Elementwise: is each value within ``tolerance`` (exactly equal for integers)?"""
+    got64, expected64 = got.astype(np.float64), expected.astype(np.float64)
+    if tolerance.exact:
+        return got64 == expected64
+    # The same rule the failure message states, so a message never contradicts its verdict.
+    return np.abs(got64 - expected64) <= tolerance.atol + tolerance.rtol * np.abs(expected64)
+
+
+def _rounding_note(p: Planned, expected: np.ndarray, got: np.ndarray, tolerance: Tolerance
+                   ) -> str:
+    """A float64 answer whose errors are all the size of float32 rounding: say so."""
+    if tolerance.dtype != "float64":
+        return ""
+    single = _tolerance(p, expected, got.astype(np.float32))
+    if not bool(np.all(_within(got, expected, single))):
+        return ""
+    return (" Every difference is the size of float32 rounding: did your code compute in "
+            "float32 and return float64? Compute in float64, or return the float32 result.")
 
 
 def _wrong_values(p: Planned, name: str, label: str, expected: np.ndarray, got: np.ndarray,
-                  same: np.ndarray) -> TestReport:
+                  same: np.ndarray, tolerance: Tolerance) -> TestReport:
     diff = np.abs(got.astype(np.float64) - expected.astype(np.float64))
     index = tuple(int(i) for i in np.argwhere(~same)[0]) if same.ndim else ()
     scale = float(np.max(np.abs(expected))) or 1.0
     message = (f"{label} has wrong values: max abs error {float(np.max(diff)):.3g}, relative "
                f"error {float(np.max(diff)) / scale:.3g}; first mismatch at index {index}: "
                f"got {float(got[index]):.6g}, expected {float(expected[index]):.6g}.")
+    if p.kind != "mask":
+        allowed = tolerance.atol + tolerance.rtol * abs(float(expected[index]))
+        message += (f" That is off by {float(diff[index]):.3g}, more than the "
+                    f"{allowed:.3g} allowed there ({tolerance.describe()}).")
+        message += _rounding_note(p, expected, got, tolerance)
     verdict = Verdict.WRONG_VALUES
     if got.dtype.kind in "iu" and expected.dtype.kind == "f":
         verdict = Verdict.WRONG_DTYPE
