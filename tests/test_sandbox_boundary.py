@@ -232,3 +232,48 @@ def test_the_childs_status_is_parsed_once_and_a_field_of_the_wrong_type_reads_as
     assert parse_status("garbage") is None and parse_status(None) is None
     assert OutcomeKind.parse("bogus") is OutcomeKind.LOST
     assert OutcomeKind.parse("import_timeout").at_import and not OutcomeKind.TIMEOUT.at_import
+
+
+MEMORY_SCAN = '''
+import ctypes
+
+HEAD, TAIL = b"STRIDE_EARLIER_", b"JOB_MARKER_7741"
+
+
+def f(x):
+    # The marker is never built whole here, so each hit is a copy left by another job.
+    hits = 0
+    with open("/proc/self/maps") as fh:
+        lines = fh.read().splitlines()
+    for line in lines:
+        addr, perms = line.split()[:2]
+        lo, hi = (int(v, 16) for v in addr.split("-"))
+        if not perms.startswith("rw") or hi - lo > 64 << 20:
+            continue
+        try:
+            data = ctypes.string_at(lo, hi - lo)
+        except Exception:
+            continue
+        at = data.find(HEAD)
+        while at >= 0:
+            hits += data[at + len(HEAD):at + len(HEAD) + len(TAIL)] == TAIL
+            at = data.find(HEAD, at + 1)
+    return hits
+'''
+
+
+def test_a_job_finds_nothing_of_an_earlier_job_in_its_memory():
+    victim = ("# STRIDE_EARLIER_JOB_MARKER_7741 in the source\n"
+              "def f(x):\n    raise ValueError('STRIDE_EARLIER_JOB_MARKER_7741 in the reply')\n")
+    limits = SandboxLimits(wall_s=10.0, cpu_s=20.0, memory_mb=512, import_wall_s=2.0)
+    pool = SandboxPool(1)
+    try:
+        first = run_calls(victim, [TestCall(id="t", func="f", args=(1,))], limits=limits,
+                          pool=pool)
+        assert "STRIDE_EARLIER_JOB_MARKER_7741" in first[0].status.exc_msg
+        [scan] = run_calls(MEMORY_SCAN, [TestCall(id="t", func="f", args=(1,))], limits=limits,
+                           pool=pool)
+    finally:
+        pool.shutdown()
+    assert scan.outcome is OutcomeKind.DONE, scan
+    assert int(scan.arrays["r"]) == 0

@@ -653,6 +653,65 @@ def _arg(name, default=None):
     return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
 
 
+JOB_EOF = 3  # the per-job process found stdin closed: the worker ends too
+JOB_REPLIED = 0
+
+
+def _read_job_line(fd=0):
+    """One job line from ``fd``, read with os.read so no buffer of it outlives this process.
+
+    The parent sends one job and waits for its reply, so nothing follows the newline.
+    """
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks) or None
+        chunks.append(chunk)
+        if b"\n" in chunk:
+            return b"".join(chunks)
+
+
+def _write_line(reply, fd=1):
+    data = memoryview((json.dumps(reply) + "\n").encode())
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def _job_main(scratch):
+    """The per-job process: read, run and answer one job, then exit with everything of it."""
+    _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the warm worker
+    line = _read_job_line()
+    if line is None:
+        os._exit(JOB_EOF)
+    if not line.strip():
+        os._exit(JOB_REPLIED)
+    try:
+        reply = _handle(json.loads(line), scratch)
+    except Exception as exc:  # noqa: BLE001 - report, never die silently
+        reply = {"error": type(exc).__name__ + ": " + str(exc)[:500]}
+    _write_line(reply)
+    os._exit(JOB_REPLIED)
+
+
+def _serve(scratch):
+    """Fork one process per job; this warm worker never reads a job, so none outlives it."""
+    while True:
+        select.select([0], [], [])  # a job (or EOF) is waiting; the per-job process reads it
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _job_main(scratch)
+            finally:
+                os._exit(70)
+        _, status = os.waitpid(pid, 0)
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+        if code == JOB_EOF:
+            return
+        if code != JOB_REPLIED:
+            _write_line({"error": f"the job process ended without a reply (status {status})"})
+
+
 def main():
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     os.umask(0o077)
@@ -662,18 +721,8 @@ def main():
     # Children share the warm heap copy-on-write; keep the collector from touching it.
     gc.collect()
     gc.freeze()
-    out = sys.stdout
-    out.write(json.dumps({"ready": True, "numpy": np.__version__}) + "\n")
-    out.flush()
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        try:
-            reply = _handle(json.loads(line), scratch)
-        except Exception as exc:  # noqa: BLE001 - report, never die silently
-            reply = {"error": type(exc).__name__ + ": " + str(exc)[:500]}
-        out.write(json.dumps(reply) + "\n")
-        out.flush()
+    _write_line({"ready": True, "numpy": np.__version__})
+    _serve(scratch)
 
 
 if __name__ == "__main__":
