@@ -95,6 +95,7 @@ CASES = [
     ("forged_frame_pickle.py", {"wrong type", "crashed"}, False),
     ("forged_status_garbage.py", {"exception", "crashed"}, False),
     ("write_to_every_fd.py", {"crashed"}, False),
+    ("close_result_pipe.py", {"timeout"}, False),
     ("huge_output_past_fsize.py", {"wrong shape"}, False),
     ("huge_output_past_frame_cap.py", {"crashed"}, False),
     ("tuple_of_big_outputs.py", {"wrong type"}, False),
@@ -257,3 +258,13 @@ def test_a_protocol_violation_is_reported_as_one_not_as_a_crash_of_python(pool, 
     assert first.message == ("Your code was stopped in conv_single_step: the output could not "
                              "be read: the result channel broke its protocol.")
     assert "SIGKILL" not in _texts(report) and "Python crashed" not in _texts(report)
+
+
+def test_a_child_that_closes_its_result_pipe_is_still_stopped_at_its_deadline(pool):
+    source = (HOSTILE / "close_result_pipe.py").read_text()
+    report = grade_source(source, functions=["conv_single_step"], include_hidden=False,
+                          limits=LIMITS, pool=pool)
+    first, *rest = report.functions[0].tests
+    assert first.verdict == "timeout"
+    assert first.message.startswith("conv_single_step did not return within 1 s")
+    assert all(t.verdict in {"timeout", "skipped"} for t in rest), [t.verdict for t in rest]

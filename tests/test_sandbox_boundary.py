@@ -278,3 +278,14 @@ def test_a_job_finds_nothing_of_an_earlier_job_in_its_memory():
         pool.shutdown()
     assert scan.outcome is OutcomeKind.DONE, scan
     assert int(scan.arrays["r"]) == 0
+
+
+def test_closing_the_result_pipe_does_not_switch_off_the_wall_clock(pool):
+    source = ("import os, time\ndef f(x):\n    os.closerange(3, 1 << 16)\n"
+              "    while True:\n        time.sleep(1)\n")
+    calls = [TestCall(id=f"t{i}", func="f", args=(i,)) for i in range(3)]
+    first, *rest = run_calls(source, calls, limits=LIMITS, pool=pool)
+    assert first.outcome == "timeout"
+    assert first.problem == ("the code closed its result channel and kept running until it "
+                             "was stopped")
+    assert [o.outcome for o in rest] == ["skipped_after_timeout"] * 2

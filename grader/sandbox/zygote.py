@@ -309,8 +309,33 @@ def _kill_group(pid):
         pass
 
 
-def _reap(pid):
+EXIT_POLL_S = 0.01
+
+
+def _reap(pid, child=None, quota=None):
+    """Wait for the child; past its deadline (or a full disk) it is killed, never waited on.
+
+    The result pipe's end is no proof the child ended: one that closes the pipe and keeps
+    running is still held to its deadline here.
+    """
+    while child is not None and not child.ended:
+        done, status, usage = os.wait4(pid, os.WNOHANG)
+        if done:
+            return _exit_info(status, usage)
+        if time.monotonic() >= child.deadline:
+            child.ended = "timeout"
+        elif quota is not None and quota.full():
+            child.ended = "disk"
+        else:
+            time.sleep(EXIT_POLL_S)
+            continue
+        child.ended_after_eof = True
+        _kill_group(pid)
     _, status, usage = os.wait4(pid, 0)
+    return _exit_info(status, usage)
+
+
+def _exit_info(status, usage):
     if os.WIFSIGNALED(status):
         return {"signal": os.WTERMSIG(status), "exit": None, "cpu": usage.ru_utime + usage.ru_stime}
     return {"signal": None, "exit": os.WEXITSTATUS(status), "cpu": usage.ru_utime + usage.ru_stime}
@@ -383,6 +408,7 @@ class _Child:
         self.current = None  # the test running: {"status", "arrays", "bytes"}
         self.done = {}
         self.ended = None  # "timeout", "disk", "protocol" or None
+        self.ended_after_eof = False  # it closed its result pipe and kept running
         self.budget_left = job_budget  # output bytes all this child's tests may still send
         self.spent = 0
 
@@ -581,18 +607,24 @@ def _run_batch(job, tests, scratch):
         child = _Child(remaining, limits, started, job["budget"])
         _watch(_Channel(read_fd, _caps(limits)), child, pid, scratch)
         os.close(read_fd)
-        exit_info = _reap(pid)
+        exit_info = _reap(pid, child, scratch)
+        # Taken before the purge: removing what the child left is not the child's time.
+        exit_info["lifetime"] = time.monotonic() - started
         if not scratch.purge(uid):
             job["dirty"] = True
         job["budget"] -= sum(r["bytes"] for r in child.done.values())
-        remaining = _settle(child, remaining, outcomes,
-                            dict(exit_info, lifetime=time.monotonic() - started))
+        remaining = _settle(child, remaining, outcomes, exit_info)
     return [outcomes[t["id"]] for t in tests]
 
 
 PROBLEMS = {
     "protocol": "the output could not be read: the result channel broke its protocol",
 }
+CLOSED_PIPE = "the code closed its result channel and kept running until it was stopped"
+
+
+def _problem(child):
+    return CLOSED_PIPE if child.ended_after_eof else PROBLEMS.get(child.ended)
 
 
 def _settle(child, tests, outcomes, base):
@@ -607,7 +639,7 @@ def _settle(child, tests, outcomes, base):
         for test in tests:
             outcomes[test["id"]] = dict(base, id=test["id"], outcome=kind,
                                         status=child.import_status, arrays={},
-                                        problem=PROBLEMS.get(child.ended))
+                                        problem=_problem(child))
         return []
     for test_id, record in child.done.items():
         outcomes[test_id] = dict(base, id=test_id, outcome="done", status=record["status"],
@@ -618,7 +650,7 @@ def _settle(child, tests, outcomes, base):
     failed = pending[0]["id"]  # the next expected test: running, or about to start
     kind = {"timeout": "timeout", "disk": "disk_quota"}.get(child.ended, "crashed")
     outcomes[failed] = dict(base, id=failed, outcome=kind, status=None, arrays={},
-                            problem=PROBLEMS.get(child.ended))
+                            problem=_problem(child))
     rest = pending[1:]
     if kind != "timeout":
         return rest
