@@ -30,7 +30,7 @@ SHARED_PLACES = (Path("/tmp"), Path("/dev/shm"), Path("/var/tmp"))
 # Two public tests of 1 s after a 1 s import, in at most two children: far below this, and far
 # below what the deadline-extending files would take if they could extend anything (60 s).
 MAX_SECONDS = 15.0
-GRADED_TWICE = {"cache_result_in_file.py"}  # the second job must not see the first one's files
+GRADED_TWICE = {"cache_result_in_file.py", "cache_result_in_sysv_shm.py"}  # the second job must not see the first one's files
 
 # (file, verdicts accepted, needs bubblewrap for that verdict)
 CASES = [
@@ -101,6 +101,7 @@ CASES = [
     ("tuple_of_big_outputs.py", {"wrong type"}, False),
     # State that could outlive a child, and the disk quota.
     ("cache_result_in_file.py", {"wrong values"}, True),
+    ("cache_result_in_sysv_shm.py", {"wrong values"}, True),
     ("thread_keeps_running.py", {"exception", "wrong values"}, False),
     ("daemon_grandchild.py", {"exception"}, False),
     ("mode_000_leftovers.py", {"wrong values", "exception"}, False),

@@ -289,3 +289,42 @@ def test_closing_the_result_pipe_does_not_switch_off_the_wall_clock(pool):
     assert first.problem == ("the code closed its result channel and kept running until it "
                              "was stopped")
     assert [o.outcome for o in rest] == ["skipped_after_timeout"] * 2
+
+
+SYSV = '''
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+libc.shmdt.argtypes = [ctypes.c_void_p]
+KEY = 0x5717
+
+
+def write(x):
+    shmid = libc.shmget(KEY, 4096, 0o1000 | 0o600)
+    addr = libc.shmat(shmid, None, 0)
+    ctypes.memmove(addr, b"cached-result-42", 16)
+    libc.shmdt(addr)
+    sem = libc.semget(KEY, 1, 0o1000 | 0o600)
+    msg = libc.msgget(KEY, 0o1000 | 0o600)
+    return min(shmid, sem, msg)
+
+
+def read(x):
+    # 1 for each object still there: the segment, the semaphore set, the message queue.
+    return sum(getter(KEY, *args) >= 0 for getter, args in
+               ((libc.shmget, (4096, 0o600)), (libc.semget, (1, 0o600)), (libc.msgget, (0o600,))))
+'''
+
+
+@needs_bwrap
+def test_sysv_ipc_objects_do_not_outlive_their_child(pool):
+    calls = [TestCall(id="w", func="write", args=(0,), solo=True),
+             TestCall(id="r", func="read", args=(0,), solo=True)]
+    wrote, read = run_calls(SYSV, calls, limits=LIMITS, pool=pool)
+    assert wrote.outcome == "done" and int(wrote.arrays["r"]) >= 0
+    assert int(read.arrays["r"]) == 0
+    run_calls(SYSV, [TestCall(id="w", func="write", args=(0,))], limits=LIMITS, pool=pool)
+    [later] = run_calls(SYSV, [TestCall(id="r", func="read", args=(0,))], limits=LIMITS,
+                        pool=pool)
+    assert int(later.arrays["r"]) == 0

@@ -530,21 +530,56 @@ class _Scratch:
         return _disk_usage(self.current) > self.quota
 
     def purge(self, uid):
-        """Remove everything in the area; False when something could not be removed."""
-        if _remove_entries(self.root):
+        """Remove everything in the area and every SysV IPC object; False if any remains.
+
+        Under bubblewrap the worker has its own IPC namespace, so every object listed there
+        is a child's. Without it the namespace is the host's and is left alone.
+        """
+        if _remove_entries(self.root) and not (self.tmpfs and _ipc_objects()):
             return True
-        # Files a child made with mode 000 (or in such directories) are removable only by
-        # their owner here: root has no CAP_DAC_OVERRIDE in the sandbox.
+        # Files a child made with mode 000 (or in such directories), and its IPC objects, are
+        # removable only by their owner here: root has no CAP_DAC_OVERRIDE in the sandbox.
         pid = os.fork()
         if pid == 0:
             try:
                 _drop_to(uid)
                 _unlock_tree(self.root)
                 _remove_entries(self.root)
+                if self.tmpfs:
+                    _remove_ipc()
             finally:
                 os._exit(0)
         os.waitpid(pid, 0)
-        return _remove_entries(self.root)
+        return _remove_entries(self.root) and not (self.tmpfs and _ipc_objects())
+
+
+IPC_KINDS = ("shm", "sem", "msg")
+IPC_RMID = 0
+
+
+def _ipc_objects():
+    """(kind, id) of every SysV IPC object in this IPC namespace."""
+    found = []
+    for kind in IPC_KINDS:
+        try:
+            with open(f"/proc/sysvipc/{kind}") as fh:
+                rows = fh.read().splitlines()[1:]
+        except OSError:
+            continue
+        found += [(kind, int(row.split()[1])) for row in rows if row.strip()]
+    return found
+
+
+def _remove_ipc():
+    if _LIBC is None:
+        return
+    for kind, ident in _ipc_objects():
+        if kind == "shm":
+            _LIBC.shmctl(ident, IPC_RMID, None)
+        elif kind == "sem":
+            _LIBC.semctl(ident, 0, IPC_RMID)
+        else:
+            _LIBC.msgctl(ident, IPC_RMID, None)
 
 
 def _remove_entries(root):
