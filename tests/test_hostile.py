@@ -106,6 +106,7 @@ CASES = [
     ("daemon_grandchild.py", {"exception"}, False),
     ("mode_000_leftovers.py", {"wrong values", "exception"}, False),
     ("disk_flood_many_files.py", {"crashed"}, True),
+    ("disk_flood_empty_files.py", {"crashed"}, True),
     ("disk_flood_one_file.py", {"exception"}, False),
     ("write_host_tmp_dirs.py", {"exception"}, True),
     # Secrets of other processes, the network, privileges.

@@ -16,6 +16,7 @@ import grader.sandbox.runner as runner
 from grader.sandbox import Isolation, SandboxLimits, SandboxPool, TestCall, bwrap_binary, run_calls
 from grader.sandbox.outcome import ChildStatus, Frame, OutcomeKind, ValueInfo, parse_status
 from grader.sandbox.runner import _decode_arrays, _parse_npy
+from grader.sandbox.zygote import MAX_ENTRIES
 
 REQUIRE_SERVICES = os.environ.get("STRIDE_REQUIRE_SERVICES") == "1"
 LIMITS = SandboxLimits(wall_s=1.0, cpu_s=2.0, memory_mb=256, import_wall_s=1.0, fsize_mb=16,
@@ -328,3 +329,13 @@ def test_sysv_ipc_objects_do_not_outlive_their_child(pool):
     [later] = run_calls(SYSV, [TestCall(id="r", func="read", args=(0,))], limits=LIMITS,
                         pool=pool)
     assert int(later.arrays["r"]) == 0
+
+
+@needs_bwrap
+def test_a_child_making_too_many_empty_files_is_stopped_and_told_why(pool):
+    source = ("import os\ndef f(x):\n    n = 0\n    while True:\n"
+              "        os.close(os.open('e%d' % n, os.O_CREAT | os.O_WRONLY, 0o600))\n"
+              "        n += 1\n")
+    [out] = run_calls(source, [TestCall("t0", "f", (1,))], limits=LIMITS, pool=pool)
+    assert out.outcome == "disk_quota"
+    assert out.problem == f"the code made more than {MAX_ENTRIES} files in its scratch area"

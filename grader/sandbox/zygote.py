@@ -324,9 +324,9 @@ def _reap(pid, child=None, quota=None):
             return _exit_info(status, usage)
         if time.monotonic() >= child.deadline:
             child.ended = "timeout"
-        elif quota is not None and quota.full():
-            child.ended = "disk"
-        else:
+        elif quota is not None:
+            child.ended = quota.full()
+        if not child.ended:
             time.sleep(EXIT_POLL_S)
             continue
         child.ended_after_eof = True
@@ -407,7 +407,7 @@ class _Child:
         self.index = 0  # the next test expected to start
         self.current = None  # the test running: {"status", "arrays", "bytes"}
         self.done = {}
-        self.ended = None  # "timeout", "disk", "protocol" or None
+        self.ended = None  # "timeout", "disk", "files", "protocol" or None
         self.ended_after_eof = False  # it closed its result pipe and kept running
         self.budget_left = job_budget  # output bytes all this child's tests may still send
         self.spent = 0
@@ -484,8 +484,8 @@ def _watch(channel, child, pid, quota):
             break
         if now >= next_check:
             next_check = now + DISK_CHECK_S
-            if quota.full():
-                child.ended = "disk"
+            child.ended = quota.full()
+            if child.ended:
                 break
         try:
             for kind, payload in channel.frames(min(child.deadline, next_check) - now):
@@ -523,11 +523,15 @@ class _Scratch:
         return path
 
     def full(self):
+        """Why the child must stop: "disk" (bytes), "files" (too many of them) or None."""
         if self.tmpfs:
             info = os.statvfs(self.root)
             free = info.f_bavail * info.f_frsize
-            return free <= max(64 * 1024, (info.f_blocks * info.f_frsize) // 100)
-        return _disk_usage(self.current) > self.quota
+            if free <= max(64 * 1024, (info.f_blocks * info.f_frsize) // 100):
+                return "disk"
+            # The tmpfs size bounds bytes only: empty files would fill memory with inodes.
+            return "files" if info.f_files - info.f_ffree > MAX_ENTRIES else None
+        return "disk" if _disk_usage(self.current) > self.quota else None
 
     def purge(self, uid):
         """Remove everything in the area and every SysV IPC object; False if any remains.
@@ -654,6 +658,7 @@ def _run_batch(job, tests, scratch):
 
 PROBLEMS = {
     "protocol": "the output could not be read: the result channel broke its protocol",
+    "files": f"the code made more than {MAX_ENTRIES} files in its scratch area",
 }
 CLOSED_PIPE = "the code closed its result channel and kept running until it was stopped"
 
@@ -667,7 +672,7 @@ def _settle(child, tests, outcomes, base):
     if not child.imported:
         if child.import_status is not None:
             kind = "import_error"
-        elif child.ended == "disk":
+        elif child.ended in ("disk", "files"):
             kind = "import_disk_quota"
         else:
             kind = "import_timeout" if child.ended == "timeout" else "import_crashed"
@@ -683,7 +688,8 @@ def _settle(child, tests, outcomes, base):
     if not pending:
         return []
     failed = pending[0]["id"]  # the next expected test: running, or about to start
-    kind = {"timeout": "timeout", "disk": "disk_quota"}.get(child.ended, "crashed")
+    kind = {"timeout": "timeout", "disk": "disk_quota", "files": "disk_quota"}.get(
+        child.ended, "crashed")
     outcomes[failed] = dict(base, id=failed, outcome=kind, status=None, arrays={},
                             problem=_problem(child))
     rest = pending[1:]
