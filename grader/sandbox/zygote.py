@@ -1,4 +1,9 @@
-"""The warm sandbox worker: imports numpy once, then forks a fresh child per batch of tests.
+"""The warm sandbox worker: imports numpy once, then forks one process per job, which forks a
+fresh child per batch of tests.
+
+The warm worker never reads a job: the per-job process reads its one line from stdin (with
+``os.read``, so no buffer is left behind), runs it, writes the reply and exits, taking every copy
+of the job with it. A later job's children therefore inherit no memory of an earlier one.
 
 This module is standalone on purpose: it imports only the standard library and numpy, so the
 sandbox can bind-mount this one file and nothing else of the project. It must never import
