@@ -26,9 +26,12 @@ import ast
 import json
 import re
 import sys
+import threading
 from dataclasses import dataclass
 
 from grader.errors import StudentCodeError
+
+_NBFORMAT_LOCK = threading.Lock()  # `grader batch` reads files from several threads
 
 PROVIDED = frozenset({"numpy"}) | frozenset(sys.stdlib_module_names)
 EXPORT_MARKER = re.compile(r"^# In\[[ 0-9]*\]:", re.MULTILINE)
@@ -105,7 +108,8 @@ def notebook_source(data: bytes | str) -> str:
                                f"{version!r}, and the grader reads nbformat version 4 (or 3). "
                                "Open it in Jupyter and save it again.")
     try:
-        nb = nbformat.reads(text, as_version=4)
+        with _NBFORMAT_LOCK:  # its schema validators are built and cached lazily, not thread-safe
+            nb = nbformat.reads(text, as_version=4)
     except Exception as err:  # nbformat raises several kinds for malformed layouts
         raise StudentCodeError(f"this notebook cannot be read ({type(err).__name__}): save it "
                                "again from Jupyter and upload the .ipynb.") from None
