@@ -13,7 +13,6 @@ From a terminal: ``stride-kit check my_notebook.ipynb`` (or ``my_file.py``), or
 
 from __future__ import annotations
 
-import inspect
 import sys
 from typing import Any
 
@@ -30,6 +29,8 @@ def _notebook_source(namespace: dict[str, Any]) -> str | None:
 
 def _function_sources(namespace: dict[str, Any]) -> str:
     """Outside IPython: the file the functions came from, or their own sources."""
+    import inspect
+
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
     if namespace is getattr(main, "__dict__", None) and path:
@@ -46,9 +47,9 @@ def _function_sources(namespace: dict[str, Any]) -> str:
 
 
 def _caller_namespace() -> dict[str, Any]:
-    frame = inspect.currentframe()
+    frame = sys._getframe(1)
     try:
-        outer = frame.f_back.f_back if frame and frame.f_back else None
+        outer = frame.f_back
         return outer.f_globals if outer is not None else {}
     finally:
         del frame

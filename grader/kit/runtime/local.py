@@ -133,8 +133,10 @@ def hidden_note(exercise: Exercise, functions: Sequence[str]) -> str | None:
     count = sum(exercise.hidden_tests.get(f, 0) for f in functions)
     if not count:
         return None
-    return (f"{count} hidden test{'s' if count != 1 else ''} of these functions run only on the "
-            "server, when you submit: passing here does not mean passing there.")
+    tests = "hidden tests of these functions run" if count != 1 else \
+        "hidden test of these functions runs"
+    return (f"{count} {tests} only on the server, when you submit: passing here does not "
+            "mean passing there.")
 
 
 def grade(source: str | bytes, exercise: str | None = None,
