@@ -339,3 +339,25 @@ def test_spec_version_and_kit_version_follow_the_spec(tmp_path, monkeypatch):
         (fake / f"{name}.yaml").write_text(text + "\n# changed\n")
     monkeypatch.setattr("grader.code.spec.SPECS_DIR", fake)
     assert build.kit_version(EXERCISES) != before
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_a_fresh_exercise_file_gets_the_same_report_without_running(exercise, monkeypatch,
+                                                                     kit_local):
+    import grader.code.grade as grade
+
+    stub = (ROOT / "exercises" / f"{exercise}.py").read_text()
+    names = tuple(f.name for f in load_spec(exercise).functions)
+    tests = plan(exercise, names, True, DEFAULT_LIMITS)[0]
+    assert grade.unwritten_outcomes(stub, tests) is not None  # nothing to run
+    assert grade.unwritten_outcomes(stub + "\nprint(1)\n", tests) is None
+    assert grade.unwritten_outcomes(stub.replace("raise NotImplementedError",
+                                                 "raise ValueError", 1), tests) is None
+    fast = grade_source(stub, exercise=exercise, own_code=True)
+    kit_fast = kit_local.grade(stub, exercise)
+    monkeypatch.setattr(grade, "unwritten_outcomes", lambda text, tests: None)
+    ran = grade_source(stub, exercise=exercise, own_code=True)
+    assert fast == ran
+    assert {str(t.verdict) for f in fast.functions for t in f.tests} == {"not attempted"}
+    assert _verdicts(kit_fast) == _verdicts(grade_source(stub, exercise=exercise,
+                                                         include_hidden=False, own_code=True))

@@ -43,17 +43,19 @@ CANDIDATES_HOOK = '''
 # The kit's own part: the known bugs' outputs come precomputed with the public tests (the bug
 # families need the reference, which the kit does not have). ``register`` is called with each
 # test's inputs; the matching above compares the student's output with these outputs.
-_CANDIDATES: dict[int, tuple[Any, dict[str, list[tuple[str, np.ndarray]]]]] = {}
+_CANDIDATES: dict[int, tuple[Any, Callable[[], dict]]] = {}
 
 
-def register(args: tuple, candidates: dict[str, list[tuple[str, np.ndarray]]]) -> None:
-    """The known bugs' outputs (by output name) for the test whose inputs are ``args``."""
+def register(args: tuple, candidates: Callable[[], dict[str, list[tuple[str, np.ndarray]]]]
+             ) -> None:
+    """The known bugs' outputs (by output name) for the test whose inputs are ``args``, read
+    only when a wrong output is to be matched: ``candidates()`` gives them."""
     _CANDIDATES[id(args)] = (args, candidates)
 
 
 def _mutations(func, args, kwargs, name, hidden):
     entry = _CANDIDATES.get(id(args))
-    found = entry[1].get(name, []) if entry is not None else []
+    found = entry[1]().get(name, []) if entry is not None else []
     return [(sentence, (lambda array=array: array)) for sentence, array in found]
 '''
 CORE: dict[str, tuple[tuple[Part, ...], str]] = {
@@ -74,7 +76,7 @@ CORE: dict[str, tuple[tuple[Part, ...], str]] = {
     "source": ((Part("grader.code.source", replace=(
         ("    import nbformat  #", "    from . import _nbformat as nbformat  #"),)),), ""),
     "grade": ((Part("grader.code.grade", ("_decode_source", "_without_stand_in_frames", "_stub",
-                                          "_too_large")),), ""),
+                                          "_too_large", "unwritten_outcomes")),), ""),
     "child": ((Part("grader.sandbox.zygote", ("_run_one", "_status_bytes", "_describe_exception",
                                               "_INPUTS", "SUBMISSION")),), ""),
 }

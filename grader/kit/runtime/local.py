@@ -21,7 +21,13 @@ from typing import Any
 import numpy as np
 
 from ._core import diagnosis
-from ._core.grade import _decode_source, _stub, _too_large, _without_stand_in_frames
+from ._core.grade import (
+    _decode_source,
+    _stub,
+    _too_large,
+    _without_stand_in_frames,
+    unwritten_outcomes,
+)
 from ._core.plan import OwnCache, Planned, sandbox_source
 from ._core.report import CodeReport, FunctionReport
 from ._core.sandbox import DEFAULT_LIMITS, RawOutcome, SandboxLimits, TestCall
@@ -55,6 +61,36 @@ def exercises() -> tuple[str, ...]:
     return tuple(sorted(p.stem for p in DATA.glob("*.json")))
 
 
+class _Arrays:
+    """The arrays of an exercise's ``.npz``, each read on first use (most are bugs' outputs,
+    needed only to name the bug behind a wrong output)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.read = path, {}
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key not in self.read:
+            with np.load(self.path, allow_pickle=False) as data:
+                self.read[key] = data[key]
+        return self.read[key]
+
+    def load(self, keys: Sequence[str]) -> None:
+        """Read ``keys`` at once (one pass over the file for the inputs and expected values)."""
+        with np.load(self.path, allow_pickle=False) as data:
+            self.read.update({k: data[k] for k in keys if k not in self.read})
+
+
+def _keys(value: Any) -> list[str]:
+    """The array keys an encoded argument refers to."""
+    if "a" in value:
+        return [value["a"]]
+    if "t" in value:
+        return [k for v in value["t"] for k in _keys(v)]
+    if "d" in value:
+        return [k for v in value["d"].values() for k in _keys(v)]
+    return []
+
+
 def _decoded(value: Any, arrays: Any) -> Any:
     if "a" in value:
         array = arrays[value["a"]]
@@ -86,9 +122,15 @@ def _planned(raw: dict, arrays: Any) -> Planned:
                       kwargs, tuple((n, np.asarray(arrays[k])) for n, k in raw["expected"]),
                       speed, raw["reference_ms"], None, own_cache)
     if raw["candidates"]:
-        diagnosis.register(args, {name: [(s, arrays[k]) for s, k in found]
-                                  for name, found in raw["candidates"].items()})
+        diagnosis.register(args, functools.cache(functools.partial(
+            _candidates, raw["candidates"], arrays)))
     return planned
+
+
+def _candidates(found: dict[str, list[list[str]]], arrays: _Arrays
+                ) -> dict[str, list[tuple[str, np.ndarray]]]:
+    arrays.load([k for pairs in found.values() for _, k in pairs])
+    return {name: [(s, arrays[k]) for s, k in pairs] for name, pairs in found.items()}
 
 
 @functools.lru_cache(maxsize=8)
@@ -98,8 +140,10 @@ def load(name: str) -> Exercise:
         raise ValueError(f"this kit has no exercise {name!r}; it has: {', '.join(exercises())}")
     meta = json.loads((DATA / f"{name}.json").read_text(encoding="utf-8"))
     npz = DATA / f"{name}.npz"
-    with np.load(npz, allow_pickle=False) as data:
-        arrays = {key: data[key] for key in data.files}
+    arrays = _Arrays(npz)
+    arrays.load([k for raw in meta["tests"] for part in ("args", "kwargs")
+                 for k in _keys(raw[part])] + [k for raw in meta["tests"] for _, k in
+                                               raw["expected"]])
     planned = tuple(_planned(raw, arrays) for raw in meta["tests"])
     return Exercise(name, meta["title"], meta["version"],
                     tuple(f["name"] for f in meta["functions"]),
@@ -122,6 +166,9 @@ def _run(text: str, planned: Sequence[Planned], exercise: Exercise, limits: Sand
          ) -> dict[str, RawOutcome]:
     if len(text.encode("utf-8")) > MAX_SOURCE_BYTES:
         return {p.call.id: _too_large() for p in planned}
+    unwritten = unwritten_outcomes(text, planned)
+    if unwritten is not None:
+        return unwritten
     ids = {c.id for p in planned for c in ([p.call] if p.own_cache is None else
                                           [p.call, p.own_cache.forward_call, p.own_cache.call])}
     batches = [[t for t in batch if t["id"] in ids] for batch in exercise.batches]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import sys
 
 from ._core.report import CodeReport, FunctionStatus, TestReport
 
@@ -32,7 +33,10 @@ def text(report: CodeReport, title: str) -> str:
 
 
 def print_report(report: CodeReport, title: str) -> None:
-    """Print the report, in colour through rich when it is installed."""
+    """Print the report, in colour through rich when it is installed and this is a terminal."""
+    if not sys.stdout.isatty():
+        print(text(report, title))
+        return
     try:
         from rich.console import Console
         from rich.text import Text
