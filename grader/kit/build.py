@@ -20,6 +20,8 @@ import base64
 import hashlib
 import io
 import json
+import os
+import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -274,7 +276,9 @@ def build_kit(exercises: Iterable[str], out_dir: Path) -> Path:
     record = "\n".join([*(_record_line(f) for f in files), f"{info}/RECORD,,", ""])
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / wheel_name(version)
-    partial = path.with_suffix(".partial")
+    handle, temporary = tempfile.mkstemp(dir=out_dir, suffix=".partial")
+    os.close(handle)
+    partial = Path(temporary)
     with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
         for file in [*files, KitFile(f"{info}/RECORD", record.encode())]:
             entry = zipfile.ZipInfo(file.path, (2020, 1, 1, 0, 0, 0))
