@@ -167,7 +167,9 @@ def load_spec(exercise: str, specs_dir: Path = SPECS_DIR) -> ExerciseSpec:
         raise ValueError(f"unknown exercise {exercise!r}; choose one of {EXERCISES}")
     path = specs_dir / f"{exercise}.yaml"
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's loader when PyYAML has it: 15x faster, and the specs are read at every start
+        raw = yaml.load(path.read_text(encoding="utf-8"),
+                        Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, yaml.YAMLError) as err:
         raise _spec_error(path, "file", str(err)) from None
     if not isinstance(raw, Mapping) or not isinstance(raw.get("functions"), Mapping):
