@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from grader import reference
-from grader.code import diagnosis, grade_source
+from grader.code import diagnosis, grade_source, matching
 from grader.sandbox import SandboxLimits, SandboxPool
 
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
@@ -213,19 +213,19 @@ def test_where_words_name_the_pattern_of_right_and_wrong_cells():
     expected = _conv_output()
     got = expected.copy()
     got[:, 1:, 1:, :] += 1.0
-    assert diagnosis.describe_where(got, expected) == (
+    assert matching.describe_where(got, expected) == (
         "Row 0 and column 0 are right, every other position is wrong: check how the window "
         "moves (its start is h * stride and w * stride).")
     border = expected.copy()
     border[:, 0, :, :] -= 2.0
-    assert "only the border is wrong" in diagnosis.describe_where(border, expected)
+    assert "only the border is wrong" in matching.describe_where(border, expected)
 
 
 def test_where_words_tell_a_wrong_later_example():
     expected = _conv_output()
     got = expected.copy()
     got[1] = 0.0
-    assert diagnosis.describe_where(got, expected).startswith(
+    assert matching.describe_where(got, expected).startswith(
         "Example 0 is right and every later example is wrong")
 
 
@@ -233,16 +233,16 @@ def test_where_words_give_positions_only_on_public_tests():
     expected = _conv_output()
     got = expected.copy()
     got[1, 2, 3, 0] += 1.0
-    text = diagnosis.describe_where(got, expected)
+    text = matching.describe_where(got, expected)
     assert re.fullmatch(r"1 of 36 positions are wrong, in rows 2 and columns 3; the rest are "
                         r"right\.", text), text
-    assert diagnosis.describe_where(got, expected, hidden=True) is None
+    assert matching.describe_where(got, expected, hidden=True) is None
 
 
 def test_noise_everywhere_gets_no_words_and_no_bug():
     expected = _conv_output()
     noise = expected + np.random.default_rng(1).standard_normal(expected.shape)
-    assert diagnosis.describe_where(noise, expected) is None
+    assert matching.describe_where(noise, expected) is None
 
 
 def test_a_mask_marking_one_of_equal_maxima_is_told_the_tie_rule():

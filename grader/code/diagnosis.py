@@ -5,23 +5,29 @@ is the reference with one classic mistake, written as a small function of the in
 flipped, bias missing or doubled or per element, window start h instead of h * stride, window
 end from the stride, = instead of +=, mask by the mean or along one axis, distribute_value by
 one side, hyperparameters read from the wrong key, NCHW output, ...); only the families of the
-function under test run. The student's output is compared with each family's output *and*
-with its parts: a bug that moves the windows but keeps the output's size gives the top-left
-crop of the larger buggy result, and a family that equals the right answer on a test is never
-blamed. When no family matches, :func:`describe_where` says where the output is wrong in
-words. Exceptions and wrong shapes are explained from the exception text and from variants of
-the output-size formula, and :func:`picture_of` cuts one example and one channel of a wrong
-output for the report's picture (public tests only).
+function under test run. Comparing the student's output with the families' outputs and their
+parts (crops, strides, channels, examples), and saying where an output is wrong in words when
+no family matches, is :mod:`grader.code.matching`, which imports no reference code.
+
+Contract (stable):
+
+- :func:`candidates` ``(func, args, kwargs, name, hidden) -> list[(sentence, array)]``: the
+  evaluated outputs of the families of ``func`` on a test's inputs, for the compared output
+  ``name``; this is what :func:`grader.code.matching.explain` matches against.
+- :func:`explain_values` names the bug behind a wrong value (``matching.explain`` over the
+  candidates, evaluated lazily); :func:`explain_shape`, :func:`size_formula` and
+  :func:`explain_exception` explain wrong shapes and exceptions; :func:`picture_of` cuts one
+  example and one channel of a wrong output for the report's picture (public tests only).
 
 Hidden tests get the same diagnoses, except that no sentence states the test's settings (its
-mode) or positions: with ``hidden=True`` those sentences say "the other mode" instead, or are
-left out.
+mode, its pad) or positions: with ``hidden=True`` those sentences say "the other mode" instead,
+or are worded without the setting, or are left out.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -29,6 +35,7 @@ import numpy as np
 
 from grader import reference
 from grader.code.functions import edge_filter
+from grader.code.matching import Candidate, explain, same
 from grader.code.report import Picture
 from grader.sandbox import Frame
 
@@ -49,43 +56,6 @@ WINDOW_START = ("the window's start must move by stride: vert_start = h * stride
                 "horiz_start = w * stride, not h and w.")
 WINDOW_END = ("the window must end f past its start (vert_end = vert_start + f), not stride "
               "past it.")
-
-
-def _as_float(array: Any) -> np.ndarray:
-    return np.asarray(array, dtype=np.float64)
-
-
-def _close(got: np.ndarray, candidate: Any, crop: bool = True) -> bool:
-    """``got`` equals the candidate, or (``crop``) a top-left crop of a larger candidate.
-
-    A bug that changes where windows go but not the output's size (a window start of h
-    instead of h * stride) gives the top-left part of the larger result.
-    """
-    candidate = _as_float(candidate)
-    if candidate.ndim != got.ndim or got.size == 0:
-        return False
-    if candidate.shape != got.shape:
-        if not crop:
-            return False
-        if any(c < g for c, g in zip(candidate.shape, got.shape, strict=True)):
-            return False
-        candidate = candidate[tuple(slice(0, n) for n in got.shape)]
-    return bool(np.allclose(got.astype(np.float64), candidate, rtol=1e-5, atol=1e-7))
-
-
-def _first_match(got: np.ndarray, mutations: Sequence[Mutation],
-                 expected: np.ndarray | None = None) -> str | None:
-    for sentence, make in mutations:
-        try:
-            with np.errstate(all="ignore"):
-                candidate = make()
-        except Exception:  # noqa: BLE001 - a mutation that does not apply simply does not match
-            continue
-        if expected is not None and _close(expected, candidate, crop=False):
-            continue  # a bug that changes nothing on this test cannot be told apart from it
-        if _close(got, candidate, crop=expected is None or got.shape == expected.shape):
-            return sentence
-    return None
 
 
 # ------------------------------------------------------------------------- bug families
@@ -429,71 +399,36 @@ def _mutations(func: str, args: tuple, kwargs: Mapping, name: str, hidden: bool
     return []
 
 
+def candidates(func: str, args: tuple, kwargs: Mapping, name: str, hidden: bool
+               ) -> list[Candidate]:
+    """The bug families' outputs on a test's inputs, evaluated: ``(sentence, array)`` pairs.
+
+    ``name`` is the compared output (``"output"``, or ``"dA_prev"``, ``"dW"``, ``"db"`` of a
+    backward pass); ``hidden=True`` words the sentences without the test's settings. A family
+    that does not apply to these inputs (it raises) is left out.
+    """
+    return list(_evaluated(_mutations(func, args, kwargs, name, hidden)))
+
+
+def _evaluated(mutations: Sequence[Mutation]) -> Iterator[Candidate]:
+    for sentence, make in mutations:
+        try:
+            with np.errstate(all="ignore"):
+                array = np.asarray(make())
+        except Exception:  # noqa: BLE001 - a family that does not apply simply does not match
+            continue
+        yield sentence, array
+
+
 def explain_values(func: str, args: tuple, kwargs: Mapping, name: str, got: np.ndarray,
                    expected: np.ndarray, *, hidden: bool = False) -> str | None:
-    """A sentence naming the bug when ``got`` matches a mutated reference, else None.
+    """A sentence naming the bug when ``got`` matches a bug family, else where it is wrong.
 
-    ``hidden=True`` (a hidden test) leaves the test's settings out of the sentence.
+    ``hidden=True`` (a hidden test) leaves the test's settings out of the sentence. The
+    families are evaluated one at a time and the search stops at the first whole match.
     """
-    if got.dtype.kind in "iu" and expected.dtype.kind == "f":
-        return ("Your result is an integer array, which truncates values: create arrays with "
-                "np.zeros(shape) (float) and avoid integer division //.")
-    named = _first_match(got, _mutations(func, args, kwargs, name, hidden), expected)
-    if named is not None or got.shape != expected.shape:
-        return named
-    return describe_where(got, expected, hidden=hidden)
-
-
-# ----------------------------------------------------------------------------- where, in words
-def _wrong_cells(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
-    """(n_H, n_W) booleans: True where any example or channel is wrong (4-D outputs)."""
-    bad = ~np.isclose(got.astype(np.float64), expected.astype(np.float64), rtol=1e-5,
-                      atol=1e-7)
-    return bad.any(axis=(0, 3)) if bad.ndim == 4 else bad
-
-
-def _spans(indices: np.ndarray) -> str:
-    return ", ".join(str(int(i)) for i in indices[:6]) + (", ..." if len(indices) > 6 else "")
-
-
-def describe_where(got: np.ndarray, expected: np.ndarray, *, hidden: bool = False
-                   ) -> str | None:
-    """Where a same-shaped output is wrong, in words, when the wrong cells form a pattern.
-
-    None when everything is wrong without a pattern (nothing useful to say) or the output is
-    not a grid. A hidden test gets only the sentences without positions.
-    """
-    if got.ndim not in (2, 4) or got.shape[-2 if got.ndim == 2 else 1] < 2:
-        return None
-    bad = _wrong_cells(got, expected)
-    if not bad.any():
-        return None
-    if not bad[0].any() and not bad[:, 0].any() and bad[1:, 1:].all():
-        return ("Row 0 and column 0 are right, every other position is wrong: check how the "
-                "window moves (its start is h * stride and w * stride).")
-    if bad[-1].all() and bad[:, -1].all() and not bad[:-1, :-1].any():
-        return ("Only the last row and column are wrong: check where each window ends and "
-                "the output size.")
-    inner = bad[1:-1, 1:-1]
-    if bad.shape[0] > 2 and bad.shape[1] > 2 and not inner.any():
-        return "The inside is right and only the border is wrong: check the padding."
-    if got.ndim == 4 and got.shape[0] > 1:
-        same = _same(got, expected)
-        if same[0].all() and not same[1:].any():
-            return ("Example 0 is right and every later example is wrong: check the loop over "
-                    "the examples (i), and that each example starts from fresh arrays.")
-    if got.ndim == 4:
-        right = np.isclose(got.astype(np.float64), expected.astype(np.float64), rtol=1e-5,
-                           atol=1e-7).all(axis=(0, 1, 2))
-        if right.any() and not right.all() and bad.all():
-            return ("Some channels are right and others wrong: check that each filter c uses "
-                    "its own W[..., c] and b[..., c].")
-    if bad.all() or hidden:
-        return None
-    rows = np.flatnonzero(bad.any(axis=1))
-    cols = np.flatnonzero(bad.any(axis=0))
-    return (f"{int(bad.sum())} of {bad.size} positions are wrong, in rows {_spans(rows)} and "
-            f"columns {_spans(cols)}; the rest are right.")
+    return explain(got, expected, _evaluated(_mutations(func, args, kwargs, name, hidden)),
+                   hidden=hidden)
 
 
 # ---------------------------------------------------------------------------------- shapes
@@ -636,7 +571,7 @@ def picture_of(name: str, expected: np.ndarray, got: np.ndarray) -> Picture | No
             or expected.ndim not in (2, 4) or not np.all(np.isfinite(got))):
         return None  # only a finite numeric grid of the expected shape is drawn
     if expected.ndim == 4:
-        bad = ~_same(got, expected)
+        bad = ~same(got, expected)
         i, c = np.unravel_index(np.argmax(bad.sum(axis=(1, 2))), (bad.shape[0], bad.shape[3]))
         title = f"example {int(i)}, channel {int(c)}"
         expected, got = expected[i, :, :, c], got[i, :, :, c]
@@ -646,13 +581,9 @@ def picture_of(name: str, expected: np.ndarray, got: np.ndarray) -> Picture | No
         return None
     if max(expected.shape) > PICTURE_MAX_SIDE or expected.size == 0:
         return None
-    wrong = ~_same(got, expected)
+    wrong = ~same(got, expected)
     return Picture(title, _rounded(expected), _rounded(got),
                    tuple(tuple(bool(v) for v in row) for row in wrong))
-
-
-def _same(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
-    return np.isclose(got.astype(np.float64), expected.astype(np.float64), rtol=1e-5, atol=1e-7)
 
 
 def _rounded(grid: np.ndarray) -> tuple[tuple[float, ...], ...]:
