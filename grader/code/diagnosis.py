@@ -47,6 +47,15 @@ FLOAT_B = ("float(b) on the (1, 1, 1) bias raises TypeError since NumPy 2.4 (it 
            "warning before): use b.item() or np.squeeze(b) to get the number.")
 EMPTY_SLICE = ("At pad = 0, X[pad:-pad] is X[0:0], an empty slice: crop the padding with "
                "X[pad:pad + n_H_prev, pad:pad + n_W_prev] (or skip cropping when pad is 0).")
+# The same advice without the test's setting, for hidden tests (their pad is not told).
+EMPTY_SLICE_HIDDEN = ("X[pad:-pad] is empty when pad is 0 (it is X[0:0]): crop the padding "
+                      "with X[pad:X.shape[0] - pad] (or X[pad:pad + n_H_prev]), which works "
+                      "for every pad.")
+
+
+def empty_slice(hidden: bool) -> str:
+    """The [pad:-pad] advice; a hidden test's wording does not say that its pad is 0."""
+    return EMPTY_SLICE_HIDDEN if hidden else EMPTY_SLICE
 OVERWRITE = ("Pooling windows overlap here (stride < f), so several windows send gradient to "
              "the same input: accumulate with +=, not =.")
 
@@ -149,7 +158,16 @@ def _conv_backward_variant(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, hp: Map
     return dA_pad[:, pad:pad + n_H, pad:pad + n_W, :], dW, db
 
 
-def _conv_backward_mutations(name: str, dZ: np.ndarray, cache: tuple) -> list[Mutation]:
+def _all_zeros(pad: int, hidden: bool) -> str:
+    """dA_prev all zeros; a hidden test gets one sentence for every pad (it does not tell it)."""
+    write = "check that you write the cropped da_prev_pad into dA_prev[i]"
+    if hidden:
+        return f"dA_prev is all zeros: {write}. {EMPTY_SLICE_HIDDEN}"
+    return "dA_prev is all zeros: " + (EMPTY_SLICE if pad == 0 else write + ".")
+
+
+def _conv_backward_mutations(name: str, dZ: np.ndarray, cache: tuple, hidden: bool
+                             ) -> list[Mutation]:
     A, W, b, hp = cache
     index = {"dA_prev": 0, "dW": 1, "db": 2}[name]
 
@@ -168,9 +186,7 @@ def _conv_backward_mutations(name: str, dZ: np.ndarray, cache: tuple) -> list[Mu
          lambda: _conv_backward_variant(dZ, A, W, {**hp, "pad": hp["stride"]})[index]),
     ]
     if name == "dA_prev":
-        mutations.append(("dA_prev is all zeros" + (": " + EMPTY_SLICE if hp["pad"] == 0 else
-                          ": check that you write the cropped da_prev_pad into dA_prev[i]."),
-                          lambda: np.zeros_like(A)))
+        mutations.append((_all_zeros(hp["pad"], hidden), lambda: np.zeros_like(A)))
         mutations.append(("dA_prev matches the gradient with the kernel flipped: use W as it "
                           "is, as in the forward pass.", lambda: grads(W=W[::-1, ::-1])[0]))
         mutations.append(("dA_prev matches windows written with = instead of +=: windows "
@@ -384,7 +400,7 @@ def _mutations(func: str, args: tuple, kwargs: Mapping, name: str, hidden: bool
     if func == "conv_single_step":
         return _step_mutations(*args)
     if func == "conv_backward":
-        return _conv_backward_mutations(name, *args)
+        return _conv_backward_mutations(name, *args, hidden)
     if func == "pool_backward":
         return _pool_backward_mutations(args[0], args[1], kwargs.get("mode", "max"), hidden)
     if func == "distribute_value":
@@ -466,8 +482,11 @@ def _geometry(func: str, args: tuple) -> tuple[int, int, int, int, int, int] | N
 
 
 def explain_shape(func: str, args: tuple, kwargs: Mapping, name: str,
-                  got: tuple[int, ...], expected: tuple[int, ...]) -> str | None:
-    """Name the mistake behind a wrong output shape, when a known one explains it."""
+                  got: tuple[int, ...], expected: tuple[int, ...], *, hidden: bool = False
+                  ) -> str | None:
+    """Name the mistake behind a wrong output shape, when a known one explains it.
+
+    ``hidden=True`` words the sentences without the test's settings."""
     if func == "zero_pad":
         X, pad = args
         if got == tuple(n + 2 * pad for n in X.shape):
@@ -480,7 +499,7 @@ def explain_shape(func: str, args: tuple, kwargs: Mapping, name: str,
             return "You padded only one side: add pad zeros on both sides of each axis."
         return None
     if 0 in got and 0 not in expected:
-        return ("Your output is empty along an axis. " + EMPTY_SLICE
+        return ("Your output is empty along an axis. " + empty_slice(hidden)
                 if func == "conv_backward" else "Your output is empty along an axis.")
     geometry = _geometry(func, args)
     if geometry is None or len(got) != 4:
@@ -515,15 +534,17 @@ def size_formula(func: str, args: tuple, kwargs: Mapping) -> str | None:
 
 # ------------------------------------------------------------------------------ exceptions
 def explain_exception(func: str, args: tuple, kwargs: Mapping, exc_type: str, exc_msg: str,
-                      frames: Sequence[Frame]) -> str | None:
-    """One sentence for the known pitfalls behind an exception, else None."""
+                      frames: Sequence[Frame], *, hidden: bool = False) -> str | None:
+    """One sentence for the known pitfalls behind an exception, else None.
+
+    ``hidden=True`` words the sentences without the test's settings."""
     code = " ".join(f.text for f in frames)
     pad = _pad_of(func, args)
     if exc_type == "TypeError" and ("converted to Python scalars" in exc_msg
                                     or "float(b" in code.replace(" ", "")):
         return FLOAT_B
     if pad == 0 and (":-pad" in code.replace(" ", "") or "(0," in exc_msg):
-        return EMPTY_SLICE
+        return empty_slice(hidden)
     if exc_type == "RecursionError":
         return "Your function calls itself without end: replace the recursion with a loop."
     if "cannot be interpreted as an integer" in exc_msg or "slice indices must be" in exc_msg:

@@ -194,7 +194,8 @@ def _exception(p: Planned, status: ChildStatus | None, source: str, at_import: b
     trace = _format_frames(frames)
     if trace:
         message += "\n" + trace
-    hint = explain_exception(p.func, p.args, p.kwargs, exc_type, exc_msg, frames)
+    hint = explain_exception(p.func, p.args, p.kwargs, exc_type, exc_msg, frames,
+                             hidden=p.hidden)
     student = _hidden_exception(exc_type, where) if p.hidden else None
     return _report(p, Verdict.EXCEPTION, message, hint, student=student)
 
@@ -353,7 +354,8 @@ def _compare(p: Planned, name: str, expected: np.ndarray, got: np.ndarray) -> Te
     if got.shape != expected.shape:
         # An exact match with a mutated output beats a guess from the shape alone.
         hint = (explain_values(p.func, p.args, p.kwargs, name, got, expected, hidden=p.hidden)
-                or explain_shape(p.func, p.args, p.kwargs, name, got.shape, expected.shape))
+                or explain_shape(p.func, p.args, p.kwargs, name, got.shape, expected.shape,
+                                 hidden=p.hidden))
         formula = size_formula(p.func, p.args, p.kwargs)
         message = f"{label} has shape {got.shape}; expected {expected.shape}."
         return _report(p, Verdict.WRONG_SHAPE, message + (f" {formula}" if formula else ""), hint,
