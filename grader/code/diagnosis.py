@@ -26,6 +26,7 @@ or are worded without the setting, or are left out.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
@@ -68,6 +69,28 @@ WINDOW_END = ("the window must end f past its start (vert_end = vert_start + f),
 
 
 # ------------------------------------------------------------------------- bug families
+# Padding the wrong axes, as the convolution then sees its input: (what to say, the input
+# padded that way but for the pad the convolution still adds, that pad). The batch axis padded
+# too shifts the examples (example i reads a zero one, or another); one side padded with
+# 2 * pad keeps the output's size but moves every window.
+PAD_AXES = "pad only height and width, on both sides: ((0, 0), (pad, pad), (pad, pad), (0, 0))."
+
+
+def _wrong_pads(A: np.ndarray, pad: int) -> list[tuple[str, np.ndarray, int]]:
+    if pad == 0:
+        return []
+    none = (0, 0)
+    batch = np.pad(A, ((pad, pad), none, none, none))[: A.shape[0]]
+    before = np.pad(A, (none, (2 * pad, 0), (2 * pad, 0), none))
+    after = np.pad(A, (none, (0, 2 * pad), (0, 2 * pad), none))
+    batch_words = ("an input padded along the batch axis too (example i then reads a padding "
+                   "example or another example): " + PAD_AXES)
+    side_words = "an input padded on one side only (zeros before, or after): " + PAD_AXES
+    once = [np.pad(A, (none, side, side, none)) for side in ((pad, 0), (0, pad))]
+    return [(batch_words, batch, pad), (side_words, before, 0), (side_words, after, 0),
+            *((side_words, wrong, 0) for wrong in once)]
+
+
 # Each family is the reference with one classic mistake, written as a small function of the
 # test's inputs. The search compares the student's output with each family's output and with
 # its parts (a crop, when a bug changes the size), in every function the bug can occur in.
@@ -77,7 +100,9 @@ def _conv_mutations(A: np.ndarray, W: np.ndarray, b: np.ndarray, hp: Mapping) ->
 
     m, n_H, n_W, n_C = z().shape
     f, n_C_prev = W.shape[0], W.shape[2]
-    return [
+    padded = [(f"Your output matches the convolution of {words}",
+               partial(z, A=wrong, pad=pad)) for words, wrong, pad in _wrong_pads(A, hp["pad"])]
+    return padded + [
         ("Your output matches a convolution with the kernel flipped: deep-learning "
          "'convolution' is cross-correlation, so don't flip W.", lambda: z(W=W[::-1, ::-1])),
         ("Your output matches the convolution without the bias: add b[..., c] for each filter.",
@@ -199,10 +224,20 @@ def _conv_backward_mutations(name: str, dZ: np.ndarray, cache: tuple, hidden: bo
         mutations.append((f"{name} matches the average over the batch: the course's {name} is "
                           "the sum over the batch, without dividing by m.",
                           lambda: grads()[index] / m))
+    if name in ("dW", "db"):
+        n_H, n_W = dZ.shape[1], dZ.shape[2]
+        mutations.append((f"{name} matches the gradient divided by the number of positions "
+                          f"n_H * n_W: the course's {name} is the sum over every position, "
+                          "without dividing.", lambda: grads()[index] / (n_H * n_W)))
+        mutations.append((f"{name} matches the mean over the examples and positions: the "
+                          f"course's {name} is the sum, without dividing by m * n_H * n_W.",
+                          lambda: grads()[index] / (m * n_H * n_W)))
     if name == "dW":
+        mutations += _dW_axes(dZ, A, W, b, hp)
         mutations.append(("dW matches the last window's term alone: accumulate with += over "
                           "every window, not =.", lambda: _last_window_dW(dZ, A, W, hp)))
     if name == "db":
+        mutations += _db_axes(dZ)
         mutations.append(("db looks like the sum over the wrong axes: sum dZ over the batch, "
                           "height and width (axes 0, 1, 2).",
                           lambda: dZ.sum(axis=(1, 2, 3)).reshape(-1)[: b.size].reshape(b.shape)))
@@ -212,6 +247,56 @@ def _conv_backward_mutations(name: str, dZ: np.ndarray, cache: tuple, hidden: bo
         mutations.append(("db matches the last position's term alone: accumulate with += "
                           "over every position, not =.",
                           lambda: dZ[-1, -1, -1, :].reshape(b.shape)))
+    return mutations
+
+
+def _dW_axes(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, b: np.ndarray, hp: Mapping
+             ) -> list[Mutation]:
+    """dW summed over the wrong axes, and dW of an input padded on the wrong axes."""
+    def dW(A=A, **changes: int) -> np.ndarray:
+        return reference.conv_backward(dZ, (A, W, b, {**hp, **changes}))[1]
+
+    def per_example() -> np.ndarray:
+        return np.stack([reference.conv_backward(dZ[i:i + 1], (A[i:i + 1], W, b, hp))[1]
+                         for i in range(A.shape[0])])
+
+    mutations: list[Mutation] = [
+        ("dW is summed over the input channels too (every input channel gets their sum): "
+         "keep the channel axis, dW[:, :, :, c] += a_slice * dZ[i, h, w, c] has shape "
+         "(f, f, n_C_prev).",
+         lambda: np.broadcast_to(dW().sum(axis=2, keepdims=True), W.shape)),
+        ("dW is summed over the filters too (every filter gets their sum): each filter c has "
+         "its own gradient, dW[..., c], from dZ[..., c] alone.",
+         lambda: np.broadcast_to(dW().sum(axis=3, keepdims=True), W.shape)),
+        ("dW is summed over the input channels too: keep the channel axis, dW has W's shape "
+         "(f, f, n_C_prev, n_C).", lambda: dW().sum(axis=2)),
+        ("dW has one gradient per example: sum over the batch too (axis 0), so dW has W's "
+         "shape (f, f, n_C_prev, n_C).", per_example),
+    ]
+    mutations += [(f"dW matches the gradient of {words}", partial(dW, A=wrong, pad=pad))
+                  for words, wrong, pad in _wrong_pads(A, hp["pad"])]
+    return mutations
+
+
+DB_AXES = (0, 1, 2)
+
+
+def _db_axes(dZ: np.ndarray) -> list[Mutation]:
+    """db as dZ summed over every wrong set of axes, with and without keepdims."""
+    right = ("sum dZ over the batch, height and width only, np.sum(dZ, axis=(0, 1, 2), "
+             "keepdims=True): one value per filter, in b's shape (1, 1, 1, n_C).")
+    mutations: list[Mutation] = [
+        ("db has the right sums but not b's shape (1, 1, 1, n_C): keep the summed axes with "
+         "keepdims=True, or reshape with .reshape(1, 1, 1, -1).",
+         lambda: dZ.sum(axis=DB_AXES))]
+    for size in range(1, 5):
+        for axes in itertools.combinations(range(4), size):
+            if axes == DB_AXES:
+                continue
+            words = "every axis" if size == 4 else f"axes {axes}"
+            for keep in (True, False):
+                mutations.append((f"db is dZ summed over {words}: {right}",
+                                  partial(dZ.sum, axis=axes, keepdims=keep)))
     return mutations
 
 
@@ -560,7 +645,7 @@ def explain_exception(func: str, args: tuple, kwargs: Mapping, exc_type: str, ex
     if "could not be broadcast" in exc_msg and func == "conv_forward":
         return ("Shapes don't line up in a window: the slice a_prev_pad[vert_start:vert_end, "
                 "horiz_start:horiz_end, :] must have shape (f, f, n_C_prev) like W[..., c]; "
-                "check that zero_pad pads only height and width.")
+                "check that zero_pad pads only height and width, on both sides.")
     return None
 
 
