@@ -219,6 +219,41 @@ def test_a_stand_in_raises_only_when_used_and_names_the_module():
         namespace["PIL"]()
 
 
+def test_imports_inside_functions_get_stand_ins_too():
+    source = ("from __future__ import annotations\nimport numpy as np\n\n\n"
+              "def f(x):\n    import matplotlib.pyplot as plt\n    from h5py import File\n"
+              "    return np.sum(x)\n\n\n"
+              "def g(x):\n    try:\n        import PIL.Image\n    except ImportError:\n"
+              "        pass\n    return PIL.Image.open(x)\n\n\n"
+              "def h(x):\n    import os\n    return os.sep\n")
+    prepared = prepare_source(source)
+    assert prepared.missing == ("matplotlib", "h5py", "PIL")
+    assert len(prepared.text.splitlines()) == len(source.splitlines())
+    namespace: dict = {}
+    exec(compile(prepared.text, "student.py", "exec"), namespace)  # our own test text
+    assert namespace["f"]([1.0, 2.0]) == 3.0
+    assert namespace["h"](None)
+    with pytest.raises(ModuleNotFoundError, match="PIL is not available here: the grader "
+                       "provides only NumPy"):
+        namespace["g"]("picture.png")
+
+
+def test_a_function_importing_a_missing_module_inside_it_grades_and_names_the_module(pool):
+    source = ("import numpy as np\n\n\ndef zero_pad(X, pad):\n    import matplotlib.pyplot "
+              "as plt\n    return np.pad(X, ((0, 0), (pad, pad), (pad, pad), (0, 0)))\n\n\n"
+              "def conv_single_step(a_slice_prev, W, b):\n    import matplotlib.pyplot as plt\n"
+              "    plt.imshow(W[:, :, 0])\n    return np.sum(a_slice_prev * W) + b.item()\n")
+    report = _grade(pool, source, functions=["zero_pad", "conv_single_step"],
+                    include_hidden=False)
+    zero_pad, single = report.functions
+    assert zero_pad.status == "passed"
+    [test, *_] = single.tests
+    assert test.verdict == "exception"
+    assert "matplotlib is not available here: the grader provides only NumPy" in test.message
+    assert "line 11, in conv_single_step: plt.imshow(W[:, :, 0])" in test.message
+    assert "__stride_missing__" not in test.message
+
+
 TEMPLATE = '''
 import numpy as np
 

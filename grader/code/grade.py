@@ -125,7 +125,8 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
         On an unknown exercise or function name.
     """
     isolation = local_isolation() if own_code else require_isolation()
-    prepared = prepare_source(read_submission(_decode_source(source)))
+    program = read_submission(_decode_source(source))
+    prepared = prepare_source(program)
     text = prepared.text
     spec = load_spec(exercise)
     chosen = tuple(spec.function(n).name for n in functions) if functions else tuple(
@@ -139,7 +140,7 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
     reports = [judge_function(name, [p for p in planned[0] if p.func == name], outcomes,
                               text, limits) for name in chosen]
     reports = [_stub(r) if r.name in prepared.stubs else r for r in reports]
-    uses = banned_uses(text, spec.bans.names)
+    uses = banned_uses(program, spec.bans.names)  # as written: before stand-ins rename imports
     reports = [_banned(r, spec.bans.message(uses[r.name])) if r.name in uses else r
                for r in reports]
     if prepared.missing:

@@ -11,9 +11,10 @@ tell the student.
   cells, plots, IPython magics (``%matplotlib inline``) and shell lines (``!pip ...``) are
   dropped, so a notebook grades like the ``.py`` of its functions.
 * A plain ``.py`` file runs as written (its top-level code included).
-* In both, a top-level import of a module the grader does not provide (anything but NumPy and
-  the standard library: h5py, matplotlib, scipy, PIL, the course's ``public_tests``, ...) is
-  replaced by a stand-in that raises, only when used, an error naming the module.
+* In both, an import of a module the grader does not provide (anything but NumPy and the
+  standard library: h5py, matplotlib, scipy, PIL, the course's ``public_tests``, ...), at the
+  top level or inside a function, is replaced by a stand-in that raises, only when used, an
+  error naming the module.
 
 Line numbers are kept: a dropped statement becomes blank lines and a replaced import stays on
 its own lines, so the student's traceback lines still point at their own code. Functions whose
@@ -40,13 +41,19 @@ MAGIC_LINE = re.compile(r"^(\s*)(%|!|\?|[\w.]+\?\??\s*$)")
 # The stand-in is one line so that the student's line numbers do not move. Any use of it (an
 # attribute, a call, an item) raises ModuleNotFoundError with a sentence naming the module.
 STAND_IN_NAME = "__stride_missing__"
-STAND_IN = (
-    STAND_IN_NAME + " = lambda module: type('MissingModule', (), {k: (lambda *a, **kw: "
+STAND_IN_MAKER = (
+    "lambda module: type('MissingModule', (), {k: (lambda *a, **kw: "
     "(_ for _ in ()).throw(ModuleNotFoundError(module + ' is not available here: the grader "
     "provides only NumPy and the standard library. Remove this use of ' + module + ' from the "
     "function.'))) for k in ('__getattr__', '__call__', '__getitem__', '__iter__', "
-    "'__setattr__')})(); "
+    "'__setattr__')})()"
 )
+STAND_IN = STAND_IN_NAME + " = " + STAND_IN_MAKER + "; "
+# An import inside a function (or a top-level block) gets a self-contained stand-in: the
+# top-level helper may not be defined yet when it runs. The comment marks its line, so the
+# report leaves it out of tracebacks like the helper's.
+NESTED_MAKER = f"({STAND_IN_MAKER})"
+NESTED_MARK = f"  # {STAND_IN_NAME}"
 
 
 @dataclass(frozen=True)
@@ -176,6 +183,8 @@ def prepare_source(text: str, *, notebook: bool | None = None) -> PreparedSource
             stand_in = _stand_in(node, missing)
             if stand_in is not None:
                 edits[node.lineno] = (node.end_lineno or node.lineno, stand_in)
+        else:
+            _nested_stand_ins(node, lines, missing, edits)
     text = _apply(lines, edits, missing) if edits else text
     return PreparedSource(text, notebook, skipped, tuple(missing), stub_functions(tree))
 
@@ -199,8 +208,32 @@ def _is_definition(node: ast.stmt) -> bool:
     return False
 
 
-def _stand_in(node: ast.Import | ast.ImportFrom, missing: list[str]) -> str | None:
-    """The line replacing an import of missing modules, or None when everything is provided."""
+def _nested_stand_ins(node: ast.stmt, lines: list[str], missing: list[str],
+                      edits: dict[int, tuple[int, str]]) -> None:
+    """Stand-ins for the imports inside a function, class or block (``def f(): import h5py``).
+
+    Only an import on lines of its own is replaced (kept indented, line numbers unchanged);
+    one sharing a line with other code is left as written.
+    """
+    for inner in ast.walk(node):
+        if not isinstance(inner, (ast.Import, ast.ImportFrom)) or inner is node:
+            continue
+        first, last = inner.lineno, inner.end_lineno or inner.lineno
+        indent = lines[first - 1][:inner.col_offset]
+        tail = lines[last - 1][inner.end_col_offset or 0:].strip()
+        if indent.strip() or (tail and not tail.startswith("#")) or first in edits:
+            continue
+        stand_in = _stand_in(inner, missing, maker=NESTED_MAKER)
+        if stand_in is not None:
+            edits[first] = (last, indent + stand_in + NESTED_MARK)
+
+
+def _stand_in(node: ast.Import | ast.ImportFrom, missing: list[str],
+              maker: str = STAND_IN_NAME) -> str | None:
+    """The line replacing an import of missing modules, or None when everything is provided.
+
+    ``maker`` builds a stand-in from a module name: the top-level helper's name, or (inside a
+    function) the whole expression."""
     if isinstance(node, ast.Import):
         absent = [a for a in node.names if a.name.split(".")[0] not in PROVIDED]
         kept = [a.name + (f" as {a.asname}" if a.asname else "")
@@ -218,7 +251,7 @@ def _stand_in(node: ast.Import | ast.ImportFrom, missing: list[str]) -> str | No
     if not modules:
         return None
     missing.extend(m for m in dict.fromkeys(modules) if m not in missing)
-    assigns = "; ".join(f"{name} = __stride_missing__({module!r})" for name, module in bound)
+    assigns = "; ".join(f"{name} = {maker}({module!r})" for name, module in bound)
     return prefix + (assigns or "pass")
 
 
@@ -231,7 +264,7 @@ def _apply(lines: list[str], edits: dict[int, tuple[int, str]], missing: list[st
             number += 1
             continue
         last, replacement = edits[number]
-        if replacement and helper_needed:
+        if replacement and helper_needed and not replacement.endswith(NESTED_MARK):
             replacement, helper_needed = STAND_IN + replacement, False
         out.append(replacement + "\n")
         out.extend("\n" for _ in range(last - number))
