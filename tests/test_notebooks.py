@@ -21,7 +21,13 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader.cli import main
 from grader.code import grade_source, student_view
-from grader.code.source import notebook_source, prepare_source, read_submission, stub_functions
+from grader.code.source import (
+    line_label,
+    notebook_source,
+    prepare_source,
+    read_submission,
+    stub_functions,
+)
 from grader.errors import StudentCodeError
 from grader.sandbox import SandboxLimits, SandboxPool
 
@@ -254,6 +260,48 @@ def test_a_function_importing_a_missing_module_inside_it_grades_and_names_the_mo
     assert "__stride_missing__" not in test.message
 
 
+def _notebook(*cells) -> str:
+    return nbformat.writes(new_notebook(cells=[new_markdown_cell("# Convolution"), *cells]))
+
+
+def test_a_notebook_traceback_names_the_cell_and_the_line_in_it(pool):
+    notebook = _notebook(new_code_cell(FIRST_CELL), new_markdown_cell("## zero_pad"),
+                         new_code_cell("def zero_pad(X, pad):\n    X_pad = X\n"
+                                       "    return X_pad[pad:-pad] + undefined_name\n"))
+    report = _grade(pool, notebook, functions=["zero_pad"], include_hidden=False)
+    message = report.functions[0].tests[0].message
+    assert "NameError in zero_pad" in message
+    assert "  cell 4, line 3, in zero_pad: return X_pad[pad:-pad] + undefined_name" in message
+
+
+def test_a_notebook_syntax_error_names_the_cell(pool):
+    notebook = _notebook(new_code_cell("import numpy as np"),
+                         new_code_cell("def zero_pad(X, pad):\n    return np.pad(X,\n"))
+    report = _grade(pool, notebook, functions=["zero_pad"], include_hidden=False)
+    message = report.functions[0].tests[0].message
+    assert message.startswith("SyntaxError while loading your file: ")
+    assert "(cell 3, line 2)" in message and "submission.py" not in message
+
+
+def test_a_py_file_and_an_export_keep_their_own_line_numbers(pool):
+    source = ("import numpy as np\n\n\ndef zero_pad(X, pad):\n    X_pad = X\n"
+              "    return X_pad + undefined_name\n")
+    for text, line in ((source, 6), ("# In[3]:\n\n\n" + source, 9)):
+        report = _grade(pool, text, functions=["zero_pad"], include_hidden=False)
+        message = report.functions[0].tests[0].message
+        assert f"  line {line}, in zero_pad: return X_pad + undefined_name" in message
+        assert "cell" not in message
+
+
+def test_line_labels_count_every_cell_of_the_notebook():
+    program = notebook_source(_notebook(new_code_cell("a = 1\nb = 2"), new_code_cell("   "),
+                                        new_markdown_cell("text"), new_code_cell("c = 3")))
+    lines = program.splitlines()
+    assert [line_label(program, lines.index(t) + 1) for t in ("a = 1", "b = 2", "c = 3")] == [
+        "cell 2, line 1", "cell 2, line 2", "cell 5, line 1"]
+    assert line_label("x = 1\ny = 2\n", 2) == "line 2"
+
+
 TEMPLATE = '''
 import numpy as np
 
@@ -371,7 +419,7 @@ def test_an_uploaded_notebook_is_graded_in_full(app, client, auth):
     with session_factory(app)() as session:
         [row] = session.query(CodeSubmission).all()
         assert row.filename == "Convolution_model.ipynb"
-        assert row.source.startswith("# In[1]:\nimport numpy as np")  # its code cells
+        assert row.source.startswith("# In[ ]: notebook cell 2\nimport numpy as np")  # its cells
         assert row.score == row.max_score == 37
         assert "Ignored 49" in json.loads(row.report_json)["warnings"][0]
 

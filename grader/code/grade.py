@@ -158,7 +158,7 @@ def _without_stand_in_frames(report: FunctionReport) -> FunctionReport:
         if text is None or STAND_IN_NAME not in text:
             return text
         return "\n".join(line for line in text.split("\n")
-                         if not (line.startswith("  line ") and STAND_IN_NAME in line))
+                         if not (line.startswith(("  line ", "  cell ")) and STAND_IN_NAME in line))
 
     return replace(report, tests=tuple(
         replace(t, message=clean(t.message), staff_message=clean(t.staff_message))

@@ -24,6 +24,7 @@ body is still the template's placeholders are listed in ``stubs`` (see :func:`st
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 import sys
@@ -36,6 +37,10 @@ _NBFORMAT_LOCK = threading.Lock()  # `grader batch` reads files from several thr
 
 PROVIDED = frozenset({"numpy"}) | frozenset(sys.stdlib_module_names)
 EXPORT_MARKER = re.compile(r"^# In\[[ 0-9]*\]:", re.MULTILINE)
+# A notebook's code cells are joined after this marker, naming the cell's place in the
+# notebook; it is also an export marker, so the joined program keeps definitions only.
+CELL_MARKER = "# In[ ]: notebook cell {n}"
+CELL_LINE = re.compile(r"^# In\[ \]: notebook cell (\d+)$", re.MULTILINE)
 # IPython lines: magics, shell escapes, and help requests (`?f`, `f?`, `np.pad??`).
 MAGIC_LINE = re.compile(r"^(\s*)(%|!|\?|[\w.]+\?\??\s*$)")
 # The stand-in is one line so that the student's line numbers do not move. Any use of it (an
@@ -120,13 +125,38 @@ def notebook_source(data: bytes | str) -> str:
     except Exception as err:  # nbformat raises several kinds for malformed layouts
         raise StudentCodeError(f"this notebook cannot be read ({type(err).__name__}): save it "
                                "again from Jupyter and upload the .ipynb.") from None
-    cells = [c for c in nb.get("cells", ()) if c.get("cell_type") == "code"
-             and str(c.get("source", "")).strip()]
+    cells = [(n, c) for n, c in enumerate(nb.get("cells", ()), 1)
+             if c.get("cell_type") == "code" and str(c.get("source", "")).strip()]
     if not cells:
         raise StudentCodeError("this notebook has no code cells: write your functions in code "
                                "cells and upload it again.")
-    return "\n".join(f"# In[{n}]:\n{_without_magics(c['source'])}\n"
-                     for n, c in enumerate(cells, 1))
+    return "\n".join(f"{CELL_MARKER.format(n=n)}\n{_without_magics(c['source'])}\n"
+                     for n, c in cells)
+
+
+@functools.lru_cache(maxsize=16)
+def _cell_starts(text: str) -> tuple[tuple[int, int], ...]:
+    """(line of a cell's marker, the cell's number) for each cell of a notebook's program."""
+    if "# In[ ]: notebook cell" not in text:
+        return ()
+    return tuple((number, int(match.group(1)))
+                 for number, line in enumerate(text.splitlines(), 1)
+                 if (match := CELL_LINE.match(line)))
+
+
+def line_label(text: str, lineno: int) -> str:
+    """Where line ``lineno`` of the program ``text`` is, in the student's terms.
+
+    A notebook's program (from :func:`notebook_source`) gives "cell 4, line 3": the cell's
+    place in the notebook (markdown cells count, as when scrolling) and the line inside it.
+    Any other file gives its own line number, "line 12".
+    """
+    cell = None
+    for start, number in _cell_starts(text):
+        if start >= lineno:
+            break
+        cell = (number, lineno - start)
+    return f"cell {cell[0]}, line {cell[1]}" if cell else f"line {lineno}"
 
 
 def read_submission(text: str, filename: str | None = None) -> str:
