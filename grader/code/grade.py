@@ -18,7 +18,9 @@ What runs
 :mod:`grader.code.source` decides what of the file runs: a notebook (``.ipynb`` JSON) or an
 nbconvert export keeps only its definitions, and imports of modules the grader does not
 provide become stand-ins; the report's ``warnings`` say what was left out. A function whose
-body is still the template's placeholders is reported as not attempted.
+body is still the template's placeholders is reported as not attempted, and one that calls a
+helper its exercise spec bans (:mod:`grader.code.bans`) gets the verdict "banned helper" with
+the spec's reason on every test, and no points.
 
 Isolation
 ---------
@@ -35,6 +37,7 @@ import ast
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from grader.code.bans import banned_uses
 from grader.code.plan import Planned, plan, sandbox_source
 from grader.code.report import (
     CodeReport,
@@ -123,7 +126,8 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
         On an unknown exercise or function name.
     """
     isolation = local_isolation() if own_code else require_isolation()
-    prepared = prepare_source(read_submission(_decode_source(source)))
+    program = read_submission(_decode_source(source))
+    prepared = prepare_source(program)
     text = prepared.text
     spec = load_spec(exercise)
     chosen = tuple(spec.function(n).name for n in functions) if functions else tuple(
@@ -137,6 +141,9 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
     reports = [judge_function(name, [p for p in planned[0] if p.func == name], outcomes,
                               text, limits) for name in chosen]
     reports = [_stub(r) if r.name in prepared.stubs else r for r in reports]
+    uses = banned_uses(program, spec.bans.names)  # as written: before stand-ins rename imports
+    reports = [_banned(r, spec.bans.message(uses[r.name])) if r.name in uses else r
+               for r in reports]
     if prepared.missing:
         reports = [_without_stand_in_frames(r) for r in reports]
     warning = isolation.warning()
@@ -152,7 +159,7 @@ def _without_stand_in_frames(report: FunctionReport) -> FunctionReport:
         if text is None or STAND_IN_NAME not in text:
             return text
         return "\n".join(line for line in text.split("\n")
-                         if not (line.startswith("  line ") and STAND_IN_NAME in line))
+                         if not (line.startswith(("  line ", "  cell ")) and STAND_IN_NAME in line))
 
     return replace(report, tests=tuple(
         replace(t, message=clean(t.message), staff_message=clean(t.staff_message))
@@ -174,6 +181,18 @@ def _stub(report: FunctionReport) -> FunctionReport:
     status = (FunctionStatus.NOT_ATTEMPTED if not any(t.passed for t in tests)
               else FunctionStatus.FAILED)
     return replace(report, status=status, tests=tests)
+
+
+def _banned(report: FunctionReport, message: str) -> FunctionReport:
+    """A function that calls a banned helper earns nothing, whatever its tests returned.
+
+    The message depends only on the file, never on a test, so hidden tests show it too.
+    """
+    tests = tuple(replace(t, passed=False, verdict=Verdict.BANNED, message=message,
+                          diagnosis=None, points=0.0, picture=None,
+                          staff_message=message if t.hidden else t.staff_message)
+                  for t in report.tests)
+    return replace(report, status=FunctionStatus.FAILED, tests=tests)
 
 
 def _not_attempted(test: TestReport, message: str, function: str) -> TestReport:
