@@ -40,11 +40,12 @@ EXERCISES_DIR = Path(__file__).resolve().parents[2] / "exercises"
 
 # The kit's ``_core`` modules: which grader code each one copies, and from where.
 DIAGNOSIS_ROOTS = ("FORGOT_CACHE", "SCALAR_HINT", "explain_exception", "explain_shape",
-                   "explain_values", "picture_of", "size_formula", "describe_where")
+                   "explain_values", "picture_of", "size_formula")
 CANDIDATES_HOOK = '''
 # The kit's own part: the known bugs' outputs come precomputed with the public tests (the bug
-# families need the reference, which the kit does not have). ``register`` is called with each
-# test's inputs; the matching above compares the student's output with these outputs.
+# families need the reference, which the kit does not have), as ``diagnosis.candidates`` gave
+# them. ``register`` is called with each test's inputs; ``explain_values`` above matches the
+# student's output against them with the grader's own matching (``_core.matching``).
 _CANDIDATES: dict[int, tuple[Any, Callable[[], dict]]] = {}
 
 
@@ -62,11 +63,14 @@ def _mutations(func, args, kwargs, name, hidden):
 '''
 CORE: dict[str, tuple[tuple[Part, ...], str]] = {
     "errors": ((Part("grader.errors"),), ""),
+    "matching": ((Part("grader.code.matching"),), ""),
+    "bans": ((Part("grader.code.bans"),), ""),
     "report": ((Part("grader.code.report"),), ""),
     "sandbox": ((Part("grader.sandbox.outcome"), Part("grader.sandbox.limits"),
                  Part("grader.sandbox.runner", ("TestCall", "RESULT_KEYS", "_outcome"))),
                 ""),
-    "spec": ((Part("grader.code.spec", ("Tolerance", "DTYPE_TOLERANCES", "Case", "SpeedSpec")),),
+    "spec": ((Part("grader.code.spec", ("Tolerance", "DTYPE_TOLERANCES", "Case", "SpeedSpec",
+                                         "Bans")),),
              ""),
     "functions": ((Part("grader.code.functions", ("saved_items", "edge_filter",
                                                   "RESULT_KINDS")),), ""),
@@ -78,7 +82,7 @@ CORE: dict[str, tuple[tuple[Part, ...], str]] = {
     "source": ((Part("grader.code.source", replace=(
         ("    import nbformat  #", "    from . import _nbformat as nbformat  #"),)),), ""),
     "grade": ((Part("grader.code.grade", ("_decode_source", "_without_stand_in_frames", "_stub",
-                                          "_too_large", "unwritten_outcomes")),), ""),
+                                          "_too_large", "unwritten_outcomes", "_banned")),), ""),
     "child": ((Part("grader.sandbox.zygote", ("_run_one", "_status_bytes", "_describe_exception",
                                               "_INPUTS", "SUBMISSION")),), ""),
 }
@@ -131,18 +135,9 @@ def _candidates(p, arrays: _Arrays) -> dict[str, list[list[str]]]:
     """The known bugs' outputs on this test's inputs, by output name: [sentence, array key]."""
     from grader.code import diagnosis
 
-    out: dict[str, list[list[str]]] = {}
-    for name, _ in p.expected:
-        found = []
-        for sentence, make in diagnosis._mutations(p.func, p.args, p.kwargs, name, False):
-            try:
-                with np.errstate(all="ignore"):
-                    candidate = np.asarray(make(), dtype=np.float64)
-            except Exception:  # noqa: BLE001 - a family that does not apply is left out, as there
-                continue
-            found.append([sentence, arrays.add(candidate)])
-        out[name] = found
-    return out
+    return {name: [[sentence, arrays.add(candidate)] for sentence, candidate in
+                   diagnosis.candidates(p.func, p.args, p.kwargs, name, False)]
+            for name, _ in p.expected}
 
 
 def _planned_json(p, arrays: _Arrays) -> dict[str, Any]:
@@ -194,6 +189,8 @@ def exercise_data(exercise: str) -> tuple[dict[str, Any], bytes]:
         wire_inputs[name] = arrays.add(flat)
     data = {
         "exercise": exercise, "title": spec.title, "version": spec_version(exercise),
+        "bans": {"names": list(spec.bans.names), "reason": spec.bans.reason},
+
         "functions": [{"name": f.name, "hidden_tests": sum(p.hidden for p in everything
                                                            if p.func == f.name)}
                       for f in spec.functions],

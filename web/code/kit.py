@@ -36,6 +36,10 @@ def _built(name: str) -> Path:
                 built = build_kit(EXERCISES, folder)
                 if built.name != name:  # the specs changed between the two reads
                     abort(409, description="The exercises changed just now: reload the page.")
+                for old in folder.glob("*.whl"):  # kits of earlier specs are not offered
+                    if old.name != name:
+                        old.unlink(missing_ok=True)
+
     return path
 
 

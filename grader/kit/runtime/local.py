@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 
 from ._core import diagnosis
+from ._core.bans import banned_uses
 from ._core.grade import (
+    _banned,
     _decode_source,
     _stub,
     _too_large,
@@ -32,7 +34,7 @@ from ._core.plan import OwnCache, Planned, sandbox_source
 from ._core.report import CodeReport, FunctionReport
 from ._core.sandbox import DEFAULT_LIMITS, RawOutcome, SandboxLimits, TestCall
 from ._core.source import prepare_source, read_submission
-from ._core.spec import Case, SpeedSpec
+from ._core.spec import Bans, Case, SpeedSpec
 from ._core.verdicts import MAX_SOURCE_BYTES, judge_function
 from .runner import run_batches
 
@@ -50,6 +52,7 @@ class Exercise:
     version: str
     functions: tuple[str, ...]
     hidden_tests: dict[str, int]
+    bans: Bans
     planned: tuple[Planned, ...]
     batches: tuple[tuple[dict, ...], ...]
     inputs: dict[str, str]
@@ -147,7 +150,8 @@ def load(name: str) -> Exercise:
     planned = tuple(_planned(raw, arrays) for raw in meta["tests"])
     return Exercise(name, meta["title"], meta["version"],
                     tuple(f["name"] for f in meta["functions"]),
-                    {f["name"]: f["hidden_tests"] for f in meta["functions"]}, planned,
+                    {f["name"]: f["hidden_tests"] for f in meta["functions"]},
+                    Bans(tuple(meta["bans"]["names"]), meta["bans"]["reason"]), planned,
                     tuple(tuple(b) for b in meta["batches"]), meta["inputs"], npz)
 
 
@@ -190,7 +194,8 @@ def grade(source: str | bytes, exercise: str | None = None,
           functions: Sequence[str] | None = None, filename: str | None = None,
           limits: SandboxLimits = DEFAULT_LIMITS) -> CodeReport:
     """The public tests' report on ``source``, as ``grader check`` gives it."""
-    prepared = prepare_source(read_submission(_decode_source(source), filename))
+    program = read_submission(_decode_source(source), filename)
+    prepared = prepare_source(program)
     text = prepared.text
     spec = load(exercise or guess_exercise(text))
     if functions:
@@ -205,6 +210,10 @@ def grade(source: str | bytes, exercise: str | None = None,
         judge_function(name, [p for p in planned if p.func == name], outcomes, text, limits)
         for name in chosen]
     reports = [_stub(r) if r.name in prepared.stubs else r for r in reports]
+    uses = banned_uses(program, spec.bans.names)  # as written: before stand-ins rename imports
+    reports = [_banned(r, spec.bans.message(uses[r.name])) if r.name in uses else r
+               for r in reports]
+
     if prepared.missing:
         reports = [_without_stand_in_frames(r) for r in reports]
     notes = tuple(n for n in (RAN_HERE, hidden_note(spec, chosen)) if n)
