@@ -361,3 +361,14 @@ def test_a_fresh_exercise_file_gets_the_same_report_without_running(exercise, mo
     assert {str(t.verdict) for f in fast.functions for t in f.tests} == {"not attempted"}
     assert _verdicts(kit_fast) == _verdicts(grade_source(stub, exercise=exercise,
                                                          include_hidden=False, own_code=True))
+
+
+def test_the_kit_applies_the_exercises_bans_as_the_server(kit_local):
+    source = ("import numpy as np\n\ndef convolve1d(x, k, mode='full', pad=0):\n"
+              "    return np.convolve(np.pad(x, pad), k, mode)\n")
+    kit_report = kit_local.grade(source, "convolution_basics", ["convolve1d"])
+    server = grade_source(source, exercise="convolution_basics", include_hidden=False,
+                          functions=["convolve1d"], own_code=True)
+    assert _verdicts(kit_report) == _verdicts(server)
+    assert {str(t.verdict) for t in kit_report.functions[0].tests} == {"banned helper"}
+    assert "numpy.convolve is not allowed here" in kit_report.functions[0].tests[0].message
