@@ -74,7 +74,7 @@ def test_the_wheel_holds_the_data_the_code_reads(main_wheel):
                      "problems/conv1d.yaml", "exercises/conv_step_by_step.py",
                      "exercises/specs/conv_step_by_step.yaml", "migrations/env.py",
                      "migrations/script.py.mako", "grader/sandbox/zygote.py",
-                     "grader/kit/runtime/childmain.py", "server.py"):
+                     "kit/stride_kit/childmain.py", "server.py"):
         assert expected in names, expected
     assert any(n.startswith("problems/sets/") for n in names)
     assert not [n for n in names if n.startswith("tests/")]

@@ -3,7 +3,7 @@
 :func:`build_kit` writes a pure-Python wheel (dependency: NumPy; rich optional) holding, per
 exercise, the stub file, the public tests (inputs, expected outputs and the outputs of the
 known bugs on the same inputs, in one ``.npz``) and their plan (a ``.json``), plus the kit's
-runtime: its own code under :mod:`grader.kit.runtime` and, in its ``_core`` package, copies of
+runtime: its own code (``kit/stride_kit/`` beside ``grader/``) and, in its ``_core`` package, copies of
 the grader's verdict, report, matching and child-status code (:mod:`grader.kit.extract`).
 
 No reference implementation, hidden test, problem bank or quiz answer goes in: the hidden
@@ -35,7 +35,7 @@ from grader.kit.extract import Part, kit_module
 
 PACKAGE = "stride_kit"
 DISTRIBUTION = "stride-cnn-kit"  # free on the public index (checked with pip index / download)
-RUNTIME = Path(__file__).resolve().parent / "runtime"
+RUNTIME = Path(__file__).resolve().parents[2] / "kit" / PACKAGE  # the kit's own code
 EXERCISES_DIR = Path(__file__).resolve().parents[2] / "exercises"
 
 # The kit's ``_core`` modules: which grader code each one copies, and from where.
