@@ -128,3 +128,16 @@ def test_a_fresh_venv_with_only_the_wheel_lints_checks_and_serves(main_wheel, tm
     page = run(str(bin_dir / "python"), "-c", "import server; app = server.create_app(); "
                "r = app.test_client().get('/practice/'); print(r.status_code)")
     assert page.stdout.strip().splitlines()[-1] == "200", page.stderr[-2000:]
+
+    # the instructor builds the kit from the installed package; a student installs it alone
+    built = run(str(bin_dir / "grader"), "kit", "--out", str(work / "dist"))
+    assert built.returncode == 0, built.stderr
+    kit_wheel = next((work / "dist").glob("stride_cnn_kit-*.whl"))
+    student = _fresh_venv(tmp_path / "student", kit_wheel)
+    checked = run(str(student / "stride-kit"), "check", "mine.py")
+    assert checked.returncode == 1 and "not attempted" in checked.stdout, checked.stderr
+    notebook = run(str(student / "python"), "-c", "from stride_kit import check; print(check("
+                   "'zero_pad', namespace={'get_ipython': 1, 'In': [open('done.py').read()]})"
+                   ".passed)")
+    assert notebook.stdout.strip() == "True", notebook.stderr[-2000:]
+
