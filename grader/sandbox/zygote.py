@@ -591,6 +591,30 @@ def _remove_ipc():
             _LIBC.msgctl(ident, IPC_RMID, None)
 
 
+SHM_SEGMENTS = 64  # segments per IPC namespace (the kernel's default is 4096)
+MSG_QUEUES = 16  # message queues of 16 KB each (default: 32000, about 500 MB of kernel memory)
+
+
+def _limit_ipc(memory):
+    """Hold this IPC namespace's SysV objects to ``memory`` bytes in all; False if we cannot.
+
+    The kernel refuses a segment past ``shmall`` pages (all segments together) or ``shmmax``
+    bytes (one), whether or not it is attached, so a child cannot fill segments, detach them
+    and keep their memory beyond its RLIMIT_AS. Only the namespace's root may write these (the
+    children run as another uid), and only under bubblewrap is the namespace ours alone.
+    """
+    page = os.sysconf("SC_PAGE_SIZE")
+    values = (("shmmax", memory), ("shmall", max(1, memory // page)),
+              ("shmmni", SHM_SEGMENTS), ("msgmni", MSG_QUEUES))
+    try:
+        for name, value in values:
+            with open(f"/proc/sys/kernel/{name}", "w") as fh:
+                fh.write(str(int(value)))
+    except OSError:
+        return False
+    return True
+
+
 def _remove_entries(root):
     for name in os.listdir(root):
         path = os.path.join(root, name)
@@ -718,6 +742,8 @@ def _load_inputs(encoded):
 def _handle(job, scratch):
     _load_inputs(job.get("inputs", {}))
     scratch.quota = int(job["limits"]["disk"])
+    if scratch.tmpfs:
+        _limit_ipc(int(job["limits"]["mem"]))
     # All of a job's outputs together count toward its disk quota: the reply stays bounded.
     job["budget"] = int(job["limits"]["disk"])
     outcomes = []
