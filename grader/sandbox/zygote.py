@@ -517,6 +517,7 @@ class _Scratch:
         self.tmpfs = tmpfs
         self.current = None
         self.count = 0
+        self.shm_budget = None  # bytes of SysV shm, polled only where the kernel cannot hold it
 
     def fresh(self, uid):
         self.count += 1
@@ -528,7 +529,10 @@ class _Scratch:
         return path
 
     def full(self):
-        """Why the child must stop: "disk" (bytes), "files" (too many of them) or None."""
+        """Why the child must stop: "disk" (bytes), "files" (too many of them), "memory" (SysV
+        shared memory past its budget, where that is polled) or None."""
+        if self.shm_budget is not None and _shm_bytes() > self.shm_budget:
+            return "memory"
         if self.tmpfs:
             info = os.statvfs(self.root)
             free = info.f_bavail * info.f_frsize
@@ -615,6 +619,16 @@ def _limit_ipc(memory):
     return True
 
 
+def _shm_bytes():
+    """The size of every SysV shared memory segment of this IPC namespace, together."""
+    try:
+        with open("/proc/sysvipc/shm") as fh:
+            rows = fh.read().splitlines()[1:]
+    except OSError:
+        return 0
+    return sum(int(row.split()[3]) for row in rows if row.strip())
+
+
 def _remove_entries(root):
     for name in os.listdir(root):
         path = os.path.join(root, name)
@@ -688,6 +702,7 @@ def _run_batch(job, tests, scratch):
 PROBLEMS = {
     "protocol": "the output could not be read: the result channel broke its protocol",
     "files": f"the code made more than {MAX_ENTRIES} files in its scratch area",
+    "memory": "the code held more SysV shared memory than its memory limit",
 }
 CLOSED_PIPE = "the code closed its result channel and kept running until it was stopped"
 
@@ -742,8 +757,9 @@ def _load_inputs(encoded):
 def _handle(job, scratch):
     _load_inputs(job.get("inputs", {}))
     scratch.quota = int(job["limits"]["disk"])
-    if scratch.tmpfs:
-        _limit_ipc(int(job["limits"]["mem"]))
+    if scratch.tmpfs and not _limit_ipc(int(job["limits"]["mem"])):
+        # Not the namespace's root (bubblewrap in a user namespace): poll the segments instead.
+        scratch.shm_budget = int(job["limits"]["mem"])
     # All of a job's outputs together count toward its disk quota: the reply stays bounded.
     job["budget"] = int(job["limits"]["disk"])
     outcomes = []
