@@ -123,3 +123,19 @@ def _job_with(**fields):
         return (json.dumps(data) + "\n").encode()
 
     return job
+
+
+def test_the_probe_runs_once_per_binary_and_a_forked_process_keeps_its_answer(tmp_path,
+                                                                           monkeypatch):
+    runs = tmp_path / "runs.txt"
+    script = _wrapper(tmp_path, f'echo run >> {runs}\nexec {REAL_BWRAP} "$@"')
+    monkeypatch.setenv("STRIDE_BWRAP", str(script))
+    monkeypatch.delenv("STRIDE_SANDBOX", raising=False)
+    assert probe_isolation().mode == "bwrap"
+    assert require_isolation().mode == "bwrap"
+    pid = os.fork()
+    if pid == 0:  # an RQ work-horse, say
+        os._exit(0 if probe_isolation().mode == "bwrap" else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert runs.read_text().splitlines() == ["run"]

@@ -108,7 +108,7 @@ def _check_setting(value: str) -> None:
             f"default) or {UNSAFE_OPT_OUT!r}.")
 
 
-_PROBES: dict[tuple[int, str | None], Isolation] = {}
+_PROBES: dict[str, Isolation] = {}
 _LOCK = threading.Lock()
 _OPT_OUT_LOGGED: set[int] = set()
 
@@ -197,13 +197,15 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 def probe_isolation() -> Isolation:
     """Really start the grading worker under bubblewrap and run a trivial job in it, once
-    (cached per process and binary); limits-only, saying why in one line, on failure."""
+    (cached per binary, and kept across fork); limits-only, saying why in one line, on
+    failure."""
     bwrap = bwrap_binary()
-    key = (os.getpid(), bwrap)
-    with _LOCK:
-        if key not in _PROBES:
-            _PROBES[key] = _run_probe(bwrap)
-        return _PROBES[key]
+    if bwrap is None:
+        return _run_probe(None)  # nothing to start: say which setting is missing, every time
+    with _LOCK:  # a forked process (an RQ work-horse) keeps its parent's answer: same host
+        if bwrap not in _PROBES:
+            _PROBES[bwrap] = _run_probe(bwrap)
+        return _PROBES[bwrap]
 
 
 def _opt_out() -> Isolation:
