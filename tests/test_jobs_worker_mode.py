@@ -166,3 +166,14 @@ def test_a_real_unsafe_worker_process_shows_the_banner_until_it_stops(redis_app,
     assert proc.returncode == 0
     assert [m for m in worker_modes(connection) if m.queue == queue_name] == []
     assert BANNER not in _page(redis_app)
+
+
+def test_an_unreachable_redis_shows_no_banner_and_breaks_no_page(make_app, caplog):
+    app = make_app(REDIS_URL="redis://127.0.0.1:1/0", GRADING_QUEUE="stride-test-unreachable")
+    client = app.test_client()
+    login(client, "ines")
+    with caplog.at_level("WARNING", logger="web.code.rq"):
+        response = client.get("/practice/")
+        client.get("/practice/")  # within the cache window: not tried again
+    assert response.status_code == 200 and BANNER not in response.get_data(as_text=True)
+    assert caplog.text.count("could not read the grading workers' isolation") == 1

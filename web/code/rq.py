@@ -202,7 +202,7 @@ class RedisQueue:
         """Names of the live workers of this queue that grade without isolation (the opt-out).
 
         Read from Redis at most once per `max_age` seconds (default `MODE_CACHE_S`); when Redis
-        cannot be read, what was last read (or nothing) is kept, and it is read again next time.
+        cannot be read, what was last read (or nothing) is kept for as long.
         """
         max_age = MODE_CACHE_S if max_age is None else max_age
         now = time.monotonic()
@@ -213,7 +213,7 @@ class RedisQueue:
                           if m.queue == self.name and m.unsafe)
         except RedisError as exc:
             log.warning("could not read the grading workers' isolation from Redis: %s", exc)
-            return self._unsafe[1] if self._unsafe is not None else ()
+            names = self._unsafe[1] if self._unsafe is not None else ()
         self._unsafe = (now, names)
         return names
 
