@@ -61,8 +61,14 @@ def test_grader_check_of_a_stub_never_imports_the_bank_machinery():
 @pytest.fixture(scope="session")
 def main_wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(ROOT),
+    # built from a copy: setuptools writes build/ and *.egg-info beside the sources
+    source = out / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "instance", ".*cache", ".hypothesis",
+        "__pycache__", "tests"))
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(source),
                            "-w", str(out)], capture_output=True, text=True)
+
     assert done.returncode == 0, done.stderr[-2000:]
     return next(out.glob("stride-*.whl"))
 
