@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from grader.code import EXERCISES, build_inputs, grade_source, load_spec
 from grader.code.plan import plan
@@ -330,8 +329,6 @@ def test_spec_version_and_kit_version_follow_the_spec(tmp_path, monkeypatch):
 
     before = build.kit_version(EXERCISES)
     assert before == build.kit_version(EXERCISES)
-    spec = yaml.safe_load((ROOT / "exercises" / "specs" / "convolution_basics.yaml").read_text())
-    assert spec  # the version is a hash of these bytes: another spec gives another version
     fake = tmp_path / "specs"
     fake.mkdir()
     for name in EXERCISES:
