@@ -89,7 +89,7 @@ def test_the_wheel_holds_the_data_the_code_reads(main_wheel):
 def _fresh_venv(where: Path, wheel: Path) -> Path:
     """A new venv with only the wheel installed; its dependencies are borrowed (read-only) from
     this venv's site-packages, after its own, so the installed copy is the one that runs."""
-    venv.create(where, with_pip=False)
+    venv.create(where, with_pip=False, symlinks=True)  # as `python -m venv` makes it on Linux
     python = where / "bin" / "python"
     done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
                            "--no-deps", "--no-index", str(wheel)], capture_output=True, text=True)
@@ -121,14 +121,9 @@ def test_a_fresh_venv_with_only_the_wheel_lints_checks_and_serves(main_wheel, tm
     stub = run(str(bin_dir / "grader"), "check", "mine.py")
     assert stub.returncode == 1 and "not attempted" in stub.stdout, stub.stderr
     shutil.copy(ROOT / "tests" / "submissions" / "correct_vectorized.py", work / "done.py")
-    # bubblewrap mounts a fresh /tmp, which hides this venv's python: a student's own check
-    # then runs with resource limits only (and says so), from the installed sandbox files.
-    env["STRIDE_BWRAP"] = str(tmp_path / "no-bwrap")
     solved = run(str(bin_dir / "python"), "-m", "grader", "check", "done.py", "--function",
-                 "zero_pad")
+                 "zero_pad")  # in the sandbox, from the installed package's files
     assert solved.returncode == 0, solved.stdout + solved.stderr
-    assert "resource limits only" in solved.stdout
-    del env["STRIDE_BWRAP"]
     demo = run(str(bin_dir / "python"), "-m", "server", "--setup-demo", "--check-only")
     assert demo.returncode == 0 and "Stride is ready to serve." in demo.stdout, demo.stderr
     page = run(str(bin_dir / "python"), "-c", "import server; app = server.create_app(); "
