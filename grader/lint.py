@@ -19,7 +19,7 @@ from grader.answers import Parsed, lookup
 from grader.bank import Problem, load_bank
 from grader.errors import ProblemSpecError
 from grader.expressions import to_jsonable
-from grader.grading import describe_answer, grade, grade_raw
+from grader.grading import describe_answer, grade, grade_raw, readable
 from grader.variants import Variant, build_variant, rng_for, sample_params
 
 ROUND_TRIP_EVERY = 4  # lint types the displayed answer back in for every 4th seed
@@ -66,7 +66,7 @@ def check_variant(variant: Variant) -> list[str]:
 def _check_mistakes(variant: Variant) -> list[str]:
     found = []
     for mistake in variant.mistakes:
-        if not lookup(variant.answer_type).valid(mistake.value):
+        if not readable(variant.answer_type, mistake.value):
             found.append(f"seed {variant.seed}: mistake {mistake.tag!r} can never be typed: "
                          f"its value is not a valid {variant.answer_type} ({mistake.value!r})")
             continue

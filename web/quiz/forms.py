@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from werkzeug.datastructures import MultiDict
 
-from grader.answers import answer_hint, parse
+from grader.answers import answer_hint
 from grader.errors import FormatError
-from grader.grading import grade
+from grader.grading import grade, read_answer
 
 TEXTAREA_TYPES = {"matrix"}
 RADIO_TYPES = {"choice", "truefalse"}
@@ -73,7 +73,7 @@ def check(variant, raw: str):
                           f"{MAX_ANSWER_CHARS}. Please shorten it.")
     if not raw.strip() and variant.answer_type != "multiselect":
         raise FormatError("Please enter an answer before submitting.")
-    parsed = parse(variant.answer_type, raw, options=variant.options)
+    parsed = read_answer(variant, raw)
     return parsed, grade(variant, parsed)
 
 
