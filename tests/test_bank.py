@@ -388,7 +388,7 @@ def test_lint_reports_a_mistake_no_student_can_type(tmp_path):
     assert len(report.findings) == 1  # reported once, not once per variant
     assert ("mistake 'half-padding' can never be typed: its value is not a valid integer"
             in report.findings[0])
-    write(tmp_path, "pad.yaml", good() + untypeable.replace("[n, [p]]", "n + p"))
+    write(tmp_path, "pad.yaml", good() + untypeable.replace("[n, [p]]", "n + 3 * p"))
     assert lint_problem(load_bank(tmp_path).problems["pad-rows"], 20).findings == ()
 
 
