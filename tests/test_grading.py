@@ -259,23 +259,23 @@ def test_shape_feedback_says_which_dimensions_are_right(given, expected, feedbac
 
 
 @pytest.mark.parametrize("raw, feedback", [
-    ("1000", "Not right: your answer is too large by a factor of about 3.5."),
-    ("3000", "Not right: your answer is too large by a factor of about 10."),
-    ("90", "Not right: your answer is too small by a factor of about 3."),
-    ("8", "Not right: your answer is too small by a factor of about 40."),
-    ("1", "Not right: your answer is too small by a factor of about 300."),
-    ("840", "Not right: your answer is too large by a factor of between 2 and 5."),
-    ("1400", "Not right: your answer is too large by a factor of between 5 and 10."),
-    ("28", "Not right: your answer is too small by a factor of between 10 and 100."),
-    ("180", "Not right: your answer is too small by a factor of about 1.5."),
-    ("140", "Not right: your answer is too small by a factor of between 2 and 5."),
-    ("290", "Not right: your answer is a little too large."),
-    ("250", "Not right: your answer is a little too small."),
+    ("1000", "Not right: your answer is too large by a factor of about 3.5. Check the step that multiplies or divides by a count."),
+    ("3000", "Not right: your answer is too large by a factor of about 10. Check the step that multiplies or divides by a count."),
+    ("90", "Not right: your answer is too small by a factor of about 3. Check the step that multiplies or divides by a count."),
+    ("8", "Not right: your answer is too small by a factor of about 40. Check the step that multiplies or divides by a count."),
+    ("1", "Not right: your answer is too small by a factor of about 300. Check the step that multiplies or divides by a count."),
+    ("840", "Not right: your answer is too large by a factor of between 2 and 5. Check the step that multiplies or divides by a count."),
+    ("1400", "Not right: your answer is too large by a factor of between 5 and 10. Check the step that multiplies or divides by a count."),
+    ("28", "Not right: your answer is too small by a factor of between 10 and 100. Check the step that multiplies or divides by a count."),
+    ("180", "Not right: your answer is too small by a factor of about 1.5. Check the step that multiplies or divides by a count."),
+    ("140", "Not right: your answer is too small by a factor of between 2 and 5. Check the step that multiplies or divides by a count."),
+    ("290", "Not right: your answer is a little too large: recheck the small steps (a + 1, a rounding, the biases)."),
+    ("250", "Not right: your answer is a little too small: recheck the small steps (a + 1, a rounding, the biases)."),
     ("-280", "Not right: check the sign, and the size, of your answer."),
     ("0", "Not right: your answer is too small."),
-    ("280000000", "Not right: your answer is too large by a factor of more than 100."),
-    ("2800000000", "Not right: your answer is too large by a factor of more than 100."),
-    ("1234567890", "Not right: your answer is too large by a factor of about 10^7."),
+    ("280000000", "Not right: your answer is too large by orders of magnitude (a factor of more than 1,000), so a whole step is off: if the question asks for a logarithm, take it, and check that each count is multiplied in only once."),
+    ("2800000000", "Not right: your answer is too large by orders of magnitude (a factor of more than 1,000), so a whole step is off: if the question asks for a logarithm, take it, and check that each count is multiplied in only once."),
+    ("1234567890", "Not right: your answer is too large by orders of magnitude (a factor of more than 1,000), so a whole step is off: if the question asks for a logarithm, take it, and check that each count is multiplied in only once."),
 ])
 def test_number_feedback_says_how_far_off(raw, feedback):
     assert grade_raw(CONV_PARAMS, raw).feedback == feedback
@@ -283,10 +283,10 @@ def test_number_feedback_says_how_far_off(raw, feedback):
 
 def test_feedback_for_extreme_ratios():
     assert grade_raw(variant("number", 0.25), "5e-324").feedback == (
-        "Not right: your answer is too small by a factor of more than 10^300."
+        "Not right: your answer is too small by orders of magnitude (a factor of more than 1,000), so a whole step is off: check that every count (channels, filters, units) is multiplied in, and take a logarithm only where the question asks for one."
     )
     assert grade_raw(variant("integer", 3), "10^299").feedback == (
-        "Not right: your answer is too large by a factor of about 10^299."
+        "Not right: your answer is too large by orders of magnitude (a factor of more than 1,000), so a whole step is off: if the question asks for a logarithm, take it, and check that each count is multiplied in only once."
     )
 
 
