@@ -22,6 +22,9 @@ from grader.variants import Mistake, Variant
 
 CORRECT_FEEDBACK = "Correct. Well done!"
 FALLBACK_TYPES = ("number", "vector", "matrix")  # other readings of an unreadable number
+# A mistake of another type than the answer (14.5 for a whole number, 4/3 typed as 1.33) is
+# matched as typed: to two decimals, or within 0.1 %.
+TYPED_TOLERANCE = Tolerance(atol=0.005, rtol=1e-3)
 
 
 @dataclass(frozen=True)
@@ -102,8 +105,12 @@ def matching_mistake(kind: AnswerType, given: Any, mistakes: Sequence[Mistake],
     """The first expected mistake ``given`` equals; a mistake's value that is not of the asked
     type (a non-integer, a matrix where a number is asked) is compared under its own type."""
     for mistake in mistakes:
-        value_kind = kind if kind.valid(mistake.value) else _kind_of(mistake.value)
-        if value_kind is not None and value_kind.same(given, mistake.value, tolerance):
+        if kind.valid(mistake.value):
+            if kind.same(given, mistake.value, tolerance):
+                return mistake
+            continue
+        value_kind = _kind_of(mistake.value)
+        if value_kind is not None and value_kind.same(given, mistake.value, TYPED_TOLERANCE):
             return mistake
     return None
 
