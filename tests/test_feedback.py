@@ -11,7 +11,7 @@ import pytest
 from grader.answers import GradingRules, format_value
 from grader.bank import load_bank
 from grader.errors import FormatError
-from grader.grading import grade, grade_raw, read_answer
+from grader.grading import grade_raw, read_answer
 from grader.lint_feedback import (
     MIN_MISTAKES,
     leaked_text,
