@@ -17,6 +17,8 @@ template over all of them (:func:`template_findings`):
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -87,7 +89,12 @@ def _leaks(variant: Variant) -> list[str]:
 
 def leaked_text(variant: Variant, message: str) -> str | None:
     """The part of ``message`` that gives ``variant``'s answer away, or None."""
-    answer, kind = variant.answer, variant.answer_type
+    return _leaked(variant.answer_type, json.dumps(variant.answer), message)
+
+
+@functools.lru_cache(maxsize=65536)
+def _leaked(kind: str, answer_json: str, message: str) -> str | None:
+    answer = json.loads(answer_json)
     if kind in ("integer", "number"):
         return _number_in(message, answer)
     if kind in ("shape", "vector", "matrix"):

@@ -75,6 +75,10 @@ ROTATED = Detector(
     "orientation", "output-rotated-180",
     "Your result is upside down and mirrored (rotated by 180 degrees): the first output comes "
     "from the filter at the top-left corner of the input.")
+REARRANGED = Detector(
+    "orientation", "entries-rearranged",
+    "Your entries are the right ones in another arrangement (reversed or transposed): output "
+    "row i, column j comes from the filter's position i steps down and j steps right.")
 POSITION_MISSING = Detector(
     "size", "one-position-missing",
     "One output position is missing; the entries you gave are right. Count the positions the "
@@ -96,10 +100,9 @@ def detect_shape(given: Sequence[Any], expected: Sequence[Any]) -> Detector | No
         return None
     if len(expected) >= 3:
         *lead, h, w, c = expected
-        if given == (*lead, c, h, w):
-            return CHANNELS_FIRST
-        if given == (*lead, w, h, c):
-            return HEIGHT_WIDTH_SWAPPED
+        first, swapped = given == (*lead, c, h, w), given == (*lead, w, h, c)
+        if first != swapped:  # both: either reading fits, so only the order is named
+            return CHANNELS_FIRST if first else HEIGHT_WIDTH_SWAPPED
     elif len(expected) == 2 and given == expected[::-1]:
         return HEIGHT_WIDTH_SWAPPED
     return DIMENSIONS_REORDERED
@@ -141,9 +144,11 @@ def detect_matrix(given: Sequence[Sequence[Any]], expected: Sequence[Sequence[An
         ([row[::-1] for row in expected], COLUMNS_REVERSED),
         ([row[::-1] for row in expected[::-1]], ROTATED),
     )
-    for candidate, detector in candidates:
-        if _rows_same(given, candidate, close):
-            return detector
+    found = [detector for candidate, detector in candidates if _rows_same(given, candidate, close)]
+    if len(found) > 1:  # a symmetric result: several readings fit, so only the layout is named
+        return REARRANGED
+    if found:
+        return found[0]
     rows, cols = len(expected), len(expected[0])
     g_rows, g_cols = len(given), len(given[0])
     cut = (
@@ -217,7 +222,7 @@ CHANNELS_EXTRA = Detector(
 
 DETECTORS: tuple[Detector, ...] = (
     CHANNELS_FIRST, HEIGHT_WIDTH_SWAPPED, DIMENSIONS_REORDERED, TRANSPOSED, REVERSED,
-    ROWS_REVERSED, COLUMNS_REVERSED, ROTATED, POSITION_MISSING, POSITION_EXTRA,
+    ROWS_REVERSED, COLUMNS_REVERSED, ROTATED, REARRANGED, POSITION_MISSING, POSITION_EXTRA,
     FLOOR_NOT_TAKEN, LOG_NOT_TAKEN, SUM_NOT_TAKEN, WHOLE_MATRIX, BIASES_LEFT_OUT,
     FULL_INSTEAD_OF_VALID, VALID_INSTEAD_OF_FULL, PADDING_LEFT_OUT, STRIDE_ONE,
     CHANNELS_MISSING, CHANNELS_EXTRA,
