@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from grader.errors import ExpressionError
-from grader.expressions import Expr, compile_expr, to_jsonable
+from grader.expressions import Expr, compile_expr
 
 
 @dataclass(frozen=True)
@@ -430,7 +430,7 @@ def general_mistakes(answer_expr: Expr, answer_type: str, context: dict[str, Any
         except (ExpressionError, *_SLIP_ERRORS):
             continue
         detector = slip_detector(slip, context)
-        found.append((detector.tag, to_jsonable(value), detector.message))
+        found.append((detector.tag, value, detector.message))  # normalized by the caller
     for detector, value in channel_values(answer, answer_expr.names, context):
         found.append((detector.tag, value, detector.message))
     return found
