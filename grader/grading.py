@@ -5,9 +5,13 @@ equal to one of the variant's expected mistakes gets that mistake's message and 
 wrong answer gets feedback that says what it can (which dimensions of a shape are right, which
 matrix entries, how far off a number is) without ever revealing the correct answer.
 
-This module is the one home of the grading steps: the tolerance (the variant's
-:class:`~grader.answers.GradingRules`, else the answer type's default), the mistake match, and
-the dispatch to the answer type (:mod:`grader.answers`) for comparing, scoring and feedback.
+This module is the one home of the grading steps: reading an answer for a variant
+(:func:`read_answer`: a text of another type that is a known mistake is kept to be named, an
+answer of another size than the question states is refused), the tolerance (the variant's
+:class:`~grader.answers.GradingRules`, else the answer type's default), the mistake match (the
+variant's expected mistakes, then the general structural detectors of
+:mod:`grader.answers.detectors`), the partial credit stated in the verdict, and the dispatch to
+the answer type (:mod:`grader.answers`) for comparing, scoring and feedback.
 """
 
 from __future__ import annotations

@@ -186,8 +186,8 @@ SUM_NOT_TAKEN = Detector(
     "entries.")
 WHOLE_MATRIX = Detector(
     "step", "whole-matrix-given",
-    "You gave the whole output; the question asks for one entry of it: find the row and "
-    "column it names (counted from 0) and give that entry only.")
+    "You gave the whole output; the question asks for one entry of it: give only the entry at "
+    "the position the question names (counted from 0).")
 BIASES_LEFT_OUT = Detector(
     "step", "bias-forgotten",
     "That counts the weights only: every filter (and every unit of a fully connected layer) "
