@@ -182,7 +182,7 @@ def test_expression_detectors_reach_the_templates_the_course_names():
     assert {"strided-floor-size", "pool-output-size"} <= by_tag["floor-not-taken"]
     assert "fc-connections-log10" in by_tag["log-not-taken"]
     assert "conv2d-sum" in by_tag["sum-not-taken"]
-    assert "conv2d-entry" in by_tag["whole-matrix-given"]
+    assert {"conv2d-entry", "conv1d-entry"} <= by_tag["whole-matrix-given"]
     assert {"conv1d-valid", "conv2d-valid-matrix"} <= by_tag["full-instead-of-valid"]
     assert "conv1d-full" in by_tag["valid-instead-of-full"]
     assert "conv1d-flipped-filter" in by_tag["padding-left-out"]
