@@ -106,7 +106,8 @@ def run(seeds: int) -> None:
                     continue
                 counts["accepted"] += now.correct
                 counts["named_now"] += now.mistake is not None
-                counts["named_before"] += before is not None and before.mistake is not None
+                counts["named_before"] += (before is not None and before.mistake is not None
+                                           and before.kind is None)  # no structural detector
                 own = {m.tag for m in v.mistakes if same_value(m.value, value)}
                 generic = {d.DIMENSIONS_REORDERED.tag, d.REARRANGED.tag} if sum(
                     same_value(value, other) for _, other in structural(v)) > 1 else set()
