@@ -33,7 +33,7 @@ TARGET_PARAM = "stride_target"  # custom parameter naming what a link launches: 
 class StrideMessageLaunch(FlaskMessageLaunch):
     """PyLTI1p3's Flask launch with the checks it leaves to the tool (see the module)."""
 
-    def __init__(self, *args, db_session, **kwargs):
+    def __init__(self, *args, db_session=None, **kwargs):
         self._db = db_session
         super().__init__(*args, **kwargs)
 
@@ -60,6 +60,8 @@ class StrideMessageLaunch(FlaskMessageLaunch):
         return self
 
     def validate(self):
+        if self._db is None:
+            raise LtiException("Can't validate without a database session")
         super().validate()
         body = self._jwt["body"]
         consume_nonce(self._db, body["nonce"], datetime.fromtimestamp(int(body["exp"]), UTC))

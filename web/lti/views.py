@@ -203,8 +203,7 @@ def _deep_link_message(db):
     try:
         return StrideMessageLaunch.from_cache(
             launch_id, FlaskRequest(), DatabaseToolConf(db),
-            launch_data_storage=DatabaseLaunchStorage(db), requests_session=http_session(),
-            db_session=db)
+            launch_data_storage=DatabaseLaunchStorage(db), requests_session=http_session())
     except Exception as exc:
         raise LaunchRefused("This deep linking request has expired. Open Stride from the LMS's "
                             "\"add content\" dialog again.") from exc
