@@ -17,6 +17,7 @@ from conftest import answer_post
 from jwt.algorithms import RSAAlgorithm
 from lti_platform import FakePlatform, new_private_key
 from sqlalchemy import select
+from werkzeug.security import generate_password_hash
 
 from web.db import session_factory
 from web.lti import outcomes
@@ -139,16 +140,10 @@ def test_keys_are_made_once_stored_and_rotation_keeps_the_previous_key_published
     assert len(first) == 1 and first == client.get("/lti/jwks.json").get_json()["keys"]
     assert "d" not in first[0]  # never the private part
     with session_factory(lti_app)() as session:
-        session.add(User(username="root", password_hash="x", role="admin"))
+        session.add(User(username="root", role="admin", password_hash=generate_password_hash(
+            PASSWORD, method="pbkdf2:sha256:1000")))
         session.commit()
     admin = lti_app.test_client()
-    with admin.session_transaction():
-        pass
-    from werkzeug.security import generate_password_hash
-    with session_factory(lti_app)() as session:
-        session.scalar(select(User).where(User.username == "root")).password_hash = \
-            generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
-        session.commit()
     _sign_in(admin, "root")
     admin.post("/lti/keys/rotate")
     second = [k["kid"] for k in client.get("/lti/jwks.json").get_json()["keys"]]
@@ -306,7 +301,7 @@ def test_deep_linking_lets_an_instructor_pick_a_set_with_csrf_still_checked(
     claims = jwt.decode(signed, RSAAlgorithm.from_jwk(json.dumps(key)), algorithms=["RS256"],
                         audience=registered.issuer)
     item, = claims["https://purl.imsglobal.org/spec/lti-dl/claim/content_items"]
-    assert item["custom"] == {"stride_target": "set:open-set"}
+    assert item["custom"] == {"stride_target": "set:open-set", "stride_score": "best"}
     assert item["url"] == "https://localhost/lti/launch" and item["lineItem"]["scoreMaximum"] > 0
     student = app.test_client()
     _refused(launch(student, registered, "s1", deep_link=True), 400, "teaching assistants can pick")
@@ -394,6 +389,31 @@ def test_a_graded_code_submission_is_sent(lti_app, registered, monkeypatch):
     score, = registered.scores_of("u1")
     assert (score["scoreGiven"], score["scoreMaximum"]) == (3.0, 4.0)
     assert score["lineitem"].endswith("/lineitems/1")  # the line item the launch named
+
+
+@pytest.mark.parametrize("policy, expected", [("best", 3.0), ("latest", 1.0)])
+def test_a_link_sends_the_best_or_the_latest_code_score(lti_app, registered, monkeypatch,
+                                                        policy, expected):
+    from web.code import task
+    from web.models import CodeSubmission
+
+    claims = registered.launch_claims("u1", target="exercise:conv_step_by_step")
+    claims["https://purl.imsglobal.org/spec/lti/claim/custom"]["stride_score"] = policy
+    browser = lti_app.test_client()
+    assert browser.post("/lti/launch", data=_authorize(_begin(browser, registered, "u1",
+                                                              claims))).status_code == 302
+    for points in (3.0, 1.0):
+        monkeypatch.setattr(task, "_grade", lambda source, exercise, sid, p=points:
+                            task._finished("done", report={"score": p, "max_score": 4.0}))
+        with session_factory(lti_app)() as session:
+            row = CodeSubmission(user_id=_user(lti_app).id, exercise="conv_step_by_step",
+                                 source="x = 1", status="queued", heartbeat_at=utcnow())
+            session.add(row)
+            session.commit()
+        task.grade_submission(session_factory(lti_app), row.id)
+    assert outcomes.drain(lti_app).sent == 1  # both changes went out as one, the newest
+    score, = registered.scores_of("u1")
+    assert score["scoreGiven"] == expected
 
 
 def test_a_regrade_resends_the_affected_scores(lti_app, registered, web_answer):

@@ -28,6 +28,8 @@ TA_ROLES = (f"{MEMBERSHIP}/Instructor#TeachingAssistant", f"{MEMBERSHIP}#Teachin
 INSTRUCTOR_ROLES = (f"{MEMBERSHIP}#Instructor", f"{MEMBERSHIP}#Administrator")
 LEEWAY_S = 60  # clock skew allowed between the platform and Stride
 TARGET_PARAM = "stride_target"  # custom parameter naming what a link launches: "set:<id>"
+SCORE_PARAM = "stride_score"  # custom parameter: "best" (the default) or "latest" score to send
+SCORE_POLICIES = ("best", "latest")
 
 
 class StrideMessageLaunch(FlaskMessageLaunch):
@@ -133,6 +135,7 @@ class Launch:
     context_id: str
     target: str  # "set:<id>", "exercise:<name>" or "" when the link does not say
     ags: dict  # the AGS endpoint claim ({} without AGS)
+    score_policy: str  # "best" or "latest"
     deep_link_settings: dict
 
     @classmethod
@@ -149,6 +152,7 @@ class Launch:
             resource_link_id=str(link.get("id", "")), resource_title=str(link.get("title", "")),
             context_id=str((body.get(CLAIM + "context") or {}).get("id", "")),
             target=str(custom.get(TARGET_PARAM, "")), ags=body.get(AGS_CLAIM) or {},
+            score_policy="latest" if custom.get(SCORE_PARAM) == "latest" else "best",
             deep_link_settings=body.get(DL_CLAIM) or {})
 
     @property

@@ -7,8 +7,9 @@ student: a newer score joins the pending row). `drain` sends what is due: it rea
 score at sending time (best or latest per problem, as the link's policy says), creates the line
 item if the link has none yet, and posts the score. A platform that is down or refuses leaves the
 row pending with the next try backed off exponentially (30 s doubling, at most an hour): nothing
-is lost, and the newest score is what arrives. The in-process `OutboxDrainer` thread drains when
-woken and when the next try is due.
+is lost, and the newest score is what arrives. The in-process `OutboxDrainer` thread (one per web
+process) drains when woken and when the next try is due; each row is claimed with a lease before
+it is sent, so several processes draining at once never send the same row twice.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import requests
 from flask import Flask
 from pylti1p3.assignments_grades import AssignmentsGradesService
 from pylti1p3.grade import Grade
 from pylti1p3.lineitem import LineItem
 from pylti1p3.service_connector import ServiceConnector
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from web.bank import get_bank
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 FIRST_RETRY_S = 30
 MAX_RETRY_S = 3600
 BATCH = 200
+CLAIM_LEASE = timedelta(minutes=5)  # a drain that dies mid-send frees its rows after this
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 _wake = threading.Event()  # set when rows are added: drainers in this process look at once
@@ -208,6 +211,24 @@ def _send(session: Session, connectors: _Connectors, row: LtiScoreOutbox, bank, 
     row.score_given, row.score_maximum, row.sent_at = score.given, score.maximum, now
 
 
+class _Unreachable(Exception):
+    pass
+
+
+def _claim(session: Session, row: LtiScoreOutbox, now: datetime) -> bool:
+    """Take `row` for this drain (a lease: others skip it until it is sent or backed off)."""
+    claimed = session.execute(
+        update(LtiScoreOutbox)
+        .where(LtiScoreOutbox.id == row.id, LtiScoreOutbox.sent_at.is_(None),
+               LtiScoreOutbox.next_try_at == row.next_try_at)
+        .values(next_try_at=now + CLAIM_LEASE).execution_options(synchronize_session=False))
+    session.commit()
+    if not claimed.rowcount:
+        return False
+    session.refresh(row)
+    return True
+
+
 @dataclass(frozen=True)
 class DrainResult:
     sent: int
@@ -216,6 +237,8 @@ class DrainResult:
 
 
 def _describe(exc: Exception) -> str:
+    if isinstance(exc, _Unreachable):
+        return str(exc)
     response = getattr(exc, "response", None)
     if response is not None and getattr(response, "status_code", None):
         return f"the LMS answered HTTP {response.status_code}"
@@ -232,10 +255,16 @@ def drain(app: Flask, now: datetime | None = None, limit: int = BATCH) -> DrainR
         rows = session.scalars(select(LtiScoreOutbox).where(
             LtiScoreOutbox.sent_at.is_(None), LtiScoreOutbox.next_try_at <= now)
             .order_by(LtiScoreOutbox.id).limit(limit)).all()
+        unreachable: dict[int, str] = {}  # platform id -> why, for this round
         for row in rows:
+            if not _claim(session, row, now):
+                continue  # another process's drain has it
+            link = session.get(LtiResourceLink, row.link_id)
             sub = session.scalar(select(LtiLinkUser.sub).where(
                 LtiLinkUser.link_id == row.link_id, LtiLinkUser.user_id == row.user_id))
             try:
+                if link.platform_id in unreachable:
+                    raise _Unreachable(unreachable[link.platform_id])
                 _send(session, connectors, row, bank, sub, now)
                 row.last_error = None
                 sent += 1
@@ -244,6 +273,9 @@ def drain(app: Flask, now: datetime | None = None, limit: int = BATCH) -> DrainR
                 row.next_try_at = now + backoff(row.tries)
                 row.last_error = _describe(exc)
                 failed += 1
+                if isinstance(exc, requests.ConnectionError | requests.Timeout):
+                    unreachable[link.platform_id] = ("not tried: the LMS was unreachable for an "
+                                                     "earlier score of this round")
                 log.warning("sending an LMS score (outbox row %s) failed: %s", row.id,
                             row.last_error)
             session.commit()

@@ -21,7 +21,14 @@ from web.lti.accounts import user_for_launch
 from web.lti.config import DatabaseToolConf, find_platform, http_session
 from web.lti.cookies import mark_lti_session, origin_of
 from web.lti.errors import LaunchRefused, LtiError, NotConfigured, RegistrationInvalid
-from web.lti.launch import TARGET_PARAM, Launch, StrideMessageLaunch, refusal
+from web.lti.launch import (
+    SCORE_PARAM,
+    SCORE_POLICIES,
+    TARGET_PARAM,
+    Launch,
+    StrideMessageLaunch,
+    refusal,
+)
 from web.lti.outcomes import max_points
 from web.lti.storage import DatabaseLaunchStorage
 from web.models import (
@@ -138,6 +145,7 @@ def _store_link(db, platform: LtiPlatform, claims: Launch, kind: str, target: st
         db.add(link)
     link.deployment_id, link.context_id = claims.deployment_id, claims.context_id
     link.kind, link.target, link.title = kind, target, claims.resource_title[:255]
+    link.score_policy = claims.score_policy
     ags = claims.ags
     link.lineitems_url = ags.get("lineitems") or link.lineitems_url
     link.lineitem_url = ags.get("lineitem") or link.lineitem_url
@@ -219,10 +227,13 @@ def deep_link():
     choice = request.form.get("target", "")
     if choice not in dict(_choices()):
         abort(400, description="Pick one of the problem sets or code exercises listed.")
+    policy = request.form.get("score", "best")
+    if policy not in SCORE_POLICIES:
+        abort(400, description="Pick whether the LMS gets the best or the latest score.")
     kind, _, target = choice.partition(":")
     title = dict(_choices())[choice].split(": ", 1)[1]
     resource = (DeepLinkResource().set_url(_launch_url()).set_title(title)
-                .set_custom_params({TARGET_PARAM: choice})
+                .set_custom_params({TARGET_PARAM: choice, SCORE_PARAM: policy})
                 .set_lineitem(LineItem().set_label(title).set_resource_id(choice)
                               .set_score_maximum(max_points(get_bank(), kind, target))))
     deep = message.get_deep_link()
