@@ -37,6 +37,16 @@ def new_private_key():
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+_KEYS: list = []
+
+
+def platform_key():
+    """The platforms' signing key, made once per run (RSA generation is the slow part)."""
+    if not _KEYS:
+        _KEYS.append(new_private_key())
+    return _KEYS[0]
+
+
 def pem(private_key) -> str:
     return private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                      serialization.NoEncryption()).decode()
@@ -51,10 +61,10 @@ class FakePlatform:
     redirect_uris: tuple[str, ...] = ()
     scores: list = field(default_factory=list)
     lineitems: dict = field(default_factory=dict)
-    down_requests: int = 0
+    members: list = field(default_factory=list)  # NRPS roster entries
 
     def __post_init__(self):
-        self.key = new_private_key()
+        self.key = platform_key()
         self.kid = "platform-key-1"
         self.tokens: set[str] = set()
         self.pending: dict[str, dict] = {}  # login_hint -> claims of the next launch
@@ -125,6 +135,9 @@ class FakePlatform:
             if with_lineitem:
                 endpoint["lineitem"] = self.add_lineitem({"label": target, "scoreMaximum": 10})
             claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"] = endpoint
+            claims["https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"] = {
+                "context_memberships_url": f"{self.url}/{self.context_id}/memberships",
+                "service_versions": ["2.0"]}
         return claims
 
     def add_lineitem(self, item: dict) -> str:
@@ -153,6 +166,11 @@ class FakePlatform:
             return self._authorize(request)
         if path == "/token":
             return self._token(request)
+        if path == f"/{self.context_id}/memberships":
+            self._bearer(request)
+            return Response(json.dumps({"id": request.url, "context": {"id": self.context_id},
+                                        "members": self.members}),
+                            mimetype="application/vnd.ims.lti-nrps.v2.membershipcontainer+json")
         match = re.fullmatch(rf"/{re.escape(self.context_id)}/lineitems(?:/(\d+))?(/scores)?",
                              path)
         if match:

@@ -426,3 +426,28 @@ def test_a_regrade_resends_the_affected_scores(lti_app, registered, web_answer):
     assert staff.post(f"/instructor/regrade/{problem_id}").status_code == 302
     assert outcomes.drain(lti_app).sent == 1
     assert len(registered.scores_of("u1")) == 2
+
+
+# --- names and roles (roster sync) -------------------------------------------------------------
+
+def test_an_instructor_syncs_the_lms_roster_and_students_who_never_launched_appear(
+        lti_app, registered):
+    teacher = lti_app.test_client()
+    launch(teacher, registered, "t1", "instructor")
+    registered.members = [
+        {"user_id": "t1", "name": "Teacher", "roles": ["Instructor"], "status": "Active"},
+        {"user_id": "never", "name": "Nadia Never-Launched", "roles": [
+            "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"], "status": "Active"},
+        {"user_id": "gone", "name": "Gone", "roles": ["Learner"], "status": "Inactive"}]
+    page = teacher.get("/lti/registrations").get_data(as_text=True)
+    link_id = re.search(r'/lti/links/(\d+)/roster', page).group(1)
+    response = teacher.post(f"/lti/links/{link_id}/roster", follow_redirects=True)
+    assert "2 members of the LMS course synced into Stride, 1 of them new." in \
+        response.get_data(as_text=True)
+    assert _role(lti_app, _user(lti_app, "never").id) == "student"
+    assert _user(lti_app, "gone") is None
+    gradebook = teacher.get(f"/instructor/gradebook?course={_course_id(lti_app)}")
+    assert "Nadia Never-Launched" in gradebook.get_data(as_text=True)
+    student = lti_app.test_client()
+    launch(student, registered, "s9")
+    assert student.post(f"/lti/links/{link_id}/roster").status_code == 404  # outside the walls

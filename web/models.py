@@ -351,6 +351,7 @@ class LtiResourceLink(Base):
     lineitems_url: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     lineitem_url: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     ags_scopes: Mapped[str] = mapped_column(Text, default="")  # space-separated
+    memberships_url: Mapped[str | None] = mapped_column(String(1000), nullable=True)  # NRPS
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     platform: Mapped[LtiPlatform] = relationship()

@@ -93,6 +93,7 @@ def upgrade() -> None:
         sa.Column('lineitems_url', sa.String(length=1000), nullable=True),
         sa.Column('lineitem_url', sa.String(length=1000), nullable=True),
         sa.Column('ags_scopes', sa.Text(), nullable=False),
+        sa.Column('memberships_url', sa.String(length=1000), nullable=True),
         _created_at(),
         sa.UniqueConstraint('platform_id', 'resource_link_id'),
     )

@@ -27,26 +27,33 @@ def lti_username(issuer: str, sub: str) -> str:
 def user_for_launch(session: Session, platform: LtiPlatform, launch: Launch) -> User:
     """The Stride account of the launch's user (made on the first launch), enrolled in the
     platform's course with the launch's role."""
+    return account_for(session, platform, launch.sub, launch.name, launch.role)
+
+
+def account_for(session: Session, platform: LtiPlatform, sub: str, name: str, role: str) -> User:
+    """The Stride account of the platform's user `sub` (made now if new), enrolled in the
+    platform's course as `role`."""
+    issuer = platform.issuer
     identity = session.scalar(select(LtiIdentity).where(
-        LtiIdentity.issuer == launch.issuer, LtiIdentity.sub == launch.sub))
+        LtiIdentity.issuer == issuer, LtiIdentity.sub == sub))
     if identity is None:
         # Cheap hashing is fine: the password is 256 random bits nobody knows.
         unusable = generate_password_hash(secrets.token_hex(32), method="pbkdf2:sha256:1000")
-        user = User(username=lti_username(launch.issuer, launch.sub), password_hash=unusable,
-                    role="student", display_name=launch.name, session_version=1)
+        user = User(username=lti_username(issuer, sub), password_hash=unusable,
+                    role="student", display_name=name, session_version=1)
         session.add(user)
         session.flush()
-        session.add(LtiIdentity(issuer=launch.issuer, sub=launch.sub, platform_id=platform.id,
+        session.add(LtiIdentity(issuer=issuer, sub=sub, platform_id=platform.id,
                                 user_id=user.id))
     else:
         user = session.get(User, identity.user_id)
-        if launch.name and user.display_name != launch.name:
-            user.display_name = launch.name
+        if name and user.display_name != name:
+            user.display_name = name
     enrollment = session.scalar(select(Enrollment).where(
         Enrollment.user_id == user.id, Enrollment.course_id == platform.course_id))
     if enrollment is None:
-        session.add(Enrollment(user_id=user.id, course_id=platform.course_id, role=launch.role))
+        session.add(Enrollment(user_id=user.id, course_id=platform.course_id, role=role))
     else:
-        enrollment.role = launch.role
+        enrollment.role = role
     session.flush()
     return user

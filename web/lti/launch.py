@@ -22,6 +22,7 @@ from web.lti.storage import consume_nonce
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
 MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership"
 TA_ROLES = (f"{MEMBERSHIP}/Instructor#TeachingAssistant", f"{MEMBERSHIP}#TeachingAssistant")
@@ -112,6 +113,7 @@ def refusal(exc: Exception) -> LaunchRefused:
 
 def course_role(roles: list[str]) -> str:
     """The Stride course role for the LTI roles of a launch: "ta", "instructor" or "student"."""
+    roles = [r if "/" in r else f"{MEMBERSHIP}#{r}" for r in roles]  # NRPS may send short names
     if any(r in TA_ROLES for r in roles):
         return "ta"
     if any(r in INSTRUCTOR_ROLES for r in roles):
@@ -136,6 +138,7 @@ class Launch:
     target: str  # "set:<id>", "exercise:<name>" or "" when the link does not say
     ags: dict  # the AGS endpoint claim ({} without AGS)
     score_policy: str  # "best" or "latest"
+    memberships_url: str  # NRPS's context memberships URL ("" without NRPS)
     deep_link_settings: dict
 
     @classmethod
@@ -153,6 +156,7 @@ class Launch:
             context_id=str((body.get(CLAIM + "context") or {}).get("id", "")),
             target=str(custom.get(TARGET_PARAM, "")), ags=body.get(AGS_CLAIM) or {},
             score_policy="latest" if custom.get(SCORE_PARAM) == "latest" else "best",
+            memberships_url=str((body.get(NRPS_CLAIM) or {}).get("context_memberships_url", "")),
             deep_link_settings=body.get(DL_CLAIM) or {})
 
     @property

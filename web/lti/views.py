@@ -6,7 +6,17 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 from pylti1p3.contrib.flask import FlaskOIDCLogin, FlaskRequest
 from pylti1p3.deep_link_resource import DeepLinkResource
@@ -30,6 +40,7 @@ from web.lti.launch import (
     refusal,
 )
 from web.lti.outcomes import max_points
+from web.lti.roster import sync_roster
 from web.lti.storage import DatabaseLaunchStorage
 from web.models import (
     Course,
@@ -150,6 +161,7 @@ def _store_link(db, platform: LtiPlatform, claims: Launch, kind: str, target: st
     link.lineitems_url = ags.get("lineitems") or link.lineitems_url
     link.lineitem_url = ags.get("lineitem") or link.lineitem_url
     link.ags_scopes = " ".join(ags.get("scope") or [])
+    link.memberships_url = claims.memberships_url or link.memberships_url
     db.flush()
     return link
 
@@ -327,7 +339,6 @@ def _save_registration(db, values: dict) -> LtiPlatform:
 def registrations():
     """Course instructors and admins: register an LMS (platform) for one of their courses."""
     if not current_user.is_authenticated:
-        from flask import current_app
         return current_app.login_manager.unauthorized()
     db = get_session()
     courses = _registrable_courses(db)
@@ -346,9 +357,36 @@ def registrations():
             error, status = str(exc), exc.status
     platforms = db.scalars(select(LtiPlatform).where(
         LtiPlatform.course_id.in_([c.id for c in courses])).order_by(LtiPlatform.id)).all()
+    links = db.scalars(select(LtiResourceLink).where(
+        LtiResourceLink.platform_id.in_([p.id for p in platforms]))
+        .order_by(LtiResourceLink.id)).all()
     return render_template("lti/registrations.html", courses=courses, platforms=platforms,
-                           urls=stride_urls(), error=error, form=form,
+                           urls=stride_urls(), error=error, form=form, links=links,
                            is_admin=scope.is_admin(current_user)), status
+
+
+@bp.post("/links/<int:link_id>/roster")
+def sync_link_roster(link_id: int):
+    """Course instructors and admins: sync the LMS course's roster of one link (NRPS)."""
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    db = get_session()
+    link = db.get(LtiResourceLink, link_id)
+    if link is None or link.platform.course_id not in {c.id for c in _registrable_courses(db)}:
+        abort(404, description="There is no LMS link with that number in your courses.")
+    try:
+        result = sync_roster(db, link)
+    except LtiError:
+        raise
+    except Exception as exc:
+        db.rollback()
+        flash(f"The LMS's roster could not be read ({type(exc).__name__}); try again later.",
+              "error")
+        return redirect(url_for("lti.registrations"))
+    with write_gate():
+        db.commit()
+    flash(result.message(), "success")
+    return redirect(url_for("lti.registrations"))
 
 
 @bp.post("/keys/rotate")
