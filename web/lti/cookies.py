@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, g, request, session
+from flask import Flask, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 
 from web.security import CONTENT_SECURITY_POLICY
@@ -47,7 +47,9 @@ def mark_lti_session(origins) -> None:
 
 
 def _frame_ancestors(response):
-    origins = session.get(LTI_SESSION_KEY) if session else None
+    if not session.accessed and current_app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+        return response  # no session in this request: not an LTI one
+    origins = session.get(LTI_SESSION_KEY)
     if origins and "Content-Security-Policy" not in response.headers:
         allowed = " ".join(["'self'", *origins])
         response.headers["Content-Security-Policy"] = (

@@ -76,6 +76,7 @@ EXPLAINED = {
     "State not found": "Your browser did not bring back the cookie Stride set when this launch "
                        "started (a blocked third-party cookie, or a launch opened in another "
                        "browser). Open the link from your LMS again, or in a new tab.",
+    "Missing id_token": "The launch carried no id_token: open the link from your LMS again.",
     "Missing state param": "The launch did not carry its state. Open the link from your LMS again.",
     "Invalid Nonce": "This launch does not match one started in this browser (its nonce is "
                      "unknown here). Open the link from your LMS again.",

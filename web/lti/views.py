@@ -5,6 +5,7 @@ state, nonce and the platform's signature protect them instead); every other POS
 from __future__ import annotations
 
 import re
+import threading
 
 from flask import (
     Blueprint,
@@ -41,7 +42,7 @@ from web.lti.launch import (
 )
 from web.lti.outcomes import max_points
 from web.lti.roster import sync_roster
-from web.lti.storage import DatabaseLaunchStorage
+from web.lti.storage import DatabaseLaunchStorage, purge_expired
 from web.models import (
     Course,
     Enrollment,
@@ -82,6 +83,7 @@ def stride_urls() -> dict[str, str]:
 def login():
     """OIDC login initiation (third-party initiated login): to the platform's auth endpoint."""
     db = get_session()
+    purge_expired(db)
     try:
         oidc = FlaskOIDCLogin(FlaskRequest(), DatabaseToolConf(db),
                               launch_data_storage=DatabaseLaunchStorage(db))
@@ -232,6 +234,8 @@ def _deep_link_message(db):
 @bp.route("/deep-link", methods=["GET", "POST"])
 def deep_link():
     """Deep linking: the instructor picks a set or exercise; the signed answer goes to the LMS."""
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
     db = get_session()
     message = _deep_link_message(db)
     if request.method == "GET":
@@ -392,7 +396,9 @@ def sync_link_roster(link_id: int):
 @bp.post("/keys/rotate")
 def rotate_keys():
     """Admins: make a new signing key (the previous one stays published until the next)."""
-    if not current_user.is_authenticated or not scope.is_admin(current_user):
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    if not scope.is_admin(current_user):
         abort(403, description="Only an admin can rotate Stride's LTI keys.")
     db = get_session()
     keys.rotate(db)
@@ -407,5 +413,13 @@ def init_app(app) -> None:
 
     cookies.init_app(app)
     app.register_blueprint(bp)
-    if app.config.get("LTI_OUTBOX_THREAD", not app.testing):
-        app.extensions["stride_lti_drainer"] = OutboxDrainer(app).start()
+    if not app.config.get("LTI_OUTBOX_THREAD", not app.testing):
+        return
+    lock = threading.Lock()
+
+    @app.before_request
+    def _start_drainer():  # in each serving process (a thread does not survive a fork)
+        if "stride_lti_drainer" not in app.extensions:
+            with lock:
+                if "stride_lti_drainer" not in app.extensions:
+                    app.extensions["stride_lti_drainer"] = OutboxDrainer(app).start()
