@@ -25,6 +25,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import web.auth.views
 import web.code.views
 import web.instructor.views
+import web.lti.views
 import web.quiz.practice
 import web.quiz.views
 from grader.errors import ProblemSpecError
@@ -197,6 +198,7 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     for blueprint in (web.auth.views.bp, web.quiz.views.bp, web.quiz.practice.bp,
                       web.code.views.bp, web.instructor.views.bp):
         app.register_blueprint(blueprint)
+    web.lti.views.init_app(app)
     render.init_app(app)
     _register_error_pages(app)
     _trust_proxies(app, settings)

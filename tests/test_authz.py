@@ -118,6 +118,23 @@ def _instructor_cases() -> list[Case]:
     return cases
 
 
+def _lti_cases() -> list[Case]:
+    """LTI: the LMS-facing endpoints refuse a request without a launch (400) whoever sends it."""
+    roster = "/lti/links/<int:link_id>/roster"
+    return [
+        Case("/lti/login", "GET", "/lti/login", signed_in(400, anonymous=400)),
+        Case("/lti/login", "POST", "/lti/login", signed_in(400, anonymous=400), {}),
+        Case("/lti/launch", "POST", "/lti/launch", signed_in(400, anonymous=400), {}),
+        Case("/lti/jwks.json", "GET", "/lti/jwks.json", signed_in(200, anonymous=200)),
+        Case("/lti/deep-link", "GET", "/lti/deep-link", signed_in(400)),
+        Case("/lti/deep-link", "POST", "/lti/deep-link", signed_in(400), {"target": "x"}),
+        Case("/lti/registrations", "GET", "/lti/registrations", staff()),
+        Case("/lti/registrations", "POST", "/lti/registrations", staff(422, 422), {}),
+        Case("/lti/keys/rotate", "POST", "/lti/keys/rotate", signed_in(403)),
+        Case(roster, "POST", "/lti/links/999999/roster", signed_in(404)),
+    ]
+
+
 CASES = [
     Case("/", "GET", "/", signed_in(200)),
     Case("/auth/login", "GET", "/auth/login", signed_in(302, anonymous=200)),
@@ -151,6 +168,7 @@ CASES = [
          {"answer": "", "request_token": "matrix-token-0123456789"}),
     Case("/static/<path:filename>", "GET", "/static/style.css", signed_in(200, anonymous=200)),
     *_instructor_cases(),
+    *_lti_cases(),
 ]
 
 

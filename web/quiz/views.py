@@ -14,6 +14,7 @@ from grader.errors import FormatError
 from grader.grading import describe_answer
 from web.bank import find_item, find_set, get_bank, is_past_due
 from web.db import get_session, write_gate
+from web.lti import outcomes
 from web.models import Submission
 from web.quiz import forms
 from web.quiz.progress import all_progress, due_order, set_progress, set_summary
@@ -148,6 +149,7 @@ def _record(session, row: dict, here: str):
               "so this one was not: your recorded answers are on this page; answer again if you "
               "have attempts left.", "info")
         return redirect(here)
+    outcomes.score_changed(session, row["user_id"], set_id=row["set_id"])  # to the LMS, if linked
     # No flash here: the page's result block says "recorded", so a POST leaves the session cookie
     # alone (no rewrite per answer) and the acknowledgement cannot pile up unread in the cookie.
     return redirect(here + "#result")
