@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from werkzeug.datastructures import MultiDict
 
 from grader.answers import answer_hint, parse
-from grader.errors import FormatError
+from grader.errors import FormatError, ProblemSpecError
 from grader.grading import grade
+from grader.solutions import render_solution
+from web.bank import get_bank
+from web.render import render_prompt
 
 TEXTAREA_TYPES = {"matrix"}
 RADIO_TYPES = {"choice", "truefalse"}
@@ -75,6 +78,19 @@ def check(variant, raw: str):
         raise FormatError("Please enter an answer before submitting.")
     parsed = parse(variant.answer_type, raw, options=variant.options)
     return parsed, grade(variant, parsed)
+
+
+def solution_html(variant):
+    """The variant's worked solution as HTML (MathML for the math), or None when its problem has
+    none (or no longer exists, or its template fails: the page still shows the answer)."""
+    problem = get_bank().problems.get(variant.problem_id)
+    if problem is None:
+        return None
+    try:
+        text = render_solution(problem, variant)
+    except ProblemSpecError:
+        return None
+    return render_prompt(text) if text else None
 
 
 def to_json_text(value) -> str:

@@ -129,11 +129,14 @@ def check(problem_id: str):
     seed = _token_seed(problem_id, token)
     variant = _variant(problem, seed)
     if request.form.get("reveal"):
-        return _render(problem, seed, token, answer_text=describe_answer(variant))
+        return _render(problem, seed, token, answer_text=describe_answer(variant),
+                       solution_html=forms.solution_html(variant))
     raw = forms.raw_answer(request.form, variant)
     try:
         _parsed, result = forms.check(variant, raw)
     except FormatError as exc:
         return _render(problem, seed, token, 422, format_error=str(exc), raw=raw)
     answer_text = describe_answer(variant) if result.correct else None
-    return _render(problem, seed, token, result=result, raw=raw, answer_text=answer_text)
+    solution = forms.solution_html(variant) if result.correct else None
+    return _render(problem, seed, token, result=result, raw=raw, answer_text=answer_text,
+                   solution_html=solution)

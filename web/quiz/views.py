@@ -10,12 +10,14 @@ from flask_login import current_user, login_required
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
+from grader.attempts import next_attempt_note
 from grader.errors import FormatError
 from grader.grading import describe_answer
 from web.bank import find_item, find_set, get_bank, is_past_due
 from web.db import get_session, write_gate
 from web.models import Submission
 from web.quiz import forms
+from web.quiz.forms import solution_html
 from web.quiz.progress import all_progress, due_order, set_progress, set_summary
 from web.quiz.store import (
     AttemptSummary,
@@ -56,20 +58,29 @@ def problem_set(set_id: str):
 
 
 def _problem_context(problem_set, item, variant, submissions) -> dict:
+    policy = item.policy
     used = len(submissions)
     solved = any(s.correct for s in submissions)
     past_due = is_past_due(problem_set)
-    reveal = used >= item.attempts or past_due
+    reveal = used >= policy.attempts or past_due
     answer_text = describe_answer(variant) if reveal else None
+    latest = submissions[-1] if submissions else None
+    is_open = not (solved or reveal)
     return {
-        "problem_set": problem_set, "item": item, "variant": variant,
+        "problem_set": problem_set, "item": item, "variant": variant, "policy": policy,
         "prompt_html": render_prompt(variant.prompt),
         "figures": [(f.name, grid_cells(f.matrix)) for f in variant.figures],
         "form": forms.answer_form(variant), "submissions": submissions,
         "request_token": forms.new_request_token(),
         "used": used, "solved": solved, "past_due": past_due,
-        "open": not (solved or reveal), "answer_text": answer_text,
-        "latest": submissions[-1] if submissions else None,
+        "open": is_open, "answer_text": answer_text,
+        "solution_html": solution_html(variant) if reveal or solved else None,
+        "latest": latest,
+        "latest_earned": policy.credit(latest.attempt, latest.score) * item.points
+        if latest else None,
+        "next_note": next_attempt_note(policy, used, item.points) if is_open else "",
+        # what was typed or ticked last stays in the form (a 4x4 matrix is not retyped)
+        "raw": latest.raw if latest is not None and is_open else "",
     }
 
 
@@ -91,8 +102,9 @@ def _closed_reason(problem_set, item, summary: AttemptSummary) -> str | None:
         return "The due date has passed, so this problem no longer takes answers."
     if summary.solved:
         return "You have already solved this problem; nothing more to submit."
-    if summary.used >= item.attempts:
-        return f"You have used all {item.attempts} attempts on this problem."
+    if summary.used >= item.policy.attempts:
+        attempts = item.policy.attempts
+        return f"You have used all {attempts} attempt{'' if attempts == 1 else 's'} on this problem."
     return None
 
 
@@ -123,8 +135,8 @@ def submit(set_id: str, problem_id: str):
     except FormatError as exc:
         submissions = submissions_for(session, current_user.id, set_id, problem_id)
         context = _problem_context(problem_set, item, variant, submissions)
-        return render_template("student/problem.html", format_error=str(exc), raw=raw,
-                               **context), 422
+        context["raw"] = raw
+        return render_template("student/problem.html", format_error=str(exc), **context), 422
     row = dict(
         user_id=current_user.id, set_id=set_id, problem_id=problem_id, variant_id=record.id,
         seed=record.seed, attempt=summary.used + 1, raw=raw,
