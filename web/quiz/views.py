@@ -74,7 +74,7 @@ def _problem_context(problem_set, item, variant, submissions) -> dict:
         "request_token": forms.new_request_token(),
         "used": used, "solved": solved, "past_due": past_due,
         "open": is_open, "answer_text": answer_text,
-        "solution_html": solution_html(variant) if reveal or solved else None,
+        "solution_html": solution_html(variant) if reveal else None,
         "latest": latest,
         "latest_earned": policy.credit(latest.attempt, latest.score) * item.points
         if latest else None,
