@@ -135,3 +135,51 @@ def test_rows_of_a_set_gone_from_the_bank_count_under_the_default_policy(policy_
         credits = best_credits(rows)
     assert credits[("gone-set", "gone")] == (1, 1.0, True)
     assert credits[("policies", VALUE)][1] == pytest.approx(2 / 3)
+
+
+def _open_variant(app, problem_id: str) -> Variant:
+    with session_factory(app)() as session:
+        uid = session.scalar(select(User.id).where(User.username == "alice"))
+        record = session.scalar(select(VariantRecord).where(
+            VariantRecord.user_id == uid, VariantRecord.set_id == "open-set",
+            VariantRecord.problem_id == problem_id))
+        return Variant.from_json(json.loads(record.variant_json))
+
+
+def test_a_partly_right_matrix_is_kept_and_its_points_shown_with_the_verdict(app, client, auth):
+    auth.login()
+    pid = "conv2d-valid-matrix"  # partial credit per entry, 2 points in the test set
+    client.get(f"/sets/open-set/{pid}")
+    rows = [list(r) for r in _open_variant(app, pid).answer]
+    rows[0][0] += 1  # three of four entries right
+    typed = json.dumps(rows)
+    page = client.post(f"/sets/open-set/{pid}", data=answer_post(typed),
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Partly right." in page
+    assert "This answer earned 1.5 of 2 points." in page
+    assert f">{typed}</textarea>" in page.replace("&#34;", '"')  # not retyped
+
+
+def test_ticked_options_stay_ticked_after_a_wrong_answer(app, client, auth):
+    auth.login()
+    pid = "why-conv-multiselect"
+    client.get(f"/sets/open-set/{pid}")
+    variant = _open_variant(app, pid)
+    ticked = next(o for o in variant.options if o not in variant.answer)  # a wrong one
+    client.post(f"/sets/open-set/{pid}", data=answer_post([ticked]))
+    page = client.get(f"/sets/open-set/{pid}").get_data(as_text=True)
+    boxes = [chunk for chunk in page.split("<input")[1:] if 'type="checkbox"' in chunk]
+    checked = [chunk for chunk in boxes if "checked" in chunk.split(">")[0]]
+    assert len(boxes) == len(variant.options) and len(checked) == 1
+    assert "Please" not in page
+
+
+def test_an_unreadable_answer_is_tied_to_its_input(app, client, auth):
+    auth.login()
+    pid = "conv-output-size-valid"
+    client.get(f"/sets/open-set/{pid}")
+    response = client.post(f"/sets/open-set/{pid}", data=answer_post("twelve?"))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'aria-describedby="hint answer-error"' in page and 'aria-invalid="true"' in page
+    assert 'id="answer-error" role="alert"' in page and 'value="twelve?"' in page
