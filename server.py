@@ -24,6 +24,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import web.auth.views
 import web.code.views
+import web.instructor.admin
 import web.instructor.views
 import web.quiz.practice
 import web.quiz.views
@@ -195,7 +196,7 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     backend.init_app(app, settings)
     cli.init_app(app)
     for blueprint in (web.auth.views.bp, web.quiz.views.bp, web.quiz.practice.bp,
-                      web.code.views.bp, web.instructor.views.bp):
+                      web.code.views.bp, web.instructor.views.bp, web.instructor.admin.bp):
         app.register_blueprint(blueprint)
     render.init_app(app)
     _register_error_pages(app)

@@ -72,14 +72,16 @@ def all_progress(session: Session, user_id: int) -> dict[str, dict[str, ProblemP
     return progress
 
 
-def set_summary(problem_set, progress: dict[str, ProblemProgress]) -> dict:
-    """Points possible and earned, solved and attempted counts, and whether the set is closed."""
+def set_summary(problem_set, progress: dict[str, ProblemProgress], mine=None) -> dict:
+    """Points possible and earned, solved and attempted counts, and whether the set is closed
+    (for this student: `mine` is their `allowances.Standing`, with any extension)."""
     total = sum(item.points for item in problem_set.items)
     earned = sum(item.points * progress[item.problem_id].best_score
                  for item in problem_set.items if item.problem_id in progress)
     return {
         "set": problem_set,
-        "past_due": is_past_due(problem_set),
+        "past_due": mine.past_due() if mine is not None else is_past_due(problem_set),
+        "standing": mine,
         "total_points": total,
         "earned": earned,
         "solved": sum(1 for p in progress.values() if p.solved),
