@@ -211,3 +211,69 @@ def test_practice_waits_for_every_students_extension(web_bank):
     reason = withheld_reason(bank, problem, now, {"closed-set": now + timedelta(days=1)})
     assert "extension of it is still running" in reason
     assert withheld_reason(bank, problem, now, {"closed-set": now - timedelta(days=1)}) is None
+
+
+# --- exports: code exercises and Canvas assignments -------------------------------------------
+
+CANVAS_ASSIGNMENT = re.compile(r"^(?P<title>.+) \((?P<id>[^()]+)\)$")
+
+
+def _csv(response) -> list[list[str]]:
+    import csv
+    import io
+
+    assert response.status_code == 200
+    return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+
+
+def _graded_code(app, username: str, exercise: str, score: float, max_score: float) -> None:
+    from web.models import CodeSubmission
+
+    with session_factory(app)() as session:
+        uid = session.scalar(select(User.id).where(User.username == username))
+        session.add(CodeSubmission(user_id=uid, exercise=exercise, source="pass", status="done",
+                                   score=score, max_score=max_score))
+        session.commit()
+
+
+def test_the_canvas_csv_fills_existing_assignments_and_includes_code(app, ines):
+    from web.bank import exercise_title, exercises
+
+    course, exercise = _course_id(app), exercises()[0]
+    _graded_code(app, "alice", exercise, 19.0, 32.0)
+    _graded_code(app, "alice", exercise, 12.0, 32.0)  # the best counts
+    refused = ines.post(f"/instructor/admin/canvas?course={course}",
+                        data={"set:open-set": "12a"})
+    assert refused.status_code == 400 and "digits only" in _text(refused)
+    assert ines.post(f"/instructor/admin/canvas?course={course}",
+                     data={"set:open-set": "4711", f"code:{exercise}": "4712"}).status_code == 302
+    raw = ines.get(f"/instructor/export/canvas.csv?course={course}").get_data(as_text=True)
+    assert raw.endswith("\r\n")  # RFC 4180 lines, as Canvas's importer reads them
+    rows = _csv(ines.get(f"/instructor/export/canvas.csv?course={course}"))
+    header, possible, body = rows[0], rows[1], rows[2:]
+    # Canvas's documented layout: five fixed columns, then "Assignment Name (id)" columns
+    assert header[:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+    assert all(CANVAS_ASSIGNMENT.match(h) for h in header[5:])
+    assert "Open set (4711)" in header and f"{exercise_title(exercise)} (4712)" in header
+    assert "Closed set (closed-set)" in header  # no Canvas id: a new assignment
+    assert possible[0] == "Points Possible" and possible[1:5] == ["", "", "", ""]
+    code_col = header.index(f"{exercise_title(exercise)} (4712)")
+    assert float(possible[code_col]) == 32.0
+    assert all(len(row) == len(header) for row in rows)
+    students = {row[3]: row for row in body}
+    assert set(students) == {"alice", "bob"} and all(row[4] == "Test course" for row in body)
+    assert float(students["alice"][code_col]) == 19.0 and students["bob"][code_col] == ""
+    for row in body:
+        assert all(cell == "" or float(cell) >= 0 for cell in row[5:])
+
+
+def test_the_scores_csv_has_a_column_per_code_exercise(app, ines):
+    from web.bank import exercises
+
+    exercise = exercises()[0]
+    _graded_code(app, "bob", exercise, 7.5, 32.0)
+    rows = _csv(ines.get("/instructor/export/scores.csv"))
+    column = rows[0].index(f"code:{exercise}")
+    by_user = {row[0]: row for row in rows[1:]}
+    assert float(by_user["bob"][column]) == 7.5 and by_user["alice"][column] == ""
+    assert rows[0][-1] == "total"

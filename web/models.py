@@ -279,3 +279,16 @@ class PasswordReset(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CanvasAssignment(Base):
+    """A course's Canvas assignment for one problem set or code exercise (`item` is
+    "set:<id>" or "code:<exercise>"), so its Canvas CSV fills that assignment."""
+
+    __tablename__ = "canvas_assignment"
+    __table_args__ = (UniqueConstraint("course_id", "item", name="uq_canvas_assignment_item"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), index=True)
+    item: Mapped[str] = mapped_column(String(200))
+    assignment_id: Mapped[str] = mapped_column(String(20))

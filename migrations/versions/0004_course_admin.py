@@ -1,4 +1,4 @@
-"""per-student allowances (extensions, extra attempts) and password reset links
+"""per-student allowances (extensions, extra attempts), password reset links, Canvas assignments
 
 Revision ID: 0004
 Revises: 0002
@@ -43,9 +43,21 @@ def upgrade() -> None:
         sa.Column('used_at', sa.DateTime(), nullable=True),
     )
     op.create_index('ix_password_reset_user_id', 'password_reset', ['user_id'])
+    op.create_table(
+        'canvas_assignment',
+        sa.Column('id', sa.Integer(), primary_key=True),
+        sa.Column('course_id', sa.Integer(), sa.ForeignKey('course.id', ondelete='CASCADE'),
+                  nullable=False),
+        sa.Column('item', sa.String(length=200), nullable=False),
+        sa.Column('assignment_id', sa.String(length=20), nullable=False),
+        sa.UniqueConstraint('course_id', 'item', name='uq_canvas_assignment_item'),
+    )
+    op.create_index('ix_canvas_assignment_course_id', 'canvas_assignment', ['course_id'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_canvas_assignment_course_id', table_name='canvas_assignment')
+    op.drop_table('canvas_assignment')
     op.drop_index('ix_password_reset_user_id', table_name='password_reset')
     op.drop_table('password_reset')
     op.drop_index('ix_allowance_user_id', table_name='allowance')

@@ -1,6 +1,6 @@
 """Course administration in the browser, the one home of its pages: create a course and its join
 code, import a roster, make a password reset link, give a student an extension or extra
-attempts, and remove a student from a course.
+attempts, remove a student from a course, and name the Canvas assignments its CSV fills.
 
 Every route is behind the staff check (as the instructor pages are), and every route about one
 course is for that course's instructors (or a site admin) only, through the course walls of
@@ -37,10 +37,10 @@ from web.auth.accounts import (
     validate_display_name,
 )
 from web.auth.reset import RESET_VALID, make_reset_token
-from web.bank import get_bank
+from web.bank import exercise_title, exercises, get_bank
 from web.db import get_session, write_gate
 from web.instructor.views import ENTRY_ROLES, NOT_STAFF
-from web.models import Allowance, Course, Enrollment, User
+from web.models import Allowance, CanvasAssignment, Course, Enrollment, User
 from web.quiz.allowances import MAX_EXTRA_ATTEMPTS, allowance_for
 
 bp = Blueprint("admin", __name__, url_prefix="/instructor/admin")
@@ -118,8 +118,12 @@ def _course_page(status: int = 200, **extra):
     course = _course()
     students = _students(course)
     sets = sorted(get_bank().sets.values(), key=lambda s: s.id)
+    canvas_ids = dict(get_session().execute(
+        select(CanvasAssignment.item, CanvasAssignment.assignment_id)
+        .where(CanvasAssignment.course_id == course.id)).all())
     return render_template(
         "instructor/admin/course.html", course=course, students=students, sets=sets,
+        canvas_items=_canvas_items(), canvas_ids=canvas_ids,
         allowances=_allowances(students), reset_hours=int(RESET_VALID.total_seconds() // 3600),
         max_extra=MAX_EXTRA_ATTEMPTS, **extra), status
 
@@ -248,6 +252,42 @@ def _roster_summary(report: RosterReport) -> str:
         text += (f"; {refused} row{'' if refused == 1 else 's'} not imported (below). The other "
                  "rows are imported")
     return text + "."
+
+
+# --- Canvas assignments -----------------------------------------------------------------------
+
+CANVAS_ID_RE = re.compile(r"[0-9]{1,20}")
+
+
+def _canvas_items() -> list[tuple[str, str]]:
+    """(item, title) of everything the Canvas CSV has a column for."""
+    sets = sorted(get_bank().sets.values(), key=lambda s: s.id)
+    return ([(f"set:{s.id}", s.title) for s in sets]
+            + [(f"code:{e}", exercise_title(e)) for e in exercises()])
+
+
+@bp.post("/canvas")
+def canvas():
+    """The course's instructors: the Canvas assignment id of each set and code exercise, so its
+    Canvas CSV fills those assignments (empty: a new assignment)."""
+    course, session = _course(), get_session()
+    wanted: dict[str, str] = {}
+    for item, title in _canvas_items():
+        text = request.form.get(item, "").strip()
+        if text and not CANVAS_ID_RE.fullmatch(text):
+            flash(f"The Canvas assignment id of {title!r} must be digits only (the number at the "
+                  "end of the assignment's address in Canvas), not "
+                  f"{text[:30]!r}.", "error")
+            return _course_page(400)
+        if text:
+            wanted[item] = text
+    session.execute(delete(CanvasAssignment).where(CanvasAssignment.course_id == course.id))
+    session.add_all(CanvasAssignment(course_id=course.id, item=item, assignment_id=ident)
+                    for item, ident in wanted.items())
+    _commit()
+    flash(f"Saved: the Canvas CSV of {course.name} fills {len(wanted)} existing Canvas "
+          f"assignment{'' if len(wanted) == 1 else 's'}.", "success")
+    return _back()
 
 
 # --- one student ------------------------------------------------------------------------------
