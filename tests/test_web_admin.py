@@ -10,6 +10,7 @@ import pytest
 from conftest import WEB_PASSWORD, answer_post
 from sqlalchemy import select
 
+from grader.bank import load_bank
 from grader.bank.problem import Bank
 from web.auth.reset import RESET_VALID, valid_reset
 from web.db import session_factory
@@ -277,3 +278,29 @@ def test_the_scores_csv_has_a_column_per_code_exercise(app, ines):
     by_user = {row[0]: row for row in rows[1:]}
     assert float(by_user["bob"][column]) == 7.5 and by_user["alice"][column] == ""
     assert rows[0][-1] == "total"
+
+
+def test_the_demo_course_comes_with_classmates_answers_and_code(app):
+    from sqlalchemy import func
+
+    from web.cli import DEMO_CLASSMATES, setup_demo
+    from web.models import CodeSubmission, Submission
+
+    demo = load_bank().sets["demo"]
+    bank = app.extensions["stride_bank"]
+    app.extensions["stride_bank"] = Bank(problems=bank.problems, sets={**bank.sets, "demo": demo})
+
+    def counts():
+        with session_factory(app)() as session:
+            per_user = dict(session.execute(
+                select(User.username, func.count(Submission.id))
+                .join(Submission, Submission.user_id == User.id).group_by(User.username)).all())
+            code = session.scalar(select(func.count(CodeSubmission.id)))
+        return per_user, code
+
+    setup_demo(app)
+    per_user, code = counts()
+    assert set(DEMO_CLASSMATES) | {"bob"} <= set(per_user) and "alice" not in per_user
+    assert code >= 4 * 2
+    setup_demo(app)  # idempotent: nothing added twice
+    assert counts() == (per_user, code)

@@ -127,13 +127,13 @@ def submissions_csv(submissions: Iterable, usernames: Mapping[int, str],
     return _write([SUBMISSION_COLUMNS, *(row(s) for s in submissions)])
 
 
-def canvas_assignment_ids(session: Session, course_ids: Sequence[int]) -> dict[str, str]:
-    """A course's Canvas assignment ids by item ("set:<id>", "code:<exercise>"); none when the
-    export covers several courses (each has its own Canvas course)."""
-    if len(course_ids) != 1:
+def canvas_assignment_ids(session: Session, course_id: int | None) -> dict[str, str]:
+    """A course's Canvas assignment ids by item ("set:<id>", "code:<exercise>"); none for an
+    export of several courses (`course_id` None: each has its own Canvas course)."""
+    if course_id is None:
         return {}
     rows = session.execute(select(CanvasAssignment.item, CanvasAssignment.assignment_id)
-                           .where(CanvasAssignment.course_id == course_ids[0]))
+                           .where(CanvasAssignment.course_id == course_id))
     return dict(rows.all())
 
 
@@ -158,7 +158,8 @@ def export(session: Session, sets: Sequence, kind: str, course_ids: Sequence[int
     if kind == "scores":
         return scores_csv(rows, sets, exercises)
     return canvas_csv(rows, sets, section=section, exercises=exercises,
-                      assignment_ids=canvas_assignment_ids(session, course_ids))
+                      assignment_ids=canvas_assignment_ids(
+                          session, course_ids[0] if len(course_ids) == 1 else None))
 
 
 def _possible(problem_set) -> float:
