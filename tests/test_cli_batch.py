@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import code_commands, main
+from grader.errors import SandboxError
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "tests" / "submissions"
@@ -76,3 +77,26 @@ def test_a_file_that_makes_the_grader_itself_fail_does_not_stop_the_batch(
         "grade it alone with `grader grade`")
     assert rows["correct.py"]["score"] == "37.0"
     assert len(rows) == 7
+
+
+def test_a_sandbox_failure_is_retried_once_and_a_second_one_is_the_rows_error(
+        tmp_path, monkeypatch):
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    shutil.copy(SUBMISSIONS / "correct_vectorized.py", folder / "hiccup.py")
+    shutil.copy(SUBMISSIONS / "correct_vectorized.py", folder / "broken.py")
+    (folder / "broken.py").write_text((folder / "broken.py").read_text() + "# broken\n")
+    real, calls = code_commands.grade_source, []
+
+    def flaky(source, **kwargs):
+        calls.append("broken" if "# broken" in source else "hiccup")
+        if calls.count(calls[-1]) == 1 or calls[-1] == "broken":
+            raise SandboxError("the job process ended without a reply (status 9)")
+        return real(source, **kwargs)
+
+    monkeypatch.setattr(code_commands, "grade_source", flaky)
+    rows = _batch(folder, tmp_path / "scores.csv")
+    assert rows["hiccup.py"]["score"] == "37.0" and rows["hiccup.py"]["error"] == ""
+    assert rows["broken.py"]["score"] == "0"
+    assert "SandboxError: the job process ended without a reply" in rows["broken.py"]["error"]
+    assert sorted(calls) == ["broken", "broken", "hiccup", "hiccup"]

@@ -41,7 +41,7 @@ from grader.code import (
     load_spec,
 )
 from grader.code.source import read_submission
-from grader.errors import GraderError, StudentCodeError
+from grader.errors import GraderError, SandboxError, StudentCodeError
 from grader.sandbox import IsolationUnavailable, SandboxPool, require_isolation
 
 VERDICT_STYLES = {Verdict.PASS: "green", Verdict.NOT_ATTEMPTED: "dim", Verdict.TIMEOUT: "yellow",
@@ -255,7 +255,7 @@ def _batch_row(file: Path, exercise: str | None, pool: SandboxPool) -> dict[str,
     try:
         source = read_submission(file.read_bytes().decode("utf-8"), file.name)
         chosen = exercise or guess_exercise(source)
-        report = grade_source(source, exercise=chosen, pool=pool)
+        report = _grade_retrying(source, chosen, pool)
     except IsolationUnavailable:
         raise  # never grade the rest without isolation either
     except UnicodeDecodeError as err:
@@ -271,6 +271,23 @@ def _batch_row(file: Path, exercise: str | None, pool: SandboxPool) -> dict[str,
     for function in report.functions:
         row[function.name] = function.score
     return row
+
+
+BATCH_TRIES = 2
+
+
+def _grade_retrying(source: str, exercise: str, pool: SandboxPool) -> CodeReport:
+    """Grade one file; a failure of the sandbox itself (never of the student's code: a worker
+    that did not start or whose job process died) is retried once on a fresh worker, so a
+    passing hiccup of the machine does not become a 0 in the scores. A second failure is the
+    row's error, with its message."""
+    for attempt in range(1, BATCH_TRIES + 1):
+        try:
+            return grade_source(source, exercise=exercise, pool=pool)
+        except SandboxError:
+            if attempt == BATCH_TRIES:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _graded_note(source: str, report: CodeReport) -> str:
