@@ -40,8 +40,8 @@ from grader.code import (
     grade_source,
     load_spec,
 )
-from grader.code.source import read_submission
-from grader.errors import GraderError, SandboxError, StudentCodeError
+from grader.code.source import parse_python, read_submission
+from grader.errors import GraderError, StudentCodeError
 from grader.sandbox import IsolationUnavailable, SandboxPool, require_isolation
 
 VERDICT_STYLES = {Verdict.PASS: "green", Verdict.NOT_ATTEMPTED: "dim", Verdict.TIMEOUT: "yellow",
@@ -72,7 +72,7 @@ def _read(path: Path) -> str:
 def guess_exercise(source: str) -> str:
     """The exercise whose function names the file defines most (conv_step_by_step on a tie)."""
     try:
-        names = {n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)}
+        names = {n.name for n in parse_python(source).body if isinstance(n, ast.FunctionDef)}
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         names = set()
     counts = {e: len(names & {f.name for f in load_spec(e).functions}) for e in EXERCISES}
@@ -255,7 +255,7 @@ def _batch_row(file: Path, exercise: str | None, pool: SandboxPool) -> dict[str,
     try:
         source = read_submission(file.read_bytes().decode("utf-8"), file.name)
         chosen = exercise or guess_exercise(source)
-        report = _grade_retrying(source, chosen, pool)
+        report = grade_source(source, exercise=chosen, pool=pool)
     except IsolationUnavailable:
         raise  # never grade the rest without isolation either
     except UnicodeDecodeError as err:
@@ -273,27 +273,10 @@ def _batch_row(file: Path, exercise: str | None, pool: SandboxPool) -> dict[str,
     return row
 
 
-BATCH_TRIES = 2
-
-
-def _grade_retrying(source: str, exercise: str, pool: SandboxPool) -> CodeReport:
-    """Grade one file; a failure of the sandbox itself (never of the student's code: a worker
-    that did not start or whose job process died) is retried once on a fresh worker, so a
-    passing hiccup of the machine does not become a 0 in the scores. A second failure is the
-    row's error, with its message."""
-    for attempt in range(1, BATCH_TRIES + 1):
-        try:
-            return grade_source(source, exercise=exercise, pool=pool)
-        except SandboxError:
-            if attempt == BATCH_TRIES:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 def _graded_note(source: str, report: CodeReport) -> str:
     """Why a graded file scored as it did, when the file itself is the reason; else ""."""
     try:
-        ast.parse(source)
+        parse_python(source)
     except SyntaxError as err:
         return f"not valid Python: {err.msg} (line {err.lineno})"[:200]
     except (ValueError, RecursionError, MemoryError) as err:
