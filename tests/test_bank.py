@@ -381,14 +381,14 @@ def test_lint_reports_a_non_integer_answer(tmp_path):
 
 
 def test_lint_reports_a_mistake_no_student_can_type(tmp_path):
-    untypeable = ("mistakes:\n  - tag: half-padding\n    expr: n + p / 2\n"
+    untypeable = ("mistakes:\n  - tag: half-padding\n    expr: \"[n, [p]]\"\n"
                   "    message: Pad both sides.\n")
     write(tmp_path, "pad.yaml", good() + untypeable)
     report = lint_problem(load_bank(tmp_path).problems["pad-rows"], 20)
     assert len(report.findings) == 1  # reported once, not once per variant
     assert ("mistake 'half-padding' can never be typed: its value is not a valid integer"
             in report.findings[0])
-    write(tmp_path, "pad.yaml", good() + untypeable.replace("n + p / 2", "n + p"))
+    write(tmp_path, "pad.yaml", good() + untypeable.replace("[n, [p]]", "n + 3 * p"))
     assert lint_problem(load_bank(tmp_path).problems["pad-rows"], 20).findings == ()
 
 

@@ -106,6 +106,7 @@ class Grading(_Strict):
     rtol: float | None = Field(None, ge=0)
     partial_credit: bool | None = None
     multiselect_scoring: Literal["right_minus_wrong", "all_or_nothing"] | None = None
+    size_given: bool | None = None
 
 
 class MistakeModel(_Strict):

@@ -253,7 +253,8 @@ def set_stats(set_id: str):
     cards = [_problem_card(session, set_id, item, ids, totals, problems)
              for item in problem_set.items]
     return render_template("instructor/stats.html", problem_set=problem_set, cards=cards,
-                           students=len(totals), course=walls.course, courses=walls.courses)
+                           students=len(totals), course=walls.course, courses=walls.courses,
+                           topics=stats.topic_mistakes(cards))
 
 
 @bp.post("/regrade/<problem_id>")

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from werkzeug.datastructures import MultiDict
 
-from grader.answers import answer_hint, parse
+from grader.answers import answer_hint
 from grader.errors import FormatError
-from grader.grading import grade
+from grader.grading import grade, read_answer
 
 TEXTAREA_TYPES = {"matrix"}
 RADIO_TYPES = {"choice", "truefalse"}
@@ -66,15 +66,16 @@ def raw_answer(form: MultiDict, variant) -> str:
     return form.get("answer", "")
 
 
-def check(variant, raw: str):
-    """(parsed, result) for a raw answer; raises grader.errors.FormatError when unreadable."""
+def check(variant, raw: str, points: float = 1.0):
+    """(parsed, result) for a raw answer; raises grader.errors.FormatError when unreadable.
+    ``points``: what the item is worth, for the partial credit stated in the feedback."""
     if len(raw) > MAX_ANSWER_CHARS:
         raise FormatError(f"That answer is {len(raw)} characters long; answers here are at most "
                           f"{MAX_ANSWER_CHARS}. Please shorten it.")
     if not raw.strip() and variant.answer_type != "multiselect":
         raise FormatError("Please enter an answer before submitting.")
-    parsed = parse(variant.answer_type, raw, options=variant.options)
-    return parsed, grade(variant, parsed)
+    parsed = read_answer(variant, raw)
+    return parsed, grade(variant, parsed, points)
 
 
 def to_json_text(value) -> str:

@@ -119,7 +119,7 @@ def submit(set_id: str, problem_id: str):
         return redirect(here)
     raw = forms.raw_answer(request.form, variant)
     try:
-        parsed, result = forms.check(variant, raw)
+        parsed, result = forms.check(variant, raw, item.points)
     except FormatError as exc:
         submissions = submissions_for(session, current_user.id, set_id, problem_id)
         context = _problem_context(problem_set, item, variant, submissions)
