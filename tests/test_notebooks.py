@@ -389,14 +389,13 @@ def test_batch_grades_notebooks_beside_py_files(tmp_path):
     (folder / "bob.py").write_text(forms["export"])
     (folder / "carol.ipynb").write_text("not a notebook")
     out = tmp_path / "scores.csv"
-    # One file at a time: this test is about reading notebooks (parallel grading has its own
-    # tests in test_cli_batch.py and test_cli_code.py).
-    result = CliRunner().invoke(main, ["batch", str(folder), "--out", str(out), "--jobs", "1"])
+    # Two at a time, as `grader batch` runs by default; a row that fails shows its error.
+    result = CliRunner().invoke(main, ["batch", str(folder), "--out", str(out), "--jobs", "2"])
     assert result.exit_code == 0, result.output
     rows = {r["file"]: r for r in csv.DictReader(out.open())}
     assert rows["alice.ipynb"]["score"] == rows["alice.ipynb"]["max_score"] == "37.0", (
         rows["alice.ipynb"]["error"])
-    assert rows["bob.py"]["score"] == "37.0"
+    assert rows["bob.py"]["score"] == "37.0", rows["bob.py"]["error"]
     assert rows["carol.ipynb"]["score"] == "0"
     assert "not valid JSON" in rows["carol.ipynb"]["error"]
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Mapping, Sequence
 
+from grader.code.source import parse_python
+
 Aliases = dict[str, str]  # a name bound in the file -> the dotted name it stands for
 
 
@@ -27,7 +29,7 @@ def banned_uses(text: str, banned: Sequence[str]) -> dict[str, str]:
     if not banned:
         return {}
     try:
-        tree = ast.parse(text)
+        tree = parse_python(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return {}
     aliases = _module_aliases(tree.body)

@@ -311,6 +311,8 @@ def _last_window_dW(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, hp: Mapping) -
 def _window_mask(window: np.ndarray, rule: str) -> np.ndarray:
     if rule == "mean":
         return window > window.mean()
+    if rule == "mean_or_equal":
+        return window >= window.mean()
     if rule in ("rows", "cols"):
         return window == window.max(axis=0 if rule == "rows" else 1, keepdims=True)
     return window == window.max()
@@ -371,6 +373,8 @@ def _pool_backward_mutations(dA: np.ndarray, cache: tuple, mode: str, hidden: bo
          lambda: loop(step=1)),
         ("dA_prev matches windows of size stride: " + WINDOW_END,
          lambda: loop(size=hp["stride"])),
+        ("dA_prev matches windows that move by f: use hparameters['stride'], not f, for the "
+         "stride.", lambda: loop(step=hp["f"])),
     ]
     if mode == "max":
         mutations += [
@@ -379,6 +383,8 @@ def _pool_backward_mutations(dA: np.ndarray, cache: tuple, mode: str, hidden: bo
              lambda: loop(argmax=True)),
             ("dA_prev matches a mask of the values above the window's mean: the mask marks "
              "the maximum, x == np.max(x).", lambda: loop(rule="mean")),
+            ("dA_prev matches a mask of the values at or above the window's mean: the mask "
+             "marks the maximum, x == np.max(x).", lambda: loop(rule="mean_or_equal")),
             ("dA_prev matches a mask of each column's (or row's) maximum: take the maximum of "
              "the whole window, np.max(x) without an axis.", lambda: loop(rule="rows")),
             ("dA_prev matches a mask of each column's (or row's) maximum: take the maximum of "
@@ -642,6 +648,11 @@ def explain_exception(func: str, args: tuple, kwargs: Mapping, exc_type: str, ex
                                              "conv_backward"):
         return ("An index runs past the input: a window starts at h * stride and ends at "
                 "h * stride + f, and the output size is floor((n + 2p - f) / s) + 1.")
+    broadcast = ("could not be broadcast", "could not broadcast", "non-broadcastable")
+    if any(words in exc_msg for words in broadcast) and func in ("conv_backward",
+                                                                 "pool_backward"):
+        return ("Shapes don't line up in a window: every slice must be f by f, from vert_start "
+                "to vert_start + f (not + stride), like W[..., c] and the mask.")
     if "could not be broadcast" in exc_msg and func == "conv_forward":
         return ("Shapes don't line up in a window: the slice a_prev_pad[vert_start:vert_end, "
                 "horiz_start:horiz_end, :] must have shape (f, f, n_C_prev) like W[..., c]; "

@@ -33,7 +33,21 @@ from dataclasses import dataclass
 
 from grader.errors import StudentCodeError
 
-_NBFORMAT_LOCK = threading.Lock()  # `grader batch` reads files from several threads
+# CPython 3.11 keeps the AST converter's recursion depth in one per-interpreter counter, so two
+# threads running ast.parse at once can corrupt it and one of them raises "SystemError: AST
+# constructor recursion depth mismatch" (python/cpython#106905) on a valid file. `grader batch`
+# and the web app grade from several threads: every parse of a student's file goes through
+# parse_python, one at a time (a parse takes well under a millisecond per KB).
+_AST_LOCK = threading.Lock()
+
+
+def parse_python(text: str) -> ast.Module:
+    """``ast.parse(text)``, safe to call from several threads at once.
+
+    Raises what ``ast.parse`` raises (SyntaxError, ValueError, RecursionError, MemoryError).
+    """
+    with _AST_LOCK:
+        return ast.parse(text)
 
 PROVIDED = frozenset({"numpy"}) | frozenset(sys.stdlib_module_names)
 EXPORT_MARKER = re.compile(r"^# In\[[ 0-9]*\]:", re.MULTILINE)
@@ -120,8 +134,7 @@ def notebook_source(data: bytes | str) -> str:
                                f"{version!r}, and the grader reads nbformat version 4 (or 3). "
                                "Open it in Jupyter and save it again.")
     try:
-        with _NBFORMAT_LOCK:  # its schema validators are built and cached lazily, not thread-safe
-            nb = nbformat.reads(text, as_version=4)
+        nb = nbformat.reads(text, as_version=4)
     except Exception as err:  # nbformat raises several kinds for malformed layouts
         raise StudentCodeError(f"this notebook cannot be read ({type(err).__name__}): save it "
                                "again from Jupyter and upload the .ipynb.") from None
@@ -198,7 +211,7 @@ def prepare_source(text: str, *, notebook: bool | None = None) -> PreparedSource
     """
     notebook = is_export(text) if notebook is None else notebook
     try:
-        tree = ast.parse(text)
+        tree = parse_python(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return PreparedSource(text, notebook)
     lines = text.splitlines(keepends=True)

@@ -32,7 +32,7 @@ from grader.code.diagnosis import (
 from grader.code.functions import saved_items
 from grader.code.plan import REFERENCE_CACHE, OwnCache, Planned, adapter_name
 from grader.code.report import FunctionReport, FunctionStatus, TestReport, Verdict, hidden_message
-from grader.code.source import line_label
+from grader.code.source import line_label, parse_python
 from grader.code.spec import Tolerance
 from grader.sandbox import ChildStatus, Frame, OutcomeKind, RawOutcome, SandboxLimits, ValueInfo
 
@@ -125,7 +125,7 @@ def _mentions(source: str, func: str) -> bool:
     if len(source) > MAX_SOURCE_BYTES:
         return f"def {func}" in source
     try:
-        tree = ast.parse(source)
+        tree = parse_python(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return f"def {func}" in source
     for node in tree.body:
