@@ -47,7 +47,7 @@ from grader.code.report import (
     Verdict,
     hidden_message,
 )
-from grader.code.source import STAND_IN_NAME, prepare_source, read_submission
+from grader.code.source import STAND_IN_NAME, parse_python, prepare_source, read_submission
 from grader.code.spec import load_spec
 from grader.code.verdicts import MAX_SOURCE_BYTES, judge_function
 from grader.errors import StudentCodeError
@@ -258,7 +258,7 @@ def unwritten_outcomes(text: str, tests: Sequence[Planned]) -> dict[str, RawOutc
     runs in the sandbox. The verdicts are the same either way; a stub is checked in a blink.
     """
     try:
-        tree = ast.parse(text)
+        tree = parse_python(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     unwritten = set()
