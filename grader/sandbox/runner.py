@@ -64,6 +64,7 @@ MAX_READY_BYTES = 64 * 1024
 MAX_STATUS_BYTES = 64 * 1024
 START_TIMEOUT_S = 30.0
 RESULT_KEYS = ("r", "r0", "r1", "r2")
+MAX_NDIM = 32  # numpy 1.x's own limit; no output of an exercise has more than a few
 
 
 @dataclass(frozen=True)
@@ -561,10 +562,20 @@ def _parse_npy(data: bytes, budget: int) -> np.ndarray:
         raise _Unreadable("its .npy header is not valid") from None
     if dtype.hasobject:
         raise _Unreadable("object arrays are not accepted")
+    # A dtype of no size (a structured dtype of empty fields) would let a header of a few bytes
+    # claim any number of items, which numpy then walks one by one: hours of the parent's CPU.
+    # With items of at least one byte, the data's size bounds their number and every dimension.
+    if dtype.itemsize == 0:
+        raise _Unreadable("its items have no size")
+    if len(shape) > MAX_NDIM or any(type(n) is not int or not 0 <= n <= budget for n in shape):
+        raise _Unreadable("its shape is not valid")
     count = math.prod(shape)
     if count * dtype.itemsize != len(data) - fh.tell():
         raise _Unreadable("its header does not match the size of its data")
-    values = np.frombuffer(data, dtype=dtype, count=count, offset=fh.tell()).copy()
-    if fortran_order:
-        return values.reshape(shape[::-1]).transpose()
-    return values.reshape(shape)
+    try:
+        values = np.frombuffer(data, dtype=dtype, count=count, offset=fh.tell()).copy()
+        if fortran_order:
+            return values.reshape(shape[::-1]).transpose()
+        return values.reshape(shape)
+    except Exception:  # noqa: BLE001 - whatever numpy refuses is unreadable, never a crash here
+        raise _Unreadable("its header does not match its data") from None
