@@ -113,8 +113,11 @@ def notebook_source(data: bytes | str) -> str:
     except Exception as err:  # nbformat raises several kinds for malformed layouts
         raise StudentCodeError(f"this notebook cannot be read ({type(err).__name__}): save it "
                                "again from Jupyter and upload the .ipynb.") from None
-    cells = [c for c in nb.get("cells", ()) if c.get("cell_type") == "code"
-             and str(c.get("source", "")).strip()]
+    code = [c for c in nb.get("cells", ()) if c.get("cell_type") == "code"]
+    if any(not isinstance(c.get("source", ""), str) for c in code):  # nbformat lets these by
+        raise StudentCodeError("this notebook cannot be read: a code cell's source is not text. "
+                               "Save it again from Jupyter and upload the .ipynb.")
+    cells = [c for c in code if c.get("source", "").strip()]
     if not cells:
         raise StudentCodeError("this notebook has no code cells: write your functions in code "
                                "cells and upload it again.")
