@@ -132,6 +132,10 @@ CASES = [
     ("sigstop_parent.py", {"exception"}, True),
     ("ptrace_parent.py", {"exception"}, False),
     ("inherited_fds.py", {"exception"}, False),
+    # Statuses of odd fields, and files outside the scratch area.
+    ("forged_status_odd_fields.py", {"wrong type", "crashed"}, False),
+    ("forged_status_odd_frames.py", {"exception", "crashed"}, False),
+    ("write_outside_scratch.py", {"exception"}, True),
 ]
 
 
