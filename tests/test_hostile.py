@@ -136,6 +136,7 @@ CASES = [
     ("forged_status_odd_fields.py", {"wrong type", "crashed"}, False),
     ("forged_status_odd_frames.py", {"exception", "crashed"}, False),
     ("write_outside_scratch.py", {"exception"}, True),
+    ("hidden_inputs_from_memory.py", {"exception"}, False),
 ]
 
 

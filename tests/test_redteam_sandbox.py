@@ -77,3 +77,17 @@ def test_ordinary_npy_outputs_still_parse():
         np.save(buffer, value, allow_pickle=False)
         parsed = _parse_npy(buffer.getvalue(), 1 << 24)
         assert parsed.shape == np.shape(value) and np.array_equal(parsed, value)
+
+
+def test_a_public_tests_child_holds_nothing_of_the_hidden_tests(pool):
+    # Graded with and without the hidden tests, what a public test's child finds in its memory
+    # (the inputs it inherited, every test of its job) and puts in its exception is the same.
+    source = (HOSTILE / "hidden_inputs_from_memory.py").read_text()
+    seen = {}
+    for hidden in (False, True):
+        report = grade_source(source, functions=["conv_single_step"], include_hidden=hidden,
+                              limits=LIMITS, pool=pool)
+        tests = report.functions[0].tests
+        seen[hidden] = [t.message for t in tests if not t.hidden]
+        assert len(tests) > len(seen[hidden]) or not hidden
+    assert seen[True] == seen[False] and "inputs [(" in seen[True][0]
