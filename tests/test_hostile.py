@@ -137,6 +137,7 @@ CASES = [
     ("forged_status_odd_frames.py", {"exception", "crashed"}, False),
     ("write_outside_scratch.py", {"exception"}, True),
     ("hidden_inputs_from_memory.py", {"exception"}, False),
+    ("hooks_for_the_parent.py", {"wrong type", "wrong values", "wrong shape"}, False),
 ]
 
 
