@@ -138,6 +138,7 @@ CASES = [
     ("write_outside_scratch.py", {"exception"}, True),
     ("hidden_inputs_from_memory.py", {"exception"}, False),
     ("hooks_for_the_parent.py", {"wrong type", "wrong values", "wrong shape"}, False),
+    ("strided_huge_views.py", {"wrong type"}, False),
 ]
 
 
