@@ -14,6 +14,7 @@ from tests.conftest import WEB_PASSWORD, WallsWorld, add_walls_world
 from tests.test_authz import CASES, _fill
 from web.db import session_factory
 from web.models import ScoreChange, Submission, User
+from web.render import _MATHML_TAGS as MATHML_TAGS
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -95,3 +96,29 @@ def test_a_same_site_next_is_still_followed(app, walls_world):
                            data={"username": WallsWorld.username("a1"),
                                  "password": WEB_PASSWORD})
     assert response.headers["Location"].endswith("/sets/open-set?x=1")
+
+
+@pytest.mark.parametrize("answer", [
+    r"$\style{position:fixed;top:0;left:0;width:100%;height:100%;background:white}{x}$",
+    r"$\text{<img src=x onerror=alert(1)>}$", r"$\href{javascript:alert(1)}{x}$",
+    r"$\color{red"" onmouseover=""alert(1)}{x}$", "<script>alert(1)</script>",
+    "[[" + "[" * 5000 + "]" * 5000 + "]]", "$" + r"\frac{" * 2000 + "$",
+])
+def test_a_students_answer_rendered_as_math_carries_no_markup_of_its_own(answer):
+    # Raw answers are shown through the `math` filter (an instructor's statistics, the
+    # student's own history): MathML only, no attribute that styles, links or runs anything.
+    from web.render import render_text
+
+    html = str(render_text(answer))
+    for tag in re.findall(r"<[^>]*>", html):
+        name = re.match(r"</?([a-z]+)", tag).group(1)
+        assert name == "code" or name in MATHML_TAGS, tag
+        names = re.sub(r'"[^"]*"', '""', tag)  # attribute values may say anything, quoted
+        assert not re.search(r"\s(style|on\w+|href|src|xlink:href)\s*=", names), tag
+
+
+def test_ordinary_math_still_renders_as_mathml():
+    from web.render import render_text
+
+    html = str(render_text(r"$\displaystyle \frac{a}{b}$ and $\begin{bmatrix}1&2\end{bmatrix}$"))
+    assert html.count("<math") == 2 and "displaystyle" in html and "<code>" not in html
