@@ -91,3 +91,40 @@ def test_a_public_tests_child_holds_nothing_of_the_hidden_tests(pool):
         seen[hidden] = [t.message for t in tests if not t.hidden]
         assert len(tests) > len(seen[hidden]) or not hidden
     assert seen[True] == seen[False] and "inputs [(" in seen[True][0]
+
+
+class _Pipe:
+    """A stand-in for a worker process whose stdout is a pipe this test writes into."""
+
+    def __init__(self):
+        read_fd, self.write_fd = os.pipe()
+        self.stdout = os.fdopen(read_fd, "rb", buffering=0)
+
+
+def test_a_reply_is_read_whole_across_many_reads_and_refused_past_its_cap():
+    import threading
+    import time
+
+    from grader.sandbox.runner import Worker
+
+    worker = Worker.__new__(Worker)
+    worker._buffer = bytearray()
+    worker.proc = pipe = _Pipe()
+    big = b"x" * (3 << 20)  # a reply arrives in many 64 KB reads; only new bytes are searched
+
+    def write():
+        try:
+            os.write(pipe.write_fd, b"first\n" + big + b"\n" + big + b"\n")
+        except BrokenPipeError:  # the reader stopped at the cap, as it should
+            pass
+        finally:
+            os.close(pipe.write_fd)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    deadline = time.monotonic() + 30
+    assert worker._readline(deadline, 4 << 20) == b"first"
+    assert worker._readline(deadline, 4 << 20) == big
+    assert worker._readline(deadline, 1 << 10) is None  # past its cap: not read to the end
+    pipe.stdout.close()
+    writer.join()

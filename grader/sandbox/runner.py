@@ -223,7 +223,9 @@ class Worker:
     def _readline(self, deadline: float, max_bytes: int) -> bytes | None:
         """One line of the worker's stdout by ``deadline`` and within ``max_bytes``, else None."""
         fd = self.proc.stdout.fileno()
-        while b"\n" not in self._buffer:
+        searched = 0  # only new bytes are searched: a reply of 40 MB comes in 64 KB reads
+        while (end := self._buffer.find(b"\n", searched)) < 0:
+            searched = len(self._buffer)
             remaining = deadline - time.monotonic()
             if remaining <= 0 or len(self._buffer) > max_bytes:
                 return None
@@ -234,7 +236,6 @@ class Worker:
             if not chunk:
                 return None
             self._buffer += chunk
-        end = self._buffer.index(b"\n")
         if end > max_bytes:
             return None
         line = bytes(self._buffer[:end])
