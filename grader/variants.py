@@ -21,6 +21,7 @@ import jinja2
 import numpy as np
 
 from grader.answers import GradingRules, lookup
+from grader.answers.detectors import general_mistakes
 from grader.bank.problem import Options, OptionSpec, ParamSpec, Problem, Statement
 from grader.errors import ExpressionError, ProblemSpecError
 from grader.expressions import same_value, to_jsonable
@@ -272,6 +273,10 @@ def _mistakes(problem: Problem, context: Mapping[str, Any], answer: Any, stateme
         if value is not None:
             found.append(Mistake(family.tag, normalize(problem.answer_type, value),
                                  family.message))
+    if problem.answer is not None and statement is None:
+        found.extend(Mistake(tag, normalize(problem.answer_type, value), message)
+                     for tag, value, message in general_mistakes(
+                         problem.answer, problem.answer_type, context, answer, memo))
     return _distinct(found, answer)
 
 

@@ -46,6 +46,7 @@ from web.instructor.gradebook import (
     sort_gradebook,
 )
 from web.instructor.regrade import regrade_problem
+from web.lti import outcomes
 from web.models import Role, User
 from web.quiz import forms
 from web.quiz.practice import graded_now
@@ -253,7 +254,8 @@ def set_stats(set_id: str):
     cards = [_problem_card(session, set_id, item, ids, totals, problems)
              for item in problem_set.items]
     return render_template("instructor/stats.html", problem_set=problem_set, cards=cards,
-                           students=len(totals), course=walls.course, courses=walls.courses)
+                           students=len(totals), course=walls.course, courses=walls.courses,
+                           topics=stats.topic_mistakes(cards))
 
 
 @bp.post("/regrade/<problem_id>")
@@ -263,6 +265,8 @@ def regrade(problem_id: str):
     summary = regrade_problem(session, problem, walls.course_ids, current_user.id,
                                  reason=f"regrade of {problem_id} by {current_user.username}")
     session.commit()
+    outcomes.problem_regraded(session, [s.id for s in _sets()
+                                        if any(i.problem_id == problem_id for i in s.items)])
     flash(summary.message() + " Only the answers of students in your courses were regraded.",
           "success")
     back = request.form.get("back", "")
