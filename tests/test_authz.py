@@ -176,7 +176,13 @@ CASES = [
     Case("/code/<exercise>", "POST", "/code/conv_step_by_step", signed_in(302), {"source": ""}),
     Case("/code/<exercise>/starter.py", "GET", "/code/conv_step_by_step/starter.py",
          signed_in(200)),
+    # The student kit holds nothing secret: anyone may download it (tests/test_kit_web.py).
+    Case("/code/kit/", "GET", "/code/kit/", signed_in(302, anonymous=302)),
+    Case("/code/kit/<filename>", "GET", "/code/kit/stride_cnn_kit-0.0.1-py3-none-any.whl",
+         signed_in(302, anonymous=302)),
+    Case("/code/kit/<filename>", "GET", "/code/kit/secrets.txt", signed_in(404, anonymous=404)),
     *_code_cases(),
+
     Case("/practice/", "GET", "/practice/", signed_in(200, anonymous=200)),
     # {pid} is in the open graded set, so practice withholds it from everyone (404).
     Case("/practice/<problem_id>", "GET", "/practice/{pid}", signed_in(404, anonymous=404)),
