@@ -329,3 +329,27 @@ def test_a_ta_cannot_preview_a_closed_sets_problem_while_an_extension_runs(app, 
     auth.login("bob")
     refused = client.get(f"/instructor/preview/{pid}?seed=3")
     assert refused.status_code == 403 and "only instructors can preview it" in _text(refused)
+
+
+def test_a_new_join_code_replaces_the_old_one_and_keeps_the_students(app, ines, client):
+    course = _course_id(app)
+    with session_factory(app)() as session:
+        old = session.get(Course, course).join_code
+        before = {e.user_id for e in session.get(Course, course).enrollments}
+    url = f"/instructor/admin/join-code?course={course}"
+    for data, message in (({"join_code": "a b"}, "4 to 64 letters"),
+                          ({"join_code": old}, "join code already")):
+        refused = ines.post(url, data=data)
+        assert refused.status_code == 400 and message in _text(refused)
+    response = ines.post(url, data={"join_code": "fresh-code-2"})
+    assert response.status_code == 302
+    assert "fresh-code-2" in _text(ines.get(response.headers["Location"]))
+    with session_factory(app)() as session:
+        assert session.get(Course, course).join_code == "fresh-code-2"
+        assert {e.user_id for e in session.get(Course, course).enrollments} == before
+    ines.post("/auth/logout")
+    for code, status in ((old, 400), ("fresh-code-2", 302)):
+        response = client.post("/auth/register", data={
+            "join_code": code, "username": f"joiner{status}", "password": WEB_PASSWORD,
+            "confirm": WEB_PASSWORD})
+        assert response.status_code == status
