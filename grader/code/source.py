@@ -138,8 +138,13 @@ def notebook_source(data: bytes | str) -> str:
     except Exception as err:  # nbformat raises several kinds for malformed layouts
         raise StudentCodeError(f"this notebook cannot be read ({type(err).__name__}): save it "
                                "again from Jupyter and upload the .ipynb.") from None
-    cells = [(n, c) for n, c in enumerate(nb.get("cells", ()), 1)
-             if c.get("cell_type") == "code" and str(c.get("source", "")).strip()]
+    numbered = list(enumerate(nb.get("cells", ()), 1))
+    if any(c.get("cell_type") == "code" and not isinstance(c.get("source", ""), str)
+           for _, c in numbered):  # nbformat lets a number, an object or null through
+        raise StudentCodeError("this notebook cannot be read: a code cell's source is not text. "
+                               "Save it again from Jupyter and upload the .ipynb.")
+    cells = [(n, c) for n, c in numbered
+             if c.get("cell_type") == "code" and c.get("source", "").strip()]
     if not cells:
         raise StudentCodeError("this notebook has no code cells: write your functions in code "
                                "cells and upload it again.")
