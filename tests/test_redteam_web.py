@@ -146,10 +146,6 @@ def test_ordinary_math_still_renders_as_mathml():
     assert html.count("<math") == 2 and "displaystyle" in html and "<code>" not in html
 
 
-@pytest.mark.xfail(strict=True, reason="web/instructor/admin.py reset_link: a reset link takes "
-                   "over the whole account, so it must be refused (403, 'only a site "
-                   "administrator') when the student is enrolled in any course the instructor "
-                   "does not instruct")
 def test_an_instructor_cannot_take_over_a_student_who_is_also_in_another_course(app,
                                                                                 walls_world):
     from web.models import Enrollment, PasswordReset

@@ -330,10 +330,28 @@ def reset_link(user_id: int):
         flash(f"{student.username} is also course staff, so their password can only be reset "
               "by a site administrator.", "error")
         return _course_page(403)
+    elsewhere = _courses_not_instructed(session, student)
+    if elsewhere:
+        flash(f"{student.username} is also a student of a course you do not teach, and a reset "
+              "link opens the whole account: only a site administrator can reset their "
+              "password.", "error")
+        return _course_page(403)
     token = make_reset_token(session, student, session.get(User, current_user.id))
     _commit()
     link = url_for("auth.reset", token=token, _external=True)
     return _course_page(reset_for=student, reset_link=link)
+
+
+def _courses_not_instructed(session, student: User) -> list[int]:
+    """Ids of the student's courses the signed-in account does not instruct (none for an admin):
+    a reset link there would hand over the student's work in those courses too."""
+    if scope.is_admin(current_user):
+        return []
+    mine = {cid for cid, role in scope.staff_roles(session, current_user).items()
+            if role == "instructor"}
+    theirs = session.scalars(select(Enrollment.course_id)
+                             .where(Enrollment.user_id == student.id)).all()
+    return [cid for cid in theirs if cid not in mine]
 
 
 @bp.post("/students/<int:user_id>/allowance")
