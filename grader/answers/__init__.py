@@ -44,7 +44,7 @@ from grader.answers.base import (
     Tolerance,
     clean,
     strip_label,
-    strip_unit,
+    strip_words,
 )
 from grader.answers.numbers import INTEGER, NUMBER
 from grader.answers.options import CHOICE, MULTISELECT, TRUEFALSE
@@ -119,7 +119,7 @@ def parse(answer_type: str, raw: str, *, options: Sequence[str] | None = None) -
     if kind.labelled:
         text = strip_label(text)
     if kind.name in ("integer", "number"):
-        text = strip_unit(text)
+        text = strip_words(text)
     return kind.parse(text, options)
 
 

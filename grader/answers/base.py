@@ -215,11 +215,14 @@ _UNIT = re.compile(
     r"channels?|pixels?|values?|entries|entry|connections?|zeros?|filters?|elements?)$",
     re.IGNORECASE,
 )
+# An approximate value said to be one: "≈ 5.67", "~5.67", "about 5.67".
+_APPROX = re.compile(r"^(?:\u2248|~|about\s|approx\.?\s*|approximately\s)\s*", re.IGNORECASE)
 
 
-def strip_unit(text: str) -> str:
-    """Drop a unit word typed after the value: "= 2800 params", "35 rows", "7 layers"."""
-    stripped = _UNIT.sub("", text)
+def strip_words(text: str) -> str:
+    """Drop the words around a number that are not part of it: a unit after it ("= 2800
+    params", "35 rows", "7 layers") and "about" or "≈" before it ("≈ 5.67")."""
+    stripped = _APPROX.sub("", _UNIT.sub("", text))
     return stripped if stripped.strip() else text
 
 
