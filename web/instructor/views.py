@@ -46,6 +46,7 @@ from web.instructor.gradebook import (
     sort_gradebook,
 )
 from web.instructor.regrade import regrade_problem
+from web.lti import outcomes
 from web.models import Role, User
 from web.quiz import forms
 from web.quiz.practice import graded_now
@@ -264,6 +265,8 @@ def regrade(problem_id: str):
     summary = regrade_problem(session, problem, walls.course_ids, current_user.id,
                                  reason=f"regrade of {problem_id} by {current_user.username}")
     session.commit()
+    outcomes.problem_regraded(session, [s.id for s in _sets()
+                                        if any(i.problem_id == problem_id for i in s.items)])
     flash(summary.message() + " Only the answers of students in your courses were regraded.",
           "success")
     back = request.form.get("back", "")
