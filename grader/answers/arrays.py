@@ -299,6 +299,19 @@ def _matrix_right(given: Any, expected: Any, tolerance: Tolerance) -> tuple[int,
     return right, total, True
 
 
+_LATEX_ENV = re.compile(r"\\(?:begin|end)\{[a-zA-Z]*matrix\*?\}|\\left|\\right|\$")
+
+
+def from_latex(text: str) -> str:
+    """A matrix typed as LaTeX (``\\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}``, as the
+    prompts show it) in the plain notation: rows separated by semicolons, entries by spaces."""
+    if "&" not in text and "\\" not in text:
+        return text
+    plain = _LATEX_ENV.sub(" ", text)
+    plain = plain.replace("\\\\", ";").replace("&", " ")
+    return plain.strip().strip(";").strip()
+
+
 class MatrixType(AnswerType):
     name = "matrix"
     expected = (
@@ -309,6 +322,7 @@ class MatrixType(AnswerType):
     labelled = True
 
     def parse(self, text: str, options: Sequence[str] | None) -> Parsed:
+        text = from_latex(text)
         row_texts = self._rows(text)
         if not row_texts:
             raise self.fail(f"Could not read {shown(text)} as a matrix.")
