@@ -98,7 +98,7 @@ def _entries_feedback(total: int, wrong: Sequence[str]) -> str:
         return f"Not right: none of the {total} entries is right."
     places = join(list(wrong[:3])) + (" and others" if len(wrong) > 3 else "")
     verb = "is" if right == 1 else "are"
-    return f"Not right: {right} of {total} entries {verb} right; check {places}."
+    return f"Not right: {right} of {total} entries {verb} right; check {places} (counting from 0)."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,7 +247,7 @@ class VectorType(AnswerType):
         given, expected = seq(given), seq(expected)
         if len(given) != len(expected):
             return f"Not right: expected {len(expected)} entries, you gave {len(given)}."
-        wrong = [i + 1 for i, (g, e) in enumerate(zip(given, expected, strict=True))
+        wrong = [i for i, (g, e) in enumerate(zip(given, expected, strict=True))
                  if not tolerance.close(g, e)]
         return _entries_feedback(len(expected), [f"entry {i}" for i in wrong])
 
@@ -415,7 +415,7 @@ class MatrixType(AnswerType):
             got_text = f"{got[0]} x {got[1]}" if got else "something else"
             return f"Not right: expected a {want[0]} x {want[1]} matrix, you gave {got_text}."
         wrong = [
-            (r + 1, c + 1)
+            (r, c)
             for r, (g_row, e_row) in enumerate(zip(given, expected, strict=True))
             for c, (g, e) in enumerate(zip(g_row, e_row, strict=True))
             if not tolerance.close(g, e)
