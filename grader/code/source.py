@@ -28,26 +28,10 @@ import functools
 import json
 import re
 import sys
-import threading
 from dataclasses import dataclass
 
 from grader.errors import StudentCodeError
-
-# CPython 3.11 keeps the AST converter's recursion depth in one per-interpreter counter, so two
-# threads running ast.parse at once can corrupt it and one of them raises "SystemError: AST
-# constructor recursion depth mismatch" (python/cpython#106905) on a valid file. `grader batch`
-# and the web app grade from several threads: every parse of a student's file goes through
-# parse_python, one at a time (a parse takes well under a millisecond per KB).
-_AST_LOCK = threading.Lock()
-
-
-def parse_python(text: str) -> ast.Module:
-    """``ast.parse(text)``, safe to call from several threads at once.
-
-    Raises what ``ast.parse`` raises (SyntaxError, ValueError, RecursionError, MemoryError).
-    """
-    with _AST_LOCK:
-        return ast.parse(text)
+from grader.syntax import parse_python
 
 PROVIDED = frozenset({"numpy"}) | frozenset(sys.stdlib_module_names)
 EXPORT_MARKER = re.compile(r"^# In\[[ 0-9]*\]:", re.MULTILINE)
