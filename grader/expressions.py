@@ -29,6 +29,7 @@ import numpy as np
 
 from grader import formulas
 from grader.errors import ExpressionError
+from grader.syntax import parse_python
 
 MAX_EXPONENT = 64
 MAX_INT_BITS = 4096
@@ -396,7 +397,7 @@ def compile_expr(
         raise ExpressionError(f"{where}: expected an expression (text), got {source!r}")
     text = source.strip()
     try:
-        tree = ast.parse(text, mode="eval")
+        tree = parse_python(text, mode="eval")
     except SyntaxError as exc:
         raise ExpressionError(f"{where}: expression {text!r} is not valid: {exc.msg}") from exc
     for node in ast.walk(tree):

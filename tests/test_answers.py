@@ -189,6 +189,36 @@ def test_matrix_forms(raw):
     assert parse("matrix", raw) == Parsed(((4, 4), (4, 3)), "[[4, 4], [4, 3]]")
 
 
+@pytest.mark.parametrize("answer_type, raw, value", [
+    ("integer", "= 2,800 params", 2800), ("integer", "2800 parameters", 2800),
+    ("integer", "35 rows", 35), ("integer", "7 layers", 7), ("integer", "76 Weights", 76),
+    ("integer", "1,040 trainable parameters", 1040), ("number", "\u2248 5.67", 5.67),
+    ("number", "~5.67", 5.67), ("number", "about 5.25 units", 5.25),
+])
+def test_a_unit_after_a_count_and_about_before_it_are_ignored(answer_type, raw, value):
+    assert read(answer_type, raw) == value
+
+
+@pytest.mark.parametrize("raw", ["12 apples", "rows", "about", "2800 params params", "2 8 rows"])
+def test_other_words_around_a_count_are_still_refused(raw):
+    with pytest.raises(FormatError):
+        parse("integer", raw)
+
+
+@pytest.mark.parametrize("raw", [
+    r"\begin{bmatrix} 4 & 4 \\ 4 & 3 \end{bmatrix}", r"$\begin{pmatrix}4&4\\4&3\end{pmatrix}$",
+    r"4 & 4 \\ 4 & 3", r"\left[\begin{matrix} 4 & 4 \\ 4 & 3 \end{matrix}\right]",
+    "A = \\begin{bmatrix} 4 & 4 \\\\ 4 & 3 \\end{bmatrix}",
+])
+def test_a_matrix_typed_as_latex_is_read(raw):
+    assert parse("matrix", raw) == Parsed(((4, 4), (4, 3)), "[[4, 4], [4, 3]]")
+
+
+def test_a_latex_matrix_with_rows_of_other_lengths_is_refused_kindly():
+    with pytest.raises(FormatError, match="different lengths"):
+        parse("matrix", r"\begin{bmatrix} 4 & 4 \\ 4 \end{bmatrix}")
+
+
 def test_a_name_before_the_value_is_ignored():
     assert read("matrix", "A = [[4, 4], [4, 3]]") == ((4, 4), (4, 3))
     assert read("vector", "y = [5, 8]") == (5, 8)

@@ -116,6 +116,8 @@ def _instructor_cases() -> list[Case]:
         Case(f"{adm}/course", "GET", f"{adm}/course?course={{course_b}}", walled("B")),
         Case(f"{adm}/roster", "POST", f"{adm}/roster?course={{course_a}}", walled("A", 400),
              {"roster_text": ""}),
+        Case(f"{adm}/join-code", "POST", f"{adm}/join-code?course={{course_b}}",
+             walled("B", 400), {"join_code": "no"}),
         Case(f"{adm}/canvas", "POST", f"{adm}/canvas?course={{course_b}}", walled("B", 400),
              {"set:open-set": "not-a-number"}),
         Case(f"{who}/reset", "POST", f"{adm}/students/{{uid_a1}}/reset?course={{course_b}}",

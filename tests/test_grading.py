@@ -171,7 +171,8 @@ def test_matrix_partial_credit_is_the_fraction_of_right_entries():
     v = variant("matrix", [[4, 4], [4, 3]], grading={"partial_credit": True})
     result = grade_raw(v, "4 4; 4 4")
     assert (result.score, result.correct) == (0.75, False)
-    assert result.feedback == ("Not right: 3 of 4 entries are right; check row 2, column 2. "
+    assert result.feedback == ("Not right: 3 of 4 entries are right; check row 1, column 1 "
+                               "(counting from 0). "
                                "3 of 4 entries right: 0.75 of 1 point.")
     assert grade(v, parse("matrix", "1 2 3; 4 5 6")).score == 0.0
 
@@ -297,26 +298,26 @@ def test_feedback_when_the_answer_is_zero():
 
 def test_matrix_feedback_names_positions_and_sizes():
     assert grade_raw(CONV2D, "4 4; 3 3").feedback == (
-        "Not right: 3 of 4 entries are right; check row 2, column 1."
+        "Not right: 3 of 4 entries are right; check row 1, column 0 (counting from 0)."
     )
     assert grade(CONV2D, parse("matrix", "1 2 3; 4 5 6; 7 8 9")).feedback == (
         "Not right: expected a 2 x 2 matrix, you gave 3 x 3."
     )
     big = variant("matrix", [[0] * 4 for _ in range(4)])
     assert grade_raw(big, "1 1 1 1; 0 0 0 0; 0 0 0 0; 0 0 0 0").feedback == (
-        "Not right: 12 of 16 entries are right; check row 1, column 1, row 1, column 2 and "
-        "row 1, column 3 and others."
+        "Not right: 12 of 16 entries are right; check row 0, column 0, row 0, column 1 and "
+        "row 0, column 2 and others (counting from 0)."
     )
 
 
 def test_vector_feedback_names_positions_and_lengths():
     v = variant("vector", [2, 5, 8, 3])
-    assert grade_raw(v, "2 5 8 4").feedback == "Not right: 3 of 4 entries are right; check entry 4."
+    assert grade_raw(v, "2 5 8 4").feedback == "Not right: 3 of 4 entries are right; check entry 3 (counting from 0)."
     assert grade(v, parse("vector", "5 8")).feedback == (
         "Not right: expected 4 entries, you gave 2.")
     assert grade_raw(v, "0 0 0 0").feedback == "Not right: none of the 4 entries is right."
     assert grade_raw(v, "2 0 0 0").feedback == (
-        "Not right: 1 of 4 entries is right; check entry 2, entry 3 and entry 4."
+        "Not right: 1 of 4 entries is right; check entry 1, entry 2 and entry 3 (counting from 0)."
     )
 
 

@@ -122,6 +122,23 @@ CASES = [
     ("read_parent_memory.py", {"exception"}, False),
     # SysV shared memory is held to the memory limit by the IPC namespace's own limits.
     ("sysv_shm_beyond_memory_limit.py", {"memory limit"}, True),
+    # Outputs the parent must not spend its own time on, or fail on.
+    ("zero_itemsize_huge_shape.py", {"wrong type"}, False),
+    ("forged_npy_zero_itemsize.py", {"wrong type"}, False),
+    ("forged_npy_negative_shape.py", {"wrong type"}, False),
+    ("forged_npy_empty_huge_dims.py", {"wrong type"}, False),
+    # Signals, ptrace and descriptors.
+    ("sigstop_self.py", {"timeout"}, False),
+    ("sigstop_parent.py", {"exception"}, True),
+    ("ptrace_parent.py", {"exception"}, False),
+    ("inherited_fds.py", {"exception"}, False),
+    # Statuses of odd fields, and files outside the scratch area.
+    ("forged_status_odd_fields.py", {"wrong type", "crashed"}, False),
+    ("forged_status_odd_frames.py", {"exception", "crashed"}, False),
+    ("write_outside_scratch.py", {"exception"}, True),
+    ("hidden_inputs_from_memory.py", {"exception"}, False),
+    ("hooks_for_the_parent.py", {"wrong type", "wrong values", "wrong shape"}, False),
+    ("strided_huge_views.py", {"wrong type"}, False),
 ]
 
 

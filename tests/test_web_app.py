@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 import server
 from server import create_app
+from web.auth.accounts import get_user_by_username
 from web.db import SchemaOutOfDate, make_engine, session_factory
 from web.models import Course, Enrollment, User
 from web.security import InsecureConfiguration
@@ -81,11 +82,17 @@ def test_import_roster_creates_students_and_prints_generated_passwords(app, runn
     assert sorted(enrolled) == ["alice", "yan", "zoe"]
 
 
-def test_import_roster_names_the_bad_line(runner, tmp_path):
+def test_import_roster_names_the_bad_line_and_imports_the_good_ones(app, runner, tmp_path):
     roster = tmp_path / "roster.csv"
     roster.write_text("username\ngood_name\nbad name!\n")
     result = runner.invoke(args=["import-roster", str(roster), "--course", "C"])
-    assert result.exit_code != 0 and "Roster line 3" in result.output
+    assert result.exit_code == 1 and "Roster line 3 (bad name!)" in result.output
+    assert "1 new" in result.output and "the other rows were imported" in result.output
+    with session_factory(app)() as session:
+        assert get_user_by_username(session, "good_name") is not None
+    result = runner.invoke(args=["import-roster", str(roster), "--course", "D",
+                                 "--all-or-nothing"])
+    assert result.exit_code == 1 and "nothing was imported" in result.output
 
 
 def test_import_roster_needs_a_username_column(runner, tmp_path):

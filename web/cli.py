@@ -20,7 +20,7 @@ from web.auth.accounts import (
     enroll,
     get_or_create_course,
     get_user_by_username,
-    import_roster,
+    import_roster_report,
 )
 from web.bank import exercises, get_bank
 from web.db import session_factory, upgrade_database
@@ -252,23 +252,37 @@ def add_staff_command(username, course_name, role) -> None:
 @with_appcontext
 @click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
 @click.option("--course", "course_name", required=True, help="Course name (created if new).")
-def import_roster_command(csv_file, course_name) -> None:
-    """Create students from a CSV (username[,display_name][,password]); prints new passwords."""
+@click.option("--all-or-nothing", is_flag=True,
+              help="Import nothing when any row is refused (default: import the good rows).")
+def import_roster_command(csv_file, course_name, all_or_nothing) -> None:
+    """Enroll students from a roster CSV: Stride's (username[,display_name][,password]) or
+    Canvas's gradebook or SIS export. Prints new passwords and every refused row with its line;
+    exits with 1 when some row was refused."""
     with session_factory(current_app)() as session:
         course = get_or_create_course(session, course_name)
         try:
-            entries = import_roster(session, csv_file.read(), course)
+            report = import_roster_report(session, csv_file.read(), course,
+                                          all_or_nothing=all_or_nothing)
         except AccountError as exc:
             raise click.ClickException(str(exc)) from exc
         session.commit()
+    entries = report.entries
     created = [e for e in entries if e.created]
-    click.echo(f"{len(created)} new, {len(entries) - len(created)} already had accounts; "
-               f"all enrolled in {course_name!r}.")
+    click.echo(f"Read as a {report.layout} roster: {len(created)} new, "
+               f"{len(entries) - len(created)} already had accounts; all enrolled in "
+               f"{course_name!r}.")
     generated = [e for e in created if e.password]
     if generated:
         click.echo("username,password")
         for entry in generated:
             click.echo(f"{entry.username},{entry.password}")
+    for error in report.errors:
+        click.echo(f"Roster line {error.line} ({error.username or 'no username'}): "
+                   f"{error.message}", err=True)
+    if report.errors:
+        kept = "nothing was imported" if all_or_nothing else "the other rows were imported"
+        click.echo(f"{len(report.errors)} row(s) refused; {kept}.", err=True)
+        raise SystemExit(1)
 
 
 @click.command("export-scores")

@@ -86,8 +86,10 @@ def _is_plain_mathml(mathml: str) -> bool:
         tag = element.tag.rpartition("}")[2]
         if tag not in _MATHML_TAGS or not element.tag.startswith(_MATHML_NS):
             return False
+        # `style` too: \style{...} copies any CSS into the page (a student's answer could cover
+        # an instructor's page); only the CSP stood between it and the browser.
         if any(name.lower().startswith("on") or "href" in name.lower() or "src" in name.lower()
-               for name in element.attrib):
+               or name.lower() == "style" for name in element.attrib):
             return False
     return True
 

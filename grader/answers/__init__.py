@@ -37,7 +37,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from grader.answers.arrays import MATRIX, SHAPE, VECTOR
-from grader.answers.base import AnswerType, GradingRules, Parsed, Tolerance, clean, strip_label
+from grader.answers.base import (
+    AnswerType,
+    GradingRules,
+    Parsed,
+    Tolerance,
+    clean,
+    strip_label,
+    strip_words,
+)
 from grader.answers.numbers import INTEGER, NUMBER
 from grader.answers.options import CHOICE, MULTISELECT, TRUEFALSE
 from grader.errors import FormatError
@@ -110,6 +118,8 @@ def parse(answer_type: str, raw: str, *, options: Sequence[str] | None = None) -
         options = tuple(str(option) for option in options)
     if kind.labelled:
         text = strip_label(text)
+    if kind.name in ("integer", "number"):
+        text = strip_words(text)
     return kind.parse(text, options)
 
 

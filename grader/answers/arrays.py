@@ -98,7 +98,7 @@ def _entries_feedback(total: int, wrong: Sequence[str]) -> str:
         return f"Not right: none of the {total} entries is right."
     places = join(list(wrong[:3])) + (" and others" if len(wrong) > 3 else "")
     verb = "is" if right == 1 else "are"
-    return f"Not right: {right} of {total} entries {verb} right; check {places}."
+    return f"Not right: {right} of {total} entries {verb} right; check {places} (counting from 0)."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,7 +247,7 @@ class VectorType(AnswerType):
         given, expected = seq(given), seq(expected)
         if len(given) != len(expected):
             return f"Not right: expected {len(expected)} entries, you gave {len(given)}."
-        wrong = [i + 1 for i, (g, e) in enumerate(zip(given, expected, strict=True))
+        wrong = [i for i, (g, e) in enumerate(zip(given, expected, strict=True))
                  if not tolerance.close(g, e)]
         return _entries_feedback(len(expected), [f"entry {i}" for i in wrong])
 
@@ -299,6 +299,19 @@ def _matrix_right(given: Any, expected: Any, tolerance: Tolerance) -> tuple[int,
     return right, total, True
 
 
+_LATEX_ENV = re.compile(r"\\(?:begin|end)\{[a-zA-Z]*matrix\*?\}|\\left|\\right|\$")
+
+
+def from_latex(text: str) -> str:
+    """A matrix typed as LaTeX (``\\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}``, as the
+    prompts show it) in the plain notation: rows separated by semicolons, entries by spaces."""
+    if "&" not in text and "\\" not in text:
+        return text
+    plain = _LATEX_ENV.sub(" ", text)
+    plain = plain.replace("\\\\", ";").replace("&", " ")
+    return plain.strip().strip(";").strip()
+
+
 class MatrixType(AnswerType):
     name = "matrix"
     expected = (
@@ -309,6 +322,7 @@ class MatrixType(AnswerType):
     labelled = True
 
     def parse(self, text: str, options: Sequence[str] | None) -> Parsed:
+        text = from_latex(text)
         row_texts = self._rows(text)
         if not row_texts:
             raise self.fail(f"Could not read {shown(text)} as a matrix.")
@@ -401,7 +415,7 @@ class MatrixType(AnswerType):
             got_text = f"{got[0]} x {got[1]}" if got else "something else"
             return f"Not right: expected a {want[0]} x {want[1]} matrix, you gave {got_text}."
         wrong = [
-            (r + 1, c + 1)
+            (r, c)
             for r, (g_row, e_row) in enumerate(zip(given, expected, strict=True))
             for c, (g, e) in enumerate(zip(g_row, e_row, strict=True))
             if not tolerance.close(g, e)

@@ -8,6 +8,7 @@ score, feedback, hint and expected form together; :mod:`grader.answers` register
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -206,6 +207,23 @@ def strip_label(text: str) -> str:
     if equals and value.strip() and len(label) <= 40:
         return value.strip()
     return text
+
+
+# What a count or size is of, typed after it: "2,800 params", "35 rows", "5 layers".
+_UNIT = re.compile(
+    r"\s+(?:trainable\s+)?(?:param(?:eter)?s?|weights?|biases|rows?|columns?|cols|layers?|units?|"
+    r"channels?|pixels?|values?|entries|entry|connections?|zeros?|filters?|elements?)$",
+    re.IGNORECASE,
+)
+# An approximate value said to be one: "≈ 5.67", "~5.67", "about 5.67".
+_APPROX = re.compile(r"^(?:\u2248|~|about\s|approx\.?\s*|approximately\s)\s*", re.IGNORECASE)
+
+
+def strip_words(text: str) -> str:
+    """Drop the words around a number that are not part of it: a unit after it ("= 2800
+    params", "35 rows", "7 layers") and "about" or "≈" before it ("≈ 5.67")."""
+    stripped = _APPROX.sub("", _UNIT.sub("", text))
+    return stripped if stripped.strip() else text
 
 
 def shown(text: str) -> str:

@@ -29,6 +29,7 @@ from typing import Any
 
 from grader.errors import ExpressionError
 from grader.expressions import Expr, compile_expr
+from grader.syntax import parse_python
 
 
 @dataclass(frozen=True)
@@ -356,7 +357,7 @@ class _PoolStrideOne(_Rewrite):
 
 
 def _rewritten(source: str, rewrite: _Rewrite, where: str) -> Expr | None:
-    tree = ast.parse(source, mode="eval")
+    tree = parse_python(source, mode="eval")
     if isinstance(rewrite, _Unwrap):
         new = rewrite.rewrite(tree)
     else:

@@ -28,26 +28,10 @@ import functools
 import json
 import re
 import sys
-import threading
 from dataclasses import dataclass
 
 from grader.errors import StudentCodeError
-
-# CPython 3.11 keeps the AST converter's recursion depth in one per-interpreter counter, so two
-# threads running ast.parse at once can corrupt it and one of them raises "SystemError: AST
-# constructor recursion depth mismatch" (python/cpython#106905) on a valid file. `grader batch`
-# and the web app grade from several threads: every parse of a student's file goes through
-# parse_python, one at a time (a parse takes well under a millisecond per KB).
-_AST_LOCK = threading.Lock()
-
-
-def parse_python(text: str) -> ast.Module:
-    """``ast.parse(text)``, safe to call from several threads at once.
-
-    Raises what ``ast.parse`` raises (SyntaxError, ValueError, RecursionError, MemoryError).
-    """
-    with _AST_LOCK:
-        return ast.parse(text)
+from grader.syntax import parse_python
 
 PROVIDED = frozenset({"numpy"}) | frozenset(sys.stdlib_module_names)
 EXPORT_MARKER = re.compile(r"^# In\[[ 0-9]*\]:", re.MULTILINE)
@@ -138,8 +122,13 @@ def notebook_source(data: bytes | str) -> str:
     except Exception as err:  # nbformat raises several kinds for malformed layouts
         raise StudentCodeError(f"this notebook cannot be read ({type(err).__name__}): save it "
                                "again from Jupyter and upload the .ipynb.") from None
-    cells = [(n, c) for n, c in enumerate(nb.get("cells", ()), 1)
-             if c.get("cell_type") == "code" and str(c.get("source", "")).strip()]
+    numbered = list(enumerate(nb.get("cells", ()), 1))
+    if any(c.get("cell_type") == "code" and not isinstance(c.get("source", ""), str)
+           for _, c in numbered):  # nbformat lets a number, an object or null through
+        raise StudentCodeError("this notebook cannot be read: a code cell's source is not text. "
+                               "Save it again from Jupyter and upload the .ipynb.")
+    cells = [(n, c) for n, c in numbered
+             if c.get("cell_type") == "code" and c.get("source", "").strip()]
     if not cells:
         raise StudentCodeError("this notebook has no code cells: write your functions in code "
                                "cells and upload it again.")

@@ -64,6 +64,7 @@ def _mutations(func, args, kwargs, name, hidden):
 '''
 CORE: dict[str, tuple[tuple[Part, ...], str]] = {
     "errors": ((Part("grader.errors"),), ""),
+    "syntax": ((Part("grader.syntax"),), ""),
     "matching": ((Part("grader.code.matching"),), ""),
     "bans": ((Part("grader.code.bans"),), ""),
     "report": ((Part("grader.code.report"),), ""),

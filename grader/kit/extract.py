@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import GraderError
+from grader.syntax import parse_python
 
 GRADER_ROOT = Path(__file__).resolve().parents[1]
 
 # Where the grader's modules live in the kit (relative to the kit's ``_core`` package).
 MODULE_MAP = {
     "grader.errors": ".errors",
+    "grader.syntax": ".syntax",
     "grader.code.report": ".report",
     "grader.code.verdicts": ".verdicts",
     "grader.code.diagnosis": ".diagnosis",
@@ -137,7 +139,7 @@ def copy_definitions(part: Part, home: str = "") -> tuple[str, str]:
         if text.count(old) != 1:
             raise KitBuildError(f"{part.module}: expected the text {old!r} exactly once")
         text = text.replace(old, new)
-    tree = ast.parse(text)
+    tree = parse_python(text)
     lines = text.splitlines(keepends=True)
     body = [n for n in tree.body if not _is_docstring(n)]
     imports = [n for n in body if isinstance(n, (ast.Import, ast.ImportFrom))]

@@ -101,7 +101,11 @@ def bwrap_command(bwrap: str, disk_bytes: int = DEFAULT_LIMITS.disk_mb * MB) -> 
     _bind_system(args)
     python = _bind_python(args)
     args += ["--perms", "0755", "--size", str(int(disk_bytes)), "--tmpfs", SCRATCH,
-             "--proc", "/proc", "--dev", "/dev", "--chdir", "/"]
+             "--proc", "/proc", "--dev", "/dev",
+             # The root and /dev are tmpfs of bubblewrap's own, owned by the grading user when it
+             # runs unprivileged (then the child keeps that uid): read-only, they can hold no
+             # file past the disk quota and none for the next child.
+             "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/"]
     args += [python, "-I", "-S", "-B", f"{SANDBOX_ROOT}/zygote.py", "--site",
              f"{SANDBOX_ROOT}/site", "--scratch", SCRATCH, "--tmpfs"]
     return args

@@ -64,6 +64,7 @@ MAX_READY_BYTES = 64 * 1024
 MAX_STATUS_BYTES = 64 * 1024
 START_TIMEOUT_S = 30.0
 RESULT_KEYS = ("r", "r0", "r1", "r2")
+MAX_NDIM = 32  # numpy 1.x's own limit; no output of an exercise has more than a few
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,9 @@ class Worker:
     def _readline(self, deadline: float, max_bytes: int) -> bytes | None:
         """One line of the worker's stdout by ``deadline`` and within ``max_bytes``, else None."""
         fd = self.proc.stdout.fileno()
-        while b"\n" not in self._buffer:
+        searched = 0  # only new bytes are searched: a reply of 40 MB comes in 64 KB reads
+        while (end := self._buffer.find(b"\n", searched)) < 0:
+            searched = len(self._buffer)
             remaining = deadline - time.monotonic()
             if remaining <= 0 or len(self._buffer) > max_bytes:
                 return None
@@ -233,7 +236,6 @@ class Worker:
             if not chunk:
                 return None
             self._buffer += chunk
-        end = self._buffer.index(b"\n")
         if end > max_bytes:
             return None
         line = bytes(self._buffer[:end])
@@ -561,10 +563,20 @@ def _parse_npy(data: bytes, budget: int) -> np.ndarray:
         raise _Unreadable("its .npy header is not valid") from None
     if dtype.hasobject:
         raise _Unreadable("object arrays are not accepted")
+    # A dtype of no size (a structured dtype of empty fields) would let a header of a few bytes
+    # claim any number of items, which numpy then walks one by one: hours of the parent's CPU.
+    # With items of at least one byte, the data's size bounds their number and every dimension.
+    if dtype.itemsize == 0:
+        raise _Unreadable("its items have no size")
+    if len(shape) > MAX_NDIM or any(type(n) is not int or not 0 <= n <= budget for n in shape):
+        raise _Unreadable("its shape is not valid")
     count = math.prod(shape)
     if count * dtype.itemsize != len(data) - fh.tell():
         raise _Unreadable("its header does not match the size of its data")
-    values = np.frombuffer(data, dtype=dtype, count=count, offset=fh.tell()).copy()
-    if fortran_order:
-        return values.reshape(shape[::-1]).transpose()
-    return values.reshape(shape)
+    try:
+        values = np.frombuffer(data, dtype=dtype, count=count, offset=fh.tell()).copy()
+        if fortran_order:
+            return values.reshape(shape[::-1]).transpose()
+        return values.reshape(shape)
+    except Exception:  # noqa: BLE001 - whatever numpy refuses is unreadable, never a crash here
+        raise _Unreadable("its header does not match its data") from None

@@ -159,28 +159,6 @@ def enroll(session: Session, user: User, course: Course, role: str | None = None
         session.flush()
 
 
-def import_roster(session: Session, csv_text: str, course: Course) -> list[RosterEntry]:
-    """Create students from CSV with a `username` column and optional `display_name`, `password`.
-
-    Existing usernames are enrolled, not changed. Rows without a password get a generated one,
-    returned so it can be handed out. Raises AccountError naming the line of the first bad row.
-    """
-    reader = csv.DictReader(io.StringIO(csv_text))
-    if reader.fieldnames is None or "username" not in [f.strip() for f in reader.fieldnames]:
-        raise AccountError("The roster needs a header row with a 'username' column "
-                           "(and optionally 'display_name' and 'password').")
-    entries = []
-    for line, row in enumerate(reader, start=2):
-        row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
-        if not row.get("username"):
-            continue
-        try:
-            entries.append(_roster_row(session, row, course))
-        except AccountError as exc:
-            raise AccountError(f"Roster line {line}: {exc}") from exc
-    return entries
-
-
 # --- rosters from the course administration page -------------------------------------------------
 
 # Canvas's gradebook export (also what its "roster" downloads give): Student ("Last, First"), ID,
@@ -322,15 +300,4 @@ def _import_row(session: Session, row: RosterRow, course: Course) -> RosterEntry
     generated = None if row.password else secrets.token_urlsafe(9)
     user = create_user(session, row.username, row.password or generated,
                        display_name=row.display_name, course=course)
-    return RosterEntry(user.username, generated, created=True)
-
-
-def _roster_row(session: Session, row: dict[str, str], course: Course) -> RosterEntry:
-    existing = get_user_by_username(session, row["username"])
-    if existing is not None:
-        enroll(session, existing, course)
-        return RosterEntry(existing.username, None, created=False)
-    generated = None if row.get("password") else secrets.token_urlsafe(9)
-    user = create_user(session, row["username"], row.get("password") or generated,
-                       display_name=row.get("display_name", ""), course=course)
     return RosterEntry(user.username, generated, created=True)

@@ -107,7 +107,10 @@ def _read_source() -> tuple[str | None, str | None, str | None]:
                                 ".ipynb notebook itself (not an archive).")
         except StudentCodeError as err:
             return None, None, f"{upload.filename[:80]}: {err}"
-        return source, upload.filename[:255], None
+        # Only shown, never a path: control characters (a terminal's escapes) are dropped; a NUL
+        # is kept so that the check below refuses the file.
+        name = "".join(c for c in upload.filename if c.isprintable() or c == "\x00")
+        return source, name[:255], None
     source = request.form.get("source", "")
     if not source.strip():
         return None, None, "Please choose a .py or .ipynb file or paste your code before submitting."

@@ -1,0 +1,26 @@
+"""Parsing Python source safely from several threads: the one home of ``ast.parse`` in Stride.
+
+CPython 3.11 keeps the AST converter's recursion depth in one per-interpreter counter, so two
+threads running ``ast.parse`` at once can corrupt it, and one of them raises "SystemError: AST
+constructor recursion depth mismatch" (python/cpython#106905) on valid text. `grader batch`
+grades from several threads and the web app serves from several (gthread workers, the bank
+reload): every parse of a student's file, a template's answer expression or a detector's
+rewrite goes through :func:`parse_python`, one at a time (a parse takes well under a
+millisecond per KB).
+"""
+
+from __future__ import annotations
+
+import ast
+import threading
+
+_AST_LOCK = threading.Lock()
+
+
+def parse_python(text: str, mode: str = "exec") -> ast.AST:
+    """``ast.parse(text, mode=mode)``, safe to call from several threads at once.
+
+    Raises what ``ast.parse`` raises (SyntaxError, ValueError, RecursionError, MemoryError).
+    """
+    with _AST_LOCK:
+        return ast.parse(text, mode=mode)
