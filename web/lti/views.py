@@ -407,9 +407,19 @@ def rotate_keys():
     return redirect(url_for("lti.registrations"))
 
 
+def dispatch_round(app):
+    """With the grading queue (REDIS_URL): one round of the drainer thread enqueues the due
+    scores as RQ jobs (`web.code.rq.score_job`) instead of sending them itself."""
+    from web.code.backend import get_pool
+    from web.code.rq import dispatch_scores
+    from web.db import session_factory
+
+    return dispatch_scores(get_pool(app).queue, session_factory(app))
+
+
 def init_app(app) -> None:
     from web.lti import cookies
-    from web.lti.outcomes import OutboxDrainer
+    from web.lti.outcomes import OutboxDrainer, drain
 
     cookies.init_app(app)
     app.register_blueprint(bp)
@@ -422,4 +432,5 @@ def init_app(app) -> None:
         if "stride_lti_drainer" not in app.extensions:
             with lock:
                 if "stride_lti_drainer" not in app.extensions:
-                    app.extensions["stride_lti_drainer"] = OutboxDrainer(app).start()
+                    round_ = dispatch_round if app.config.get("REDIS_URL") else drain
+                    app.extensions["stride_lti_drainer"] = OutboxDrainer(app, round_).start()
