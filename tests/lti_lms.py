@@ -106,6 +106,7 @@ class Lms:
     def __post_init__(self):
         self.key_pem = lms_key()
         self.pending: dict[str, dict] = {}  # lti_message_hint -> what to launch
+        self.issued: list[str] = []  # access tokens given to the tool (secrets it must keep)
         self.app = self._make_app()
         self._server = None
         self.port = 0
@@ -235,7 +236,9 @@ class Lms:
         @app.post("/token")
         def token():
             try:
-                return lms.config().get_access_token(request.form.to_dict())
+                answer = lms.config().get_access_token(request.form.to_dict())
+                lms.issued.append(answer["access_token"])
+                return answer
             except Exception as exc:  # the package raises on every bad assertion
                 return {"error": "invalid_client", "why": type(exc).__name__}, 401
 

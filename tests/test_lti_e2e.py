@@ -243,3 +243,23 @@ def test_a_forged_role_is_refused(lti_app, registered):
     _refused(browser.post("/lti/launch", data=form | {"id_token": f"{header}.{forged}.{signature}"}),
              400, "signature or claims do not verify")
     assert _user(lti_app) is None
+
+
+def test_an_extension_resends_the_affected_scores_only(lti_app, registered):
+    student, other = lti_app.test_client(), lti_app.test_client()
+    launch(student, registered, "u1")
+    launch(other, registered, "u2")
+    launch(lti_app.test_client(), registered, "u1", "code-1")
+    _answer(lti_app, student, _answer_text)
+    assert outcomes.drain(lti_app).sent == 1
+    user = _user(lti_app, "u1").id
+    with session_factory(lti_app)() as session:
+        assert outcomes.resend_scores(session, user, set_id="open-set") == 1
+        assert outcomes.resend_scores(session, user, set_id="open-set") == 0  # already pending
+        assert outcomes.resend_scores(session, user, set_id="closed-set") == 0  # not linked
+        with pytest.raises(ValueError):
+            outcomes.resend_scores(session, user)
+    assert outcomes.drain(lti_app).sent == 1
+    earned, _ = _set_points(lti_app)
+    assert [s["scoreGiven"] for s in registered.scores_of("u1")] == [earned, earned]
+    assert registered.scores_of("u2") == []  # nobody else's score moved

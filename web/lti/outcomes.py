@@ -107,6 +107,17 @@ def problem_regraded(session: Session, set_ids) -> int:
     return added
 
 
+def resend_scores(session: Session, user_id: int, *, set_id: str | None = None,
+                  exercise: str | None = None) -> int:
+    """Send the student's score for `set_id` (or code `exercise`) again to every LMS link they
+    launched for it, e.g. after an extension (a new due date or extra attempts) changed what
+    counts; commits. Returns how many outbox rows were added (0: not linked, or already
+    pending, in which case the pending row sends the score as it is then)."""
+    if (set_id is None) == (exercise is None):
+        raise ValueError("resend_scores needs exactly one of set_id and exercise")
+    return score_changed(session, user_id, set_id=set_id, exercise=exercise)
+
+
 @dataclass(frozen=True)
 class Score:
     given: float
