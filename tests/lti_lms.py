@@ -102,6 +102,9 @@ class Lms:
     deep_linked: list = field(default_factory=list)  # content items the tool sent back
     id_token_expiration: int = 300  # seconds; negative makes expired tokens
     signing_pem: str | None = None  # a key the LMS does not publish (unknown kid) when set
+    tool: str = TOOL  # the tool's URL as registered (what Stride shows, https)
+    post_to: str | None = None  # where the browser reaches it, when a TLS proxy is stood in for
+    host: str = "127.0.0.1"  # the name the LMS is reached by (it always listens on 127.0.0.1)
 
     def __post_init__(self):
         self.key_pem = lms_key()
@@ -126,7 +129,7 @@ class Lms:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def registration_form(self, course_id: int) -> dict:
         """What the LMS shows its administrator to type into Stride's registration page."""
@@ -140,10 +143,15 @@ class Lms:
         signing = self.signing_pem or self.key_pem
         return (Registration().set_iss(self.url).set_client_id(client_id or self.client_id)
                 .set_deployment_id(self.deployment_id)
-                .set_oidc_login_url(f"{TOOL}/lti/login").set_launch_url(f"{TOOL}/lti/launch")
-                .set_deeplink_launch_url(f"{TOOL}/lti/launch")
+                .set_oidc_login_url(f"{self.reachable}/lti/login")
+                .set_launch_url(f"{self.tool}/lti/launch")
+                .set_deeplink_launch_url(f"{self.tool}/lti/launch")
                 .set_platform_public_key(public_pem(signing)).set_platform_private_key(signing)
                 .set_tool_key_set(self.tool_jwks))
+
+    @property
+    def reachable(self) -> str:
+        return self.post_to or self.tool
 
     def config(self, client_id: str | None = None) -> LTI1P3PlatformConfAbstract:
         lms = self
@@ -212,7 +220,7 @@ class Lms:
         def authorize():
             args = request.args
             client_id = args.get("client_id", "")
-            if args.get("redirect_uri") != f"{TOOL}/lti/launch":
+            if args.get("redirect_uri") != f"{lms.tool}/lti/launch":
                 return "redirect_uri not registered", 400
             what = lms.pending.get(args.get("lti_message_hint", ""))
             sub = args.get("login_hint", "")
@@ -231,7 +239,8 @@ class Lms:
                 message.set_resource_link_claim(link.id, title=link.title)
                 message.set_custom_parameters_claim(link.custom)
                 message.set_ags(f"{lms.url}/{lms.context_id}/lineitems", link.lineitem)
-            return message.lti_launch()
+            page = message.lti_launch()
+            return page.replace(f'action="{lms.tool}/', f'action="{lms.reachable}/')
 
         @app.post("/token")
         def token():

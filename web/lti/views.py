@@ -12,6 +12,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -51,7 +52,7 @@ from web.models import (
     LtiPlatform,
     LtiResourceLink,
 )
-from web.security import csrf, sign_in
+from web.security import CONTENT_SECURITY_POLICY, csrf, sign_in
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")
 DEEP_LINK_KEY = "_lti_deep_link"  # the session's deep-linking launch id
@@ -62,8 +63,14 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 @bp.errorhandler(LtiError)
 def _refused(error: LtiError):
+    """The refusal's page. It may be shown inside any LMS's iframe (the launch that failed may
+    not say which LMS it came from); it holds no form and no data, so framing it is harmless."""
     get_session().rollback()
-    return render_template("lti/error.html", title=error.title, message=str(error)), error.status
+    response = make_response(render_template("lti/error.html", title=error.title,
+                                             message=str(error)), error.status)
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+        "frame-ancestors 'none'", "frame-ancestors *")
+    return response
 
 
 def _launch_url() -> str:
