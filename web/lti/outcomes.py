@@ -9,7 +9,9 @@ item if the link has none yet, and posts the score. A platform that is down or r
 row pending with the next try backed off exponentially (30 s doubling, at most an hour): nothing
 is lost, and the newest score is what arrives. The in-process `OutboxDrainer` thread (one per web
 process) drains when woken and when the next try is due; each row is claimed with a lease before
-it is sent, so several processes draining at once never send the same row twice.
+it is sent, so several processes draining at once never send the same row twice. With the
+grading queue (REDIS_URL), the thread only dispatches: `web.code.rq.score_job` jobs `deliver` one
+row each, retried by RQ. Extensions call `resend_scores`.
 """
 
 from __future__ import annotations
