@@ -108,6 +108,24 @@ def _instructor_cases() -> list[Case]:
         Case(stv, "GET", "/instructor/students/{uid_b1}/open-set/{pid}", walled("B")),
         Case(stv, "GET", "/instructor/students/{uid_b1}/closed-set/{pid}", walled("B")),
     ]
+    adm, who = "/instructor/admin", "/instructor/admin/students/<int:user_id>"
+    cases += [
+        Case(f"{adm}/", "GET", f"{adm}/", staff()),
+        Case(f"{adm}/courses", "POST", f"{adm}/courses", staff(400, 400), {"name": ""}),
+        Case(f"{adm}/course", "GET", f"{adm}/course?course={{course_a}}", walled("A")),
+        Case(f"{adm}/course", "GET", f"{adm}/course?course={{course_b}}", walled("B")),
+        Case(f"{adm}/roster", "POST", f"{adm}/roster?course={{course_a}}", walled("A", 400),
+             {"roster_text": ""}),
+        Case(f"{adm}/canvas", "POST", f"{adm}/canvas?course={{course_b}}", walled("B", 400),
+             {"set:open-set": "not-a-number"}),
+        Case(f"{who}/reset", "POST", f"{adm}/students/{{uid_a1}}/reset?course={{course_b}}",
+             staff(404, 404)),
+        Case(f"{who}/allowance", "POST",
+             f"{adm}/students/{{uid_a1}}/allowance?course={{course_a}}", walled("A", 400),
+             {"set_id": "no-such-set"}),
+        Case(f"{who}/remove", "POST", f"{adm}/students/{{uid_b1}}/remove?course={{course_a}}",
+             staff(404, 404)),
+    ]
     for kind in ("scores", "canvas", "submissions"):
         url = f"/instructor/export/{kind}.csv"
         cases += [Case("/instructor/export/<kind>.csv", "GET", url, staff()),
@@ -146,6 +164,9 @@ CASES = [
          {"current": "not-the-password", "new": "a-new-password-1",
           "confirm": "a-new-password-1"}),
     Case("/auth/register", "GET", "/auth/register", signed_in(200, anonymous=200)),
+    Case("/auth/reset", "GET", "/auth/reset?token=forged", signed_in(400, anonymous=400)),
+    Case("/auth/reset", "POST", "/auth/reset", signed_in(400, anonymous=400),
+         {"token": "forged", "new": "a-new-password-1", "confirm": "a-new-password-1"}),
     Case("/auth/register", "POST", "/auth/register", signed_in(400, anonymous=400),
          {"join_code": "no-such-code", "username": "newcomer", "password": "x",
           "confirm": "x"}),
@@ -155,7 +176,13 @@ CASES = [
     Case("/code/<exercise>", "POST", "/code/conv_step_by_step", signed_in(302), {"source": ""}),
     Case("/code/<exercise>/starter.py", "GET", "/code/conv_step_by_step/starter.py",
          signed_in(200)),
+    # The student kit holds nothing secret: anyone may download it (tests/test_kit_web.py).
+    Case("/code/kit/", "GET", "/code/kit/", signed_in(302, anonymous=302)),
+    Case("/code/kit/<filename>", "GET", "/code/kit/stride_cnn_kit-0.0.1-py3-none-any.whl",
+         signed_in(302, anonymous=302)),
+    Case("/code/kit/<filename>", "GET", "/code/kit/secrets.txt", signed_in(404, anonymous=404)),
     *_code_cases(),
+
     Case("/practice/", "GET", "/practice/", signed_in(200, anonymous=200)),
     # {pid} is in the open graded set, so practice withholds it from everyone (404).
     Case("/practice/<problem_id>", "GET", "/practice/{pid}", signed_in(404, anonymous=404)),

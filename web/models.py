@@ -387,3 +387,52 @@ class LtiScoreOutbox(Base):
     score_maximum: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+# --- Course administration (#16): per-student allowances and password reset links ---------------
+
+
+class Allowance(Base):
+    """One student's exception on one problem set, granted by course staff: a later due date
+    (`due`, None: the set's own) and `extra_attempts` on each of the set's problems."""
+
+    __tablename__ = "allowance"
+    __table_args__ = (UniqueConstraint("user_id", "set_id", name="uq_allowance_user_set"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    set_id: Mapped[str] = mapped_column(String(120))
+    due: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    extra_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    granted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PasswordReset(Base):
+    """A one-time password reset link: only the SHA-256 of its token is stored; it is void once
+    used, once `expires_at` passes, or once a newer link is made for the same account."""
+
+    __tablename__ = "password_reset"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CanvasAssignment(Base):
+    """A course's Canvas assignment for one problem set or code exercise (`item` is
+    "set:<id>" or "code:<exercise>"), so its Canvas CSV fills that assignment."""
+
+    __tablename__ = "canvas_assignment"
+    __table_args__ = (UniqueConstraint("course_id", "item", name="uq_canvas_assignment_item"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), index=True)
+    item: Mapped[str] = mapped_column(String(200))
+    assignment_id: Mapped[str] = mapped_column(String(20))

@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from werkzeug.datastructures import MultiDict
 
 from grader.answers import answer_hint
-from grader.errors import FormatError
+from grader.errors import FormatError, ProblemSpecError
 from grader.grading import grade, read_answer
+from grader.solutions import render_solution
+from web.bank import get_bank
+from web.render import render_prompt
 
 TEXTAREA_TYPES = {"matrix"}
 RADIO_TYPES = {"choice", "truefalse"}
@@ -76,6 +79,19 @@ def check(variant, raw: str, points: float = 1.0):
         raise FormatError("Please enter an answer before submitting.")
     parsed = read_answer(variant, raw)
     return parsed, grade(variant, parsed, points)
+
+
+def solution_html(variant):
+    """The variant's worked solution as HTML (MathML for the math), or None when its problem has
+    none (or no longer exists, or its template fails: the page still shows the answer)."""
+    problem = get_bank().problems.get(variant.problem_id)
+    if problem is None:
+        return None
+    try:
+        text = render_solution(problem, variant)
+    except ProblemSpecError:
+        return None
+    return render_prompt(text) if text else None
 
 
 def to_json_text(value) -> str:
