@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import jinja2
@@ -22,12 +22,17 @@ import numpy as np
 
 from grader.answers import GradingRules, lookup
 from grader.bank.problem import Options, OptionSpec, ParamSpec, Problem, Statement
-from grader.errors import ExpressionError, ProblemSpecError
+from grader.errors import ExpressionError, GraderError, ProblemSpecError
 from grader.expressions import same_value, to_jsonable
 from grader.mistakes import standard_context
 from grader.prompts import render
 
 MAX_TRIES = 1000
+
+
+class IncompatibleVariant(GraderError):
+    """A stored variant the current problem can no longer grade: a parameter was removed or
+    added, the answer type changed, or the options the student saw are no longer built."""
 
 
 @dataclass(frozen=True)
@@ -190,6 +195,89 @@ def build_variant(problem: Problem, seed: int, rng: np.random.Generator,
         rules=problem.rules,
         figures=_figures(problem, context),
     )
+
+
+def regraded_variant(problem: Problem, stored: Variant) -> Variant:
+    """``stored`` (the variant a student saw) with its expected answer, mistakes and grading
+    rules taken from the current ``problem``, evaluated on the stored parameters.
+
+    Nothing is drawn again: the parameters, prompt, options and figures stay the ones shown, so a
+    widened ``choice`` list or a reworded prompt changes nothing, while a corrected answer
+    expression changes the expected answer. Raises :class:`IncompatibleVariant` (with a
+    sentence) when the current problem cannot grade the stored variant.
+    """
+    if problem.answer_type != stored.answer_type:
+        raise IncompatibleVariant(f"the answer type changed from {stored.answer_type!r} to "
+                                  f"{problem.answer_type!r}")
+    names = [spec.name for spec in problem.params]
+    removed = [name for name in stored.params if name not in names]
+    added = [name for name in names if name not in stored.params]
+    if removed or added:
+        parts = ([f"parameter {', '.join(map(repr, removed))} removed"] if removed else []) + (
+            [f"parameter {', '.join(map(repr, added))} added"] if added else [])
+        raise IncompatibleVariant("; ".join(parts))
+    env = {spec.name: _stored_value(spec, stored.params[spec.name]) for spec in problem.params}
+    try:
+        return _regraded(problem, stored, env)
+    except (ExpressionError, ValueError, ArithmeticError, TypeError, IndexError,
+            KeyError) as exc:
+        raise IncompatibleVariant(f"the current problem fails on the stored parameters: {exc}"
+                                  ) from exc
+
+
+def _regraded(problem: Problem, stored: Variant, env: dict[str, Any]) -> Variant:
+    statement = _statement_shown(problem, stored.prompt)
+    context = {**env, **role_values(problem, env)}
+    if statement is not None:
+        raw_answer = statement.answer
+    else:
+        raw_answer = problem.answer.evaluate(context) if problem.answer is not None else None
+    answer = normalize(problem.answer_type, raw_answer)
+    mistakes = _mistakes(problem, context, answer, statement)
+    if problem.options is not None:
+        answer, mistakes = _options_seen(problem, context, answer, mistakes, stored)
+    return replace(stored, title=problem.title, topic=problem.topic, answer=answer,
+                   mistakes=mistakes, rules=problem.rules)
+
+
+def _stored_value(spec: ParamSpec, value: Any) -> Any:
+    """A stored (JSON) parameter value as sampling made it: lists become arrays."""
+    return np.asarray(value) if isinstance(value, list) else value
+
+
+def _statement_shown(problem: Problem, prompt: str) -> Statement | None:
+    """The true/false statement in a stored prompt (the longest that appears in it)."""
+    if not problem.statements:
+        return None
+    shown = [s for s in problem.statements if s.text.strip() and s.text.strip() in prompt]
+    if not shown:
+        raise IncompatibleVariant("none of the problem's statements is in the prompt shown")
+    return max(shown, key=lambda s: len(s.text.strip()))
+
+
+def _options_seen(problem: Problem, context: Mapping[str, Any], answer: Any,
+                  mistakes: tuple[Mistake, ...], stored: Variant) -> tuple[Any, tuple]:
+    """The answer and mistakes among the options the student saw (in the order shown)."""
+    options, kind, seen = problem.options, lookup(problem.answer_type), list(stored.options or ())
+    if options.static:
+        specs = {_option_text(options, o.template, context): o for o in options.static}
+        missing = [text for text in seen if text not in specs]
+        if missing:
+            raise IncompatibleVariant(f"the option {missing[0]!r} shown is no longer one of the "
+                                      "problem's options")
+        right = [text for text in seen if specs[text].correct]
+        found = []
+        for text in seen:
+            spec = specs[text]
+            value = kind.mistake_of(text, spec.correct, seen, right)
+            if spec.message is not None and value is not None:
+                found.append(Mistake(spec.tag, value, spec.message))
+        return kind.answer_of(right), tuple(found)
+    _texts, correct, found = _computed_options(options, context, answer, mistakes,
+                                               rng_for(problem.id, stored.seed))
+    if correct not in seen:
+        raise IncompatibleVariant(f"the answer {correct!r} is not among the options shown")
+    return correct, tuple(m for m in found if m.value in seen)
 
 
 def _check_overrides(problem: Problem, overrides: Mapping[str, Any]) -> dict[str, Any]:
