@@ -1,37 +1,249 @@
-"""The web side of what can be asked: the one home of the app's loaded problem bank (loaded
-once per app), looking up its sets and problems (404 with a sentence when absent), due dates,
-and the list of code exercises."""
+"""The web side of what can be asked: the one home of the app's loaded problem bank, of the bank
+version every worker serves, looking up its sets and problems (404 with a sentence when absent),
+due dates, and the list of code exercises.
+
+One version for every worker and host: publishing (the instructor's reload) loads and checks the
+YAML files, then stores their content hash and texts in the database (`BankVersion`). Every
+worker checks the newest version at most once a second (at once on a Redis notification when
+`REDIS_URL` is set) and, when it differs, loads it (from its own PROBLEMS_DIR when the files
+there hash the same, else from the stored texts) and swaps to it in one assignment. A request
+sees one version throughout (it is kept in `flask.g`).
+"""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
+import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flask import abort, current_app
+from flask import Flask, abort, current_app, g
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
-from grader.bank import load_bank
+from grader.bank import BankError, load_bank
+from grader.bank.version import bank_files, content_digest, write_files
 from grader.code import EXERCISES
+from web.db import session_factory, write_gate
 
+CHECK_INTERVAL = 1.0  # seconds between two looks at the published version, per worker
+CHANNEL = "stride:bank-version"  # the Redis channel a publish is announced on
 _lock = threading.Lock()
 
 
+@dataclass
+class _Sync:
+    """One app's view of the published version (mutable, guarded by `lock`)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    checked: float = float("-inf")  # time.monotonic() of the last look
+    notified: threading.Event = field(default_factory=threading.Event)
+    folder: Path | None = None  # the private copy the served version was loaded from, if any
+    listener: threading.Thread | None = None
+
+
+@dataclass(frozen=True)
+class Published:
+    """The newest published version: its row id, content hash and when it was published."""
+
+    id: int
+    digest: str
+    created_at: datetime
+
+
 def get_bank():
-    """The app's loaded bank (grader.bank.Bank), loaded on first use."""
-    bank = current_app.extensions.get("stride_bank")
+    """The bank this request serves (grader.bank.Bank): loaded on first use, then kept in step
+    with the published version (raises grader.bank.BankError when no bank could be loaded)."""
+    if "stride_bank" in g:
+        return g.stride_bank
+    app = current_app._get_current_object()
+    bank = app.extensions.get("stride_bank")
     if bank is None:
         with _lock:
-            bank = current_app.extensions.get("stride_bank")
+            bank = app.extensions.get("stride_bank")
             if bank is None:
-                bank = reload_bank()
+                bank = _first_load(app)
+    else:
+        bank = _follow(app, bank)
+    g.stride_bank = bank
     return bank
 
 
-def reload_bank():
-    """Load the bank from PROBLEMS_DIR again (raises grader.bank.BankError; keeps the old one)."""
-    bank = load_bank(Path(current_app.config["PROBLEMS_DIR"]))
-    current_app.extensions["stride_bank"] = bank
+def served_digest() -> str | None:
+    """The content hash of the bank this worker serves (None: not loaded from a known version)."""
+    return current_app.extensions.get("stride_bank_digest")
+
+
+def reload_bank(published_by_id: int | None = None):
+    """Load the bank from PROBLEMS_DIR again and publish it to every worker (raises
+    grader.bank.BankError with every finding; then nothing changes anywhere)."""
+    app = current_app._get_current_object()
+    root = _root(app)
+    files = bank_files(root)
+    digest = content_digest(files)
+    bank = load_bank(root)
+    if content_digest(bank_files(root)) != digest:
+        raise BankError([f"{root}: the files changed while they were being loaded; reload again"])
+    _record(app, digest, files, published_by_id)
+    _swap(app, bank, digest, None)
+    g.stride_bank = bank
     return bank
+
+
+def published(app: Flask | None = None) -> Published | None:
+    """The newest published version, or None (none yet, or the database cannot be read)."""
+    from web.models import BankVersion
+
+    app = app or current_app._get_current_object()
+    try:
+        with session_factory(app)() as session:
+            row = session.execute(select(BankVersion.id, BankVersion.digest,
+                                         BankVersion.created_at)
+                                  .order_by(BankVersion.id.desc()).limit(1)).first()
+    except SQLAlchemyError as exc:
+        app.logger.warning("the published bank version could not be read: %r", exc)
+        return None
+    return Published(*row) if row is not None else None
+
+
+def _root(app: Flask) -> Path:
+    return Path(app.config["PROBLEMS_DIR"])
+
+
+def _sync(app: Flask) -> _Sync:
+    sync = app.extensions.get("stride_bank_sync")
+    if sync is None:
+        sync = app.extensions.setdefault("stride_bank_sync", _Sync())
+    if sync.listener is None and app.config.get("REDIS_URL"):
+        _listen(app, sync)
+    return sync
+
+
+def _first_load(app: Flask):
+    """The published version when there is one, else the files of PROBLEMS_DIR."""
+    _sync(app).checked = time.monotonic()
+    latest = published(app)
+    if latest is None:
+        root = _root(app)
+        digest = content_digest(bank_files(root))
+        bank = load_bank(root)
+        _swap(app, bank, digest, None)
+        return bank
+    return _load_and_swap(app, latest)
+
+
+def _follow(app: Flask, bank):
+    """`bank`, or the newly published version when one appeared (looked at once a second)."""
+    sync = _sync(app)
+    now = time.monotonic()
+    if now - sync.checked < CHECK_INTERVAL and not sync.notified.is_set():
+        return bank
+    if not sync.lock.acquire(blocking=False):
+        return bank  # another thread of this worker is looking (or loading): serve this one
+    try:
+        sync.checked = now
+        sync.notified.clear()
+        latest = published(app)
+        if latest is None or latest.digest == app.extensions.get("stride_bank_digest"):
+            return bank
+        try:
+            return _load_and_swap(app, latest)
+        except BankError as exc:
+            app.logger.error("bank version %s could not be loaded here; still serving %s: %s",
+                             latest.digest[:12], app.extensions.get("stride_bank_digest"), exc)
+            return bank
+    finally:
+        sync.lock.release()
+
+
+def _load_and_swap(app: Flask, latest: Published):
+    """Load version `latest` (from PROBLEMS_DIR when its files hash the same) and serve it."""
+    root = _root(app)
+    if content_digest(bank_files(root)) == latest.digest:
+        bank = load_bank(root)
+        _swap(app, bank, latest.digest, None)
+        return bank
+    files = _stored_files(app, latest.id)
+    folder = Path(tempfile.mkdtemp(prefix="stride-bank-"))
+    try:
+        bank = load_bank(write_files(files, folder / root.name))
+    except BankError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    _swap(app, bank, latest.digest, folder)
+    return bank
+
+
+def _stored_files(app: Flask, version_id: int) -> dict[str, str]:
+    import json
+
+    from web.models import BankVersion
+
+    with session_factory(app)() as session:
+        return json.loads(session.get(BankVersion, version_id).files_json)
+
+
+def _swap(app: Flask, bank, digest: str, folder: Path | None) -> None:
+    """Serve `bank` from now on (one assignment each; readers hold either the old or the new)."""
+    sync = _sync(app)
+    old_folder, sync.folder = sync.folder, folder
+    app.extensions["stride_bank"] = bank
+    app.extensions["stride_bank_digest"] = digest
+    app.extensions["stride_bank_loaded_at"] = datetime.now(UTC)
+    if old_folder is not None:
+        shutil.rmtree(old_folder, ignore_errors=True)
+
+
+def _record(app: Flask, digest: str, files: dict[str, str], by_id: int | None) -> None:
+    """Store `files` as the newest published version (unless it already is) and announce it."""
+    import json
+
+    from web.models import BankVersion
+
+    latest = published(app)
+    if latest is None or latest.digest != digest:
+        with session_factory(app)() as session:
+            session.add(BankVersion(digest=digest, files_json=json.dumps(files),
+                                    published_by_id=by_id))
+            with write_gate():
+                session.commit()
+    _announce(app, digest)
+
+
+def _announce(app: Flask, digest: str) -> None:
+    url = app.config.get("REDIS_URL")
+    if not url:
+        return
+    from web.code.rq import connect
+
+    try:
+        connect(url).publish(CHANNEL, digest)
+    except Exception as exc:  # noqa: BLE001 - Redis down: workers still look once a second
+        app.logger.warning("the new bank version was not announced on Redis: %r", exc)
+
+
+def _listen(app: Flask, sync: _Sync) -> None:
+    """A daemon thread that wakes this worker's next look when a version is announced."""
+    from web.code.rq import connect
+
+    url = app.config["REDIS_URL"]
+
+    def run() -> None:
+        while True:
+            try:
+                pubsub = connect(url).pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(CHANNEL)
+                for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        sync.notified.set()
+            except Exception:  # noqa: BLE001 - reconnect; the once-a-second look goes on
+                time.sleep(1.0)
+
+    sync.listener = threading.Thread(target=run, name="stride-bank-listener", daemon=True)
+    sync.listener.start()
 
 
 def as_utc(moment: datetime | None) -> datetime | None:

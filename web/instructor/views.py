@@ -8,6 +8,8 @@ account is staff of (or every course for an admin). Anything outside them is ans
 
 from __future__ import annotations
 
+import os
+
 from flask import (
     Blueprint,
     Response,
@@ -34,6 +36,7 @@ from web.bank import (
     find_set,
     get_bank,
     reload_bank,
+    served_digest,
 )
 from web.db import get_session
 from web.instructor import exports, queries, stats
@@ -116,7 +119,8 @@ def _dashboard(bank_errors: tuple[str, ...] = (), status: int = 200):
                                n_problems=0, bank_errors=bank_errors, my_courses=mine), 422
     return render_template("instructor/dashboard.html", sets=_sets(), n_problems=len(
         bank.problems), problems=sorted(bank.problems.values(), key=lambda p: (p.topic, p.id)),
-        bank_errors=bank_errors, my_courses=mine), status
+        bank_errors=bank_errors, my_courses=mine, version=served_digest(),
+        process=os.getpid()), status
 
 
 @bp.get("/")
@@ -129,7 +133,7 @@ def dashboard():
 def reload():
     """Course staff: load the YAML problem bank again (nothing changes unless all is valid)."""
     try:
-        bank = reload_bank()
+        bank = reload_bank(published_by_id=current_user.id)
     except ProblemSpecError as exc:
         return _dashboard(tuple(getattr(exc, "errors", None) or (str(exc),)), 422)
     flash(f"The problem bank was reloaded: {len(bank.problems)} problems in "
