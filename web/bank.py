@@ -24,11 +24,14 @@ from flask import Flask, abort, current_app, g
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from grader.bank import BankError, load_bank
+from grader.bank import BankError, load_bank, load_bank_in_part
 from grader.bank.version import bank_files, content_digest, write_files
 from grader.code import EXERCISES
+from grader.errors import ProblemSpecError
+from grader.lint_checks import publish_findings
 from web.db import session_factory, write_gate
 
+INCIDENTS_SHOWN = 20  # the newest bank incidents listed on the instructor's dashboard
 CHECK_INTERVAL = 1.0  # seconds between two looks at the published version, per worker
 CHANNEL = "stride:bank-version"  # the Redis channel a publish is announced on
 _lock = threading.Lock()
@@ -78,8 +81,9 @@ def served_digest() -> str | None:
 
 
 def reload_bank(published_by_id: int | None = None):
-    """Load the bank from PROBLEMS_DIR again and publish it to every worker (raises
-    grader.bank.BankError with every finding; then nothing changes anywhere)."""
+    """Load the bank from PROBLEMS_DIR again, lint the templates of the files that changed since
+    the version served, and publish it to every worker (raises grader.bank.BankError with every
+    finding, each with file, line and seed; then nothing changes anywhere)."""
     app = current_app._get_current_object()
     root = _root(app)
     files = bank_files(root)
@@ -87,10 +91,38 @@ def reload_bank(published_by_id: int | None = None):
     bank = load_bank(root)
     if content_digest(bank_files(root)) != digest:
         raise BankError([f"{root}: the files changed while they were being loaded; reload again"])
+    findings = publish_findings(changed_problems(bank, root, files, _served_files(app)), root)
+    if findings:
+        raise BankError([f"not published: {finding}" for finding in findings])
     _record(app, digest, files, published_by_id)
-    _swap(app, bank, digest, None)
+    _swap(app, bank, digest, None, files)
     g.stride_bank = bank
     return bank
+
+
+def changed_problems(bank, root: Path, files: dict[str, str], before: dict[str, str] | None):
+    """The problems of `bank` whose file is new or changed since `before` (all when unknown)."""
+    changed = [p for p in bank.problems.values()
+               if before is None or before.get(_relative(p.source, root)) != files.get(
+                   _relative(p.source, root))]
+    return sorted(changed, key=lambda p: p.id)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _served_files(app: Flask) -> dict[str, str] | None:
+    """The files of the version this worker serves (None: not known)."""
+    files = app.extensions.get("stride_bank_files")
+    if files is None and app.extensions.get("stride_bank_digest"):
+        latest = published(app)
+        if latest is not None and latest.digest == app.extensions["stride_bank_digest"]:
+            files = _stored_files(app, latest.id)
+    return files
 
 
 def published(app: Flask | None = None) -> Published | None:
@@ -128,9 +160,9 @@ def _first_load(app: Flask):
     latest = published(app)
     if latest is None:
         root = _root(app)
-        digest = content_digest(bank_files(root))
-        bank = load_bank(root)
-        _swap(app, bank, digest, None)
+        files = bank_files(root)
+        bank = _load_serving(app, root)
+        _swap(app, bank, content_digest(files), None, files)
         return bank
     return _load_and_swap(app, latest)
 
@@ -162,19 +194,29 @@ def _follow(app: Flask, bank):
 def _load_and_swap(app: Flask, latest: Published):
     """Load version `latest` (from PROBLEMS_DIR when its files hash the same) and serve it."""
     root = _root(app)
-    if content_digest(bank_files(root)) == latest.digest:
-        bank = load_bank(root)
-        _swap(app, bank, latest.digest, None)
+    files = bank_files(root)
+    if content_digest(files) == latest.digest:
+        bank = _load_serving(app, root)
+        _swap(app, bank, latest.digest, None, files)
         return bank
     files = _stored_files(app, latest.id)
     folder = Path(tempfile.mkdtemp(prefix="stride-bank-"))
-    try:
-        bank = load_bank(write_files(files, folder / root.name))
-    except BankError:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    _swap(app, bank, latest.digest, folder)
+    bank = _load_serving(app, write_files(files, folder / root.name))
+    _swap(app, bank, latest.digest, folder, files)
     return bank
+
+
+def _load_serving(app: Flask, root: Path):
+    """The bank under `root` for serving: all of it, or (when some files are broken) every problem
+    that loads, the others unavailable with their findings, which are logged."""
+    try:
+        return load_bank(root)
+    except BankError as exc:
+        bank = load_bank_in_part(root)
+        app.logger.error("the problem bank has %d finding(s); serving %d problems, %d unavailable:"
+                         "\n  %s", len(bank.errors), len(bank.problems), len(bank.unavailable),
+                         "\n  ".join(exc.errors))
+        return bank
 
 
 def _stored_files(app: Flask, version_id: int) -> dict[str, str]:
@@ -186,12 +228,14 @@ def _stored_files(app: Flask, version_id: int) -> dict[str, str]:
         return json.loads(session.get(BankVersion, version_id).files_json)
 
 
-def _swap(app: Flask, bank, digest: str, folder: Path | None) -> None:
+def _swap(app: Flask, bank, digest: str, folder: Path | None,
+          files: dict[str, str] | None = None) -> None:
     """Serve `bank` from now on (one assignment each; readers hold either the old or the new)."""
     sync = _sync(app)
     old_folder, sync.folder = sync.folder, folder
     app.extensions["stride_bank"] = bank
     app.extensions["stride_bank_digest"] = digest
+    app.extensions["stride_bank_files"] = files
     app.extensions["stride_bank_loaded_at"] = datetime.now(UTC)
     if old_folder is not None:
         shutil.rmtree(old_folder, ignore_errors=True)
@@ -273,11 +317,60 @@ def find_item(problem_set, problem_id: str):
     abort(404, description=f"The problem set {problem_set.title!r} has no problem {problem_id!r}.")
 
 
+class ProblemUnavailable(ProblemSpecError):
+    """A problem of a file that did not load: its set entry shows "unavailable" to students."""
+
+    def __init__(self, problem_id: str, finding: str) -> None:
+        self.errors = (f"problem {problem_id!r} is unavailable: {finding}",)
+        super().__init__(self.errors[0])
+
+
 def find_problem(problem_id: str):
-    problem = get_bank().problems.get(problem_id)
+    bank = get_bank()
+    problem = bank.problems.get(problem_id)
+    if problem is None and problem_id in bank.unavailable:
+        raise ProblemUnavailable(problem_id, bank.unavailable[problem_id])
     if problem is None:
         abort(404, description=f"There is no problem called {problem_id!r}.")
     return problem
+
+
+def generate_for(problem, seed: int, set_id: str = "", user_id: int | None = None):
+    """`grader.variants.generate` for a student: a bank error is logged with the problem id and
+    seed and recorded for the instructor's dashboard (`BankIncident`), then raised."""
+    from grader.variants import generate
+
+    try:
+        return generate(problem, seed)
+    except ProblemSpecError as exc:
+        _record_incident(problem.id, seed, set_id, user_id, exc)
+        raise
+
+
+def _record_incident(problem_id: str, seed: int, set_id: str, user_id: int | None,
+                     exc: Exception) -> None:
+    from web.models import BankIncident
+
+    app = current_app._get_current_object()
+    app.logger.error("bank error in problem %r (set %r) seed %d: %s", problem_id, set_id, seed,
+                     exc)
+    try:
+        with session_factory(app)() as session:
+            session.add(BankIncident(problem_id=problem_id, set_id=set_id, seed=int(seed),
+                                     user_id=user_id, message=str(exc)[:2000]))
+            with write_gate():
+                session.commit()
+    except SQLAlchemyError as db_exc:
+        app.logger.error("the bank error could not be recorded: %r", db_exc)
+
+
+def incidents(limit: int = INCIDENTS_SHOWN) -> list:
+    """The newest bank incidents (BankIncident rows), newest first."""
+    from web.models import BankIncident
+
+    with session_factory(current_app)() as session:
+        return list(session.scalars(select(BankIncident).order_by(BankIncident.id.desc())
+                                    .limit(limit)))
 
 
 def exercises() -> tuple[str, ...]:

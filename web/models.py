@@ -304,3 +304,18 @@ class BankVersion(Base):
     published_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class BankIncident(Base):
+    """A bank error a student met (a variant that failed to generate), for the instructor."""
+
+    __tablename__ = "bank_incident"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[str] = mapped_column(String(120), index=True)
+    set_id: Mapped[str] = mapped_column(String(120), default="")
+    seed: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

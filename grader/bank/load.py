@@ -10,6 +10,7 @@ field, with the offending value, and a bank with any finding is not loaded at al
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -181,6 +182,55 @@ def load_bank(root: Path = DEFAULT_PROBLEMS_DIR) -> Bank:
     if errors:
         raise BankError(errors)
     return Bank(problems=problems, sets=sets)
+
+
+def load_bank_in_part(root: Path = DEFAULT_PROBLEMS_DIR) -> Bank:
+    """Every problem and set under ``root`` that loads, for serving while some files are broken.
+
+    A file with a finding gives no problems: the problems it names (when its YAML can be read)
+    are listed in ``Bank.unavailable`` with the file's first finding, and a set keeps its items
+    for them (students see them as unavailable). Every finding is in ``Bank.errors``. Never
+    raises: a missing folder is an empty bank with that finding.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return Bank(problems={}, sets={}, errors=(f"{root}: no such directory",))
+    errors: list[str] = []
+    problems: dict[str, Problem] = {}
+    unavailable: dict[str, str] = {}
+    for path in _yaml_files(root):
+        loaded, found = load_problem_file(path, root)
+        errors.extend(found)
+        if found:
+            for pid in _ids_named(path):
+                unavailable.setdefault(pid, found[0])
+        for problem in loaded:
+            if problem.id in problems:
+                errors.append(f"{_display(path, root)}: problem {problem.id!r}: field 'id': "
+                              f"the id is already used in {_display(problems[problem.id].source, root)}")
+            else:
+                problems[problem.id] = problem
+    set_errors: list[str] = []
+    sets = _load_sets(root / "sets", root, {**problems, **dict.fromkeys(unavailable)},
+                      set_errors)
+    for line in set_errors:
+        match = re.search(r"no problem with id '([^']+)'", line)
+        if match:
+            unavailable.setdefault(match.group(1), line)
+    errors.extend(set_errors)
+    return Bank(problems=problems, sets=sets, unavailable=unavailable, errors=tuple(errors))
+
+
+def _ids_named(path: Path) -> list[str]:
+    """The problem ids a file names, read as plainly as possible (empty when it is not YAML)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError, OSError):
+        return []
+    raws = data.get("problems") if isinstance(data, Mapping) and "id" not in data else [data]
+    if not isinstance(raws, list):
+        return []
+    return [str(r["id"]) for r in raws if isinstance(r, Mapping) and "id" in r]
 
 
 def _load_sets(folder: Path, root: Path, problems: Mapping[str, Problem], errors: list[str]

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -120,8 +120,14 @@ class ProblemSet:
 
 @dataclass(frozen=True)
 class Bank:
+    """Loaded problems and sets. A bank loaded in part (at start-up, with broken files) also lists
+    the problems it could not load (``unavailable``: id -> the first finding) and every finding
+    (``errors``); a published bank has neither."""
+
     problems: Mapping[str, Problem]
     sets: Mapping[str, ProblemSet]
+    unavailable: Mapping[str, str] = field(default_factory=dict)
+    errors: tuple[str, ...] = ()
 
     def by_topic(self, topic: str) -> list[Problem]:
         return [p for p in self.problems.values() if p.topic == topic]

@@ -1,4 +1,4 @@
-"""recorded regrades, re-issued variants and the published bank version
+"""recorded regrades, re-issued variants, the published bank version and bank incidents
 
 Revision ID: 0003
 Revises: 0002
@@ -58,9 +58,22 @@ def upgrade() -> None:
         sa.Column('created_at', sa.DateTime(), nullable=False),
     )
     op.create_index('ix_bank_version_digest', 'bank_version', ['digest'])
+    op.create_table(
+        'bank_incident',
+        sa.Column('id', sa.Integer(), primary_key=True),
+        sa.Column('problem_id', sa.String(length=120), nullable=False),
+        sa.Column('set_id', sa.String(length=120), nullable=False),
+        sa.Column('seed', sa.BigInteger(), nullable=False),
+        sa.Column('user_id', sa.Integer(), sa.ForeignKey('user_account.id', ondelete='SET NULL'),
+                  nullable=True),
+        sa.Column('message', sa.Text(), nullable=False),
+        sa.Column('created_at', sa.DateTime(), nullable=False),
+    )
+    op.create_index('ix_bank_incident_problem_id', 'bank_incident', ['problem_id'])
 
 
 def downgrade() -> None:
+    op.drop_table('bank_incident')
     op.drop_table('bank_version')
     op.drop_table('retired_variant')
     op.drop_table('regrade_run')

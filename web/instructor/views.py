@@ -35,6 +35,7 @@ from web.bank import (
     find_problem,
     find_set,
     get_bank,
+    incidents,
     reload_bank,
     served_digest,
 )
@@ -120,7 +121,8 @@ def _dashboard(bank_errors: tuple[str, ...] = (), status: int = 200):
     return render_template("instructor/dashboard.html", sets=_sets(), n_problems=len(
         bank.problems), problems=sorted(bank.problems.values(), key=lambda p: (p.topic, p.id)),
         bank_errors=bank_errors, my_courses=mine, version=served_digest(),
-        process=os.getpid()), status
+        process=os.getpid(), unavailable=bank.unavailable, load_errors=bank.errors,
+        incidents=incidents()), status
 
 
 @bp.get("/")

@@ -22,8 +22,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from grader.errors import FormatError
 from grader.grading import describe_answer
-from grader.variants import generate
-from web.bank import as_utc, find_problem, get_bank, is_past_due
+from web.bank import as_utc, find_problem, generate_for, get_bank, is_past_due
 from web.quiz import forms
 from web.ratelimit import rate_limit
 from web.render import format_due, grid_cells, render_prompt
@@ -72,7 +71,7 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def _variant(problem, seed: int):
-    return generate(problem, seed)
+    return generate_for(problem, seed, "practice")
 
 
 @bp.get("/")
