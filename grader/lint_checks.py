@@ -2,9 +2,9 @@
 students", with findings that name the file, the line and the seed.
 
 :func:`publish_findings` runs :func:`grader.lint.lint_problem` on the problems of the changed
-files (``PUBLISH_SEEDS`` seeds each, enough to meet most degenerate draws while one file takes
-well under a second) and turns every finding, a variant that fails to generate, render or grade
-included, into a :class:`Finding`. Results are remembered per (file text, problem, seeds), so an
+files (``PUBLISH_SEEDS`` seeds each, while one file takes well under a second) and turns every
+failure (a variant that fails to generate, render or grade, an author's test that fails) into a
+:class:`Finding`; degenerate draws are for ``grader lint`` to report, not a reason to refuse. Results are remembered per (file text, problem, seeds), so an
 unchanged template is never linted twice in one process.
 """
 
@@ -84,5 +84,6 @@ def publish_findings(problems: Iterable[Problem], root: Path,
         except ValueError:
             shown = str(problem.source)
         report = _report(problem, text, count)
-        found.extend(finding_of(problem, text, shown, line) for line in report.findings)
+        found.extend(finding_of(problem, text, shown, line) for line in report.findings
+                     if line not in report.degenerate)
     return found

@@ -167,8 +167,11 @@ def generate(
 
 
 def build_variant(problem: Problem, seed: int, rng: np.random.Generator,
-                  env: dict[str, Any]) -> Variant:
-    """The rest of :func:`generate` once the parameters are sampled (``rng`` continues)."""
+                  env: dict[str, Any], collisions: list[str] | None = None) -> Variant:
+    """The rest of :func:`generate` once the parameters are sampled (``rng`` continues).
+
+    ``collisions``, when given, receives the tag of every mistake whose value equals the answer
+    for these parameters (dropped, so its feedback cannot show: the linter counts them)."""
     statement = _pick_statement(problem, rng)
     context = {**env, **role_values(problem, env)}
     prompt = render_prompt(problem, env, statement)
@@ -177,7 +180,7 @@ def build_variant(problem: Problem, seed: int, rng: np.random.Generator,
     else:
         raw_answer = problem.answer.evaluate(context) if problem.answer is not None else None
     answer = normalize(problem.answer_type, raw_answer)
-    mistakes = _mistakes(problem, context, answer, statement)
+    mistakes = _mistakes(problem, context, answer, statement, collisions)
     options = None
     if problem.options is not None:
         options, answer, mistakes = build_options(problem, context, answer, mistakes, rng)
@@ -340,8 +343,8 @@ def normalize(answer_type: str, value: Any) -> Any:
     return lookup(answer_type).normalize(to_jsonable(value))
 
 
-def _mistakes(problem: Problem, context: Mapping[str, Any], answer: Any, statement: Any
-              ) -> tuple[Mistake, ...]:
+def _mistakes(problem: Problem, context: Mapping[str, Any], answer: Any, statement: Any,
+              collisions: list[str] | None = None) -> tuple[Mistake, ...]:
     """The author's mistakes, then the built-in families; duplicates and correct values dropped."""
     found: list[Mistake] = []
     memo: dict[str, Any] = {}
@@ -360,13 +363,18 @@ def _mistakes(problem: Problem, context: Mapping[str, Any], answer: Any, stateme
         if value is not None:
             found.append(Mistake(family.tag, normalize(problem.answer_type, value),
                                  family.message))
-    return _distinct(found, answer)
+    return _distinct(found, answer, collisions)
 
 
-def _distinct(found: list[Mistake], answer: Any) -> tuple[Mistake, ...]:
+def _distinct(found: list[Mistake], answer: Any, collisions: list[str] | None = None
+              ) -> tuple[Mistake, ...]:
     kept: list[Mistake] = []
     for mistake in found:
-        if mistake.value is None or same_value(mistake.value, answer):
+        if mistake.value is None:
+            continue
+        if same_value(mistake.value, answer):
+            if collisions is not None:
+                collisions.append(mistake.tag)
             continue
         if any(same_value(mistake.value, k.value) or mistake.tag == k.tag for k in kept):
             continue

@@ -161,3 +161,20 @@ def test_a_bank_error_a_student_meets_is_logged_and_shown_to_the_instructor(
     dashboard = html.unescape(client.get("/instructor/").get_data(as_text=True))
     section = dashboard[dashboard.index('id="bank-incidents"'):]
     assert "later" in section and "open-set" in section and re.search(r"seed \d+", section)
+
+
+def test_the_cli_reload_publishes_or_refuses_with_the_findings(fresh_app, bank_dir):
+    from web import bank as web_bank
+
+    runner = fresh_app.test_cli_runner()
+    (bank_dir / "later.yaml").write_text(BROKEN["division by zero"][0])
+    refused = runner.invoke(args=["bank-reload"])
+    assert refused.exit_code == 1
+    assert re.search(r"problems/later\.yaml:9: problem 'later': seed \d+: ", refused.output)
+    with fresh_app.app_context():
+        assert web_bank.published() is None
+    (bank_dir / "later.yaml").write_text(LATER_OK)
+    done = runner.invoke(args=["bank-reload"])
+    assert done.exit_code == 0 and "Published bank version" in done.output
+    with fresh_app.app_context():
+        assert web_bank.published().digest == fresh_app.extensions["stride_bank_digest"]

@@ -182,8 +182,8 @@ def test_a_broken_bank_is_explained_to_instructors_and_students(make_app, tmp_pa
     assert response.status_code == 200
     client.post("/auth/logout")
     client.post("/auth/login", data={"username": "ines", "password": "correct-horse-1"})
-    page = client.get("/").get_data(as_text=True)
-    assert "broken.yaml" in page
+    page = client.get("/instructor/").get_data(as_text=True)
+    assert "broken.yaml" in page and 'id="unavailable"' in page
 
 
 def test_behind_a_proxy_the_client_address_comes_from_forwarded_headers(make_app):

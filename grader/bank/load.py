@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from grader.answers import lookup
 from grader.bank.problem import (
+    AuthorTest,
     Bank,
     FigureSpec,
     GradingRules,
@@ -295,8 +296,21 @@ def build_problem(model: ProblemModel, path: Path, prefix: str) -> Problem:
         source=path, params=params,
         checks=_checks_after(params, where), where=where, roles=roles,
         rules=GradingRules(**model.grading.model_dump()),
-        statements=_build_statements(model), practice=model.practice, **parts,
+        statements=_build_statements(model), practice=model.practice,
+        tests=_build_tests(model, prefix, names), **parts,
     )
+
+
+def _build_tests(model: ProblemModel, prefix: str, names: list[str]) -> tuple[AuthorTest, ...]:
+    """The author's tests; a test naming a parameter the problem lacks is a finding."""
+    tests = []
+    for i, test in enumerate(model.tests):
+        unknown = [name for name in test.params if name not in names]
+        if unknown:
+            raise BankError([f"{prefix}: field 'tests.{i}.params': no parameter "
+                             f"{unknown[0]!r} (parameters: {', '.join(names) or 'none'})"])
+        tests.append(AuthorTest(dict(test.params), str(test.answer), test.score, test.mistake))
+    return tuple(tests)
 
 
 def _compiled_parts(model: ProblemModel, prefix: str, names: list[str],

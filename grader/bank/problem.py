@@ -77,6 +77,17 @@ class Options:
 
 
 @dataclass(frozen=True, eq=False)
+class AuthorTest:
+    """One of a template's ``tests:``: these parameters, this answer as typed, must be graded
+    with ``score`` and ``mistake`` (None: no mistake tag)."""
+
+    params: Mapping[str, Any]
+    answer: str
+    score: float
+    mistake: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
 class Problem:
     """A compiled problem template; make variants with :func:`grader.variants.generate`."""
 
@@ -98,6 +109,7 @@ class Problem:
     statements: tuple[Statement, ...] = ()
     figures: tuple[FigureSpec, ...] = ()
     practice: bool = True  # False: never offered in practice mode
+    tests: tuple[AuthorTest, ...] = ()  # the author's tests, checked by lint
 
 
 @dataclass(frozen=True)

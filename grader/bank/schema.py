@@ -157,6 +157,17 @@ class FigureModel(_Strict):
     expr: Expression
 
 
+class AuthorTestModel(_Strict):
+    """An author's test of the template, checked by lint (like STACK's question tests)."""
+
+    params: dict[str, Any] = Field({}, description=(
+        "parameter values of the variant to test (the rest are drawn from seed 0)"))
+    answer: str | int | float = Field(description="the answer as a student would type it")
+    score: float = Field(ge=0, le=1, description="the score it must get, from 0 to 1")
+    mistake: Slug | None = Field(None, description=(
+        "the mistake tag it must be graded with (leave out: none)"))
+
+
 class ProblemModel(_Strict):
     """One problem template."""
 
@@ -167,6 +178,7 @@ class ProblemModel(_Strict):
     prompt: str = Field(min_length=1)
     params: dict[str, ParamModel] = {}
     where: list[str] = []
+    tests: list[AuthorTestModel] = []
     roles: dict[str, Expression] = {}
     answer: Expression | None = None
     grading: Grading = Grading()
