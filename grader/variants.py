@@ -301,8 +301,9 @@ def sample_params(
     problem: Problem, rng: np.random.Generator, overrides: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Sample every parameter in order, rejecting samples that break a ``where`` constraint."""
+    fixed = _fixed_names(problem.params, overrides)
     for _ in range(MAX_TRIES):
-        env = _try_sample(problem.params, problem.checks, rng, overrides)
+        env = _try_sample(problem.params, problem.checks, rng, overrides, fixed)
         if env is not None:
             return env
     constraints = "; ".join(expr.source for expr in problem.where)
@@ -313,15 +314,24 @@ def sample_params(
     )
 
 
+def _fixed_names(params: tuple[ParamSpec, ...], overrides: Mapping[str, Any]) -> set[str]:
+    """The overridden parameters and the derived ones computed from them alone."""
+    fixed = set(overrides)
+    for spec in params:
+        if spec.kind == "derived" and spec.expr is not None and spec.expr.names <= fixed:
+            fixed.add(spec.name)
+    return fixed
+
+
 def _try_sample(
     params: tuple[ParamSpec, ...], checks: tuple, rng: np.random.Generator,
-    overrides: Mapping[str, Any],
+    overrides: Mapping[str, Any], fixed: set[str] | frozenset[str] = frozenset(),
 ) -> dict[str, Any] | None:
     env: dict[str, Any] = {}
     for spec, after in zip(params, checks, strict=True):
         env[spec.name] = overrides[spec.name] if spec.name in overrides else _sample(spec, rng, env)
         for constraint in after:
-            if constraint.names <= overrides.keys():
+            if constraint.names <= (fixed or overrides.keys()):
                 continue  # values set on purpose (a worked example) are not second-guessed
             if not constraint.evaluate(env):
                 return None

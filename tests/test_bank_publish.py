@@ -45,7 +45,6 @@ answer: n - f + 1
 BROKEN = {  # what the issue saw reload "successfully", and the line of the field at fault
     "division by zero": (LATER_OK.replace("answer: n - f + 1", "answer: n // (f - f)"), 9),
     "impossible where": (LATER_OK.replace("answer:", "where:\n  - n > 100\nanswer:"), 9),
-    "undefined name in the prompt": (LATER_OK.replace("{{ f }} rows;", "{{ g }} rows;"), 8),
     "a shape problem answered by a number": (
         LATER_OK.replace("answer_type: integer", "answer_type: shape"), 9),
 }

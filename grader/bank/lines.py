@@ -52,6 +52,16 @@ def line_of(root: yaml.Node | None, path: Sequence[Any]) -> int | None:
     return line
 
 
+def line_node(root: yaml.Node | None, path: Sequence[Any]) -> yaml.Node | None:
+    """The node at ``path`` under ``root`` (None when it is not there)."""
+    node = root
+    for key in path:
+        if node is None:
+            return None
+        node = _child(node, key)
+    return node
+
+
 def problem_nodes(root: yaml.Node | None) -> dict[str, tuple[yaml.Node, tuple[Any, ...]]]:
     """Problem id -> (its mapping node, its path from the root) for a problem file holding one
     problem or ``problems: [...]``."""

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from grader.answers import lookup
+from grader.bank.lines import compose, line_node, line_of
 from grader.bank.problem import (
     AuthorTest,
     Bank,
@@ -90,6 +91,25 @@ def _pydantic_errors(exc: ValidationError, prefix: str) -> list[str]:
     return lines
 
 
+_FIELD = re.compile(r"field '([^']+)'")
+
+
+def _with_lines(errors: list[str], node: Any) -> list[str]:
+    """Each finding that names a field, with the line that field is written on (for the problem
+    whose YAML node is `node`)."""
+    if node is None:
+        return errors
+    lined = []
+    for error in errors:
+        match = _FIELD.search(error)
+        if match and "(line " not in error:
+            parts = [int(p) if p.isdigit() else p for p in match.group(1).split(".")]
+            line = line_of(node, parts)
+            error = f"{error} (line {line})" if line else error
+        lined.append(error)
+    return lined
+
+
 def _read_yaml(path: Path, shown: str) -> tuple[Any, list[str]]:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8")), []
@@ -116,21 +136,27 @@ def load_problem_file(path: Path, root: Path = DEFAULT_PROBLEMS_DIR
     if errors:
         return [], errors
     raws, errors = _problem_dicts(data, shown)
+    root_node = compose(path.read_text(encoding="utf-8"))
+    errors = _with_lines(errors, root_node)
+    listed = isinstance(data, Mapping) and "problems" in data and "id" not in data
     problems: list[Problem] = []
     for index, raw in enumerate(raws):
         pid = raw.get("id", f"#{index + 1}") if isinstance(raw, Mapping) else f"#{index + 1}"
         prefix = f"{shown}: problem {pid!r}"
+        node = line_node(root_node, ("problems", index) if listed else ())
+        found: list[str] = []
         try:
             model = ProblemModel.model_validate(raw)
         except ValidationError as exc:
-            errors.extend(_pydantic_errors(exc, prefix))
+            errors.extend(_with_lines(_pydantic_errors(exc, prefix), node))
             continue
         try:
             problems.append(build_problem(model, path, prefix))
         except BankError as exc:
-            errors.extend(exc.errors)
+            found.extend(exc.errors)
         except ProblemSpecError as exc:
-            errors.append(str(exc))
+            found.append(str(exc))
+        errors.extend(_with_lines(found, node))
     return ([] if errors else problems), errors
 
 
@@ -151,12 +177,22 @@ def load_set_file(path: Path, root: Path = DEFAULT_PROBLEMS_DIR
                       model.practice), []
 
 
-def _yaml_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+def _yaml_files(folder: Path, skip: Path | None = None) -> list[Path]:
+    """The YAML files under `folder`, subfolders included (not hidden ones, nor `skip`)."""
+    found = []
+    for path in folder.rglob("*.y*ml"):
+        relative = path.relative_to(folder)
+        if path.suffix not in (".yaml", ".yml") or any(p.startswith(".") for p in relative.parts):
+            continue
+        if skip is not None and path.is_relative_to(skip):
+            continue
+        found.append(path)
+    return sorted(found)
 
 
 def load_bank(root: Path = DEFAULT_PROBLEMS_DIR) -> Bank:
-    """Load and check every problem under ``root`` and every set under ``root/sets``.
+    """Load and check every problem under ``root`` (subfolders included) and every set under
+    ``root/sets``.
 
     Raises
     ------
@@ -169,7 +205,7 @@ def load_bank(root: Path = DEFAULT_PROBLEMS_DIR) -> Bank:
         raise BankError([f"{root}: no such directory"])
     errors: list[str] = []
     problems: dict[str, Problem] = {}
-    for path in _yaml_files(root):
+    for path in _yaml_files(root, root / "sets"):
         loaded, found = load_problem_file(path, root)
         errors.extend(found)
         for problem in loaded:
@@ -199,7 +235,7 @@ def load_bank_in_part(root: Path = DEFAULT_PROBLEMS_DIR) -> Bank:
     errors: list[str] = []
     problems: dict[str, Problem] = {}
     unavailable: dict[str, str] = {}
-    for path in _yaml_files(root):
+    for path in _yaml_files(root, root / "sets"):
         loaded, found = load_problem_file(path, root)
         errors.extend(found)
         if found:
@@ -315,17 +351,22 @@ def _build_tests(model: ProblemModel, prefix: str, names: list[str]) -> tuple[Au
 
 def _compiled_parts(model: ProblemModel, prefix: str, names: list[str],
                     roles: tuple[tuple[str, Expr], ...], found: _Findings) -> dict[str, Any]:
-    """The answer, prompt, mistakes, families, options and figures, over the names in scope."""
-    scope = set(names) | set(STANDARD_DEFAULTS) | {r for r, _ in roles}
+    """The answer, prompt, mistakes, families, options and figures, over the names in scope:
+    the parameters and roles only (no hidden defaults: an answer that uses an undeclared `s` is
+    an error, not a silent stride of 1)."""
+    scope = set(names) | {r for r, _ in roles}
     if "n" in names:
         scope |= {"n_h", "n_w"}
     return {
         "answer": found.attempt(lambda: compile_expr(model.answer, f"{prefix}: field 'answer'",
                                                      scope) if model.answer is not None else None),
         "prompt_template": found.attempt(compile_template, model.prompt,
-                                         f"{prefix}: field 'prompt'"),
+                                         f"{prefix}: field 'prompt'",
+                                         set(names) | ({"statement"} if model.statements else set())),
         "mistakes": found.attempt(_build_mistakes, model, prefix, scope),
-        "families": found.attempt(_build_families, model, prefix, frozenset(scope)),
+        # The built-in families fill in the standard names themselves (s = 1, p = 0, ...).
+        "families": found.attempt(_build_families, model, prefix,
+                                  frozenset(scope | set(STANDARD_DEFAULTS))),
         "options": found.attempt(_build_options, model, prefix, scope),
         "figures": found.attempt(_build_figures, model, prefix, scope, names),
     }
@@ -374,7 +415,7 @@ def _checks_after(params: tuple[ParamSpec, ...], where: tuple[Expr, ...]
 
 def _build_roles(model: ProblemModel, prefix: str, names: list[str]
                  ) -> tuple[tuple[str, Expr], ...]:
-    roles, known = [], set(names) | set(STANDARD_DEFAULTS) | {"n_h", "n_w"}
+    roles, known = [], set(names) | {"n_h", "n_w"}
     for role, source in model.roles.items():
         roles.append((role, compile_expr(source, f"{prefix}: field 'roles.{role}'", known)))
         known.add(role)
@@ -460,14 +501,15 @@ def _build_options(model: ProblemModel, prefix: str, scope: set[str]) -> Options
     where = f"{prefix}: field 'options'"
     if spec.static is not None:
         static = tuple(
-            OptionSpec(compile_template(o.text, f"{where}.static.{i}.text"), o.correct,
+            OptionSpec(compile_template(o.text, f"{where}.static.{i}.text", scope), o.correct,
                        o.message, o.tag or f"option-{i + 1}")
             for i, o in enumerate(spec.static))
         return Options(where, static=static, pick=spec.pick, shuffle=spec.shuffle)
     computed = spec.computed
     distractors = tuple(compile_expr(d, f"{where}.computed.distractors.{i}", scope)
                         for i, d in enumerate(computed.distractors))
-    return Options(where, template=compile_template(computed.template, f"{where}.computed"),
+    return Options(where, template=compile_template(computed.template, f"{where}.computed",
+                                                    scope | {"value"}),
                    count=computed.count, distractors=distractors, shuffle=spec.shuffle)
 
 
