@@ -303,9 +303,29 @@ def is_past_due(problem_set, now: datetime | None = None) -> bool:
     return due is not None and (now or datetime.now(UTC)) > due
 
 
+def is_released(problem_set, now: datetime | None = None) -> bool:
+    """Whether students may see the set at `now`: not hidden, and past its release (if any)."""
+    release = as_utc(problem_set.release)
+    return not problem_set.hidden and (release is None or (now or datetime.now(UTC)) >= release)
+
+
+def _sees_drafts() -> bool:
+    """Instructor and admin accounts see hidden and unreleased sets and draft problems."""
+    from flask_login import current_user
+
+    return bool(current_user and current_user.is_authenticated
+                and current_user.role in ("instructor", "admin"))
+
+
+def visible_sets() -> list:
+    """The sets the signed-in account may see (every set for instructors)."""
+    sets = get_bank().sets.values()
+    return list(sets) if _sees_drafts() else [s for s in sets if is_released(s)]
+
+
 def find_set(set_id: str):
     problem_set = get_bank().sets.get(set_id)
-    if problem_set is None:
+    if problem_set is None or not (_sees_drafts() or is_released(problem_set)):
         abort(404, description=f"There is no problem set called {set_id!r}.")
     return problem_set
 
@@ -330,7 +350,7 @@ def find_problem(problem_id: str):
     problem = bank.problems.get(problem_id)
     if problem is None and problem_id in bank.unavailable:
         raise ProblemUnavailable(problem_id, bank.unavailable[problem_id])
-    if problem is None:
+    if problem is None or (problem.draft and not _sees_drafts()):
         abort(404, description=f"There is no problem called {problem_id!r}.")
     return problem
 

@@ -174,7 +174,7 @@ def load_set_file(path: Path, root: Path = DEFAULT_PROBLEMS_DIR
         return None, _pydantic_errors(exc, f"{shown}: set {sid!r}")
     items = tuple(SetItem(i.problem, i.points, i.attempts) for i in model.problems)
     return ProblemSet(model.id, model.title, items, model.due, path, model.description,
-                      model.practice), []
+                      model.practice, model.release, model.hidden), []
 
 
 def _yaml_files(folder: Path, skip: Path | None = None) -> list[Path]:
@@ -332,7 +332,8 @@ def build_problem(model: ProblemModel, path: Path, prefix: str) -> Problem:
         source=path, params=params,
         checks=_checks_after(params, where), where=where, roles=roles,
         rules=GradingRules(**model.grading.model_dump()),
-        statements=_build_statements(model), practice=model.practice,
+        statements=_build_statements(model), practice=model.practice and not model.draft,
+        draft=model.draft,
         tests=_build_tests(model, prefix, names), **parts,
     )
 

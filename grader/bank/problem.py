@@ -110,6 +110,7 @@ class Problem:
     figures: tuple[FigureSpec, ...] = ()
     practice: bool = True  # False: never offered in practice mode
     tests: tuple[AuthorTest, ...] = ()  # the author's tests, checked by lint
+    draft: bool = False  # True: instructors only (never students, never practice)
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,8 @@ class ProblemSet:
     source: Path
     description: str = ""
     practice: bool = True  # False: none of its problems is offered in practice mode
+    release: datetime | None = None  # students see the set from then on (None: at once)
+    hidden: bool = False  # True: students never see the set
 
 
 @dataclass(frozen=True)

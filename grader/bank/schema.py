@@ -189,6 +189,8 @@ class ProblemModel(_Strict):
     figures: list[str | FigureModel] = []
     practice: bool = Field(True, strict=True, description=(
         "false: never offered in practice mode (true or false, unquoted)"))
+    draft: bool = Field(False, strict=True, description=(
+        "true: only instructors see it (preview it with any seed); students and practice never"))
 
     @field_validator("where", mode="before")
     @classmethod
@@ -216,6 +218,11 @@ class ProblemSetModel(_Strict):
     problems: list[SetItemModel] = Field(min_length=1)
     practice: bool = Field(True, strict=True, description=(
         "false: the set's problems are never offered in practice mode (true or false, unquoted)"))
+    release: datetime | None = Field(None, description=(
+        "when students first see the set (ISO 8601, e.g. 2026-09-01T08:00:00Z); before it, only "
+        "instructors do"))
+    hidden: bool = Field(False, strict=True, description=(
+        "true: students never see the set (true or false, unquoted)"))
 
 
 def json_schema() -> dict[str, Any]:

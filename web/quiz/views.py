@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from grader.errors import FormatError
 from grader.grading import describe_answer
-from web.bank import find_item, find_set, get_bank, is_past_due
+from web.bank import find_item, find_set, get_bank, is_past_due, visible_sets
 from web.db import get_session, write_gate
 from web.models import Submission
 from web.quiz import forms
@@ -37,7 +37,7 @@ _INSERT_SUBMISSION = insert(Submission.__table__)
 def home():
     """Signed-in users: every problem set, open ones first, with their own progress."""
     progress = all_progress(get_session(), current_user.id)
-    sets = sorted(get_bank().sets.values(), key=due_order)
+    sets = sorted(visible_sets(), key=due_order)
     summaries = [set_summary(s, progress.get(s.id, {})) for s in sets]
     return render_template("student/home.html", summaries=summaries)
 
