@@ -23,11 +23,12 @@ answer: n + 1
 LIVE = DRAFT.replace("draft-one", "live-one").replace("draft: true\n", "").replace(
     "A draft problem", "A live problem")
 SETS = {
-    "open.yaml": "id: open\ntitle: Open now\nproblems:\n  - {problem: live-one}\n",
+    "open.yaml": "id: open\ntitle: Open now\nproblems:\n  - {problem: live-one}\n"
+                 "  - {problem: draft-one}\n",
     "later.yaml": "id: later\ntitle: Opens later\nrelease: 2999-01-01T00:00:00Z\n"
                   "problems:\n  - {problem: live-one}\n",
     "secret.yaml": "id: secret\ntitle: Hidden set\nhidden: true\nproblems:\n"
-                   "  - {problem: draft-one}\n",
+                   "  - {problem: live-one}\n",
     "was.yaml": "id: was\ntitle: Released long ago\nrelease: 2000-01-01T00:00:00Z\n"
                 "problems:\n  - {problem: live-one}\n",
 }
@@ -39,6 +40,7 @@ def release_app(make_app, tmp_path):
     (root / "sets").mkdir(parents=True)
     (root / "draft.yaml").write_text(DRAFT)
     (root / "live.yaml").write_text(LIVE)
+    (root / "free.yaml").write_text(LIVE.replace("live-one", "free-one"))
     for name, text in SETS.items():
         (root / "sets" / name).write_text(text)
     app = make_app(PROBLEMS_DIR=str(Path(root)))
@@ -59,10 +61,11 @@ def test_students_see_only_released_sets_and_no_drafts(release_app):
     assert "Opens later" not in home and "Hidden set" not in home
     assert student.get("/sets/later").status_code == 404
     assert student.get("/sets/secret").status_code == 404
-    assert student.get("/sets/secret/draft-one").status_code == 404
+    assert student.get("/sets/secret/live-one").status_code == 404
     assert student.get("/sets/open/live-one").status_code == 200
+    assert student.get("/sets/open/draft-one").status_code == 404
     assert student.get("/practice/draft-one").status_code == 404
-    assert student.get("/practice/live-one").status_code == 200  # the route is the right one
+    assert student.get("/practice/free-one").status_code == 200  # the route is the right one
 
 
 def test_instructors_see_everything_and_preview_a_draft_with_any_seed(release_app):
