@@ -10,6 +10,7 @@ field, with the offending value, and a bank with any finding is not loaded at al
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -128,9 +129,33 @@ def _problem_dicts(data: Any, shown: str) -> tuple[list[Any], list[str]]:
     return [], [f"{shown}: expected a problem (a mapping) or 'problems: [...]', got {data!r:.80}"]
 
 
+_COMPILED: dict[tuple[str, str, str], tuple[list[Problem], list[str]]] = {}
+_COMPILED_MAX = 512  # files kept compiled (compiled problems are immutable, so banks share them)
+
+
 def load_problem_file(path: Path, root: Path = DEFAULT_PROBLEMS_DIR
                       ) -> tuple[list[Problem], list[str]]:
-    """Problems of one file and the findings; a file with findings gives no problems."""
+    """Problems of one file and the findings; a file with findings gives no problems.
+
+    A file whose text was compiled before (same path, same text) is not parsed again, so a
+    reload after one edit compiles only the edited file."""
+    try:
+        text = path.read_bytes()
+    except OSError:
+        text = b""
+    key = (str(path), str(root), hashlib.sha256(text).hexdigest())
+    if key not in _COMPILED:
+        for old in [k for k in _COMPILED if k[0] == key[0]]:
+            del _COMPILED[old]
+        while len(_COMPILED) >= _COMPILED_MAX:
+            del _COMPILED[next(iter(_COMPILED))]
+        problems, errors = _compile_problem_file(path, root)
+        _COMPILED[key] = (problems, errors)
+    problems, errors = _COMPILED[key]
+    return list(problems), list(errors)
+
+
+def _compile_problem_file(path: Path, root: Path) -> tuple[list[Problem], list[str]]:
     shown = _display(path, root)
     data, errors = _read_yaml(path, shown)
     if errors:
