@@ -66,3 +66,19 @@ def test_schema_errors_give_the_line_of_the_field(tmp_path):
     assert info.value.errors[0].startswith(f"{tmp_path.name}/two.yaml: problem 'second': "
                                            "field 'answer_type':")
     assert info.value.errors[0].endswith(f"(line {line})")
+
+
+def test_topics_are_data_in_the_bank_folder(tmp_path):
+    from grader.bank import TOPICS
+    from grader.bank.schema import read_topics
+
+    assert read_topics(tmp_path) == TOPICS  # no topics.yaml: the shipped bank's list
+    (tmp_path / "topics.yaml").write_text("topics:\n  - sizes\n  - conv-output-volume\n")
+    _write(tmp_path, "rows.yaml")
+    assert list(load_bank(tmp_path).problems) == ["rows"]  # topics.yaml is not a problem
+    (tmp_path / "rows.yaml").write_text(
+        (tmp_path / "rows.yaml").read_text().replace("conv-output-volume", "padding"))
+    with pytest.raises(BankError, match=r"field 'topic': not one of the bank's topics "
+                                        r"\(topics.yaml: sizes, conv-output-volume\), got "
+                                        r"'padding' \(line 3\)"):
+        load_bank(tmp_path)

@@ -36,6 +36,7 @@ from grader.bank.problem import (
     Statement,
 )
 from grader.bank.schema import (
+    TOPICS_FILE,
     ArrayParam,
     ChoiceParam,
     FamiliesModel,
@@ -43,6 +44,7 @@ from grader.bank.schema import (
     ProblemFileModel,
     ProblemModel,
     ProblemSetModel,
+    read_topics,
 )
 from grader.errors import ProblemSpecError
 from grader.expressions import Expr, compile_expr
@@ -143,19 +145,24 @@ def load_problem_file(path: Path, root: Path = DEFAULT_PROBLEMS_DIR
         text = path.read_bytes()
     except OSError:
         text = b""
-    key = (str(path), str(root), hashlib.sha256(text).hexdigest())
+    try:
+        topics = read_topics(root if Path(root).is_dir() else Path(root).parent)
+    except ValueError as exc:
+        return [], [str(exc)]
+    key = (str(path), str(root), hashlib.sha256(text).hexdigest() + ",".join(topics))
     if key not in _COMPILED:
         for old in [k for k in _COMPILED if k[0] == key[0]]:
             del _COMPILED[old]
         while len(_COMPILED) >= _COMPILED_MAX:
             del _COMPILED[next(iter(_COMPILED))]
-        problems, errors = _compile_problem_file(path, root)
+        problems, errors = _compile_problem_file(path, root, topics)
         _COMPILED[key] = (problems, errors)
     problems, errors = _COMPILED[key]
     return list(problems), list(errors)
 
 
-def _compile_problem_file(path: Path, root: Path) -> tuple[list[Problem], list[str]]:
+def _compile_problem_file(path: Path, root: Path, topics: tuple[str, ...]
+                          ) -> tuple[list[Problem], list[str]]:
     shown = _display(path, root)
     data, errors = _read_yaml(path, shown)
     if errors:
@@ -174,6 +181,11 @@ def _compile_problem_file(path: Path, root: Path) -> tuple[list[Problem], list[s
             model = ProblemModel.model_validate(raw)
         except ValidationError as exc:
             errors.extend(_with_lines(_pydantic_errors(exc, prefix), node))
+            continue
+        if model.topic not in topics:
+            errors.extend(_with_lines([
+                f"{prefix}: field 'topic': not one of the bank's topics ({TOPICS_FILE}: "
+                f"{', '.join(topics)}), got {model.topic!r}"], node))
             continue
         try:
             problems.append(build_problem(model, path, prefix))
@@ -209,7 +221,7 @@ def _yaml_files(folder: Path, skip: Path | None = None) -> list[Path]:
         relative = path.relative_to(folder)
         if path.suffix not in (".yaml", ".yml") or any(p.startswith(".") for p in relative.parts):
             continue
-        if skip is not None and path.is_relative_to(skip):
+        if (skip is not None and path.is_relative_to(skip)) or relative.as_posix() == TOPICS_FILE:
             continue
         found.append(path)
     return sorted(found)

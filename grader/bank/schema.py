@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,12 +26,27 @@ from pydantic import (
 
 from grader.answers import ANSWER_TYPES
 
-TOPICS: tuple[str, ...] = (
-    "fc-vs-conv-params", "conv-params", "conv-output-volume", "padding", "same-padding",
-    "pool-output-volume", "pooling-facts", "one-by-one-conv", "why-convolutions", "conv1d",
-    "conv2d", "edge-detection", "conv-over-volume", "network-table", "continuous-convolution",
-    "strided-floor", "correlation-vs-convolution", "adaptive-pooling", "counting-layers",
-)
+TOPICS_FILE = "topics.yaml"  # in the bank's folder: the topics its problems may have
+
+
+def read_topics(root: Path) -> tuple[str, ...]:
+    """The topic slugs of the bank in `root` (its topics.yaml, in teaching order), or of the
+    shipped bank when `root` has none. Raises ValueError with a sentence when it is malformed."""
+    path = Path(root) / TOPICS_FILE
+    if not path.is_file():
+        path = _SHIPPED / TOPICS_FILE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path}: the topics cannot be read: {exc}") from exc
+    topics = data.get("topics") if isinstance(data, Mapping) else None
+    if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+        raise ValueError(f"{path}: expected 'topics:' and a list of slugs, got {data!r:.80}")
+    return tuple(topics)
+
+
+_SHIPPED = Path(__file__).resolve().parents[2] / "problems"
+TOPICS: tuple[str, ...] = read_topics(_SHIPPED)  # the shipped bank's topics (problems/topics.yaml)
 
 
 class _Strict(BaseModel):
@@ -173,7 +190,8 @@ class ProblemModel(_Strict):
 
     id: Slug
     title: str = Field(min_length=1)
-    topic: Literal[TOPICS]  # type: ignore[valid-type]
+    topic: Slug = Field(description=(
+        "one of the bank's topics (problems/topics.yaml)"), json_schema_extra={"enum": list(TOPICS)})
     answer_type: Literal[ANSWER_TYPES]  # type: ignore[valid-type]
     prompt: str = Field(min_length=1)
     params: dict[str, ParamModel] = {}

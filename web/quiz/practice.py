@@ -80,6 +80,8 @@ def index():
     bank, now = get_bank(), datetime.now(UTC)
     by_topic: dict[str, list] = {}
     for problem in sorted(bank.problems.values(), key=lambda p: (p.topic, p.title)):
+        if problem.draft:
+            continue  # drafts are for instructors only
         by_topic.setdefault(problem.topic, []).append(
             (problem, withheld_reason(bank, problem, now)))
     return render_template("practice/index.html", by_topic=by_topic)
