@@ -120,6 +120,8 @@ CASES = [
     ("setuid_root.py", {"exception"}, False),
     ("kill_worker_group.py", {"exception"}, True),
     ("read_parent_memory.py", {"exception"}, False),
+    # SysV shared memory is held to the memory limit by the IPC namespace's own limits.
+    ("sysv_shm_beyond_memory_limit.py", {"memory limit"}, True),
 ]
 
 
@@ -270,3 +272,20 @@ def test_a_child_that_closes_its_result_pipe_is_still_stopped_at_its_deadline(po
     assert first.verdict == "timeout"
     assert first.message.startswith("conv_single_step did not return within 1 s")
     assert all(t.verdict in {"timeout", "skipped"} for t in rest), [t.verdict for t in rest]
+
+
+@pytest.mark.skipif(not BWRAP and not REQUIRE_SERVICES, reason="needs bubblewrap")
+def test_sysv_shared_memory_past_the_memory_limit_is_refused_and_nothing_is_left(pool):
+    source = (HOSTILE / "sysv_shm_beyond_memory_limit.py").read_text()
+    pids = []
+    for _ in range(2):
+        report = grade_source(source, functions=["conv_single_step"], include_hidden=False,
+                              limits=LIMITS, pool=pool)
+        assert {t.verdict for t in report.functions[0].tests} == {"memory limit"}
+        worker = pool._all[0]
+        # A worker whose child left a segment is stopped (dirty) and restarted for the next job.
+        assert worker.alive
+        pids.append(worker.proc.pid)
+    assert pids[0] == pids[1]
+    message = report.functions[0].tests[0].message
+    assert "memory" in message.lower(), message

@@ -11,7 +11,7 @@ import pytest
 
 from grader.sandbox import Frame, SandboxLimits, SandboxPool, TestCall, run_calls
 from grader.sandbox import bwrap_binary as bwrap_path
-from grader.sandbox.runner import bwrap_command
+from grader.sandbox.command import bwrap_command
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRE_SERVICES = os.environ.get("STRIDE_REQUIRE_SERVICES") == "1"
@@ -244,10 +244,10 @@ def test_with_the_explicit_opt_out_the_limits_still_apply_and_a_warning_says_so(
 
 
 def test_a_worker_that_cannot_start_raises_sandbox_error_with_the_reason(monkeypatch):
-    import grader.sandbox.runner as runner
+    import grader.sandbox.command as command
     from grader.errors import SandboxError
 
-    monkeypatch.setattr(runner, "ZYGOTE", runner.ZYGOTE.with_name("missing_worker.py"))
+    monkeypatch.setattr(command, "ZYGOTE", command.ZYGOTE.with_name("missing_worker.py"))
     broken = SandboxPool(1)
     with pytest.raises(SandboxError, match="the sandbox worker did not start under bubblewrap: "
                        ".*missing_worker"):

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import grader.sandbox.runner as runner
+import grader.sandbox.command as command
 from grader.sandbox import Isolation, SandboxLimits, SandboxPool, TestCall, bwrap_binary, run_calls
 from grader.sandbox.outcome import ChildStatus, Frame, OutcomeKind, ValueInfo, parse_status
 from grader.sandbox.runner import _decode_arrays, _parse_npy
@@ -194,7 +194,7 @@ def test_a_worker_reply_past_its_cap_is_lost_not_buffered(tmp_path, monkeypatch)
     flood = tmp_path / "flooding_worker.py"
     flood.write_text("import sys\nprint('{\"ready\": true}', flush=True)\nsys.stdin.readline()\n"
                      "chunk = 'x' * (1 << 20)\nwhile True:\n    sys.stdout.write(chunk)\n")
-    monkeypatch.setattr(runner, "ZYGOTE", flood)
+    monkeypatch.setattr(command, "ZYGOTE", flood)
     pool = SandboxPool(1, Isolation("limits-only", reason="a test of the parent"))
     started = time.monotonic()
     try:

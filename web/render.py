@@ -21,6 +21,7 @@ from latex2mathml.converter import convert
 from markupsafe import Markup, escape
 
 from web.bank import as_utc
+from web.code.backend import unsafe_grading
 from web.db import get_session
 from web.scope import is_staff
 
@@ -226,18 +227,15 @@ def has_endpoint(name: str) -> bool:
 
 
 def unsafe_sandbox_warning() -> dict:
-    """`sandbox_warning` for staff when code is graded without isolation (the explicit
-    `STRIDE_SANDBOX=unsafe-no-isolation` opt-out), else None.
-
-    `app.extensions["stride_isolation"]` is the `grader.sandbox.Isolation` chosen at start-up
-    (absent or None when code is graded elsewhere).
+    """`sandbox_warning` (and `sandbox_unsafe`, a `web.code.backend.UnsafeGrading`) for staff
+    when student code is graded without isolation (the explicit
+    `STRIDE_SANDBOX=unsafe-no-isolation` opt-out), by this server or by any live RQ worker of
+    its queue; else None.
     """
-    isolation = current_app.extensions.get("stride_isolation")
-    if isolation is None or not getattr(isolation, "unsafe_opt_out", False):
-        return {"sandbox_warning": None}
-    if not staff_link()["show_instructor_link"]:  # instructors, admins and TAs
-        return {"sandbox_warning": None}
-    return {"sandbox_warning": isolation.warning()}
+    unsafe = unsafe_grading(current_app)
+    if unsafe is None or not staff_link()["show_instructor_link"]:  # instructors, admins, TAs
+        return {"sandbox_warning": None, "sandbox_unsafe": None}
+    return {"sandbox_warning": unsafe.warning, "sandbox_unsafe": unsafe}
 
 
 def staff_link() -> dict:

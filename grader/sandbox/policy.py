@@ -1,8 +1,10 @@
 """Which isolation student code runs under, decided once and never changed silently.
 
 Grading *other people's* code (the server, the queue workers, an instructor's batch run) fails
-closed: it needs bubblewrap (Debian package ``bubblewrap``) that really starts, or the operator's
-explicit, loud opt-out ``STRIDE_SANDBOX=unsafe-no-isolation``. A student's own local check of
+closed: it needs bubblewrap (Debian package ``bubblewrap``) that really starts the grading
+worker (the probe runs the runner's own command line, :mod:`grader.sandbox.command`, and one
+trivial job in it), or the operator's explicit, loud opt-out
+``STRIDE_SANDBOX=unsafe-no-isolation``. A student's own local check of
 their own code may run with resource limits only, and says so.
 
 Settings:
@@ -23,14 +25,18 @@ named for what it is.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import threading
 from dataclasses import dataclass
 
 from grader.errors import SandboxError
+from grader.sandbox.command import ArgsPipe, bwrap_command, child_uid, clean_env
+from grader.sandbox.limits import DEFAULT_LIMITS
 
 log = logging.getLogger(__name__)
 
@@ -102,44 +108,104 @@ def _check_setting(value: str) -> None:
             f"default) or {UNSAFE_OPT_OUT!r}.")
 
 
-_PROBES: dict[tuple[int, str | None], Isolation] = {}
+_PROBES: dict[str, Isolation] = {}
 _LOCK = threading.Lock()
 _OPT_OUT_LOGGED: set[int] = set()
 
 
-def _probe_command(bwrap: str) -> list[str]:
-    """Start the namespaces and mounts the workers use, and run ``true`` inside."""
-    unshare = (["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
-               if os.geteuid() == 0 else ["--unshare-all"])
-    return [bwrap, *unshare, "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc",
-            "--dev", "/dev", "--size", str(1 << 20), "--tmpfs", "/tmp", "true"]
+PROBE_SOURCE = "def probe():\n    return 1\n"
+
+
+def _probe_job() -> bytes:
+    """One trivial job, as the runner sends it: the worker forks a child that drops to the
+    grading uid under the grading limits and calls ``probe()``."""
+    test = {"id": "probe", "func": "probe", "args": [], "kwargs": {}, "wall": 2.0, "save": None}
+    job = {"token": "probe", "source": PROBE_SOURCE, "inputs": {}, "batches": [[test]],
+           "limits": DEFAULT_LIMITS.to_wire(), "uid": child_uid()}
+    return (json.dumps(job) + "\n").encode()
+
+
+def _first_line(data: bytes, default: str) -> str:
+    lines = [line.strip() for line in data.decode("utf-8", "replace").splitlines()]
+    return next((line for line in lines if line), default)[:200]
+
+
+def _answered(stdout: bytes) -> str | None:
+    """"" when the worker said it is ready and passed the probe job, else why not (None: it
+    never said it is ready)."""
+    lines = stdout.splitlines()
+    if not lines or not lines[0].startswith(b'{"ready": true'):
+        return None
+    try:
+        reply = json.loads(lines[1]) if len(lines) > 1 else None
+    except ValueError:
+        reply = None
+    outcomes = reply.get("outcomes") if isinstance(reply, dict) else None
+    if not outcomes or not isinstance(outcomes[0], dict):
+        error = reply.get("error") if isinstance(reply, dict) else None
+        return f"it did not answer a trivial job ({str(error or 'no reply')[:150]})"
+    first = outcomes[0]
+    status = first.get("status") if isinstance(first.get("status"), dict) else {}
+    if first.get("outcome") != "done" or not status.get("ok"):
+        exc = status.get("exc_type") or first.get("problem") or first.get("outcome")
+        return f"a trivial job failed inside it ({str(exc)[:150]})"
+    return ""
 
 
 def _run_probe(bwrap: str | None) -> Isolation:
+    """Start the real grading worker under bubblewrap (the runner's own command line) and have
+    it run one trivial job, within :data:`PROBE_TIMEOUT_S`."""
     if bwrap is None:
         named = os.environ.get("STRIDE_BWRAP")
         where = f"STRIDE_BWRAP={named} is not an executable file" if named else \
             "bwrap is not on the PATH"
         return Isolation("limits-only", reason=where)
+    with ArgsPipe(bwrap_command(bwrap), use_pipe=True) as argv:
+        try:
+            proc = subprocess.Popen(argv.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, env=clean_env(), cwd="/",
+                                    start_new_session=True, close_fds=True, pass_fds=argv.fds)
+        except OSError as exc:
+            return Isolation("limits-only",
+                             reason=f"bwrap could not be run: {type(exc).__name__}")
     try:
-        done = subprocess.run(_probe_command(bwrap), capture_output=True, timeout=PROBE_TIMEOUT_S,
-                              stdin=subprocess.DEVNULL, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return Isolation("limits-only", reason=f"bwrap could not be run: {type(exc).__name__}")
-    if done.returncode != 0:
-        detail = done.stderr.decode("utf-8", "replace").strip()[:200] or f"exit {done.returncode}"
-        return Isolation("limits-only", reason=f"bwrap did not start: {detail}")
+        stdout, stderr = proc.communicate(_probe_job(), timeout=PROBE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        return Isolation("limits-only", reason=f"the sandbox worker did not answer within "
+                         f"{PROBE_TIMEOUT_S:g} s under bubblewrap")
+    why = _answered(stdout)
+    if why:
+        detail = _first_line(stderr, "")
+        return Isolation("limits-only", reason=f"the sandbox worker did not work under "
+                         f"bubblewrap: {why}" + (f": {detail}" if detail else ""))
+    if why is None:
+        detail = _first_line(stderr, f"exit {proc.returncode}")
+        return Isolation("limits-only", reason=f"the sandbox worker did not start under "
+                         f"bubblewrap: {detail}")
     return Isolation("bwrap")
 
 
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    proc.kill()
+    proc.communicate()
+
+
 def probe_isolation() -> Isolation:
-    """Really start bubblewrap once (cached per process and binary); limits-only on failure."""
+    """Really start the grading worker under bubblewrap and run a trivial job in it, once
+    (cached per binary, and kept across fork); limits-only, saying why in one line, on
+    failure."""
     bwrap = bwrap_binary()
-    key = (os.getpid(), bwrap)
-    with _LOCK:
-        if key not in _PROBES:
-            _PROBES[key] = _run_probe(bwrap)
-        return _PROBES[key]
+    if bwrap is None:
+        return _run_probe(None)  # nothing to start: say which setting is missing, every time
+    with _LOCK:  # a forked process (an RQ work-horse) keeps its parent's answer: same host
+        if bwrap not in _PROBES:
+            _PROBES[bwrap] = _run_probe(bwrap)
+        return _PROBES[bwrap]
 
 
 def _opt_out() -> Isolation:

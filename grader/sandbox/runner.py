@@ -29,7 +29,6 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -42,6 +41,13 @@ from typing import Any
 import numpy as np
 
 from grader.errors import SandboxError
+from grader.sandbox.command import (
+    ArgsPipe,
+    bwrap_command,
+    child_uid,
+    clean_env,
+    plain_command,
+)
 from grader.sandbox.limits import DEFAULT_LIMITS, MB, SandboxLimits
 from grader.sandbox.outcome import OutcomeKind, RawOutcome, parse_status
 from grader.sandbox.policy import (
@@ -54,13 +60,9 @@ from grader.sandbox.policy import (
 
 log = logging.getLogger(__name__)
 
-ZYGOTE = Path(__file__).with_name("zygote.py")
-NOBODY = 65534
 MAX_READY_BYTES = 64 * 1024
 MAX_STATUS_BYTES = 64 * 1024
 START_TIMEOUT_S = 30.0
-SANDBOX_ROOT = "/sandbox"
-SCRATCH = "/tmp"  # inside bubblewrap: the size-limited tmpfs, the child's only writable place
 RESULT_KEYS = ("r", "r0", "r1", "r2")
 
 
@@ -92,92 +94,6 @@ def _scratch_parent() -> str | None:
     if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK | os.X_OK):
         return "/dev/shm"
     return None
-
-
-def _numpy_site() -> Path:
-    return Path(np.__file__).resolve().parent.parent
-
-
-def _clean_env(extra: Mapping[str, str] = ()) -> dict[str, str]:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": "/nonexistent",
-        "LANG": "C.UTF-8",
-        "OPENBLAS_NUM_THREADS": "1",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    env.update(extra)
-    return env
-
-
-def _ancestor_dirs(path: Path) -> list[str]:
-    return [str(p) for p in reversed(path.parents) if str(p) != "/"]
-
-
-def _bind_system(args: list[str]) -> None:
-    args += ["--ro-bind", "/usr", "/usr"]
-    for name in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
-        if os.path.islink(name):
-            args += ["--symlink", os.readlink(name), name]
-        elif os.path.isdir(name):
-            args += ["--ro-bind", name, name]
-    args += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
-
-
-def _bind_python(args: list[str]) -> str:
-    """Bind the interpreter's installation read-only; return its path inside the sandbox."""
-    exe = Path(os.path.realpath(sys.executable))
-    prefix = Path(os.path.realpath(sys.base_prefix))
-    if not str(prefix).startswith("/usr/"):
-        for parent in _ancestor_dirs(prefix):
-            args += ["--perms", "0755", "--dir", parent]
-        args += ["--ro-bind", str(prefix), str(prefix)]
-    site = _numpy_site()
-    args += ["--perms", "0755", "--dir", SANDBOX_ROOT, "--perms", "0755", "--dir",
-             f"{SANDBOX_ROOT}/site"]
-    for name in ("numpy", "numpy.libs"):
-        if (site / name).is_dir():
-            args += ["--ro-bind", str(site / name), f"{SANDBOX_ROOT}/site/{name}"]
-    args += ["--ro-bind", str(ZYGOTE), f"{SANDBOX_ROOT}/zygote.py"]
-    return str(exe)
-
-
-def bwrap_command(bwrap: str, disk_bytes: int = DEFAULT_LIMITS.disk_mb * MB) -> list[str]:
-    """The bubblewrap command line of one warm worker.
-
-    Only the system, the interpreter, numpy and the worker's own file are visible, read-only.
-    The one writable place is a tmpfs of ``disk_bytes`` (the disk quota, enforced by the
-    kernel) at /tmp, where each child gets a fresh directory; nothing of the host's /tmp,
-    /var/tmp or /dev/shm is visible. No network, a pid namespace (the child sees no process of
-    the host), a new session, and the sandbox dies with the grader. As root we keep the host
-    user namespace so the worker can drop each child to an unprivileged uid (RLIMIT_NPROC
-    never restricts uid 0).
-    """
-    args = [bwrap]
-    if os.geteuid() == 0:
-        args += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-                 "--unshare-cgroup-try", "--cap-drop", "ALL", "--cap-add", "CAP_SETUID",
-                 "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL", "--cap-add", "CAP_CHOWN"]
-    else:
-        args += ["--unshare-all", "--cap-drop", "ALL"]
-    args += ["--die-with-parent", "--new-session", "--clearenv"]
-    for key, value in _clean_env().items():
-        args += ["--setenv", key, value]
-    _bind_system(args)
-    python = _bind_python(args)
-    args += ["--perms", "0755", "--size", str(int(disk_bytes)), "--tmpfs", SCRATCH,
-             "--proc", "/proc", "--dev", "/dev", "--chdir", "/"]
-    args += [python, "-I", "-S", "-B", f"{SANDBOX_ROOT}/zygote.py", "--site",
-             f"{SANDBOX_ROOT}/site", "--scratch", SCRATCH, "--tmpfs"]
-    return args
-
-
-def plain_command(scratch_root: Path) -> list[str]:
-    """The worker's command line without bubblewrap: limits only."""
-    return [sys.executable, "-I", "-S", "-B", str(ZYGOTE), "--site", str(_numpy_site()),
-            "--scratch", str(scratch_root)]
 
 
 # -------------------------------------------------------------------------------- spawning
@@ -239,10 +155,10 @@ class Worker:
         self.stop()
         self.disk_bytes = int(disk_bytes)
         cmd = self._command()
-        with tempfile.TemporaryFile() as errors, _ArgsPipe(cmd, self.mode == "bwrap") as argv:
+        with tempfile.TemporaryFile() as errors, ArgsPipe(cmd, self.mode == "bwrap") as argv:
             self.proc = _SPAWNER.popen(
                 argv.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
-                env=_clean_env(), start_new_session=True, close_fds=True, cwd="/",
+                env=clean_env(), start_new_session=True, close_fds=True, cwd="/",
                 pass_fds=argv.fds,
             )
             self._buffer = bytearray()
@@ -323,32 +239,6 @@ class Worker:
         line = bytes(self._buffer[:end])
         del self._buffer[:end + 1]
         return line
-
-
-class _ArgsPipe:
-    """Hand bubblewrap its arguments through a pipe (``--args FD``), not its command line.
-
-    The sandbox sees bubblewrap as its pid 1, and anyone may read a process's
-    ``/proc/<pid>/cmdline``: the arguments name host paths, which the child need not know.
-    """
-
-    def __init__(self, cmd: list[str], use_pipe: bool) -> None:
-        self.cmd, self.fds, self._read = cmd, (), None
-        if use_pipe:
-            command = cmd.index("-I") - 1  # the interpreter: bubblewrap wants it on argv
-            self._read, write = os.pipe()
-            data = b"".join(arg.encode() + b"\0" for arg in cmd[1:command])
-            with os.fdopen(write, "wb") as fh:  # far below a pipe's buffer: never blocks
-                fh.write(data)
-            self.cmd = [cmd[0], "--args", str(self._read), *cmd[command:]]
-            self.fds = (self._read,)
-
-    def __enter__(self) -> _ArgsPipe:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._read is not None:
-            os.close(self._read)
 
 
 def _private_dir(prefix: str) -> Path:
@@ -584,7 +474,7 @@ def run_calls(source: str, calls: Sequence[TestCall] | WirePlan, *,
     try:
         job = {"token": secrets.token_hex(12), "source": source, "inputs": dict(plan.inputs),
                "batches": plan.batches, "limits": limits.to_wire(),
-               "uid": NOBODY if os.geteuid() == 0 else None}
+               "uid": child_uid()}
         reply = worker.request(job, _job_timeout(plan, limits), _reply_cap(plan, limits))
         if reply is not None and reply.get("token") != job["token"] and "error" not in reply:
             worker.stop()  # out of step with this job: never attribute a reply to another job

@@ -517,6 +517,7 @@ class _Scratch:
         self.tmpfs = tmpfs
         self.current = None
         self.count = 0
+        self.shm_budget = None  # bytes of SysV shm, polled only where the kernel cannot hold it
 
     def fresh(self, uid):
         self.count += 1
@@ -528,7 +529,10 @@ class _Scratch:
         return path
 
     def full(self):
-        """Why the child must stop: "disk" (bytes), "files" (too many of them) or None."""
+        """Why the child must stop: "disk" (bytes), "files" (too many of them), "memory" (SysV
+        shared memory past its budget, where that is polled) or None."""
+        if self.shm_budget is not None and _shm_bytes() > self.shm_budget:
+            return "memory"
         if self.tmpfs:
             info = os.statvfs(self.root)
             free = info.f_bavail * info.f_frsize
@@ -589,6 +593,40 @@ def _remove_ipc():
             _LIBC.semctl(ident, 0, IPC_RMID)
         else:
             _LIBC.msgctl(ident, IPC_RMID, None)
+
+
+SHM_SEGMENTS = 64  # segments per IPC namespace (the kernel's default is 4096)
+MSG_QUEUES = 16  # message queues of 16 KB each (default: 32000, about 500 MB of kernel memory)
+
+
+def _limit_ipc(memory):
+    """Hold this IPC namespace's SysV objects to ``memory`` bytes in all; False if we cannot.
+
+    The kernel refuses a segment past ``shmall`` pages (all segments together) or ``shmmax``
+    bytes (one), whether or not it is attached, so a child cannot fill segments, detach them
+    and keep their memory beyond its RLIMIT_AS. Only the namespace's root may write these (the
+    children run as another uid), and only under bubblewrap is the namespace ours alone.
+    """
+    page = os.sysconf("SC_PAGE_SIZE")
+    values = (("shmmax", memory), ("shmall", max(1, memory // page)),
+              ("shmmni", SHM_SEGMENTS), ("msgmni", MSG_QUEUES))
+    try:
+        for name, value in values:
+            with open(f"/proc/sys/kernel/{name}", "w") as fh:
+                fh.write(str(int(value)))
+    except OSError:
+        return False
+    return True
+
+
+def _shm_bytes():
+    """The size of every SysV shared memory segment of this IPC namespace, together."""
+    try:
+        with open("/proc/sysvipc/shm") as fh:
+            rows = fh.read().splitlines()[1:]
+    except OSError:
+        return 0
+    return sum(int(row.split()[3]) for row in rows if row.strip())
 
 
 def _remove_entries(root):
@@ -664,6 +702,7 @@ def _run_batch(job, tests, scratch):
 PROBLEMS = {
     "protocol": "the output could not be read: the result channel broke its protocol",
     "files": f"the code made more than {MAX_ENTRIES} files in its scratch area",
+    "memory": "the code held more SysV shared memory than its memory limit",
 }
 CLOSED_PIPE = "the code closed its result channel and kept running until it was stopped"
 
@@ -718,6 +757,9 @@ def _load_inputs(encoded):
 def _handle(job, scratch):
     _load_inputs(job.get("inputs", {}))
     scratch.quota = int(job["limits"]["disk"])
+    if scratch.tmpfs and not _limit_ipc(int(job["limits"]["mem"])):
+        # Not the namespace's root (bubblewrap in a user namespace): poll the segments instead.
+        scratch.shm_budget = int(job["limits"]["mem"])
     # All of a job's outputs together count toward its disk quota: the reply stays bounded.
     job["budget"] = int(job["limits"]["disk"])
     outcomes = []

@@ -4,19 +4,21 @@ restart recovery.
 With `REDIS_URL` in the app's settings the Redis queue (`web.code.rq.RedisQueue`) grades, else
 the in-process pool (`web.code.pool.GradingPool`); both implement
 `web.code.task.GradingBackend`. The choice, the recovery at start-up and the rate limits read the
-same typed settings (`web.settings.Settings`), never the environment.
+same typed settings (`web.settings.Settings`), never the environment. `unsafe_grading` says
+whether whoever grades (this process, or any live RQ worker of the queue) runs without isolation.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
-from grader.sandbox import require_isolation
+from grader.sandbox import UNSAFE_OPT_OUT, Isolation, require_isolation
 from web.code.pool import GradingPool
-from web.code.rq import RedisQueue
+from web.code.rq import MAX_NAMES, RedisQueue
 from web.code.task import (
     RESTART_MESSAGE,
     GradingBackend,
@@ -85,3 +87,45 @@ def queue_place(backend: GradingBackend, session: Session, submission_id: int) -
     """
     backend.reap(submission_id=submission_id)
     return backend.place(session, submission_id)
+
+
+@dataclass(frozen=True)
+class UnsafeGrading:
+    """Who grades student code without isolation, for the staff banner: this server (no
+    `workers`) or the named live RQ workers; `warning` is `Isolation.warning()` of the opt-out.
+    """
+
+    warning: str
+    workers: tuple[str, ...] = ()
+
+    @property
+    def who(self) -> str:
+        """The start of the banner's sentence about the workers, e.g. "2 grading workers (a, b)
+        were started"."""
+        names = self.workers
+        shown = ", ".join(names[:MAX_NAMES]) + (
+            f" and {len(names) - MAX_NAMES} more" if len(names) > MAX_NAMES else "")
+        if len(names) == 1:
+            return f"The grading worker {shown} was started"
+        return f"{len(names)} grading workers ({shown}) were started"
+
+
+def unsafe_grading(app: Flask) -> UnsafeGrading | None:
+    """Whether student code is graded without isolation (the explicit opt-out), and by whom.
+
+    In-process grading: the isolation this app started with. With Redis: the modes the live
+    workers of the app's queue recorded (`RedisQueue.unsafe_workers`, read at most every few
+    seconds), whatever this app's own environment says.
+    """
+    backend = app.extensions.get("stride_pool")
+    if isinstance(backend, RedisQueue):
+        names = backend.unsafe_workers()
+        if not names:
+            return None
+        opt_out = Isolation("limits-only", reason=f"STRIDE_SANDBOX={UNSAFE_OPT_OUT}",
+                            unsafe_opt_out=True)
+        return UnsafeGrading(warning=opt_out.warning(), workers=names)
+    isolation = app.extensions.get("stride_isolation")
+    if isolation is None or not getattr(isolation, "unsafe_opt_out", False):
+        return None
+    return UnsafeGrading(warning=isolation.warning())

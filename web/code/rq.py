@@ -22,12 +22,16 @@ after every job; the status endpoint reaps around the row it is asked about.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import time
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, get_current_job
 from rq.job import Job
 from rq.serializers import JSONSerializer
@@ -127,6 +131,58 @@ def enqueue(queue, submission_id: int):
         description=f"grade code submission {submission_id}")
 
 
+# ---------------------------------------------------------------- how each worker isolates
+WORKER_MODE_PREFIX = "stride:worker-mode:"
+MODE_CACHE_S = 5.0  # how long the web app trusts what it last read of the workers' modes
+MAX_NAMES = 5
+
+
+@dataclass(frozen=True)
+class WorkerMode:
+    """What one live grading worker recorded of itself: its queue and how it isolates code.
+
+    `unsafe` is True when it runs with the explicit opt-out `STRIDE_SANDBOX=unsafe-no-isolation`.
+    """
+
+    name: str
+    queue: str
+    mode: str
+    unsafe: bool
+
+
+def record_worker_mode(connection, name: str, queue_name: str, isolation, ttl: int) -> None:
+    """Record worker `name`'s isolation under `stride:worker-mode:<name>`, expiring after `ttl`
+    seconds unless refreshed (the worker refreshes it with each heartbeat, so a dead worker's
+    entry vanishes by itself). `connection` may be a pipeline."""
+    value = {"queue": queue_name, "mode": isolation.mode,
+             "unsafe": bool(isolation.unsafe_opt_out)}
+    connection.set(WORKER_MODE_PREFIX + name, json.dumps(value), ex=max(int(ttl), 1))
+
+
+def forget_worker_mode(connection, name: str) -> None:
+    connection.delete(WORKER_MODE_PREFIX + name)
+
+
+def _worker_mode(key: bytes, raw: bytes | None) -> WorkerMode | None:
+    try:
+        value = json.loads(raw) if raw is not None else None
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    return WorkerMode(name=key.decode("utf-8", "replace").removeprefix(WORKER_MODE_PREFIX),
+                      queue=str(value.get("queue", "")), mode=str(value.get("mode", "")),
+                      unsafe=value.get("unsafe") is True)
+
+
+def worker_modes(connection) -> list[WorkerMode]:
+    """What every live worker recorded of itself (any queue), by name."""
+    keys = sorted(connection.scan_iter(match=WORKER_MODE_PREFIX + "*", count=500))
+    values = connection.mget(keys) if keys else []
+    found = [_worker_mode(key, raw) for key, raw in zip(keys, values, strict=True)]
+    return [mode for mode in found if mode is not None]
+
+
 class RedisQueue:
     """The web app's side of the queue: enqueue, depth and position, and reaping lost jobs."""
 
@@ -136,10 +192,30 @@ class RedisQueue:
         self.timing = timing or JobTiming()
         self.connection = connect(redis_url)
         self.queue = _queue(queue_name, self.connection)
+        self._unsafe: tuple[float, tuple[str, ...]] | None = None
 
     @property
     def name(self) -> str:
         return self.queue.name
+
+    def unsafe_workers(self, max_age: float | None = None) -> tuple[str, ...]:
+        """Names of the live workers of this queue that grade without isolation (the opt-out).
+
+        Read from Redis at most once per `max_age` seconds (default `MODE_CACHE_S`); when Redis
+        cannot be read, what was last read (or nothing) is kept for as long.
+        """
+        max_age = MODE_CACHE_S if max_age is None else max_age
+        now = time.monotonic()
+        if self._unsafe is not None and now - self._unsafe[0] < max_age:
+            return self._unsafe[1]
+        try:
+            names = tuple(m.name for m in worker_modes(self.connection)
+                          if m.queue == self.name and m.unsafe)
+        except RedisError as exc:
+            log.warning("could not read the grading workers' isolation from Redis: %s", exc)
+            names = self._unsafe[1] if self._unsafe is not None else ()
+        self._unsafe = (now, names)
+        return names
 
     def submit(self, submission_id: int):
         return enqueue(self.queue, submission_id)

@@ -11,7 +11,9 @@ their submissions are requeued (or failed with a message) instead of staying "gr
 
 The worker refuses to start (exit status 3, with the reason) unless student code can be isolated
 (`grader.sandbox.require_isolation`: bubblewrap works, or `STRIDE_SANDBOX=unsafe-no-isolation`).
-It reads jobs as JSON only, never pickle.
+It reads jobs as JSON only, never pickle. While it lives it records its isolation mode in Redis
+(`stride:worker-mode:<name>`, refreshed by its heartbeat), so the web app's banner can tell staff
+when a worker grades without isolation.
 """
 
 from __future__ import annotations
@@ -25,8 +27,15 @@ import sys
 from rq import Worker
 from rq.serializers import JSONSerializer
 
-from grader.sandbox import IsolationUnavailable, require_isolation
-from web.code.rq import JOB_FUNCTION, RedisQueue, redacted, worker_sessions
+from grader.sandbox import Isolation, IsolationUnavailable, require_isolation
+from web.code.rq import (
+    JOB_FUNCTION,
+    RedisQueue,
+    forget_worker_mode,
+    record_worker_mode,
+    redacted,
+    worker_sessions,
+)
 from web.settings import Settings
 
 NO_ISOLATION_EXIT = 3
@@ -53,10 +62,26 @@ def refusal(job) -> str | None:
     return None
 
 
-def build_worker(reaper: RedisQueue):
-    """An RQ `Worker` on the reaper's queue that runs only genuine grading jobs (`refusal`) and
-    reaps lost jobs after each job."""
+def build_worker(reaper: RedisQueue, isolation: Isolation):
+    """An RQ `Worker` on the reaper's queue that runs only genuine grading jobs (`refusal`),
+    reaps lost jobs after each job, and records its `isolation` in Redis while it lives
+    (`web.code.rq.record_worker_mode`: refreshed with every heartbeat, removed at its death),
+    so the web app can warn staff when a worker grades without isolation."""
     class ReapingWorker(Worker):
+        def register_birth(self):
+            super().register_birth()
+            record_worker_mode(self.connection, self.name, reaper.name, isolation,
+                               self.worker_ttl + 60)
+
+        def heartbeat(self, timeout=None, pipeline=None):
+            super().heartbeat(timeout, pipeline)
+            record_worker_mode(pipeline if pipeline is not None else self.connection, self.name,
+                               reaper.name, isolation, timeout or self.worker_ttl + 60)
+
+        def register_death(self):
+            forget_worker_mode(self.connection, self.name)
+            super().register_death()
+
         def execute_job(self, job, queue):  # in the worker itself, before any work-horse
             reason = refusal(job)
             if reason is not None:
@@ -113,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Requeued or failed {marked} submission(s) whose grading job was lost.", flush=True)
     print(f"Grading worker {os.getpid()} listening on queue {args.queue!r} at "
           f"{redacted(settings.redis_url)} ({isolation.mode})", flush=True)
-    build_worker(reaper).work(burst=args.burst)
+    build_worker(reaper, isolation).work(burst=args.burst)
     return 0
 
 
