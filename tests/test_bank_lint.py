@@ -122,3 +122,25 @@ def test_the_shipped_tricky_templates_carry_tests_that_pass(web_bank):
     assert len(tested) >= 8
     for problem in tested:
         assert lint_problem(problem, 60).findings == (), problem.id
+
+
+def test_computed_options_whose_distractors_collide_are_reported(tmp_path):
+    text = """\
+id: pick
+title: Pick the output size
+topic: conv-output-volume
+answer_type: choice
+params:
+  n: {int: [5, 9]}
+prompt: "An image of {{ n }} rows meets a 2-row filter. How many rows come out?"
+answer: n - 1
+families: false
+options:
+  computed:
+    count: 4
+    distractors: [n, n, "n - 2"]
+"""
+    found = _findings(tmp_path, text, "pick", 20)
+    assert any("fewer than 4 distinct options in 20 of 20 variants" in f for f in found), found
+    fixed = text.replace("[n, n, \"n - 2\"]", "[n, \"n + 1\", \"n - 2\"]")
+    assert _findings(tmp_path, fixed, "pick", 20) == ()

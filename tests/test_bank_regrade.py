@@ -265,3 +265,25 @@ def test_regraded_variant_equals_the_stored_one_for_every_shipped_problem(web_ba
             stored = Variant.from_json(json.loads(json.dumps(generate(problem, seed).to_json())))
             assert regraded_variant(problem, stored).to_json() == stored.to_json(), (
                 problem.id, seed)
+
+
+def test_a_re_issue_is_recorded_and_undone_while_the_new_variant_is_unopened(
+        small_app, small_client, bank_dir):
+    app, client = small_app, small_client
+    _answer(app, client, "alice", "valid", lambda v: str(v.answer))
+    old = _record(app, "alice", "valid")
+    text = (bank_dir / "valid.yaml").read_text().replace(
+        "answer_type: integer", "answer_type: number")
+    (bank_dir / "valid.yaml").write_text(text)
+    _login(client, "ines")
+    assert client.post("/instructor/bank/reload").status_code == 302
+    assert "the answer type changed from 'integer' to 'number'" in _page(
+        client.post("/instructor/regrade/valid"))
+    client.post("/instructor/regrade/valid", data={"action": "reissue"})
+    assert _record(app, "alice", "valid") is None
+    with session_factory(app)() as session:
+        run = session.scalars(select(RegradeRun)).one()
+        assert run.kind == "reissue" and "re-issued" in run.summary
+    client.post("/instructor/regrade/valid", data={"action": "undo", "run": run.id})
+    back = _record(app, "alice", "valid")
+    assert back.variant_json == old.variant_json and _scores(app, "valid") == {"alice": [1.0]}
