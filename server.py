@@ -24,7 +24,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import web.auth.views
 import web.code.views
+import web.instructor.admin
 import web.instructor.views
+import web.lti.views
 import web.quiz.practice
 import web.quiz.views
 from grader.errors import ProblemSpecError
@@ -112,10 +114,24 @@ def _finish_config(app: Flask) -> Settings:
     return settings
 
 
+# Our own sentence for each error page, where the code gives none of its own (never the web
+# framework's default text).
+ERROR_SENTENCES = {
+    400: "Something in that request could not be used. Go back, reload the page and try again.",
+    403: "Your account may not open this page. If you think it should, ask your instructor.",
+    404: "There is no such page here. Check the address, or start again from your problem sets.",
+    405: "This page cannot be used that way. Go back and use the page's own buttons and links.",
+    500: "Nothing you did caused this; it has been logged. Please try again in a minute.",
+}
+
+
 def _register_error_pages(app: Flask) -> None:
     def page(error, status: int, title: str):
-        description = getattr(error, "description", None) or title
-        return render_template("error.html", title=title, description=description), status
+        description = getattr(error, "description", None)
+        if not description or description == getattr(type(error), "description", None):
+            description = ERROR_SENTENCES.get(status, title)
+        return render_template("error.html", title=title, description=description,
+                               status=status), status
 
     for status, title in ((400, "Bad request"), (403, "Not allowed"), (404, "Not found"),
                           (405, "Method not allowed"),
@@ -195,8 +211,9 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     backend.init_app(app, settings)
     cli.init_app(app)
     for blueprint in (web.auth.views.bp, web.quiz.views.bp, web.quiz.practice.bp,
-                      web.code.views.bp, web.instructor.views.bp):
+                      web.code.views.bp, web.instructor.views.bp, web.instructor.admin.bp):
         app.register_blueprint(blueprint)
+    web.lti.views.init_app(app)
     render.init_app(app)
     _register_error_pages(app)
     _trust_proxies(app, settings)

@@ -217,6 +217,7 @@ def _safe_mul(a: Any, b: Any) -> Any:
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     # the formulas
     "output_size": formulas.output_size,
+    "output_size_exact": formulas.output_size_exact,
     "same_padding": formulas.same_padding,
     "conv_params": formulas.conv_params,
     "fc_params": formulas.fc_params,

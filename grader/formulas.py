@@ -110,6 +110,13 @@ def output_size(n: int, f: int, stride: int = 1, pad: int = 0) -> int:
     return (n + 2 * pad - f) // stride + 1
 
 
+def output_size_exact(n: int, f: int, stride: int = 1, pad: int = 0) -> float:
+    """``(n + 2 * pad - f) / stride + 1`` without the floor: the size a student gives who
+    forgets to round down (checked like :func:`output_size`)."""
+    output_size(n, f, stride, pad)
+    return (n + 2 * pad - f) / stride + 1
+
+
 def same_padding(f: int) -> int:
     """Padding that keeps the size unchanged at stride 1 ("same" convolution).
 

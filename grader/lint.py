@@ -22,7 +22,8 @@ from grader.answers import Parsed, lookup
 from grader.bank import Problem, load_bank
 from grader.errors import FormatError, ProblemSpecError
 from grader.expressions import to_jsonable
-from grader.grading import describe_answer, grade, grade_raw
+from grader.grading import describe_answer, grade, grade_raw, readable
+from grader.lint_feedback import template_findings, variant_findings
 from grader.variants import Variant, build_variant, generate, rng_for, sample_params
 
 ROUND_TRIP_EVERY = 4  # lint types the displayed answer back in for every 4th seed
@@ -54,6 +55,7 @@ def check_variant(variant: Variant) -> list[str]:
         chosen = variant.answer if kind.multiple else [variant.answer]
         if any(c not in variant.options for c in chosen):
             found.append(f"{seed}: the answer {variant.answer!r} is not among the options")
+    found += variant_findings(variant)
     if grade(variant, Parsed(variant.answer, "answer")).score != 1:
         found.append(f"{seed}: the correct answer {variant.answer!r} does not score 1")
     if variant.seed % ROUND_TRIP_EVERY:
@@ -70,7 +72,7 @@ def check_variant(variant: Variant) -> list[str]:
 def _check_mistakes(variant: Variant) -> list[str]:
     found = []
     for mistake in variant.mistakes:
-        if not lookup(variant.answer_type).valid(mistake.value):
+        if not readable(variant.answer_type, mistake.value):
             found.append(f"seed {variant.seed}: mistake {mistake.tag!r} can never be typed: "
                          f"its value is not a valid {variant.answer_type} ({mistake.value!r})")
             continue
@@ -105,6 +107,8 @@ def lint_problem(problem: Problem, count: int = 500) -> LintReport:
         for finding in check_variant(variant):
             key = finding.split(": ", 1)[1][:60]
             findings.setdefault(key, finding)
+    if checked:
+        findings.update((f, f) for f in template_findings(problem.answer_type, tags))
     draws = degenerate.findings(checked)
     for finding in author_test_findings(problem) + draws:
         findings.setdefault(finding, finding)

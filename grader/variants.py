@@ -21,6 +21,7 @@ import jinja2
 import numpy as np
 
 from grader.answers import GradingRules, lookup
+from grader.answers.detectors import general_mistakes
 from grader.bank.problem import Options, OptionSpec, ParamSpec, Problem, Statement
 from grader.errors import ExpressionError, GraderError, ProblemSpecError
 from grader.expressions import same_value, to_jsonable
@@ -373,7 +374,18 @@ def _mistakes(problem: Problem, context: Mapping[str, Any], answer: Any, stateme
         if value is not None:
             found.append(Mistake(family.tag, normalize(problem.answer_type, value),
                                  family.message))
-    return _distinct(found, answer, collisions)
+    general: list[Mistake] = []
+    if problem.answer is not None and statement is None:
+        general = [Mistake(tag, normalize(problem.answer_type, value), message)
+                   for tag, value, message in general_mistakes(
+                       problem.answer, problem.answer_type, context, answer, memo)]
+        found.extend(general)
+    kept = _distinct(found, answer, collisions)
+    if collisions is not None and general:
+        # The general detectors fit any template; only its own mistakes and families are counted.
+        tags = {m.tag for m in general}
+        collisions[:] = [tag for tag in collisions if tag not in tags]
+    return kept
 
 
 def _distinct(found: list[Mistake], answer: Any, collisions: list[str] | None = None

@@ -110,6 +110,24 @@ def _instructor_cases() -> list[Case]:
         Case(stv, "GET", "/instructor/students/{uid_b1}/open-set/{pid}", walled("B")),
         Case(stv, "GET", "/instructor/students/{uid_b1}/closed-set/{pid}", walled("B")),
     ]
+    adm, who = "/instructor/admin", "/instructor/admin/students/<int:user_id>"
+    cases += [
+        Case(f"{adm}/", "GET", f"{adm}/", staff()),
+        Case(f"{adm}/courses", "POST", f"{adm}/courses", staff(400, 400), {"name": ""}),
+        Case(f"{adm}/course", "GET", f"{adm}/course?course={{course_a}}", walled("A")),
+        Case(f"{adm}/course", "GET", f"{adm}/course?course={{course_b}}", walled("B")),
+        Case(f"{adm}/roster", "POST", f"{adm}/roster?course={{course_a}}", walled("A", 400),
+             {"roster_text": ""}),
+        Case(f"{adm}/canvas", "POST", f"{adm}/canvas?course={{course_b}}", walled("B", 400),
+             {"set:open-set": "not-a-number"}),
+        Case(f"{who}/reset", "POST", f"{adm}/students/{{uid_a1}}/reset?course={{course_b}}",
+             staff(404, 404)),
+        Case(f"{who}/allowance", "POST",
+             f"{adm}/students/{{uid_a1}}/allowance?course={{course_a}}", walled("A", 400),
+             {"set_id": "no-such-set"}),
+        Case(f"{who}/remove", "POST", f"{adm}/students/{{uid_b1}}/remove?course={{course_a}}",
+             staff(404, 404)),
+    ]
     for kind in ("scores", "canvas", "submissions"):
         url = f"/instructor/export/{kind}.csv"
         cases += [Case("/instructor/export/<kind>.csv", "GET", url, staff()),
@@ -118,6 +136,23 @@ def _instructor_cases() -> list[Case]:
                   Case("/instructor/export/<kind>.csv", "GET", url + "?course={course_b}",
                        walled("B"))]
     return cases
+
+
+def _lti_cases() -> list[Case]:
+    """LTI: the LMS-facing endpoints refuse a request without a launch (400) whoever sends it."""
+    roster = "/lti/links/<int:link_id>/roster"
+    return [
+        Case("/lti/login", "GET", "/lti/login", signed_in(400, anonymous=400)),
+        Case("/lti/login", "POST", "/lti/login", signed_in(400, anonymous=400), {}),
+        Case("/lti/launch", "POST", "/lti/launch", signed_in(400, anonymous=400), {}),
+        Case("/lti/jwks.json", "GET", "/lti/jwks.json", signed_in(200, anonymous=200)),
+        Case("/lti/deep-link", "GET", "/lti/deep-link", signed_in(400)),
+        Case("/lti/deep-link", "POST", "/lti/deep-link", signed_in(400), {"target": "x"}),
+        Case("/lti/registrations", "GET", "/lti/registrations", staff()),
+        Case("/lti/registrations", "POST", "/lti/registrations", staff(422, 422), {}),
+        Case("/lti/keys/rotate", "POST", "/lti/keys/rotate", signed_in(403)),
+        Case(roster, "POST", "/lti/links/999999/roster", signed_in(404)),
+    ]
 
 
 CASES = [
@@ -131,6 +166,9 @@ CASES = [
          {"current": "not-the-password", "new": "a-new-password-1",
           "confirm": "a-new-password-1"}),
     Case("/auth/register", "GET", "/auth/register", signed_in(200, anonymous=200)),
+    Case("/auth/reset", "GET", "/auth/reset?token=forged", signed_in(400, anonymous=400)),
+    Case("/auth/reset", "POST", "/auth/reset", signed_in(400, anonymous=400),
+         {"token": "forged", "new": "a-new-password-1", "confirm": "a-new-password-1"}),
     Case("/auth/register", "POST", "/auth/register", signed_in(400, anonymous=400),
          {"join_code": "no-such-code", "username": "newcomer", "password": "x",
           "confirm": "x"}),
@@ -153,6 +191,7 @@ CASES = [
          {"answer": "", "request_token": "matrix-token-0123456789"}),
     Case("/static/<path:filename>", "GET", "/static/style.css", signed_in(200, anonymous=200)),
     *_instructor_cases(),
+    *_lti_cases(),
 ]
 
 

@@ -58,7 +58,9 @@ def test_the_shipped_bank_loads_with_sets(bank):
     assert demo.title == "CNN foundations: the whole course"
     assert {bank.problems[i.problem_id].topic for i in demo.items} == {
         p.topic for p in bank.problems.values()}
-    assert all(i.attempts == 3 for i in demo.items)
+    guessable = ("truefalse", "choice")  # one attempt unless the set says otherwise
+    assert all(i.attempts == (1 if bank.problems[i.problem_id].answer_type in guessable else 3)
+               for i in demo.items)
     assert bank.sets["week1-sizes"].due is not None
 
 
@@ -381,14 +383,14 @@ def test_lint_reports_a_non_integer_answer(tmp_path):
 
 
 def test_lint_reports_a_mistake_no_student_can_type(tmp_path):
-    untypeable = ("mistakes:\n  - tag: half-padding\n    expr: n + p / 2\n"
+    untypeable = ("mistakes:\n  - tag: half-padding\n    expr: \"[n, [p]]\"\n"
                   "    message: Pad both sides.\n")
     write(tmp_path, "pad.yaml", good() + untypeable)
     report = lint_problem(load_bank(tmp_path).problems["pad-rows"], 20)
     assert len(report.findings) == 1  # reported once, not once per variant
     assert ("mistake 'half-padding' can never be typed: its value is not a valid integer"
             in report.findings[0])
-    write(tmp_path, "pad.yaml", good() + untypeable.replace("n + p / 2", "n + p"))
+    write(tmp_path, "pad.yaml", good() + untypeable.replace("[n, [p]]", "n + 3 * p"))
     assert lint_problem(load_bank(tmp_path).problems["pad-rows"], 20).findings == ()
 
 

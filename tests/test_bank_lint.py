@@ -35,7 +35,10 @@ def _problem(tmp_path, text, pid):
 
 
 def _findings(tmp_path, text, pid, count=200):
-    return lint_problem(_problem(tmp_path, text, pid), count).findings
+    """The findings, without the feedback-coverage ones about the whole template ("all seeds:
+    only 1 expected mistake"): these small templates are not about that."""
+    found = lint_problem(_problem(tmp_path, text, pid), count).findings
+    return tuple(f for f in found if not f.startswith("all seeds:"))
 
 
 def test_a_mistake_that_often_equals_the_answer_is_reported_until_a_constraint_excludes_it(
@@ -143,4 +146,4 @@ options:
     found = _findings(tmp_path, text, "pick", 20)
     assert any("fewer than 4 distinct options in 20 of 20 variants" in f for f in found), found
     fixed = text.replace("[n, n, \"n - 2\"]", "[n, \"n + 1\", \"n - 2\"]")
-    assert _findings(tmp_path, fixed, "pick", 20) == ()
+    assert not any("distinct options" in f for f in _findings(tmp_path, fixed, "pick", 20))

@@ -25,6 +25,8 @@ SHOTS = ROOT / "docs" / "screenshots"
 SET_ID = "week-1"
 MAIN_PROBLEM = "conv-output-volume"  # a shape answer with named mistakes
 SET_PROBLEMS = (MAIN_PROBLEM, "edge-horizontal", "conv-params-layer", "pool-output-volume")
+DECREASING = "padding-then-conv"  # worth [3, 2, 1] points over its three attempts
+PHONE, DESKTOP = {"width": 390, "height": 844}, {"width": 1280, "height": 800}
 PASSWORD = "password"  # the demo logins' password (web.cli.DEMO_LOGINS)
 EXTRA_STUDENTS = ("carol", "dan", "erin")
 TIMEOUT_MS = 60_000
@@ -47,15 +49,17 @@ def _write_set(problems_dir: Path) -> None:
     for old in sets.glob("*.y*ml"):
         old.unlink()
     items = "".join(f"  - problem: {pid}\n    points: 2\n    attempts: 3\n"
-                    for pid in SET_PROBLEMS)
+                    for pid in SET_PROBLEMS) + f"  - problem: {DECREASING}\n    points: [3, 2, 1]\n"
     (sets / f"{SET_ID}.yaml").write_text(
         f"id: {SET_ID}\ntitle: Week 1 - convolution arithmetic\n"
         f"due: 2999-01-01T00:00:00Z\nproblems:\n{items}")
 
 
 def _make_app(tmp: Path):
+    from werkzeug.security import generate_password_hash
+
     from server import create_app
-    from web.auth.accounts import create_user, get_or_create_course
+    from web.auth.accounts import create_user, get_or_create_course, get_user_by_username
     from web.cli import DEMO_COURSE, setup_demo
     from web.db import session_factory, upgrade_database
 
@@ -70,9 +74,13 @@ def _make_app(tmp: Path):
     setup_demo(app)
     with session_factory(app)() as session:
         course = get_or_create_course(session, DEMO_COURSE)
-        for name in EXTRA_STUDENTS:
-            create_user(session, name, PASSWORD, display_name=f"{name.title()} Demo",
-                        course=course)
+        for name in EXTRA_STUDENTS:  # the demo's classmates, given the demo password here
+            user = get_user_by_username(session, name)
+            if user is None:
+                create_user(session, name, PASSWORD, display_name=f"{name.title()} Demo",
+                            course=course)
+            else:
+                user.password_hash = generate_password_hash(PASSWORD)
         session.commit()
     return app
 
@@ -105,8 +113,8 @@ def browser(live):
         browser.close()
 
 
-def _page(browser, base):
-    context = browser.new_context(base_url=base, viewport={"width": 1100, "height": 800},
+def _page(browser, base, viewport=None):
+    context = browser.new_context(base_url=base, viewport=viewport or {"width": 1100, "height": 800},
                                   accept_downloads=True)
     context.set_default_timeout(TIMEOUT_MS)
     return context.new_page()
@@ -213,7 +221,7 @@ def test_student_answers_and_uploads_code(live, browser):
     assert page.locator("text=You solved this problem.").is_visible()
     page.goto("/")
     row = page.locator("tr", has_text="Week 1")
-    assert "2 / 8" in row.inner_text()
+    assert "2 / 11" in row.inner_text()
 
     page.goto("/code/conv_step_by_step")
     buggy = (ROOT / "tests/submissions/buggy_conv_forward.py").read_text().replace(
@@ -264,7 +272,122 @@ def test_instructor_sees_gradebook_statistics_and_downloads_csv(live, browser):
         page.click(".subnav >> text=Scores CSV")
     text = Path(download.value.path()).read_text()
     lines = text.splitlines()
-    assert lines[0] == f"username,name,{SET_ID},total"
+    assert lines[0] == (f"username,name,{SET_ID},code:conv_step_by_step,"
+                        "code:convolution_basics,total")
     assert any(line.startswith("alice,Alice Demo,") for line in lines)
     assert download.value.suggested_filename == "stride-scores.csv"
     page.context.close()
+
+
+def test_a_student_runs_out_of_decreasing_attempts_and_sees_the_worked_solution(live, browser):
+    base, app = live
+    page = _page(browser, base)
+    _sign_in(page, "bob")
+    page.goto(f"/sets/{SET_ID}/{DECREASING}")
+    assert "Attempt 1 can earn 3 of 3 points." in page.locator(".answer-form").inner_text()
+    variant = _stored_variant(app, "bob", DECREASING)
+    wrong = str(variant.answer + 1)
+    for worth in ("2", "1"):
+        page.fill("input[name=answer]", wrong)
+        page.click("form.answer-form button[type=submit]")
+        page.locator(".result.incorrect").wait_for()
+        assert page.locator("input[name=answer]").input_value() == wrong  # kept
+        assert f"can earn {worth} of 3 points" in page.locator(".next-worth").inner_text()
+    page.fill("input[name=answer]", wrong)
+    page.click("form.answer-form button[type=submit]")
+    solution = page.locator(".solution")
+    solution.wait_for()
+    assert str(variant.params["n"]) in solution.inner_text()
+    assert page.locator(".result[aria-live=polite]").count() == 1
+    _shot(page, "worked-solution")
+    page.context.close()
+
+
+def test_an_instructor_administers_the_course(live, browser):
+    base, app = live
+    page = _page(browser, base)
+    _sign_in(page, "instructor")
+    page.goto("/instructor/admin/")
+    page.click("text=Students and roster")
+    page.locator("#students-heading").wait_for()
+    page.set_input_files("input[name=roster]", files=[{
+        "name": "canvas-roster.csv", "mimeType": "text/csv",
+        "buffer": (b"Student,ID,SIS User ID,SIS Login ID,Section\r\n"
+                   b"    Points Possible,,,,\r\n"
+                   b'"Noether, Emmy",201,s201,emmy.noether,A\r\n'
+                   b'"Gauss, Carl",202,s202,,A\r\n')}])
+    page.click("form[enctype='multipart/form-data'] button[type=submit]")
+    report = page.locator(".roster-report")
+    report.wait_for()
+    assert "1 account created" in report.inner_text()
+    assert report.locator("tr.row-error").count() == 1
+    _shot(page, "roster-import")
+
+    row = page.locator("tr", has_text="carol")
+    row.locator("summary").click()
+    row.locator("select[name=set_id]").select_option(SET_ID)
+    row.locator("input[name=due]").fill("2999-06-01T12:00")
+    row.locator("input[name=extra_attempts]").fill("1")
+    row.locator(".allowance-form button").click()
+    page.locator(".flash-success").wait_for()
+    assert "1 extra attempt per problem" in page.locator(".flash-success").inner_text()
+
+    page.locator("tr", has_text="dan").locator("text=Password reset link").click()
+    link = page.locator(".reset-link input.copy").input_value()
+    assert "/auth/reset?token=" in link
+
+    page.locator("summary", has_text="Fill existing Canvas assignments").click()
+    page.fill("input[name='code:conv_step_by_step']", "90210")
+    page.click(".canvas-form button[type=submit]")
+    page.locator(".flash-success").wait_for()
+    with page.expect_download() as download:
+        page.click("text=Download the Canvas CSV")
+    header = Path(download.value.path()).read_text().splitlines()[0]
+    assert header.startswith("Student,ID,SIS User ID,SIS Login ID,Section,")
+    assert "Conv step by step (90210)" in header
+    page.context.close()
+
+    student = _page(browser, base)
+    student.goto(link)
+    student.fill("input[name=new]", "dans-new-password")
+    student.fill("input[name=confirm]", "dans-new-password")
+    student.click("main form button[type=submit]")
+    student.locator(".flash-success").wait_for()
+    student.fill("input[name=username]", "dan")
+    student.fill("input[name=password]", "dans-new-password")
+    student.click("main form button[type=submit]")
+    student.wait_for_selector(".flash-success")
+    student.context.close()
+
+    carol = _page(browser, base)
+    _sign_in(carol, "carol")
+    carol.goto(f"/sets/{SET_ID}")
+    assert "extended for you" in carol.locator("main").inner_text()
+    assert "1 extra attempt" in carol.locator(".allowance").inner_text()
+    carol.context.close()
+
+
+MAIN_PAGES = (("home", "alice", "/"), ("set", "alice", f"/sets/{SET_ID}"),
+              ("problem", "alice", f"/sets/{SET_ID}/edge-horizontal"),
+              ("practice", "alice", "/practice/"),
+              ("gradebook", "instructor", "/instructor/gradebook"),
+              ("course-admin", "instructor", "/instructor/admin/"))
+
+
+@pytest.mark.parametrize(("width", "viewport"), [("390", PHONE), ("1280", DESKTOP)])
+def test_main_pages_fit_the_screen(live, browser, width, viewport):
+    base, _app = live
+    pages = {}
+    for name, user, url in MAIN_PAGES:
+        page = pages.get(user)
+        if page is None:
+            page = pages[user] = _page(browser, base, viewport)
+            _sign_in(page, user)
+        page.goto(url)
+        page.locator("main h1").first.wait_for()
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{url} is {overflow}px wider than a {width}px screen"
+        assert page.locator("a.skip-link").count() == 1
+        _shot(page, f"{name}-{width}")
+    for page in pages.values():
+        page.context.close()

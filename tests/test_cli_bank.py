@@ -135,6 +135,9 @@ def write_problem(folder: Path, answer: str) -> None:
           n: {{int: [1, 9]}}
         prompt: "Half of {{{{ n }}}}?"
         answer: {answer}
+        mistakes:
+          - {{tag: n-itself, expr: "n + 100", message: "Halve it."}}
+          - {{tag: n-doubled, expr: "2 * n + 100", message: "Halve it, don't double it."}}
     """))
 
 

@@ -58,7 +58,7 @@ def _valid_args(app) -> dict[str, str]:
         alice = session.scalar(select(User.id).where(User.username == "alice"))
     return {"set_id": "open-set", "problem_id": sorted(bank.problems)[0],
             "exercise": "conv_step_by_step", "kind": "scores", "submission_id": "1",
-            "user_id": str(alice), "filename": "style.css"}
+            "user_id": str(alice), "filename": "style.css", "link_id": "1"}
 
 
 def _url(rule, args: dict[str, str]) -> str:

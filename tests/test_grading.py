@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from grader.answers import GradingRules, Parsed, format_value
+from grader.answers import GradingRules, Parsed, format_value, lookup, parse
 from grader.errors import FormatError, ProblemSpecError
 from grader.grading import CORRECT_FEEDBACK, Result, describe_answer, grade, grade_raw
 from grader.variants import Mistake, Variant
@@ -116,7 +116,8 @@ def test_mistakes_of_every_answer_type_are_named():
     for v, raw in cases:
         result = grade_raw(v, raw)
         assert not result.correct
-        assert (result.feedback, result.mistake) == (v.mistakes[0].message, v.mistakes[0].tag)
+        assert result.feedback.startswith(v.mistakes[0].message)
+        assert result.mistake == v.mistakes[0].tag
 
 
 def test_mistake_numbers_are_compared_with_the_answer_tolerance():
@@ -170,8 +171,9 @@ def test_matrix_partial_credit_is_the_fraction_of_right_entries():
     v = variant("matrix", [[4, 4], [4, 3]], grading={"partial_credit": True})
     result = grade_raw(v, "4 4; 4 4")
     assert (result.score, result.correct) == (0.75, False)
-    assert result.feedback == "Not right: 3 of 4 entries are right; check row 2, column 2."
-    assert grade_raw(v, "1 2 3; 4 5 6").score == 0.0
+    assert result.feedback == ("Not right: 3 of 4 entries are right; check row 2, column 2. "
+                               "3 of 4 entries right: 0.75 of 1 point.")
+    assert grade(v, parse("matrix", "1 2 3; 4 5 6")).score == 0.0
 
 
 def test_matrix_without_partial_credit_is_all_or_nothing():
@@ -181,7 +183,7 @@ def test_matrix_without_partial_credit_is_all_or_nothing():
 def test_vector_partial_credit():
     v = variant("vector", [-3, 2, 2, 2, 1], grading={"partial_credit": True})
     assert grade_raw(v, "-3 2 2 2 0").score == pytest.approx(0.8)
-    assert grade_raw(v, "-3 2 2 2").score == 0.0
+    assert grade(v, parse("vector", "-3 2 2 2")).score == 0.0
     assert grade_raw(v, "-3 2 2 2 1").score == 1.0
 
 
@@ -232,7 +234,7 @@ def test_multiselect_feedback_counts_without_naming():
     )
     assert grade_raw(v, "a").feedback == (
         "Not all right: 1 of your choices is right and you missed 1 that applies. "
-        "Partial credit: 50%."
+        "Partial credit: 0.50 of 1 point."
     )
 
 
@@ -257,23 +259,23 @@ def test_shape_feedback_says_which_dimensions_are_right(given, expected, feedbac
 
 
 @pytest.mark.parametrize("raw, feedback", [
-    ("1000", "Not right: your answer is too large by a factor of about 3.5."),
-    ("3000", "Not right: your answer is too large by a factor of about 10."),
-    ("90", "Not right: your answer is too small by a factor of about 3."),
-    ("8", "Not right: your answer is too small by a factor of about 40."),
-    ("1", "Not right: your answer is too small by a factor of about 300."),
-    ("840", "Not right: your answer is too large by a factor of between 2 and 5."),
-    ("1400", "Not right: your answer is too large by a factor of between 5 and 10."),
-    ("28", "Not right: your answer is too small by a factor of between 10 and 100."),
-    ("180", "Not right: your answer is too small by a factor of about 1.5."),
-    ("140", "Not right: your answer is too small by a factor of between 2 and 5."),
-    ("290", "Not right: your answer is a little too large."),
-    ("250", "Not right: your answer is a little too small."),
+    ("1000", "Not right: your answer is too large by a factor of about 3.5. Check the step that multiplies or divides by a count."),
+    ("3000", "Not right: your answer is too large by a factor of about 10. Check the step that multiplies or divides by a count."),
+    ("90", "Not right: your answer is too small by a factor of about 3. Check the step that multiplies or divides by a count."),
+    ("8", "Not right: your answer is too small by a factor of about 40. Check the step that multiplies or divides by a count."),
+    ("1", "Not right: your answer is too small by a factor of about 300. Check the step that multiplies or divides by a count."),
+    ("840", "Not right: your answer is too large by a factor of between 2 and 5. Check the step that multiplies or divides by a count."),
+    ("1400", "Not right: your answer is too large by a factor of between 5 and 10. Check the step that multiplies or divides by a count."),
+    ("28", "Not right: your answer is too small by a factor of between 10 and 100. Check the step that multiplies or divides by a count."),
+    ("180", "Not right: your answer is too small by a factor of about 1.5. Check the step that multiplies or divides by a count."),
+    ("140", "Not right: your answer is too small by a factor of between 2 and 5. Check the step that multiplies or divides by a count."),
+    ("290", "Not right: your answer is a little too large: recheck the small steps (a + 1, a rounding, the biases)."),
+    ("250", "Not right: your answer is a little too small: recheck the small steps (a + 1, a rounding, the biases)."),
     ("-280", "Not right: check the sign, and the size, of your answer."),
     ("0", "Not right: your answer is too small."),
-    ("280000000", "Not right: your answer is too large by a factor of more than 100."),
-    ("2800000000", "Not right: your answer is too large by a factor of more than 100."),
-    ("1234567890", "Not right: your answer is too large by a factor of about 10^7."),
+    ("280000000", "Not right: your answer is too large by orders of magnitude (a factor of more than 1,000), so a whole step is off: if the question asks for a logarithm, take it, and check that each count is multiplied in only once."),
+    ("2800000000", "Not right: your answer is too large by orders of magnitude (a factor of more than 1,000), so a whole step is off: if the question asks for a logarithm, take it, and check that each count is multiplied in only once."),
+    ("1234567890", "Not right: your answer is too large by orders of magnitude (a factor of more than 1,000), so a whole step is off: if the question asks for a logarithm, take it, and check that each count is multiplied in only once."),
 ])
 def test_number_feedback_says_how_far_off(raw, feedback):
     assert grade_raw(CONV_PARAMS, raw).feedback == feedback
@@ -281,10 +283,10 @@ def test_number_feedback_says_how_far_off(raw, feedback):
 
 def test_feedback_for_extreme_ratios():
     assert grade_raw(variant("number", 0.25), "5e-324").feedback == (
-        "Not right: your answer is too small by a factor of more than 10^300."
+        "Not right: your answer is too small by orders of magnitude (a factor of more than 1,000), so a whole step is off: check that every count (channels, filters, units) is multiplied in, and take a logarithm only where the question asks for one."
     )
     assert grade_raw(variant("integer", 3), "10^299").feedback == (
-        "Not right: your answer is too large by a factor of about 10^299."
+        "Not right: your answer is too large by orders of magnitude (a factor of more than 1,000), so a whole step is off: if the question asks for a logarithm, take it, and check that each count is multiplied in only once."
     )
 
 
@@ -297,7 +299,7 @@ def test_matrix_feedback_names_positions_and_sizes():
     assert grade_raw(CONV2D, "4 4; 3 3").feedback == (
         "Not right: 3 of 4 entries are right; check row 2, column 1."
     )
-    assert grade_raw(CONV2D, "1 2 3; 4 5 6; 7 8 9").feedback == (
+    assert grade(CONV2D, parse("matrix", "1 2 3; 4 5 6; 7 8 9")).feedback == (
         "Not right: expected a 2 x 2 matrix, you gave 3 x 3."
     )
     big = variant("matrix", [[0] * 4 for _ in range(4)])
@@ -310,7 +312,8 @@ def test_matrix_feedback_names_positions_and_sizes():
 def test_vector_feedback_names_positions_and_lengths():
     v = variant("vector", [2, 5, 8, 3])
     assert grade_raw(v, "2 5 8 4").feedback == "Not right: 3 of 4 entries are right; check entry 4."
-    assert grade_raw(v, "5 8").feedback == "Not right: expected 4 entries, you gave 2."
+    assert grade(v, parse("vector", "5 8")).feedback == (
+        "Not right: expected 4 entries, you gave 2.")
     assert grade_raw(v, "0 0 0 0").feedback == "Not right: none of the 4 entries is right."
     assert grade_raw(v, "2 0 0 0").feedback == (
         "Not right: 1 of 4 entries is right; check entry 2, entry 3 and entry 4."
@@ -368,7 +371,7 @@ def test_truefalse_answer_stored_as_text():
 
 
 def _assert_not_revealed(v: Variant, raw: str) -> None:
-    result = grade_raw(v, raw)
+    result = grade(v, parse(v.answer_type, raw, options=v.options))
     if result.correct or result.mistake:
         return
     for text in {describe_answer(v), str(v.answer)}:
@@ -394,7 +397,7 @@ def test_number_feedback_never_reveals_the_answer(answer, wrong):
        wrong=st.lists(st.integers(1, 400), min_size=1, max_size=4))
 def test_shape_feedback_never_reveals_the_answer(answer, wrong):
     v = variant("shape", answer)
-    result = grade_raw(v, "x".join(map(str, wrong)))
+    result = grade(v, parse("shape", "x".join(map(str, wrong))))
     for dim in answer:
         assert not re.search(rf"(?<!\d){dim}(?!\d)", result.feedback)
 
@@ -406,12 +409,14 @@ def test_shape_feedback_never_reveals_the_answer(answer, wrong):
        partial=st.booleans())
 def test_matrix_feedback_never_reveals_an_entry(answer, wrong, partial):
     v = variant("matrix", answer, grading={"partial_credit": partial})
-    result = grade_raw(v, "; ".join(" ".join(map(str, row)) for row in wrong))
+    result = grade(v, parse("matrix", "; ".join(" ".join(map(str, row)) for row in wrong)))
     if result.correct:
         return
     assert describe_answer(v) not in result.feedback
+    credit = re.search(r" \d+ of \d+ entries right: [\d.]+ of 1 point\.$", result.feedback)
+    feedback = result.feedback[:credit.start()] if credit else result.feedback
     # Only counts, positions and sizes (all at most 4 here) may appear, never an entry.
-    numbers = {int(n) for n in re.findall(r"-?\d+", result.feedback)}
+    numbers = {int(n) for n in re.findall(r"-?\d+", feedback)}
     assert numbers <= set(range(0, 5)), result.feedback
 
 
@@ -441,13 +446,23 @@ def _bank_variants(seeds=range(3)):
     return [generate(problem, seed) for problem in bank.problems.values() for seed in seeds]
 
 
+def _typed(v: Variant, value) -> str:
+    """A mistake's value as a student would type it (a matrix or a non-integer as such)."""
+    if lookup(v.answer_type).valid(value):
+        return format_value(v.answer_type, value, v.options)
+    for name in ("number", "vector", "matrix"):
+        if lookup(name).valid(value):
+            return format_value(name, value)
+    raise AssertionError(f"{v.problem_id}: mistake value {value!r} cannot be typed")
+
+
 def test_bank_answers_and_mistakes_typed_as_shown_are_graded_as_such():
     typed = 0
     for v in _bank_variants():
         assert grade_raw(v, describe_answer(v)).correct, (v.problem_id, v.seed)
         for mistake in v.mistakes:
             try:
-                result = grade_raw(v, format_value(v.answer_type, mistake.value, v.options))
+                result = grade_raw(v, _typed(v, mistake.value))
             except FormatError:
                 continue  # a value no student can type, e.g. 6.00004 for a whole-number answer
             assert (result.mistake, result.correct) == (mistake.tag, False), (v.problem_id, v.seed)

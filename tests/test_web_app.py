@@ -139,8 +139,11 @@ def test_setup_demo_prepares_everything_idempotently(fresh_instance, capsys):
     with engine.connect() as connection:
         users = connection.exec_driver_sql(
             "SELECT username, role FROM user_account ORDER BY username").all()
+        answers = connection.exec_driver_sql("SELECT count(*) FROM submission").scalar()
     engine.dispose()
-    assert users == [("alice", "student"), ("bob", "student"), ("instructor", "instructor")]
+    assert users == [("alice", "student"), ("bob", "student"), ("carol", "student"),
+                     ("dan", "student"), ("erin", "student"), ("instructor", "instructor")]
+    assert answers > 0  # the demo's instructor pages have content on first run
 
 
 def test_server_refuses_an_unmigrated_database_with_what_to_run(fresh_instance, monkeypatch):

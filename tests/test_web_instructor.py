@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from web.bank import exercises
 from web.db import session_factory
 from web.instructor import stats
 from web.instructor.exports import safe_cell
@@ -597,7 +598,8 @@ def test_scores_csv_has_a_row_per_student_and_a_column_per_set(app, client, auth
     points = next(i.points for i in _bank(app).sets["open-set"].items if i.problem_id == pid)
     auth.login("ines")
     rows = _csv_rows(client.get("/instructor/export/scores.csv"))
-    assert rows[0] == ["username", "name", *sets, "total"]
+    codes = [f"code:{e}" for e in exercises()]
+    assert rows[0] == ["username", "name", *sets, *codes, "total"]
     body = {row[0]: row for row in rows[1:]}
     assert len(rows) == 1 + len(body)
     assert set(body) == {"alice", "bob"}

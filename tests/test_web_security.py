@@ -37,7 +37,9 @@ def _alices_code_submission(app) -> int:
 
 
 def _first_problem(app) -> str:
-    return sorted(app.extensions["stride_bank"].problems)[0]
+    """The first integer problem: answers such as "-987654" are then readable and wrong."""
+    problems = app.extensions["stride_bank"].problems
+    return min(p for p in problems if problems[p].answer_type == "integer")
 
 
 # (method, url template, {role: expected status}); {code} is alice's code submission id,

@@ -261,24 +261,24 @@ def _announce(app: Flask, digest: str) -> None:
     url = app.config.get("REDIS_URL")
     if not url:
         return
-    from web.code.rq import connect
+    from redis import Redis
 
     try:
-        connect(url).publish(CHANNEL, digest)
+        Redis.from_url(url).publish(CHANNEL, digest)
     except Exception as exc:  # noqa: BLE001 - Redis down: workers still look once a second
         app.logger.warning("the new bank version was not announced on Redis: %r", exc)
 
 
 def _listen(app: Flask, sync: _Sync) -> None:
     """A daemon thread that wakes this worker's next look when a version is announced."""
-    from web.code.rq import connect
+    from redis import Redis
 
     url = app.config["REDIS_URL"]
 
     def run() -> None:
         while True:
             try:
-                pubsub = connect(url).pubsub(ignore_subscribe_messages=True)
+                pubsub = Redis.from_url(url).pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(CHANNEL)
                 for message in pubsub.listen():
                     if message.get("type") == "message":

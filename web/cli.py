@@ -3,6 +3,8 @@ import a roster, export scores, publish the problem bank."""
 
 from __future__ import annotations
 
+import json
+import secrets
 from dataclasses import dataclass
 
 import click
@@ -11,6 +13,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from grader.variants import generate
 from web.auth.accounts import (
     AccountError,
     create_user,
@@ -19,10 +22,21 @@ from web.auth.accounts import (
     get_user_by_username,
     import_roster,
 )
-from web.bank import get_bank
+from web.bank import exercises, get_bank
 from web.db import session_factory, upgrade_database
 from web.instructor.exports import export
-from web.models import COURSE_ROLES, ROLES, STAFF_ROLES, Course, Enrollment, User
+from web.models import (
+    COURSE_ROLES,
+    ROLES,
+    STAFF_ROLES,
+    CodeStatus,
+    CodeSubmission,
+    Course,
+    Enrollment,
+    Submission,
+    User,
+    VariantRecord,
+)
 from web.scope import COURSE_ROLE_NAMES
 
 DEMO_COURSE = "Foundations of CNNs (demo)"
@@ -42,6 +56,10 @@ DEMO_LOGINS = (
     DemoLogin("bob", "password", "student"),
 )
 DEMO_NAMES = {"instructor": "Demo Instructor", "alice": "Alice Demo", "bob": "Bob Demo"}
+# Classmates whose answers fill the demo's gradebook and statistics (they cannot sign in: their
+# passwords are random). alice keeps a clean slate for trying the problems herself.
+DEMO_CLASSMATES = {"carol": "Carol Demo", "dan": "Dan Demo", "erin": "Erin Demo"}
+DEMO_SEEDED_PROBLEMS = 10
 
 
 def setup_demo(app: Flask) -> tuple[DemoLogin, ...]:
@@ -60,8 +78,74 @@ def setup_demo(app: Flask) -> tuple[DemoLogin, ...]:
             enroll(session, user, course)
             if login.role == "instructor":
                 set_course_role(session, user, course, "instructor")
+        classmates = []
+        for username, name in DEMO_CLASSMATES.items():
+            user = get_user_by_username(session, username)
+            if user is None:
+                user = create_user(session, username, secrets.token_urlsafe(16),
+                                   display_name=name)
+            enroll(session, user, course)
+            classmates.append(user)
+        with app.app_context():
+            _seed_demo_work(session, [get_user_by_username(session, "bob"), *classmates])
         session.commit()
     return DEMO_LOGINS
+
+
+def _seed_demo_work(session: Session, students: list[User]) -> None:
+    """Answers to the demo set and graded code submissions for `students`, once (a student who
+    has any answer already is left alone), so every instructor page has content on first run."""
+    from grader.answers import format_value
+    from grader.errors import FormatError, ProblemSpecError
+    from web.quiz import forms
+    from web.quiz.store import seed_for
+
+    bank = get_bank()
+    demo = bank.sets.get("demo")
+    if demo is None:
+        return
+    for i, student in enumerate(students):
+        if session.scalar(select(Submission.id).where(Submission.user_id == student.id).limit(1)):
+            continue
+        for j, item in enumerate(demo.items[:DEMO_SEEDED_PROBLEMS]):
+            outcome = (i + j) % 4  # 0 right at once, 1 wrong then right, 2 wrong, 3 not tried
+            if outcome == 3:
+                continue
+            seed = seed_for(student.id, demo.id, item.problem_id)
+            try:
+                variant = generate(bank.problems[item.problem_id], seed)
+            except ProblemSpecError:
+                continue
+            record = VariantRecord(user_id=student.id, set_id=demo.id,
+                                   problem_id=item.problem_id, seed=seed,
+                                   variant_json=json.dumps(variant.to_json()))
+            session.add(record)
+            session.flush()
+            right = format_value(variant.answer_type, variant.answer, variant.options)
+            wrong = [format_value(variant.answer_type, m.value, variant.options)
+                     for m in variant.mistakes[:1]]
+            raws = {0: [right], 1: [*wrong, right], 2: wrong * 2}[outcome] or [right]
+            for attempt, raw in enumerate(raws[: item.attempts], start=1):
+                try:
+                    parsed, result = forms.check(variant, raw)
+                except FormatError:
+                    break
+                session.add(Submission(
+                    user_id=student.id, set_id=demo.id, problem_id=item.problem_id,
+                    variant_id=record.id, seed=seed, attempt=attempt, raw=raw,
+                    parsed_json=forms.to_json_text(parsed.value), read_as=result.read_as,
+                    correct=result.correct, score=result.score, mistake=result.mistake,
+                    feedback=result.feedback))
+                if result.correct:
+                    break
+        for k, exercise in enumerate(exercises()):
+            score = [32.0, 19.0, 26.0, 8.0][(i + k) % 4]
+            session.add(CodeSubmission(
+                user_id=student.id, exercise=exercise, filename=f"{exercise}.py",
+                source="# a demo submission\n", status=CodeStatus.DONE.value, score=score,
+                max_score=32.0, report_json=json.dumps(
+                    {"score": score, "max_score": 32.0, "functions": [], "warnings": []})))
+    session.flush()
 
 
 def set_course_role(session: Session, user: User, course: Course, role: str) -> str | None:

@@ -245,6 +245,199 @@ class CodeSubmission(Base):
     user: Mapped[User] = relationship()
 
 
+# --- LTI 1.3 (web.lti): platforms, Stride's keys, LMS identities, links and the score outbox ---
+
+class LtiKey(Base):
+    """One of Stride's RSA key pairs for LTI: the newest unretired one signs, every unretired one
+    is published in the JWKS (so tokens signed just before a rotation still verify)."""
+
+    __tablename__ = "lti_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kid: Mapped[str] = mapped_column(String(100), unique=True)
+    private_pem: Mapped[str] = mapped_column(Text)
+    public_pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class LtiPlatform(Base):
+    """A platform (LMS) registration: what its administrator gave, and the Stride course its
+    launches enroll into."""
+
+    __tablename__ = "lti_platform"
+    __table_args__ = (UniqueConstraint("issuer", "client_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    issuer: Mapped[str] = mapped_column(String(255))
+    client_id: Mapped[str] = mapped_column(String(255))
+    auth_login_url: Mapped[str] = mapped_column(String(1000))
+    auth_token_url: Mapped[str] = mapped_column(String(1000))
+    key_set_url: Mapped[str] = mapped_column(String(1000))
+    auth_audience: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    frame_origins: Mapped[str] = mapped_column(Text, default="")  # space-separated, for CSP
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    course: Mapped[Course] = relationship()
+    deployments: Mapped[list[LtiDeployment]] = relationship(
+        back_populates="platform", cascade="all, delete-orphan")
+
+
+class LtiDeployment(Base):
+    __tablename__ = "lti_deployment"
+    __table_args__ = (UniqueConstraint("platform_id", "deployment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platform.id", ondelete="CASCADE"))
+    deployment_id: Mapped[str] = mapped_column(String(255))
+
+    platform: Mapped[LtiPlatform] = relationship(back_populates="deployments")
+
+
+class LtiIdentity(Base):
+    """An LMS user (issuer, sub) and the Stride account made for them on their first launch."""
+
+    __tablename__ = "lti_identity"
+    __table_args__ = (UniqueConstraint("issuer", "sub"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    sub: Mapped[str] = mapped_column(String(255))
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platform.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"),
+                                         index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LtiNonce(Base):
+    """A launch nonce already used (kept until the token it came in expires): replays fail."""
+
+    __tablename__ = "lti_nonce"
+
+    nonce: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class LtiLaunchValue(Base):
+    """PyLTI1p3's short-lived launch data (nonces saved at login, launch claims), by key."""
+
+    __tablename__ = "lti_launch_value"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value_json: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class LtiResourceLink(Base):
+    """A resource link in an LMS course, the problem set or exercise it launches, and the line
+    item its scores go to."""
+
+    __tablename__ = "lti_resource_link"
+    __table_args__ = (UniqueConstraint("platform_id", "resource_link_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platform.id", ondelete="CASCADE"))
+    deployment_id: Mapped[str] = mapped_column(String(255))
+    resource_link_id: Mapped[str] = mapped_column(String(255))
+    context_id: Mapped[str] = mapped_column(String(255), default="")
+    kind: Mapped[str] = mapped_column(String(20))  # "set" or "exercise"
+    target: Mapped[str] = mapped_column(String(120))  # the set id or exercise name
+    title: Mapped[str] = mapped_column(String(255), default="")
+    score_policy: Mapped[str] = mapped_column(String(10), default="best", server_default="best")
+    lineitems_url: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    lineitem_url: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    ags_scopes: Mapped[str] = mapped_column(Text, default="")  # space-separated
+    memberships_url: Mapped[str | None] = mapped_column(String(1000), nullable=True)  # NRPS
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    platform: Mapped[LtiPlatform] = relationship()
+
+
+class LtiLinkUser(Base):
+    """A Stride account that launched a resource link, as the LMS user `sub`."""
+
+    __tablename__ = "lti_link_user"
+    __table_args__ = (UniqueConstraint("link_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("lti_resource_link.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"),
+                                         index=True)
+    sub: Mapped[str] = mapped_column(String(255))
+
+
+class LtiScoreOutbox(Base):
+    """A score to send: one row per (link, user) while unsent; the score itself is read when it
+    is sent, so the newest always goes. Kept after sending (sent_at) as a record."""
+
+    __tablename__ = "lti_score_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("lti_resource_link.id", ondelete="CASCADE"),
+                                         index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_try_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    score_given: Mapped[float | None] = mapped_column(Float, nullable=True)
+    score_maximum: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+# --- Course administration (#16): per-student allowances and password reset links ---------------
+
+
+class Allowance(Base):
+    """One student's exception on one problem set, granted by course staff: a later due date
+    (`due`, None: the set's own) and `extra_attempts` on each of the set's problems."""
+
+    __tablename__ = "allowance"
+    __table_args__ = (UniqueConstraint("user_id", "set_id", name="uq_allowance_user_set"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    set_id: Mapped[str] = mapped_column(String(120))
+    due: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    extra_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    granted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PasswordReset(Base):
+    """A one-time password reset link: only the SHA-256 of its token is stored; it is void once
+    used, once `expires_at` passes, or once a newer link is made for the same account."""
+
+    __tablename__ = "password_reset"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CanvasAssignment(Base):
+    """A course's Canvas assignment for one problem set or code exercise (`item` is
+    "set:<id>" or "code:<exercise>"), so its Canvas CSV fills that assignment."""
+
+    __tablename__ = "canvas_assignment"
+    __table_args__ = (UniqueConstraint("course_id", "item", name="uq_canvas_assignment_item"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), index=True)
+    item: Mapped[str] = mapped_column(String(200))
+    assignment_id: Mapped[str] = mapped_column(String(20))
+
+
 # --- Bank changes: recorded regrades (with what undoes them), re-issued variants, the published
 # bank version ---------------------------------------------------------------------------------
 

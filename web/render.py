@@ -45,7 +45,19 @@ def math_to_mathml(latex: str, display: bool = False) -> Markup:
         mathml = None
     if mathml is None or not _is_plain_mathml(mathml):
         return Markup("<code>") + escape(latex) + Markup("</code>")
-    return Markup(_stretch_matrix_brackets(mathml))
+    return Markup(_stretch_matrix_brackets(_signed_numbers(mathml)))
+
+
+# A minus with nothing to subtract from (first in a row, a cell or a bracket, after a comma, an
+# equals sign or another operator) belongs to the number: `[3, −2]`, not `[3, − 2]`.
+_UNARY_MINUS = re.compile(
+    r"(<mrow>|<mtd[^>]*>|<mo[^>]*>(?:&#x0002C;|&#x0005B;|&#x00028;|&#x0003D;|&#x0002B;"
+    r"|&#x022C5;|&#x000B7;|&#x000D7;|[\[(,=+])</mo>)<mo>&#x02212;</mo><mn>([^<]+)</mn>")
+
+
+def _signed_numbers(mathml: str) -> str:
+    """Join a unary minus to its number (`<mn>−2</mn>`), so it is spaced as a sign."""
+    return _UNARY_MINUS.sub(r"\1<mn>&#x02212;\2</mn>", mathml)
 
 
 def _stretch_matrix_brackets(mathml: str) -> str:

@@ -20,6 +20,12 @@ is not on the list, a number too large to write down (``10^999999``). Anything t
 of the right type is graded, however far off: ``-3`` for an integer, a 3 x 3 matrix where a 2 x 2
 one is expected, a vector of the wrong length.
 
+Two refinements live in the grading core (:func:`grader.grading.read_answer`), since they need
+the variant: text that is not of the asked type but equals one of the variant's expected
+mistakes under another reading (``14.5`` where a whole number is asked, a matrix where a number
+is asked) is graded and the mistake named; and an answer of another size than the question
+states (``62 62`` for height x width x channels) is a format error, unless it is a known mistake.
+
 Whitespace, a trailing period and thousands separators (``27,000,100``, ``27 000 100``,
 ``27_000_100``) never matter. Inside vectors and matrices commas and spaces separate entries, so
 thousands separators are not read there.

@@ -21,6 +21,7 @@ from grader.answers.base import (
     seq,
     shown,
 )
+from grader.answers.detectors import Detector, detect_matrix, detect_shape, detect_vector
 from grader.answers.numbers import (
     checked_scalar,
     format_number,
@@ -152,6 +153,17 @@ class ShapeType(AnswerType):
     def same(self, given: Any, expected: Any, tolerance: Tolerance) -> bool:
         return _entries_right(given, expected, tolerance) == (len(seq(expected)), True)
 
+    def detect(self, given: Any, expected: Any, tolerance: Tolerance) -> Detector | None:
+        return detect_shape(seq(given), seq(expected))
+
+    def size(self, value: Any) -> tuple[int, ...] | None:
+        return (len(seq(value)),)
+
+    def describe_size(self, size: tuple[int, ...]) -> str:
+        names = SHAPE_NAMES.get(size[0])
+        listed = f" ({' x '.join(names)})" if names and size[0] > 1 else ""
+        return f"{size[0]} dimension{'s' if size[0] != 1 else ''}{listed}"
+
     def feedback(self, given: Any, expected: Any, tolerance: Tolerance, score: float) -> str:
         given, expected = seq(given), seq(expected)
         if len(given) != len(expected):
@@ -221,6 +233,15 @@ class VectorType(AnswerType):
             return super().score(given, expected, tolerance, rules)
         right, same_size = _entries_right(given, expected, tolerance)
         return right / len(seq(expected)) if same_size and seq(expected) else 0.0
+
+    def detect(self, given: Any, expected: Any, tolerance: Tolerance) -> Detector | None:
+        return detect_vector(seq(given), seq(expected), tolerance.close)
+
+    def size(self, value: Any) -> tuple[int, ...] | None:
+        return (len(seq(value)),)
+
+    def describe_size(self, size: tuple[int, ...]) -> str:
+        return f"{size[0]} entr{'y' if size[0] == 1 else 'ies'}"
 
     def feedback(self, given: Any, expected: Any, tolerance: Tolerance, score: float) -> str:
         given, expected = seq(given), seq(expected)
@@ -360,6 +381,17 @@ class MatrixType(AnswerType):
             return super().score(given, expected, tolerance, rules)
         right, total, same_size = _matrix_right(given, expected, tolerance)
         return right / total if same_size and total else 0.0
+
+    def detect(self, given: Any, expected: Any, tolerance: Tolerance) -> Detector | None:
+        if _matrix_dims(given) is None or _matrix_dims(expected) is None:
+            return None
+        return detect_matrix(given, expected, tolerance.close)
+
+    def size(self, value: Any) -> tuple[int, ...] | None:
+        return _matrix_dims(value)
+
+    def describe_size(self, size: tuple[int, ...]) -> str:
+        return f"a {size[0]} x {size[1]} matrix"
 
     def feedback(self, given: Any, expected: Any, tolerance: Tolerance, score: float) -> str:
         want, got = _matrix_dims(expected), _matrix_dims(given)

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from grader.answers.detectors import Detector
 from grader.errors import FormatError, ProblemSpecError
 
 MAX_INPUT_CHARS = 10_000
@@ -46,12 +47,19 @@ class GradingRules:
     ``multiselect_scoring``
         ``"right_minus_wrong"`` (default): (right choices - wrong choices) / correct options,
         floored at 0; ``"all_or_nothing"``: 1 only for exactly the correct set.
+    ``size_given``
+        Shapes, vectors and matrices: whether the question states the answer's size, so that an
+        answer of another size is a format error (no attempt used) rather than a wrong answer.
+        Default: a shape's number of dimensions is always given; a vector's or matrix's size is
+        given unless a known mistake of the variant has another size (then the size is part of
+        what is asked). See docs/authoring.md.
     """
 
     atol: float | None = None
     rtol: float | None = None
     partial_credit: bool | None = None
     multiselect_scoring: str | None = None
+    size_given: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The settings that were given, under their YAML keys (as stored with a variant)."""
@@ -72,10 +80,11 @@ class GradingRules:
             raise ProblemSpecError(
                 f"grading.multiselect_scoring must be one of {', '.join(MULTISELECT_SCORINGS)}, "
                 f"got {scoring!r}")
-        partial = data.get("partial_credit")
+        partial, size_given = data.get("partial_credit"), data.get("size_given")
         return cls(atol=_tolerance_setting(data, "atol"), rtol=_tolerance_setting(data, "rtol"),
                    partial_credit=None if partial is None else bool(partial),
-                   multiselect_scoring=scoring)
+                   multiselect_scoring=scoring,
+                   size_given=None if size_given is None else bool(size_given))
 
 
 def _tolerance_setting(data: Mapping[str, Any], key: str) -> float | None:
@@ -156,6 +165,20 @@ class AnswerType:
     def feedback(self, given: Any, expected: Any, tolerance: Tolerance, score: float) -> str:
         """Feedback for a wrong answer that matches no expected mistake (never the answer)."""
         return "Not right. Think it through once more."
+
+    def detect(self, given: Any, expected: Any, tolerance: Tolerance) -> Detector | None:
+        """The general structural mistake ``given`` shows (see :mod:`grader.answers.detectors`),
+        or None."""
+        return None
+
+    def size(self, value: Any) -> tuple[int, ...] | None:
+        """The size of an array answer (dimensions of a shape, entries of a vector, rows and
+        columns of a matrix); None for types without a size."""
+        return None
+
+    def describe_size(self, size: tuple[int, ...]) -> str:
+        """The size in words, for a validation message."""
+        return ""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from grader.errors import FormatError
 MAX_DIGITS = 400         # digits of one written number
 MAX_EXPONENT = 400       # |k| in 1e{k} or 10^{k}
 MAX_MAGNITUDE = Fraction(10) ** 300
+ORDERS_OF_MAGNITUDE = 1000  # from this factor on, feedback names a missing step, not a size
 
 _SPACES = " \u00a0\u202f\u2009"
 _GROUPED_INT = (
@@ -256,8 +257,18 @@ def number_feedback(given: Any, expected: Any) -> str:
     big, small = sorted((abs(given), abs(expected)), reverse=True)
     factor = min(big / small, 1e300)  # 0.25 / 5e-324 is inf
     if factor < 1.5:
-        return f"Not right: your answer is a little too {direction}."
-    return f"Not right: your answer is too {direction} by {_factor_phrase(given, expected, factor)}."
+        return (f"Not right: your answer is a little too {direction}: recheck the small steps "
+                "(a + 1, a rounding, the biases).")
+    if factor >= ORDERS_OF_MAGNITUDE:
+        step = ("if the question asks for a logarithm, take it, and check that each count is "
+                "multiplied in only once") if direction == "large" else (
+                "check that every count (channels, filters, units) is multiplied in, and take a "
+                "logarithm only where the question asks for one")
+        return (f"Not right: your answer is too {direction} by orders of magnitude (a factor of "
+                f"more than 1,000), so a whole step is off: {step}.")
+    return (f"Not right: your answer is too {direction} by "
+            f"{_factor_phrase(given, expected, factor)}. Check the step that multiplies or "
+            "divides by a count.")
 
 
 def _factor_phrase(given: float, expected: float, factor: float) -> str:

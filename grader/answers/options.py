@@ -203,8 +203,7 @@ class MultiselectType(AnswerType):
         if missed:
             parts.append(f"you missed {missed} that {'applies' if missed == 1 else 'apply'}")
         summary = join(parts) if parts else "not quite"
-        credit = f" Partial credit: {score:.0%}." if score > 0 else ""
-        return f"Not all right: {summary}.{credit}"
+        return f"Not all right: {summary}."
 
     def answer_of(self, right: list[str]) -> Any:
         """The answer among static option texts, given the correct ones."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from grader.answers import lookup
+from grader.attempts import DEFAULT_ATTEMPTS, PolicySpec, resolve
 from grader.bank.lines import compose, line_node, line_of
 from grader.bank.problem import (
     AuthorTest,
@@ -38,12 +40,14 @@ from grader.bank.problem import (
 from grader.bank.schema import (
     TOPICS_FILE,
     ArrayParam,
+    AttemptPolicyModel,
     ChoiceParam,
     FamiliesModel,
     IntParam,
     ProblemFileModel,
     ProblemModel,
     ProblemSetModel,
+    SetItemModel,
     read_topics,
 )
 from grader.errors import ProblemSpecError
@@ -209,9 +213,41 @@ def load_set_file(path: Path, root: Path = DEFAULT_PROBLEMS_DIR
         model = ProblemSetModel.model_validate(data)
     except ValidationError as exc:
         return None, _pydantic_errors(exc, f"{shown}: set {sid!r}")
-    items = tuple(SetItem(i.problem, i.points, i.attempts) for i in model.problems)
+    items = tuple(_set_item(i) for i in model.problems)
     return ProblemSet(model.id, model.title, items, model.due, path, model.description,
-                      model.practice, model.release, model.hidden), []
+                      model.practice, attempt_spec=_policy_spec(model.attempt_policy),
+                      release=model.release, hidden=model.hidden), []
+
+
+def _set_item(model: SetItemModel) -> SetItem:
+    """A set item as written; its policy is resolved once its problem is known."""
+    if isinstance(model.points, list):
+        spec = PolicySpec.from_points(model.points, model.attempts)
+        return SetItem(model.problem, model.points[0], len(model.points), spec)
+    said = model.attempts is not None or model.penalty is not None
+    spec = PolicySpec(model.attempts, penalty=model.penalty) if said else None
+    return SetItem(model.problem, model.points, model.attempts or DEFAULT_ATTEMPTS, spec)
+
+
+def _policy_spec(model: AttemptPolicyModel | None) -> PolicySpec | None:
+    if model is None:
+        return None
+    worth = tuple(model.worth) if model.worth is not None else None
+    return PolicySpec(model.attempts, worth, model.penalty)
+
+
+def _with_policies(problem_set: ProblemSet, problems: Mapping[str, Problem]) -> ProblemSet:
+    """The set with each item's attempt policy resolved (item, set, problem, default)."""
+    items = []
+    for item in problem_set.items:
+        problem = problems[item.problem_id]
+        if problem is None:  # unavailable (a bank loaded in part): kept as written
+            items.append(item)
+            continue
+        policy = resolve(problem.answer_type, item.spec, problem_set.attempt_spec,
+                         problem.attempt_spec)
+        items.append(replace(item, attempts=policy.attempts, policy=policy))
+    return replace(problem_set, items=tuple(items))
 
 
 def _yaml_files(folder: Path, skip: Path | None = None) -> list[Path]:
@@ -324,6 +360,8 @@ def _load_sets(folder: Path, root: Path, problems: Mapping[str, Problem], errors
                               f"{item.problem_id!r}")
         if problem_set.id in sets:
             errors.append(f"{shown}: field 'id': the set id is already used")
+        if all(item.problem_id in problems for item in problem_set.items):
+            problem_set = _with_policies(problem_set, problems)
         sets[problem_set.id] = problem_set
     return sets
 
@@ -370,7 +408,7 @@ def build_problem(model: ProblemModel, path: Path, prefix: str) -> Problem:
         checks=_checks_after(params, where), where=where, roles=roles,
         rules=GradingRules(**model.grading.model_dump()),
         statements=_build_statements(model), practice=model.practice and not model.draft,
-        draft=model.draft,
+        attempt_spec=_policy_spec(model.attempt_policy), draft=model.draft,
         tests=_build_tests(model, prefix, names), **parts,
     )
 
@@ -407,6 +445,9 @@ def _compiled_parts(model: ProblemModel, prefix: str, names: list[str],
                                   frozenset(scope | set(STANDARD_DEFAULTS))),
         "options": found.attempt(_build_options, model, prefix, scope),
         "figures": found.attempt(_build_figures, model, prefix, scope, names),
+        "solution_template": found.attempt(
+            lambda: compile_template(model.solution, f"{prefix}: field 'solution'")
+            if model.solution is not None else None),
     }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import jinja2
 
 from grader.answers import GradingRules
+from grader.attempts import AttemptPolicy, PolicySpec
 from grader.expressions import Expr
 from grader.mistakes import Family
 
@@ -109,15 +110,22 @@ class Problem:
     statements: tuple[Statement, ...] = ()
     figures: tuple[FigureSpec, ...] = ()
     practice: bool = True  # False: never offered in practice mode
+    attempt_spec: PolicySpec | None = None  # what the problem says about attempts
+    solution_template: jinja2.Template | None = None  # the worked solution, if any
     tests: tuple[AuthorTest, ...] = ()  # the author's tests, checked by lint
     draft: bool = False  # True: instructors only (never students, never practice)
 
 
 @dataclass(frozen=True)
 class SetItem:
+    """One problem of a set; ``policy`` is resolved by the loader (item, set, problem, default)
+    and ``attempts`` is its number of attempts."""
+
     problem_id: str
     points: float = 1.0
     attempts: int = 3
+    spec: PolicySpec | None = None  # what the item itself says about attempts
+    policy: AttemptPolicy = AttemptPolicy()
 
 
 @dataclass(frozen=True)
@@ -129,6 +137,7 @@ class ProblemSet:
     source: Path
     description: str = ""
     practice: bool = True  # False: none of its problems is offered in practice mode
+    attempt_spec: PolicySpec | None = None  # the set's default for its items
     release: datetime | None = None  # students see the set from then on (None: at once)
     hidden: bool = False  # True: students never see the set
 

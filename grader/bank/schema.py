@@ -7,6 +7,7 @@ cannot check (expressions, templates, ids across files) is done by :mod:`grader.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -124,6 +125,7 @@ class Grading(_Strict):
     rtol: float | None = Field(None, ge=0)
     partial_credit: bool | None = None
     multiselect_scoring: Literal["right_minus_wrong", "all_or_nothing"] | None = None
+    size_given: bool | None = None
 
 
 class MistakeModel(_Strict):
@@ -175,6 +177,29 @@ class FigureModel(_Strict):
     expr: Expression
 
 
+def _increases(values: list[float]) -> bool:
+    return any(later > earlier for earlier, later in itertools.pairwise(values))
+
+
+class AttemptPolicyModel(_Strict):
+    """What attempts are worth (a problem's or a set's default; a set item may say it too)."""
+
+    attempts: int | None = Field(None, ge=1, description="attempts allowed")
+    worth: list[Annotated[float, Field(ge=0, le=1)]] | None = Field(
+        None, min_length=1, description="fraction of the points each attempt can earn, first to "
+        "last, e.g. [1, 0.5, 0.25]; the last repeats for any extra attempt")
+    penalty: float | None = Field(None, ge=0, le=1, description=(
+        "fraction of the points lost per earlier wrong answer (Moodle's penalty), e.g. 0.25"))
+
+    @model_validator(mode="after")
+    def _one_scheme(self) -> AttemptPolicyModel:
+        if self.worth is not None and self.penalty is not None:
+            raise ValueError("give either 'worth' or 'penalty', not both")
+        if self.worth is not None and _increases(self.worth):
+            raise ValueError(f"later attempts cannot be worth more than earlier ones: {self.worth}")
+        return self
+
+
 class AuthorTestModel(_Strict):
     """An author's test of the template, checked by lint (like STACK's question tests)."""
 
@@ -209,6 +234,12 @@ class ProblemModel(_Strict):
     figures: list[str | FigureModel] = []
     practice: bool = Field(True, strict=True, description=(
         "false: never offered in practice mode (true or false, unquoted)"))
+    attempt_policy: AttemptPolicyModel | None = Field(None, description=(
+        "what attempts are worth unless the set says otherwise; unsaid: 3 attempts without "
+        "penalty, 1 attempt for truefalse and choice problems"))
+    solution: str | None = Field(None, min_length=1, description=(
+        "a worked solution (Markdown with LaTeX, Jinja over the parameters, roles and `answer`) "
+        "shown once attempts are used up, the due date has passed, or the answer is shown"))
     draft: bool = Field(False, strict=True, description=(
         "true: only instructors see it (preview it with any seed); students and practice never"))
 
@@ -222,10 +253,28 @@ class ProblemFileModel(_Strict):
     problems: list[dict[str, Any]] = Field(min_length=1)
 
 
+PositivePoints = Annotated[float, Field(gt=0)]
+
+
 class SetItemModel(_Strict):
     problem: str
-    points: float = Field(1.0, gt=0)
-    attempts: int = Field(3, ge=1)
+    points: PositivePoints | Annotated[list[PositivePoints], Field(min_length=1)] = Field(
+        1.0, description="the problem's points, or points per attempt such as [3, 2, 1] (the "
+        "first is the problem's points; the last repeats for any extra attempt)")
+    attempts: int | None = Field(None, ge=1, description=(
+        "attempts allowed; unsaid: the set's or problem's policy, else 3 (1 for truefalse and "
+        "choice problems, or as many as the points listed)"))
+    penalty: float | None = Field(None, ge=0, le=1, description=(
+        "fraction of the points lost per earlier wrong answer, e.g. 0.25"))
+
+    @model_validator(mode="after")
+    def _one_scheme(self) -> SetItemModel:
+        if isinstance(self.points, list):
+            if self.penalty is not None:
+                raise ValueError("give either points per attempt or 'penalty', not both")
+            if _increases(self.points):
+                raise ValueError(f"later attempts cannot earn more points: {self.points}")
+        return self
 
 
 class ProblemSetModel(_Strict):
@@ -238,6 +287,8 @@ class ProblemSetModel(_Strict):
     problems: list[SetItemModel] = Field(min_length=1)
     practice: bool = Field(True, strict=True, description=(
         "false: the set's problems are never offered in practice mode (true or false, unquoted)"))
+    attempt_policy: AttemptPolicyModel | None = Field(None, description=(
+        "what attempts are worth on every problem of the set unless an item says otherwise"))
     release: datetime | None = Field(None, description=(
         "when students first see the set (ISO 8601, e.g. 2026-09-01T08:00:00Z); before it, only "
         "instructors do"))
@@ -276,7 +327,9 @@ DESCRIPTIONS: dict[type[BaseModel], dict[str, str]] = {
     FigureModel: {"name": "the caption students see", "expr": "the matrix to draw"},
     Grading: {"atol": "absolute tolerance of a number", "rtol": "relative tolerance of a number",
               "partial_credit": "matrix and vector answers: credit for the share of right entries",
-              "multiselect_scoring": "right_minus_wrong (default) or all_or_nothing"},
+              "multiselect_scoring": "right_minus_wrong (default) or all_or_nothing",
+              "size_given": "shapes, vectors and matrices: whether the question states the "
+                            "answer's size, so another size is a format error (no attempt used)"},
     IntParam: {"step": "the step between drawn values (default 1)"},
     MistakeModel: {"tag": "a stable tag for statistics", "expr": "the wrong answer's expression",
                    "message": "the feedback a student with this answer gets"},

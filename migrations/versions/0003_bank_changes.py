@@ -1,7 +1,7 @@
 """recorded regrades, re-issued variants, the published bank version and bank incidents
 
 Revision ID: 0003
-Revises: 0002
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0003'
-down_revision = '0002'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

@@ -1,4 +1,5 @@
-"""Creating accounts and courses: shared by the CLI, self-registration and (later) instructor pages.
+"""Creating accounts and courses: shared by the CLI, self-registration and the course
+administration pages; the one home of reading a roster (Stride's CSV or Canvas's exports).
 
 These functions add rows to the session but never commit: the caller owns the transaction.
 """
@@ -178,6 +179,150 @@ def import_roster(session: Session, csv_text: str, course: Course) -> list[Roste
         except AccountError as exc:
             raise AccountError(f"Roster line {line}: {exc}") from exc
     return entries
+
+
+# --- rosters from the course administration page -------------------------------------------------
+
+# Canvas's gradebook export (also what its "roster" downloads give): Student ("Last, First"), ID,
+# SIS User ID, SIS Login ID, Section. Canvas's SIS users.csv: login_id, full_name or first_name
+# and last_name. The login becomes the Stride username.
+CANVAS_GRADEBOOK = ("Student", "SIS Login ID")
+CANVAS_SIS = ("login_id",)
+_CANVAS_SKIP = ("points possible", "student, test", "test student")
+MAX_ROSTER_ROWS = 5000
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    line: int
+    username: str
+    display_name: str = ""
+    password: str = ""
+
+
+@dataclass(frozen=True)
+class RosterRowError:
+    line: int
+    username: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RosterReport:
+    """What a roster upload did: `layout` read ("Stride", "Canvas gradebook", "Canvas SIS"),
+    the rows imported and the rows refused with why. With `all_or_nothing`, one refused row
+    means nothing was imported (`entries` is empty)."""
+
+    layout: str
+    entries: tuple[RosterEntry, ...]
+    errors: tuple[RosterRowError, ...]
+    all_or_nothing: bool = False
+
+
+def read_roster(csv_text: str) -> tuple[str, list[RosterRow]]:
+    """The layout and rows of a roster CSV: Stride's (`username`, optional `display_name`,
+    `password`) or Canvas's gradebook or SIS export. Raises AccountError when the header fits
+    none of them. Blank rows, Canvas's "Points Possible" row and its test student are skipped."""
+    reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))
+    fields = [(f or "").strip() for f in reader.fieldnames or ()]
+    if "username" in fields:
+        layout = "Stride"
+    elif all(f in fields for f in CANVAS_GRADEBOOK):
+        layout = "Canvas gradebook"
+    elif all(f in fields for f in CANVAS_SIS):
+        layout = "Canvas SIS"
+    else:
+        raise AccountError("This roster's header is not one Stride reads. Use a 'username' column "
+                           "(optionally 'display_name' and 'password'), or Canvas's gradebook "
+                           "export (with 'Student' and 'SIS Login ID') or SIS users.csv (with "
+                           "'login_id').")
+    rows = []
+    for line, raw in enumerate(reader, start=2):
+        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if isinstance(v, str)}
+        parsed = _roster_fields(layout, row, line)
+        if parsed is not None:
+            rows.append(parsed)
+        if len(rows) > MAX_ROSTER_ROWS:
+            raise AccountError(f"This roster has more than {MAX_ROSTER_ROWS} rows; please split "
+                               "it into smaller files.")
+    return layout, rows
+
+
+def _roster_fields(layout: str, row: dict[str, str], line: int) -> RosterRow | None:
+    if not any(row.values()):
+        return None
+    if layout == "Stride":
+        return RosterRow(line, row.get("username", ""), row.get("display_name", ""),
+                         row.get("password", ""))
+    if layout == "Canvas gradebook":
+        student = row.get("Student", "")
+        if student.lower() in _CANVAS_SKIP:
+            return None
+        return RosterRow(line, row.get("SIS Login ID", ""), _first_last(student))
+    name = row.get("full_name") or " ".join(
+        p for p in (row.get("first_name", ""), row.get("last_name", "")) if p)
+    return RosterRow(line, row.get("login_id", ""), name)
+
+
+def _first_last(name: str) -> str:
+    """Canvas's "Last, First" as "First Last"."""
+    last, comma, first = name.partition(",")
+    return f"{first.strip()} {last.strip()}".strip() if comma else name
+
+
+def import_roster_report(session: Session, csv_text: str, course: Course, *,
+                         all_or_nothing: bool = False) -> RosterReport:
+    """Enroll a roster's students in `course`, creating the accounts that do not exist yet.
+
+    Every row is checked first; a refused row is reported with its line and why, and the good
+    rows are imported (or, with `all_or_nothing`, none when any is refused). Existing student
+    accounts are enrolled unchanged; an existing staff or admin account is refused (add staff
+    with `add-staff`). Raises AccountError only when the file as a whole cannot be read.
+    """
+    layout, rows = read_roster(csv_text)
+    errors, good, seen = [], [], set()
+    for row in rows:
+        problem = _row_problem(session, row, seen)
+        if problem:
+            errors.append(RosterRowError(row.line, row.username, problem))
+        else:
+            seen.add(row.username.strip().lower())
+            good.append(row)
+    if errors and all_or_nothing:
+        return RosterReport(layout, (), tuple(errors), all_or_nothing)
+    entries = tuple(_import_row(session, row, course) for row in good)
+    return RosterReport(layout, entries, tuple(errors), all_or_nothing)
+
+
+def _row_problem(session: Session, row: RosterRow, seen: set[str]) -> str | None:
+    """Why a roster row cannot be imported, or None."""
+    if not row.username:
+        return "The row has no username (for Canvas files: no SIS Login ID)."
+    try:
+        username = validate_username(row.username)
+        validate_display_name(row.display_name)
+        if row.password:
+            validate_password(row.password)
+    except AccountError as exc:
+        return str(exc)
+    if username.lower() in seen:
+        return f"The username {username!r} is on an earlier line of this file too."
+    existing = get_user_by_username(session, username)
+    if existing is not None and existing.role != "student":
+        return (f"{username!r} is an instructor or admin account; add course staff with the "
+                "add-staff command instead.")
+    return None
+
+
+def _import_row(session: Session, row: RosterRow, course: Course) -> RosterEntry:
+    existing = get_user_by_username(session, row.username)
+    if existing is not None:
+        enroll(session, existing, course, "student")
+        return RosterEntry(existing.username, None, created=False)
+    generated = None if row.password else secrets.token_urlsafe(9)
+    user = create_user(session, row.username, row.password or generated,
+                       display_name=row.display_name, course=course)
+    return RosterEntry(user.username, generated, created=True)
 
 
 def _roster_row(session: Session, row: dict[str, str], course: Course) -> RosterEntry:

@@ -1,5 +1,5 @@
-"""The auth blueprint, the one home of its pages: signing in and out, changing a password, and
-self-registration with a course join code."""
+"""The auth blueprint, the one home of its pages: signing in and out, changing a password,
+self-registration with a course join code, and choosing a new password through a reset link."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from web.auth.accounts import (
     end_sessions,
     password_matches,
 )
+from web.auth.reset import INVALID_LINK, redeem_reset, valid_reset
 from web.db import get_session, write_gate
 from web.models import User
 from web.ratelimit import count_failed_sign_in, rate_limit, sign_in_lock, sign_in_succeeded
@@ -133,3 +134,29 @@ def register():
     sign_in(user)
     flash(f"Welcome to {course.name}, {user.name}.", "success")
     return redirect(url_for("student.home"))
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@rate_limit("REGISTER_RATE_LIMIT")
+def reset():
+    """Anyone with a one-time reset link from their instructor: choose a new password."""
+    token = request.values.get("token", "")
+    session = get_session()
+    if request.method == "GET":
+        if valid_reset(session, token) is None:
+            flash(INVALID_LINK, "error")
+            return render_template("auth/reset.html", token=""), 400
+        return render_template("auth/reset.html", token=token)
+    try:
+        user = redeem_reset(session, token, request.form.get("new", ""),
+                            request.form.get("confirm", ""))
+    except AccountError as exc:
+        session.rollback()
+        flash(str(exc), "error")
+        usable = valid_reset(session, token) is not None
+        return render_template("auth/reset.html", token=token if usable else ""), 400
+    with write_gate():
+        session.commit()
+    sign_out()
+    flash(f"Your new password is set, {user.name}. Please sign in with it.", "success")
+    return redirect(url_for("auth.login"))

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from grader.code import grade_source
 from grader.errors import StudentCodeError
+from web.lti.outcomes import score_changed
 from web.models import CodeStatus, CodeSubmission, utcnow
 from web.settings import DEFAULT_TIMING, JobTiming
 
@@ -199,6 +200,7 @@ def grade_submission(sessions: sessionmaker[Session], submission_id: int,
             session.commit()
             if not stored.rowcount:  # a reaper took it back meanwhile; its new run owns it
                 return None
+            score_changed(session, user_id, exercise=exercise)  # to the LMS, if linked
             next_id = release_next(session, user_id, exercise)
             session.commit()
             return next_id

@@ -6,11 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from web.instructor.queries import of_students, students
 from web.models import CodeStatus, CodeSubmission, Submission, User
+from web.quiz.progress import best_credits
+
+_CORRECT = case((Submission.correct, 1), else_=0)
 
 # best[user_id][set_id][problem_id] = best score (fraction 0..1)
 BestScores = dict[int, dict[str, dict[str, float]]]
@@ -41,15 +44,16 @@ class GradebookRow:
 
 def best_scores(session: Session, course_ids: Sequence[int],
                 user_ids: Iterable[int] | None = None) -> BestScores:
-    """Each student's (of `course_ids`; of `user_ids` among them) best score on every problem
-    they answered, by set."""
+    """Each student's (of `course_ids`; of `user_ids` among them) best credit on every problem
+    they answered, by set: the best score times what its attempt is worth (the set's policy)."""
     query = (select(Submission.user_id, Submission.set_id, Submission.problem_id,
-                    func.max(Submission.score))
+                    Submission.attempt, func.max(Submission.score), func.max(_CORRECT))
              .where(*of_students(Submission.user_id, course_ids, user_ids))
-             .group_by(Submission.user_id, Submission.set_id, Submission.problem_id))
+             .group_by(Submission.user_id, Submission.set_id, Submission.problem_id,
+                       Submission.attempt))
     best: BestScores = {}
-    for uid, set_id, pid, score in session.execute(query):
-        best.setdefault(uid, {}).setdefault(set_id, {})[pid] = float(score or 0.0)
+    for (uid, set_id, pid), (_n, credit, _solved) in best_credits(session.execute(query)).items():
+        best.setdefault(uid, {}).setdefault(set_id, {})[pid] = credit
     return best
 
 

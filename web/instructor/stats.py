@@ -38,6 +38,16 @@ class WrongAnswer:
 
 
 @dataclass(frozen=True)
+class MistakeCount:
+    """How often one named mistake (an expected mistake's or a general detector's tag) was
+    made: wrong answers in all and students who made it at least once."""
+
+    tag: str
+    count: int
+    students: int
+
+
+@dataclass(frozen=True)
 class ProblemStats:
     """What the statistics page shows for one problem of a set."""
 
@@ -48,6 +58,8 @@ class ProblemStats:
     discrimination: float | None  # upper minus lower group mean best score
     wrong_answers: tuple[WrongAnswer, ...]
     best_scores: tuple[float, ...]
+    mistakes: tuple[MistakeCount, ...] = ()  # wrong answers grouped by the mistake named
+    unnamed: int = 0  # wrong answers that matched no named mistake
 
 
 def best_scores(attempts: Iterable[Attempt]) -> dict[int, float]:
@@ -114,6 +126,48 @@ def common_wrong_answers(attempts: Iterable[Attempt], limit: int = 5) -> tuple[W
     return tuple(WrongAnswer(answer, mistake, n) for (answer, mistake), n in ranked[:limit])
 
 
+def mistake_counts(attempts: Iterable[Attempt]) -> tuple[MistakeCount, ...]:
+    """Wrong answers grouped by the mistake they were named with, most frequent first (ties by
+    tag); answers that matched no mistake are left out (see :func:`unnamed_wrong`)."""
+    counts: Counter[str] = Counter()
+    students: dict[str, set[int]] = {}
+    for a in attempts:
+        if not a.correct and a.mistake:
+            counts[a.mistake] += 1
+            students.setdefault(a.mistake, set()).add(a.user_id)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return tuple(MistakeCount(tag, n, len(students[tag])) for tag, n in ranked)
+
+
+def unnamed_wrong(attempts: Iterable[Attempt]) -> int:
+    """How many wrong answers matched no named mistake."""
+    return sum(1 for a in attempts if not a.correct and not a.mistake)
+
+
+def merge_mistakes(groups: Iterable[Sequence[MistakeCount]]) -> tuple[MistakeCount, ...]:
+    """Mistake counts of several problems added up (students summed per problem: a student who
+    makes the mistake on two problems counts twice), most frequent first."""
+    counts: Counter[str] = Counter()
+    students: Counter[str] = Counter()
+    for group in groups:
+        for m in group:
+            counts[m.tag] += m.count
+            students[m.tag] += m.students
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return tuple(MistakeCount(tag, n, students[tag]) for tag, n in ranked)
+
+
+def topic_mistakes(cards: Iterable[Mapping]) -> tuple[tuple[str, tuple[MistakeCount, ...]], ...]:
+    """Per topic (in the order topics first appear), the mistakes of its problems added up;
+    ``cards`` are the statistics page's cards (``problem`` with a ``topic``, ``stats``)."""
+    by_topic: dict[str, list[Sequence[MistakeCount]]] = {}
+    for card in cards:
+        problem = card.get("problem")
+        topic = getattr(problem, "topic", None) or "(problem no longer in the bank)"
+        by_topic.setdefault(topic, []).append(card["stats"].mistakes)
+    return tuple((topic, merge_mistakes(groups)) for topic, groups in by_topic.items())
+
+
 def problem_stats(attempts: Sequence[Attempt], totals: Mapping[int, float]) -> ProblemStats:
     """All the statistics of one problem; `totals` ranks students for the discrimination."""
     best = best_scores(attempts)
@@ -124,6 +178,8 @@ def problem_stats(attempts: Sequence[Attempt], totals: Mapping[int, float]) -> P
         discrimination=discrimination(best, totals) if best else None,
         wrong_answers=common_wrong_answers(attempts),
         best_scores=tuple(sorted(best.values())),
+        mistakes=mistake_counts(attempts),
+        unnamed=unnamed_wrong(attempts),
     )
 
 

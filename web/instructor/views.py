@@ -56,6 +56,7 @@ from web.instructor.regrade import (
     undo_run,
 )
 from web.instructor.regrade import runs as regrade_runs
+from web.lti import outcomes
 from web.models import Role, User
 from web.quiz import forms
 from web.quiz.practice import graded_now
@@ -265,7 +266,8 @@ def set_stats(set_id: str):
     cards = [_problem_card(session, set_id, item, ids, totals, problems)
              for item in problem_set.items]
     return render_template("instructor/stats.html", problem_set=problem_set, cards=cards,
-                           students=len(totals), course=walls.course, courses=walls.courses)
+                           students=len(totals), course=walls.course, courses=walls.courses,
+                           topics=stats.topic_mistakes(cards))
 
 
 @bp.post("/regrade/<problem_id>")
@@ -302,6 +304,8 @@ def regrade(problem_id: str):
             abort(409, description=str(exc))
         text = f"Regrade run {run.id} of {problem_id!r} was undone."
     session.commit()
+    outcomes.problem_regraded(session, [s.id for s in _sets()
+                                        if any(i.problem_id == problem_id for i in s.items)])
     flash(text, "success")
     return redirect(_back_link() or url_for("instructor.dashboard"))
 

@@ -14,9 +14,12 @@ from dataclasses import dataclass
 
 from werkzeug.datastructures import MultiDict
 
-from grader.answers import answer_hint, parse
-from grader.errors import FormatError
-from grader.grading import grade
+from grader.answers import answer_hint
+from grader.errors import FormatError, ProblemSpecError
+from grader.grading import grade, read_answer
+from grader.solutions import render_solution
+from web.bank import get_bank
+from web.render import render_prompt
 
 TEXTAREA_TYPES = {"matrix"}
 RADIO_TYPES = {"choice", "truefalse"}
@@ -66,15 +69,29 @@ def raw_answer(form: MultiDict, variant) -> str:
     return form.get("answer", "")
 
 
-def check(variant, raw: str):
-    """(parsed, result) for a raw answer; raises grader.errors.FormatError when unreadable."""
+def check(variant, raw: str, points: float = 1.0):
+    """(parsed, result) for a raw answer; raises grader.errors.FormatError when unreadable.
+    ``points``: what the item is worth, for the partial credit stated in the feedback."""
     if len(raw) > MAX_ANSWER_CHARS:
         raise FormatError(f"That answer is {len(raw)} characters long; answers here are at most "
                           f"{MAX_ANSWER_CHARS}. Please shorten it.")
     if not raw.strip() and variant.answer_type != "multiselect":
         raise FormatError("Please enter an answer before submitting.")
-    parsed = parse(variant.answer_type, raw, options=variant.options)
-    return parsed, grade(variant, parsed)
+    parsed = read_answer(variant, raw)
+    return parsed, grade(variant, parsed, points)
+
+
+def solution_html(variant):
+    """The variant's worked solution as HTML (MathML for the math), or None when its problem has
+    none (or no longer exists, or its template fails: the page still shows the answer)."""
+    problem = get_bank().problems.get(variant.problem_id)
+    if problem is None:
+        return None
+    try:
+        text = render_solution(problem, variant)
+    except ProblemSpecError:
+        return None
+    return render_prompt(text) if text else None
 
 
 def to_json_text(value) -> str:

@@ -15,6 +15,7 @@ few dozen loads. Instructors can also switch practice off for a problem or a who
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from flask import Blueprint, abort, current_app, render_template, request
@@ -23,7 +24,9 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from grader.errors import FormatError
 from grader.grading import describe_answer
 from web.bank import as_utc, find_problem, generate_for, get_bank, is_past_due
+from web.db import get_session
 from web.quiz import forms
+from web.quiz.allowances import latest_extensions
 from web.ratelimit import rate_limit
 from web.render import format_due, grid_cells, render_prompt
 
@@ -31,22 +34,37 @@ bp = Blueprint("practice", __name__, url_prefix="/practice")
 TOKEN_MAX_AGE = 6 * 3600
 
 
-def graded_now(bank, problem, now: datetime | None = None) -> bool:
-    """True while `problem` is in a graded set that is open or upcoming (not yet past due)."""
-    return any(any(i.problem_id == problem.id for i in s.items) and not is_past_due(s, now)
-               for s in bank.sets.values())
+def graded_now(bank, problem, now: datetime | None = None,
+               extended: Mapping[str, datetime] | None = None) -> bool:
+    """True while `problem` is in a graded set that is open or upcoming (not yet past due, for
+    the set or for any student's extension of it: `extended`, set id -> latest due)."""
+    return any(any(i.problem_id == problem.id for i in s.items)
+               and not _past_due_for_all(s, now, extended) for s in bank.sets.values())
 
 
-def withheld_reason(bank, problem, now: datetime | None = None) -> str | None:
-    """Why `problem` is not offered in practice at `now` (a sentence), or None when it is."""
+def _past_due_for_all(problem_set, now: datetime | None, extended) -> bool:
+    if not is_past_due(problem_set, now):
+        return False
+    later = (extended or {}).get(problem_set.id)
+    return later is None or (now or datetime.now(UTC)) > later
+
+
+def withheld_reason(bank, problem, now: datetime | None = None,
+                    extended: Mapping[str, datetime] | None = None) -> str | None:
+    """Why `problem` is not offered in practice at `now` (a sentence), or None when it is;
+    `extended` (set id -> latest extended due date) keeps it withheld while an extension runs."""
     if not problem.practice:
         return "Your instructor has chosen not to offer this problem for practice."
     holding = [s for s in bank.sets.values() if any(i.problem_id == problem.id for i in s.items)]
     if any(not s.practice for s in holding):
         return "Your instructor has chosen not to offer the problems of its set for practice."
-    still_open = [s for s in holding if not is_past_due(s, now)]
+    still_open = [s for s in holding if not _past_due_for_all(s, now, extended)]
     if not still_open:
         return None
+    running = [s for s in still_open if is_past_due(s, now)]
+    if running:
+        return (f"Its graded set ({running[0].title}) is past due, but a classmate's extension of "
+                "it is still running; it returns to practice once that has passed.")
     undated = [s for s in still_open if s.due is None]
     if undated:
         return (f"It is in a graded set ({undated[0].title}) without a due date, so it is not "
@@ -59,7 +77,8 @@ def withheld_reason(bank, problem, now: datetime | None = None) -> str | None:
 def _offered_problem(problem_id: str):
     """The problem if it is offered in practice now; else a 404 that says why."""
     problem = find_problem(problem_id)
-    reason = withheld_reason(get_bank(), problem, datetime.now(UTC))
+    reason = withheld_reason(get_bank(), problem, datetime.now(UTC),
+                             latest_extensions(get_session()))
     if reason is not None:
         abort(404, description=f"{problem.title!r} is not offered for practice right now. "
                                f"{reason}")
@@ -78,12 +97,13 @@ def _variant(problem, seed: int):
 def index():
     """Anyone: the bank's problems by topic, each offered for practice or saying why not."""
     bank, now = get_bank(), datetime.now(UTC)
+    extended = latest_extensions(get_session())
     by_topic: dict[str, list] = {}
     for problem in sorted(bank.problems.values(), key=lambda p: (p.topic, p.title)):
         if problem.draft:
             continue  # drafts are for instructors only
         by_topic.setdefault(problem.topic, []).append(
-            (problem, withheld_reason(bank, problem, now)))
+            (problem, withheld_reason(bank, problem, now, extended)))
     return render_template("practice/index.html", by_topic=by_topic)
 
 
@@ -130,11 +150,14 @@ def check(problem_id: str):
     seed = _token_seed(problem_id, token)
     variant = _variant(problem, seed)
     if request.form.get("reveal"):
-        return _render(problem, seed, token, answer_text=describe_answer(variant))
+        return _render(problem, seed, token, answer_text=describe_answer(variant),
+                       solution_html=forms.solution_html(variant))
     raw = forms.raw_answer(request.form, variant)
     try:
         _parsed, result = forms.check(variant, raw)
     except FormatError as exc:
         return _render(problem, seed, token, 422, format_error=str(exc), raw=raw)
     answer_text = describe_answer(variant) if result.correct else None
-    return _render(problem, seed, token, result=result, raw=raw, answer_text=answer_text)
+    solution = forms.solution_html(variant) if result.correct else None
+    return _render(problem, seed, token, result=result, raw=raw, answer_text=answer_text,
+                   solution_html=solution)

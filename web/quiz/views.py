@@ -10,12 +10,16 @@ from flask_login import current_user, login_required
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
+from grader.attempts import next_attempt_note
 from grader.errors import FormatError
 from grader.grading import describe_answer
-from web.bank import find_item, find_set, get_bank, is_past_due, visible_sets
+from web.bank import find_item, find_set, get_bank, visible_sets
 from web.db import get_session, write_gate
+from web.lti import outcomes
 from web.models import Submission
 from web.quiz import forms
+from web.quiz.allowances import Standing, allowances_of, standing, standing_for
+from web.quiz.forms import solution_html
 from web.quiz.progress import all_progress, due_order, set_progress, set_summary
 from web.quiz.store import (
     AttemptSummary,
@@ -36,9 +40,12 @@ _INSERT_SUBMISSION = insert(Submission.__table__)
 @login_required
 def home():
     """Signed-in users: every problem set, open ones first, with their own progress."""
-    progress = all_progress(get_session(), current_user.id)
+    session = get_session()
+    progress = all_progress(session, current_user.id)
+    allowances = allowances_of(session, current_user.id)
     sets = sorted(visible_sets(), key=due_order)
-    summaries = [set_summary(s, progress.get(s.id, {})) for s in sets]
+    summaries = [set_summary(s, progress.get(s.id, {}), standing(s, allowances.get(s.id)))
+                 for s in sets]
     return render_template("student/home.html", summaries=summaries)
 
 
@@ -47,29 +54,41 @@ def home():
 def problem_set(set_id: str):
     """Signed-in users: one set's problems with their own attempts and best scores."""
     problem_set = find_set(set_id)
-    progress = set_progress(get_session(), current_user.id, set_id)
+    session = get_session()
+    progress = set_progress(session, current_user.id, set_id)
+    mine = standing_for(session, current_user.id, problem_set)
     problems = get_bank().problems
-    rows = [(item, problems.get(item.problem_id), progress.get(item.problem_id))
-            for item in problem_set.items]
+    rows = [(item, problems.get(item.problem_id), progress.get(item.problem_id),
+             mine.policy(item)) for item in problem_set.items]
     return render_template("student/set.html", problem_set=problem_set, rows=rows,
-                           summary=set_summary(problem_set, progress))
+                           summary=set_summary(problem_set, progress, mine), standing=mine)
 
 
-def _problem_context(problem_set, item, variant, submissions) -> dict:
+def _problem_context(problem_set, item, variant, submissions, mine: Standing) -> dict:
+    policy = mine.policy(item)
     used = len(submissions)
     solved = any(s.correct for s in submissions)
-    past_due = is_past_due(problem_set)
-    reveal = used >= item.attempts or past_due
+    past_due = mine.past_due()
+    reveal = used >= policy.attempts or past_due
     answer_text = describe_answer(variant) if reveal else None
+    latest = submissions[-1] if submissions else None
+    is_open = not (solved or reveal)
     return {
-        "problem_set": problem_set, "item": item, "variant": variant,
+        "problem_set": problem_set, "item": item, "variant": variant, "policy": policy,
+        "standing": mine,
         "prompt_html": render_prompt(variant.prompt),
         "figures": [(f.name, grid_cells(f.matrix)) for f in variant.figures],
         "form": forms.answer_form(variant), "submissions": submissions,
         "request_token": forms.new_request_token(),
         "used": used, "solved": solved, "past_due": past_due,
-        "open": not (solved or reveal), "answer_text": answer_text,
-        "latest": submissions[-1] if submissions else None,
+        "open": is_open, "answer_text": answer_text,
+        "solution_html": solution_html(variant) if reveal else None,
+        "latest": latest,
+        "latest_earned": policy.credit(latest.attempt, latest.score) * item.points
+        if latest else None,
+        "next_note": next_attempt_note(policy, used, item.points) if is_open else "",
+        # what was typed or ticked last stays in the form (a 4x4 matrix is not retyped)
+        "raw": latest.raw if latest is not None and is_open else "",
     }
 
 
@@ -82,17 +101,19 @@ def problem(set_id: str, problem_id: str):
     session = get_session()
     _record, variant = get_or_create_variant(session, current_user.id, set_id, problem_id)
     submissions = submissions_for(session, current_user.id, set_id, problem_id)
+    mine = standing_for(session, current_user.id, problem_set)
     return render_template("student/problem.html",
-                           **_problem_context(problem_set, item, variant, submissions))
+                           **_problem_context(problem_set, item, variant, submissions, mine))
 
 
-def _closed_reason(problem_set, item, summary: AttemptSummary) -> str | None:
-    if is_past_due(problem_set):
+def _closed_reason(item, summary: AttemptSummary, mine: Standing) -> str | None:
+    if mine.past_due():
         return "The due date has passed, so this problem no longer takes answers."
     if summary.solved:
         return "You have already solved this problem; nothing more to submit."
-    if summary.used >= item.attempts:
-        return f"You have used all {item.attempts} attempts on this problem."
+    if summary.used >= mine.policy(item).attempts:
+        attempts = mine.policy(item).attempts
+        return f"You have used all {attempts} attempt{'' if attempts == 1 else 's'} on this problem."
     return None
 
 
@@ -113,18 +134,19 @@ def submit(set_id: str, problem_id: str):
     here = url_for("student.problem", set_id=set_id, problem_id=problem_id)
     if summary.already_sent:  # the same form again: its answer is recorded, show its result
         return redirect(here + "#result")
-    reason = _closed_reason(problem_set, item, summary)
+    mine = standing_for(session, current_user.id, problem_set)
+    reason = _closed_reason(item, summary, mine)
     if reason:
         flash(reason, "info")
         return redirect(here)
     raw = forms.raw_answer(request.form, variant)
     try:
-        parsed, result = forms.check(variant, raw)
+        parsed, result = forms.check(variant, raw, item.points)
     except FormatError as exc:
         submissions = submissions_for(session, current_user.id, set_id, problem_id)
-        context = _problem_context(problem_set, item, variant, submissions)
-        return render_template("student/problem.html", format_error=str(exc), raw=raw,
-                               **context), 422
+        context = _problem_context(problem_set, item, variant, submissions, mine)
+        context["raw"] = raw
+        return render_template("student/problem.html", format_error=str(exc), **context), 422
     row = dict(
         user_id=current_user.id, set_id=set_id, problem_id=problem_id, variant_id=record.id,
         seed=record.seed, attempt=summary.used + 1, raw=raw,
@@ -148,6 +170,7 @@ def _record(session, row: dict, here: str):
               "so this one was not: your recorded answers are on this page; answer again if you "
               "have attempts left.", "info")
         return redirect(here)
+    outcomes.score_changed(session, row["user_id"], set_id=row["set_id"])  # to the LMS, if linked
     # No flash here: the page's result block says "recorded", so a POST leaves the session cookie
     # alone (no rewrite per answer) and the acknowledgement cannot pile up unread in the cookie.
     return redirect(here + "#result")

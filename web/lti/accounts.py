@@ -1,0 +1,59 @@
+"""LMS users as Stride accounts: the one home of mapping (issuer, sub) to a `User`.
+
+An LMS user is found by the issuer and `sub` of the launch, never by email or name (both can be
+changed or reused in an LMS). The first launch makes a Stride account with an unusable random
+password (the LMS signs them in), and every launch sets their role in the platform's course to
+the one the launch carries. Functions never commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
+
+from web.lti.launch import Launch
+from web.models import Enrollment, LtiIdentity, LtiPlatform, User
+
+
+def lti_username(issuer: str, sub: str) -> str:
+    """A stable, unique username for an LMS user (shown to staff; the display name is theirs)."""
+    return "lti-" + hashlib.sha256(f"{issuer}\n{sub}".encode()).hexdigest()[:16]
+
+
+def user_for_launch(session: Session, platform: LtiPlatform, launch: Launch) -> User:
+    """The Stride account of the launch's user (made on the first launch), enrolled in the
+    platform's course with the launch's role."""
+    return account_for(session, platform, launch.sub, launch.name, launch.role)
+
+
+def account_for(session: Session, platform: LtiPlatform, sub: str, name: str, role: str) -> User:
+    """The Stride account of the platform's user `sub` (made now if new), enrolled in the
+    platform's course as `role`."""
+    issuer = platform.issuer
+    identity = session.scalar(select(LtiIdentity).where(
+        LtiIdentity.issuer == issuer, LtiIdentity.sub == sub))
+    if identity is None:
+        # Cheap hashing is fine: the password is 256 random bits nobody knows.
+        unusable = generate_password_hash(secrets.token_hex(32), method="pbkdf2:sha256:1000")
+        user = User(username=lti_username(issuer, sub), password_hash=unusable,
+                    role="student", display_name=name, session_version=1)
+        session.add(user)
+        session.flush()
+        session.add(LtiIdentity(issuer=issuer, sub=sub, platform_id=platform.id,
+                                user_id=user.id))
+    else:
+        user = session.get(User, identity.user_id)
+        if name and user.display_name != name:
+            user.display_name = name
+    enrollment = session.scalar(select(Enrollment).where(
+        Enrollment.user_id == user.id, Enrollment.course_id == platform.course_id))
+    if enrollment is None:
+        session.add(Enrollment(user_id=user.id, course_id=platform.course_id, role=role))
+    else:
+        enrollment.role = role
+    session.flush()
+    return user

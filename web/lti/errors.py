@@ -1,0 +1,28 @@
+"""The LTI errors, each turned into a clear page (4xx) by the blueprint's error handler."""
+
+from __future__ import annotations
+
+
+class LtiError(Exception):
+    """Something about an LTI request Stride refuses; `str()` is the message for the page."""
+
+    status = 400
+    title = "This LTI launch could not be completed"
+
+
+class LaunchRefused(LtiError):
+    """The launch token or its browser session failed a check."""
+
+
+class NotConfigured(LtiError):
+    """The platform, deployment or link is not (yet) set up in Stride."""
+
+    status = 403
+    title = "This LMS link is not set up in Stride"
+
+
+class RegistrationInvalid(LtiError):
+    """A registration form with a field that cannot work."""
+
+    status = 422
+    title = "The registration was not saved"
