@@ -23,6 +23,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import web.auth.views
+import web.code.kit
 import web.code.views
 import web.instructor.admin
 import web.instructor.views
@@ -211,7 +212,8 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     backend.init_app(app, settings)
     cli.init_app(app)
     for blueprint in (web.auth.views.bp, web.quiz.views.bp, web.quiz.practice.bp,
-                      web.code.views.bp, web.instructor.views.bp, web.instructor.admin.bp):
+                      web.code.views.bp, web.code.kit.bp, web.instructor.views.bp,
+                      web.instructor.admin.bp):
         app.register_blueprint(blueprint)
     web.lti.views.init_app(app)
     render.init_app(app)

@@ -118,6 +118,8 @@ def _instructor_cases() -> list[Case]:
         Case(f"{adm}/course", "GET", f"{adm}/course?course={{course_b}}", walled("B")),
         Case(f"{adm}/roster", "POST", f"{adm}/roster?course={{course_a}}", walled("A", 400),
              {"roster_text": ""}),
+        Case(f"{adm}/join-code", "POST", f"{adm}/join-code?course={{course_b}}",
+             walled("B", 400), {"join_code": "no"}),
         Case(f"{adm}/canvas", "POST", f"{adm}/canvas?course={{course_b}}", walled("B", 400),
              {"set:open-set": "not-a-number"}),
         Case(f"{who}/reset", "POST", f"{adm}/students/{{uid_a1}}/reset?course={{course_b}}",
@@ -178,7 +180,13 @@ CASES = [
     Case("/code/<exercise>", "POST", "/code/conv_step_by_step", signed_in(302), {"source": ""}),
     Case("/code/<exercise>/starter.py", "GET", "/code/conv_step_by_step/starter.py",
          signed_in(200)),
+    # The student kit holds nothing secret: anyone may download it (tests/test_kit_web.py).
+    Case("/code/kit/", "GET", "/code/kit/", signed_in(302, anonymous=302)),
+    Case("/code/kit/<filename>", "GET", "/code/kit/stride_cnn_kit-0.0.1-py3-none-any.whl",
+         signed_in(302, anonymous=302)),
+    Case("/code/kit/<filename>", "GET", "/code/kit/secrets.txt", signed_in(404, anonymous=404)),
     *_code_cases(),
+
     Case("/practice/", "GET", "/practice/", signed_in(200, anonymous=200)),
     # {pid} is in the open graded set, so practice withholds it from everyone (404).
     Case("/practice/<problem_id>", "GET", "/practice/{pid}", signed_in(404, anonymous=404)),

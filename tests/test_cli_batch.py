@@ -76,3 +76,28 @@ def test_a_file_that_makes_the_grader_itself_fail_does_not_stop_the_batch(
         "grade it alone with `grader grade`")
     assert rows["correct.py"]["score"] == "37.0"
     assert len(rows) == 7
+
+
+def test_every_parse_of_a_students_file_runs_under_one_lock(monkeypatch):
+    # CPython 3.11's AST converter keeps its recursion depth in one per-interpreter counter:
+    # two threads in ast.parse at once can make one raise "SystemError: AST constructor
+    # recursion depth mismatch" (python/cpython#106905). That failed a file of `grader batch`
+    # now and then (the row's error, score 0); every parse goes through parse_python.
+    from grader.code import source as source_module
+
+    held = []
+    real = source_module.ast.parse
+
+    def watching(text, *args, **kwargs):
+        held.append(source_module._AST_LOCK.locked())
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(source_module.ast, "parse", watching)
+    text = (SUBMISSIONS / "correct_vectorized.py").read_text()
+    source_module.parse_python(text)
+    source_module.prepare_source(text)
+    assert held and all(held)
+    callers = [path.relative_to(ROOT) for folder in ("grader/code", "grader/cli")
+               for path in (ROOT / folder).glob("*.py")
+               if "ast.parse(" in path.read_text() and path.name != "source.py"]
+    assert callers == []

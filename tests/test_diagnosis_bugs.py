@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from grader import reference
-from grader.code import diagnosis, grade_source
+from grader.code import diagnosis, grade_source, matching
 from grader.sandbox import SandboxLimits, SandboxPool
 
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
 CORRECT = (SUBMISSIONS / "correct_loops.py").read_text()
+VECTORIZED = (SUBMISSIONS / "correct_vectorized.py").read_text()
 LIMITS = SandboxLimits(wall_s=5.0, cpu_s=20.0, memory_mb=512, import_wall_s=5.0)
 
 
@@ -36,7 +37,11 @@ def inject(func: str, old: str, new: str) -> str:
 
 
 def _both(func: str, pairs: list[tuple[str, str]]) -> str:
+    """The correct solution with each (old, new) replaced inside ``func``; a ``func`` of
+    "vectorized:name" edits the vectorized solution."""
     source = CORRECT
+    if func.startswith("vectorized:"):
+        source, func = VECTORIZED, func.removeprefix("vectorized:")
     for old, new in pairs:
         start = source.index(f"\ndef {func}(")
         end = source.find("\ndef ", start + 1)
@@ -73,6 +78,12 @@ BUGS = [
     ("step kernel flipped", "conv_single_step", "conv_single_step",
      [("np.multiply(a_slice_prev, W)", "np.multiply(a_slice_prev, W[::-1, ::-1])")],
      "kernel flipped"),
+    ("conv bias per element", "conv_forward", "conv_single_step",
+     [("s = np.multiply(a_slice_prev, W)", "s = np.multiply(a_slice_prev, W) + b"),
+      ("Z = Z + b.item()", "Z = Z")], "every element"),
+    ("conv stride from pad key", "conv_forward", "conv_forward",
+     [('stride = hparameters["stride"]', 'stride = hparameters["pad"]')],
+     "stride from hparameters['stride']"),
     ("conv pad from stride key", "conv_forward", "conv_forward",
      [('pad = hparameters["pad"]', 'pad = hparameters["stride"]')], "hparameters['stride']"),
     ("conv true division in size", "conv_forward", "conv_forward",
@@ -97,7 +108,38 @@ BUGS = [
     ("pad one side", "zero_pad", "zero_pad",
      [("((0, 0), (pad, pad), (pad, pad), (0, 0))", "((0, 0), (pad, 0), (pad, 0), (0, 0))")],
      "one side"),
+    ("conv input padded on the batch axis too", "conv_forward", "zero_pad",
+     [("((0, 0), (pad, pad), (pad, pad), (0, 0))",
+       "((pad, pad), (pad, pad), (pad, pad), (0, 0))")], "batch axis too"),
+    ("conv input padded on one side by 2 * pad", "conv_forward", "zero_pad",
+     [("((0, 0), (pad, pad), (pad, pad), (0, 0))",
+       "((0, 0), (2 * pad, 0), (2 * pad, 0), (0, 0))")], "one side only"),
+    ("conv input padded after only by 2 * pad", "conv_forward", "zero_pad",
+     [("((0, 0), (pad, pad), (pad, pad), (0, 0))",
+       "((0, 0), (0, 2 * pad), (0, 2 * pad), (0, 0))")], "one side only"),
+    ("conv input padded on the channel axis too", "conv_forward", "zero_pad",
+     [("(0, 0)), mode", "(pad, pad)), mode")], "pads only height and width"),
+    ("conv input padded on one side only", "conv_forward", "zero_pad",
+     [("((0, 0), (pad, pad), (pad, pad), (0, 0))", "((0, 0), (pad, 0), (pad, 0), (0, 0))")],
+     "pads only height and width"),
+    ("conv backward input padded on the batch axis too", "conv_backward", "zero_pad",
+     [("((0, 0), (pad, pad), (pad, pad), (0, 0))",
+       "((pad, pad), (pad, pad), (pad, pad), (0, 0))")], "batch axis too"),
+    ("conv backward input padded on one side by 2 * pad", "conv_backward", "zero_pad",
+     [("((0, 0), (pad, pad), (pad, pad), (0, 0))",
+       "((0, 0), (2 * pad, 0), (2 * pad, 0), (0, 0))")], "one side only"),
     ("pool start h", "pool_forward", "pool_forward", START, "h * stride"),
+    ("pool f from the stride key", "pool_forward", "pool_forward",
+     [('f = hparameters["f"]', 'f = hparameters["stride"]')], "windows of size stride"),
+    ("pool true division in size", "pool_forward", "pool_forward",
+     [("n_H = int(1 + (n_H_prev - f) / stride)", "n_H = 1 + (n_H_prev - f) / stride")],
+     "use //"),
+    ("pool max computes the mean", "pool_forward", "pool_forward",
+     [("A[i, h, w, c] = np.max(a_prev_slice)", "A[i, h, w, c] = np.mean(a_prev_slice)")],
+     "check how you use the mode"),
+    ("pool average computes the max", "pool_forward", "pool_forward",
+     [("A[i, h, w, c] = np.mean(a_prev_slice)", "A[i, h, w, c] = np.max(a_prev_slice)")],
+     "check how you use the mode"),
     ("pool slice end from stride", "pool_forward", "pool_forward", END, "vert_start + f"),
     ("pool modes swapped", "pool_forward", "pool_forward",
      [('if mode == "max"', 'if mode == "average"'),
@@ -111,6 +153,8 @@ BUGS = [
       ("A[i, h, w, c] = np.max", "A[i, c, h, w] = np.max"),
       ("A[i, h, w, c] = np.mean", "A[i, c, h, w] = np.mean")], "NCHW"),
     ("conv backward start h", "conv_backward", "conv_backward", START, "h * stride"),
+    ("conv backward slice end from stride", "conv_backward", "conv_backward", END,
+     "vert_start + f"),
     ("conv backward = not +=", "conv_backward", "conv_backward",
      [("da_prev_pad[vert_start:vert_end, horiz_start:horiz_end, :] +=",
        "da_prev_pad[vert_start:vert_end, horiz_start:horiz_end, :] =")], "instead of +="),
@@ -129,9 +173,45 @@ BUGS = [
     ("conv backward db over m", "conv_backward", "conv_backward",
      [("db[:, :, :, c] += dZ[i, h, w, c]", "db[:, :, :, c] += dZ[i, h, w, c] / m")],
      "dividing by m"),
+    ("conv backward db over axes 1, 2, 3", "conv_backward", "conv_backward",
+     [("    return dA_prev, dW, db", "    db = np.sum(dZ, axis=(1, 2, 3))\n    return dA_prev, dW, db")],
+     "summed over axes (1, 2, 3)"),
+    ("conv backward db over every axis", "conv_backward", "conv_backward",
+     [("    return dA_prev, dW, db", "    db = np.sum(dZ)\n    return dA_prev, dW, db")],
+     "summed over every axis"),
+    ("conv backward db over height and width only", "conv_backward", "conv_backward",
+     [("    return dA_prev, dW, db",
+       "    db = np.sum(dZ, axis=(1, 2), keepdims=True)\n    return dA_prev, dW, db")],
+     "summed over axes (1, 2)"),
+    ("conv backward db without keepdims", "conv_backward", "conv_backward",
+     [("    return dA_prev, dW, db",
+       "    db = np.sum(dZ, axis=(0, 1, 2))\n    return dA_prev, dW, db")], "keepdims=True"),
+    ("conv backward db over positions", "conv_backward", "conv_backward",
+     [("db[:, :, :, c] += dZ[i, h, w, c]", "db[:, :, :, c] += dZ[i, h, w, c] / (n_H * n_W)")],
+     "number of positions"),
+    ("conv backward dW over positions", "conv_backward", "conv_backward",
+     [("dW[:, :, :, c] += a_slice * dZ[i, h, w, c]",
+       "dW[:, :, :, c] += a_slice * dZ[i, h, w, c] / (n_H * n_W)")], "number of positions"),
+    ("conv backward dW over the input channels", "conv_backward", "vectorized:conv_backward",
+     [('np.einsum("mhwc,mhwn->cn"', 'np.einsum("mhwc,mhwn->n"')], "over the input channels"),
+    ("conv backward dW over the filters", "conv_backward", "vectorized:conv_backward",
+     [('np.einsum("mhwc,mhwn->cn", A_pad[:, rows, cols, :], dZ)',
+       'np.einsum("mhwc,mhwn->c", A_pad[:, rows, cols, :], dZ)[:, None]')], "over the filters"),
     ("conv backward pad from stride key", "conv_backward", "conv_backward",
      [('pad = hparameters["pad"]', 'pad = hparameters["stride"]')], "hparameters['stride']"),
     ("pool backward start h", "pool_backward", "pool_backward", START, "h * stride"),
+    ("pool backward stride = f", "pool_backward", "pool_backward",
+     [('stride = hparameters["stride"]', 'stride = hparameters["f"]')], "not f"),
+    ("pool backward distribute integer division", "pool_backward", "distribute_value",
+     [("dz / (n_H * n_W)", "dz // (n_H * n_W)")], "integer division"),
+    ("pool backward distribute by the sum", "pool_backward", "distribute_value",
+     [("dz / (n_H * n_W)", "dz / (n_H + n_W)")], "n_H + n_W"),
+    ("pool backward distribute not divided", "pool_backward", "distribute_value",
+     [("dz / (n_H * n_W)", "dz")], "does not divide"),
+    ("pool backward mask by >= mean", "pool_backward", "create_mask_from_window",
+     [(MASK, "mask = x >= np.mean(x)")], "at or above the window's mean"),
+    ("pool backward mask along one axis", "pool_backward", "create_mask_from_window",
+     [(MASK, "mask = x == np.max(x, axis=0)")], "without an axis"),
     ("pool backward slice end from stride", "pool_backward", "pool_backward",
      [("vert_end = vert_start + f", "vert_end = vert_start + stride"),
       ("horiz_end = horiz_start + f", "horiz_end = horiz_start + stride"),
@@ -213,19 +293,19 @@ def test_where_words_name_the_pattern_of_right_and_wrong_cells():
     expected = _conv_output()
     got = expected.copy()
     got[:, 1:, 1:, :] += 1.0
-    assert diagnosis.describe_where(got, expected) == (
+    assert matching.describe_where(got, expected) == (
         "Row 0 and column 0 are right, every other position is wrong: check how the window "
         "moves (its start is h * stride and w * stride).")
     border = expected.copy()
     border[:, 0, :, :] -= 2.0
-    assert "only the border is wrong" in diagnosis.describe_where(border, expected)
+    assert "only the border is wrong" in matching.describe_where(border, expected)
 
 
 def test_where_words_tell_a_wrong_later_example():
     expected = _conv_output()
     got = expected.copy()
     got[1] = 0.0
-    assert diagnosis.describe_where(got, expected).startswith(
+    assert matching.describe_where(got, expected).startswith(
         "Example 0 is right and every later example is wrong")
 
 
@@ -233,16 +313,16 @@ def test_where_words_give_positions_only_on_public_tests():
     expected = _conv_output()
     got = expected.copy()
     got[1, 2, 3, 0] += 1.0
-    text = diagnosis.describe_where(got, expected)
+    text = matching.describe_where(got, expected)
     assert re.fullmatch(r"1 of 36 positions are wrong, in rows 2 and columns 3; the rest are "
                         r"right\.", text), text
-    assert diagnosis.describe_where(got, expected, hidden=True) is None
+    assert matching.describe_where(got, expected, hidden=True) is None
 
 
 def test_noise_everywhere_gets_no_words_and_no_bug():
     expected = _conv_output()
     noise = expected + np.random.default_rng(1).standard_normal(expected.shape)
-    assert diagnosis.describe_where(noise, expected) is None
+    assert matching.describe_where(noise, expected) is None
 
 
 def test_a_mask_marking_one_of_equal_maxima_is_told_the_tie_rule():

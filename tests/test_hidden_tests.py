@@ -15,11 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from grader import reference
 from grader.code import (
     EXERCISES,
     CodeReport,
     TestReport,
     build_inputs,
+    diagnosis,
     expected_outputs,
     grade_source,
     load_spec,
@@ -337,3 +339,34 @@ def test_declared_exception_classes_and_call_paths_say_nothing_on_hidden_tests(p
                               "The public tests show the full trace of an exception; run them "
                               "to see where it comes from.")
     assert "Pad" in hidden.staff_message and "line" in hidden.staff_message
+
+
+def test_the_pad_0_hint_of_a_hidden_test_does_not_tell_its_pad(pool):
+    # conv_backward's hidden case has pad 0: X[pad:-pad] fails there and is hinted at, but the
+    # hint must not say that the hidden test's pad is 0.
+    correct = (SUBMISSIONS / "correct_loops.py").read_text()
+    source = correct.replace("da_prev_pad[pad:pad + n_H_prev, pad:pad + n_W_prev, :]",
+                             "da_prev_pad[pad:-pad, pad:-pad, :]")
+    report = grade_source(source, limits=LIMITS, pool=pool, functions=["conv_backward"])
+    tests = [t for f in report.functions for t in f.tests]
+    hidden = [t for t in tests if t.hidden]
+    public_pad_0 = [t for t in tests if not t.hidden and t.name == "pad 0"]
+    assert hidden and all(not t.passed for t in hidden)
+    for test in hidden:
+        assert "At pad = 0" not in (test.diagnosis or "")
+        assert "X[pad:-pad] is empty when pad is 0" in (test.diagnosis or ""), test.diagnosis
+    assert "At pad = 0" in (public_pad_0[0].diagnosis or "")
+
+
+def test_dA_prev_all_zeros_on_a_hidden_test_reads_the_same_for_every_pad():
+    rng = np.random.default_rng(0)
+    words = set()
+    for pad in (0, 1):
+        A, W = rng.standard_normal((1, 3, 3, 1)), rng.standard_normal((1, 1, 1, 1))
+        cache = (A, W, np.zeros((1, 1, 1, 1)), {"stride": 1, "pad": pad})
+        dZ = rng.standard_normal((1, 3 + 2 * pad, 3 + 2 * pad, 1))
+        expected = reference.conv_backward(dZ, cache)[0]
+        words.add(diagnosis.explain_values("conv_backward", (dZ, cache), {}, "dA_prev",
+                                           np.zeros_like(expected), expected, hidden=True))
+    [text] = words
+    assert text.startswith("dA_prev is all zeros") and "At pad = 0" not in text

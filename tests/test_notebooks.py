@@ -21,7 +21,13 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader.cli import main
 from grader.code import grade_source, student_view
-from grader.code.source import notebook_source, prepare_source, read_submission, stub_functions
+from grader.code.source import (
+    line_label,
+    notebook_source,
+    prepare_source,
+    read_submission,
+    stub_functions,
+)
 from grader.errors import StudentCodeError
 from grader.sandbox import SandboxLimits, SandboxPool
 
@@ -219,6 +225,83 @@ def test_a_stand_in_raises_only_when_used_and_names_the_module():
         namespace["PIL"]()
 
 
+def test_imports_inside_functions_get_stand_ins_too():
+    source = ("from __future__ import annotations\nimport numpy as np\n\n\n"
+              "def f(x):\n    import matplotlib.pyplot as plt\n    from h5py import File\n"
+              "    return np.sum(x)\n\n\n"
+              "def g(x):\n    try:\n        import PIL.Image\n    except ImportError:\n"
+              "        pass\n    return PIL.Image.open(x)\n\n\n"
+              "def h(x):\n    import os\n    return os.sep\n")
+    prepared = prepare_source(source)
+    assert prepared.missing == ("matplotlib", "h5py", "PIL")
+    assert len(prepared.text.splitlines()) == len(source.splitlines())
+    namespace: dict = {}
+    exec(compile(prepared.text, "student.py", "exec"), namespace)  # our own test text
+    assert namespace["f"]([1.0, 2.0]) == 3.0
+    assert namespace["h"](None)
+    with pytest.raises(ModuleNotFoundError, match="PIL is not available here: the grader "
+                       "provides only NumPy"):
+        namespace["g"]("picture.png")
+
+
+def test_a_function_importing_a_missing_module_inside_it_grades_and_names_the_module(pool):
+    source = ("import numpy as np\n\n\ndef zero_pad(X, pad):\n    import matplotlib.pyplot "
+              "as plt\n    return np.pad(X, ((0, 0), (pad, pad), (pad, pad), (0, 0)))\n\n\n"
+              "def conv_single_step(a_slice_prev, W, b):\n    import matplotlib.pyplot as plt\n"
+              "    plt.imshow(W[:, :, 0])\n    return np.sum(a_slice_prev * W) + b.item()\n")
+    report = _grade(pool, source, functions=["zero_pad", "conv_single_step"],
+                    include_hidden=False)
+    zero_pad, single = report.functions
+    assert zero_pad.status == "passed"
+    [test, *_] = single.tests
+    assert test.verdict == "exception"
+    assert "matplotlib is not available here: the grader provides only NumPy" in test.message
+    assert "line 11, in conv_single_step: plt.imshow(W[:, :, 0])" in test.message
+    assert "__stride_missing__" not in test.message
+
+
+def _notebook(*cells) -> str:
+    return nbformat.writes(new_notebook(cells=[new_markdown_cell("# Convolution"), *cells]))
+
+
+def test_a_notebook_traceback_names_the_cell_and_the_line_in_it(pool):
+    notebook = _notebook(new_code_cell(FIRST_CELL), new_markdown_cell("## zero_pad"),
+                         new_code_cell("def zero_pad(X, pad):\n    X_pad = X\n"
+                                       "    return X_pad[pad:-pad] + undefined_name\n"))
+    report = _grade(pool, notebook, functions=["zero_pad"], include_hidden=False)
+    message = report.functions[0].tests[0].message
+    assert "NameError in zero_pad" in message
+    assert "  cell 4, line 3, in zero_pad: return X_pad[pad:-pad] + undefined_name" in message
+
+
+def test_a_notebook_syntax_error_names_the_cell(pool):
+    notebook = _notebook(new_code_cell("import numpy as np"),
+                         new_code_cell("def zero_pad(X, pad):\n    return np.pad(X,\n"))
+    report = _grade(pool, notebook, functions=["zero_pad"], include_hidden=False)
+    message = report.functions[0].tests[0].message
+    assert message.startswith("SyntaxError while loading your file: ")
+    assert "(cell 3, line 2)" in message and "submission.py" not in message
+
+
+def test_a_py_file_and_an_export_keep_their_own_line_numbers(pool):
+    source = ("import numpy as np\n\n\ndef zero_pad(X, pad):\n    X_pad = X\n"
+              "    return X_pad + undefined_name\n")
+    for text, line in ((source, 6), ("# In[3]:\n\n\n" + source, 9)):
+        report = _grade(pool, text, functions=["zero_pad"], include_hidden=False)
+        message = report.functions[0].tests[0].message
+        assert f"  line {line}, in zero_pad: return X_pad + undefined_name" in message
+        assert "cell" not in message
+
+
+def test_line_labels_count_every_cell_of_the_notebook():
+    program = notebook_source(_notebook(new_code_cell("a = 1\nb = 2"), new_code_cell("   "),
+                                        new_markdown_cell("text"), new_code_cell("c = 3")))
+    lines = program.splitlines()
+    assert [line_label(program, lines.index(t) + 1) for t in ("a = 1", "b = 2", "c = 3")] == [
+        "cell 2, line 1", "cell 2, line 2", "cell 5, line 1"]
+    assert line_label("x = 1\ny = 2\n", 2) == "line 2"
+
+
 TEMPLATE = '''
 import numpy as np
 
@@ -306,14 +389,13 @@ def test_batch_grades_notebooks_beside_py_files(tmp_path):
     (folder / "bob.py").write_text(forms["export"])
     (folder / "carol.ipynb").write_text("not a notebook")
     out = tmp_path / "scores.csv"
-    # One file at a time: this test is about reading notebooks (parallel grading has its own
-    # tests in test_cli_batch.py and test_cli_code.py).
-    result = CliRunner().invoke(main, ["batch", str(folder), "--out", str(out), "--jobs", "1"])
+    # Two at a time, as `grader batch` runs by default; a row that fails shows its error.
+    result = CliRunner().invoke(main, ["batch", str(folder), "--out", str(out), "--jobs", "2"])
     assert result.exit_code == 0, result.output
     rows = {r["file"]: r for r in csv.DictReader(out.open())}
     assert rows["alice.ipynb"]["score"] == rows["alice.ipynb"]["max_score"] == "37.0", (
         rows["alice.ipynb"]["error"])
-    assert rows["bob.py"]["score"] == "37.0"
+    assert rows["bob.py"]["score"] == "37.0", rows["bob.py"]["error"]
     assert rows["carol.ipynb"]["score"] == "0"
     assert "not valid JSON" in rows["carol.ipynb"]["error"]
 
@@ -336,7 +418,7 @@ def test_an_uploaded_notebook_is_graded_in_full(app, client, auth):
     with session_factory(app)() as session:
         [row] = session.query(CodeSubmission).all()
         assert row.filename == "Convolution_model.ipynb"
-        assert row.source.startswith("# In[1]:\nimport numpy as np")  # its code cells
+        assert row.source.startswith("# In[ ]: notebook cell 2\nimport numpy as np")  # its cells
         assert row.score == row.max_score == 37
         assert "Ignored 49" in json.loads(row.report_json)["warnings"][0]
 

@@ -304,3 +304,52 @@ def test_the_demo_course_comes_with_classmates_answers_and_code(app):
     assert code >= 4 * 2
     setup_demo(app)  # idempotent: nothing added twice
     assert counts() == (per_user, code)
+
+
+def test_a_ta_cannot_preview_a_closed_sets_problem_while_an_extension_runs(app, client, auth):
+    """A student's extension keeps the set graded for that student: a TA (who may be a student
+    elsewhere) must not browse its seeds for answers until the last extension ends."""
+    full = app.extensions["stride_bank"]
+    closed = full.sets["closed-set"]
+    app.extensions["stride_bank"] = Bank(problems=full.problems, sets={"closed-set": closed})
+    pid = closed.items[0].problem_id
+    course, alice = _course_id(app), _user_id(app, "alice")
+    with session_factory(app)() as session:
+        session.execute(Enrollment.__table__.update().where(
+            Enrollment.user_id == _user_id(app, "bob")).values(role="ta"))
+        session.commit()
+    auth.login("bob")
+    assert client.get(f"/instructor/preview/{pid}?seed=3").status_code == 200
+    auth.logout()
+    auth.login("ines")
+    assert client.post(f"/instructor/admin/students/{alice}/allowance?course={course}",
+                       data={"set_id": "closed-set", "due": "2999-06-01T12:00"}
+                       ).status_code == 302
+    auth.logout()
+    auth.login("bob")
+    refused = client.get(f"/instructor/preview/{pid}?seed=3")
+    assert refused.status_code == 403 and "only instructors can preview it" in _text(refused)
+
+
+def test_a_new_join_code_replaces_the_old_one_and_keeps_the_students(app, ines, client):
+    course = _course_id(app)
+    with session_factory(app)() as session:
+        old = session.get(Course, course).join_code
+        before = {e.user_id for e in session.get(Course, course).enrollments}
+    url = f"/instructor/admin/join-code?course={course}"
+    for data, message in (({"join_code": "a b"}, "4 to 64 letters"),
+                          ({"join_code": old}, "join code already")):
+        refused = ines.post(url, data=data)
+        assert refused.status_code == 400 and message in _text(refused)
+    response = ines.post(url, data={"join_code": "fresh-code-2"})
+    assert response.status_code == 302
+    assert "fresh-code-2" in _text(ines.get(response.headers["Location"]))
+    with session_factory(app)() as session:
+        assert session.get(Course, course).join_code == "fresh-code-2"
+        assert {e.user_id for e in session.get(Course, course).enrollments} == before
+    ines.post("/auth/logout")
+    for code, status in ((old, 400), ("fresh-code-2", 302)):
+        response = client.post("/auth/register", data={
+            "join_code": code, "username": f"joiner{status}", "password": WEB_PASSWORD,
+            "confirm": WEB_PASSWORD})
+        assert response.status_code == status

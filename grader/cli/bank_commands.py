@@ -40,8 +40,17 @@ DEFAULT_LINT_VARIANTS = 500
 
 bank_option = click.option(
     "--bank", "bank_dir", type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_PROBLEMS_DIR, show_default="problems/", help="The problem bank folder.",
+    default=None, show_default="./problems when the current folder has one, else the bank "
+    "installed with Stride", help="The problem bank folder.",
 )
+
+
+def find_bank(bank_dir: Path | None) -> Path:
+    """``--bank``, else ``problems/`` of the current folder when it has one, else the bundled."""
+    if bank_dir is not None:
+        return Path(bank_dir)
+    here = Path.cwd() / "problems"
+    return here if here.is_dir() and any(here.rglob("*.y*ml")) else DEFAULT_PROBLEMS_DIR
 
 
 _LOADED: dict[tuple, Bank] = {}
@@ -53,8 +62,12 @@ def _fingerprint(root: Path) -> tuple:
                                        for p in files))
 
 
-def _load(bank_dir: Path) -> Bank:
-    """The bank, loaded once per process while its files are unchanged."""
+def _load(bank_dir: Path | None, quiet: bool = False) -> Bank:
+    """The bank, loaded once per process while its files are unchanged; says which (stderr)
+    unless ``quiet`` (JSON output)."""
+    bank_dir = find_bank(bank_dir)
+    if not quiet:
+        click.echo(f"bank: {bank_dir}", err=True)
     key = _fingerprint(Path(bank_dir))
     if key in _LOADED:
         return _LOADED[key]
@@ -114,7 +127,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON."
 @bank_option
 def list_command(topic: str | None, as_json: bool, bank_dir: Path) -> None:
     """List the problems: id, title, topic and answer type."""
-    bank = _load(bank_dir)
+    bank = _load(bank_dir, quiet=as_json)
     rows = [p for p in bank.problems.values() if topic is None or p.topic == topic]
     rows.sort(key=lambda p: (TOPICS.index(p.topic), p.id))
     if as_json:
@@ -150,7 +163,7 @@ def preview_command(problem_id: str, seed: int, set_values: tuple[str, ...], as_
                     bank_dir: Path) -> None:
     """Show one variant: the prompt, the parameters and the expected answer."""
     overrides = _parse_set(set_values)
-    problem = _problem(_load(bank_dir), problem_id)
+    problem = _problem(_load(bank_dir, quiet=as_json), problem_id)
     variant = _variant(problem, seed, overrides)
     if as_json:
         click.echo(json.dumps({"id": variant.problem_id, "seed": variant.seed,
@@ -172,7 +185,7 @@ def answer_command(problem_id: str, answer: str, seed: int, set_values: tuple[st
                    as_json: bool, bank_dir: Path) -> None:
     """Grade one answer to a variant (a format error is reported, not graded)."""
     overrides = _parse_set(set_values)
-    variant = _variant(_problem(_load(bank_dir), problem_id), seed, overrides)
+    variant = _variant(_problem(_load(bank_dir, quiet=as_json), problem_id), seed, overrides)
     try:
         result = grade_raw(variant, answer)
     except FormatError as exc:
@@ -203,7 +216,8 @@ def answer_command(problem_id: str, answer: str, seed: int, set_values: tuple[st
 def lint_command(path: Path | None, count: int, jobs: int | None) -> None:
     """Load the bank and check many variants of every template; exit 1 on any finding."""
     console = make_console()
-    root = path or DEFAULT_PROBLEMS_DIR
+    root = path or find_bank(None)
+    click.echo(f"bank: {root}", err=True)
     try:
         bank = _load_for_lint(root)
     except BankError as exc:

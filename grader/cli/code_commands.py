@@ -40,7 +40,7 @@ from grader.code import (
     grade_source,
     load_spec,
 )
-from grader.code.source import read_submission
+from grader.code.source import parse_python, read_submission
 from grader.errors import GraderError, StudentCodeError
 from grader.sandbox import IsolationUnavailable, SandboxPool, require_isolation
 
@@ -72,7 +72,7 @@ def _read(path: Path) -> str:
 def guess_exercise(source: str) -> str:
     """The exercise whose function names the file defines most (conv_step_by_step on a tie)."""
     try:
-        names = {n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)}
+        names = {n.name for n in parse_python(source).body if isinstance(n, ast.FunctionDef)}
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         names = set()
     counts = {e: len(names & {f.name for f in load_spec(e).functions}) for e in EXERCISES}
@@ -276,7 +276,7 @@ def _batch_row(file: Path, exercise: str | None, pool: SandboxPool) -> dict[str,
 def _graded_note(source: str, report: CodeReport) -> str:
     """Why a graded file scored as it did, when the file itself is the reason; else ""."""
     try:
-        ast.parse(source)
+        parse_python(source)
     except SyntaxError as err:
         return f"not valid Python: {err.msg} (line {err.lineno})"[:200]
     except (ValueError, RecursionError, MemoryError) as err:

@@ -4,7 +4,8 @@ The package's modules, in the order a submission meets them: :mod:`~grader.code.
 exercise specs), :mod:`~grader.code.functions` (one record per course function: inputs,
 reference, compared outputs), :mod:`~grader.code.plan` (specs into sandbox test calls),
 :mod:`~grader.code.verdicts` (typed outcomes into verdicts), :mod:`~grader.code.diagnosis` (the
-likely bug), :mod:`~grader.code.report` (the typed report and its JSON forms) and
+likely bug's candidates) with :mod:`~grader.code.matching` (comparing outputs with them; NumPy
+only), :mod:`~grader.code.report` (the typed report and its JSON forms) and
 :mod:`~grader.code.grade` (:func:`grade_source`, which runs them all). The names below are the
 package's public interface, used by the CLI, the web app and the benchmarks.
 """

@@ -5,23 +5,30 @@ is the reference with one classic mistake, written as a small function of the in
 flipped, bias missing or doubled or per element, window start h instead of h * stride, window
 end from the stride, = instead of +=, mask by the mean or along one axis, distribute_value by
 one side, hyperparameters read from the wrong key, NCHW output, ...); only the families of the
-function under test run. The student's output is compared with each family's output *and*
-with its parts: a bug that moves the windows but keeps the output's size gives the top-left
-crop of the larger buggy result, and a family that equals the right answer on a test is never
-blamed. When no family matches, :func:`describe_where` says where the output is wrong in
-words. Exceptions and wrong shapes are explained from the exception text and from variants of
-the output-size formula, and :func:`picture_of` cuts one example and one channel of a wrong
-output for the report's picture (public tests only).
+function under test run. Comparing the student's output with the families' outputs and their
+parts (crops, strides, channels, examples), and saying where an output is wrong in words when
+no family matches, is :mod:`grader.code.matching`, which imports no reference code.
+
+Contract (stable):
+
+- :func:`candidates` ``(func, args, kwargs, name, hidden) -> list[(sentence, array)]``: the
+  evaluated outputs of the families of ``func`` on a test's inputs, for the compared output
+  ``name``; this is what :func:`grader.code.matching.explain` matches against.
+- :func:`explain_values` names the bug behind a wrong value (``matching.explain`` over the
+  candidates, evaluated lazily); :func:`explain_shape`, :func:`size_formula` and
+  :func:`explain_exception` explain wrong shapes and exceptions; :func:`picture_of` cuts one
+  example and one channel of a wrong output for the report's picture (public tests only).
 
 Hidden tests get the same diagnoses, except that no sentence states the test's settings (its
-mode) or positions: with ``hidden=True`` those sentences say "the other mode" instead, or are
-left out.
+mode, its pad) or positions: with ``hidden=True`` those sentences say "the other mode" instead,
+or are worded without the setting, or are left out.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -29,6 +36,7 @@ import numpy as np
 
 from grader import reference
 from grader.code.functions import edge_filter
+from grader.code.matching import Candidate, explain, same
 from grader.code.report import Picture
 from grader.sandbox import Frame
 
@@ -40,6 +48,15 @@ FLOAT_B = ("float(b) on the (1, 1, 1) bias raises TypeError since NumPy 2.4 (it 
            "warning before): use b.item() or np.squeeze(b) to get the number.")
 EMPTY_SLICE = ("At pad = 0, X[pad:-pad] is X[0:0], an empty slice: crop the padding with "
                "X[pad:pad + n_H_prev, pad:pad + n_W_prev] (or skip cropping when pad is 0).")
+# The same advice without the test's setting, for hidden tests (their pad is not told).
+EMPTY_SLICE_HIDDEN = ("X[pad:-pad] is empty when pad is 0 (it is X[0:0]): crop the padding "
+                      "with X[pad:X.shape[0] - pad] (or X[pad:pad + n_H_prev]), which works "
+                      "for every pad.")
+
+
+def empty_slice(hidden: bool) -> str:
+    """The [pad:-pad] advice; a hidden test's wording does not say that its pad is 0."""
+    return EMPTY_SLICE_HIDDEN if hidden else EMPTY_SLICE
 OVERWRITE = ("Pooling windows overlap here (stride < f), so several windows send gradient to "
              "the same input: accumulate with +=, not =.")
 
@@ -51,44 +68,29 @@ WINDOW_END = ("the window must end f past its start (vert_end = vert_start + f),
               "past it.")
 
 
-def _as_float(array: Any) -> np.ndarray:
-    return np.asarray(array, dtype=np.float64)
-
-
-def _close(got: np.ndarray, candidate: Any, crop: bool = True) -> bool:
-    """``got`` equals the candidate, or (``crop``) a top-left crop of a larger candidate.
-
-    A bug that changes where windows go but not the output's size (a window start of h
-    instead of h * stride) gives the top-left part of the larger result.
-    """
-    candidate = _as_float(candidate)
-    if candidate.ndim != got.ndim or got.size == 0:
-        return False
-    if candidate.shape != got.shape:
-        if not crop:
-            return False
-        if any(c < g for c, g in zip(candidate.shape, got.shape, strict=True)):
-            return False
-        candidate = candidate[tuple(slice(0, n) for n in got.shape)]
-    return bool(np.allclose(got.astype(np.float64), candidate, rtol=1e-5, atol=1e-7))
-
-
-def _first_match(got: np.ndarray, mutations: Sequence[Mutation],
-                 expected: np.ndarray | None = None) -> str | None:
-    for sentence, make in mutations:
-        try:
-            with np.errstate(all="ignore"):
-                candidate = make()
-        except Exception:  # noqa: BLE001 - a mutation that does not apply simply does not match
-            continue
-        if expected is not None and _close(expected, candidate, crop=False):
-            continue  # a bug that changes nothing on this test cannot be told apart from it
-        if _close(got, candidate, crop=expected is None or got.shape == expected.shape):
-            return sentence
-    return None
-
-
 # ------------------------------------------------------------------------- bug families
+# Padding the wrong axes, as the convolution then sees its input: (what to say, the input
+# padded that way but for the pad the convolution still adds, that pad). The batch axis padded
+# too shifts the examples (example i reads a zero one, or another); one side padded with
+# 2 * pad keeps the output's size but moves every window.
+PAD_AXES = "pad only height and width, on both sides: ((0, 0), (pad, pad), (pad, pad), (0, 0))."
+
+
+def _wrong_pads(A: np.ndarray, pad: int) -> list[tuple[str, np.ndarray, int]]:
+    if pad == 0:
+        return []
+    none = (0, 0)
+    batch = np.pad(A, ((pad, pad), none, none, none))[: A.shape[0]]
+    before = np.pad(A, (none, (2 * pad, 0), (2 * pad, 0), none))
+    after = np.pad(A, (none, (0, 2 * pad), (0, 2 * pad), none))
+    batch_words = ("an input padded along the batch axis too (example i then reads a padding "
+                   "example or another example): " + PAD_AXES)
+    side_words = "an input padded on one side only (zeros before, or after): " + PAD_AXES
+    once = [np.pad(A, (none, side, side, none)) for side in ((pad, 0), (0, pad))]
+    return [(batch_words, batch, pad), (side_words, before, 0), (side_words, after, 0),
+            *((side_words, wrong, 0) for wrong in once)]
+
+
 # Each family is the reference with one classic mistake, written as a small function of the
 # test's inputs. The search compares the student's output with each family's output and with
 # its parts (a crop, when a bug changes the size), in every function the bug can occur in.
@@ -98,7 +100,9 @@ def _conv_mutations(A: np.ndarray, W: np.ndarray, b: np.ndarray, hp: Mapping) ->
 
     m, n_H, n_W, n_C = z().shape
     f, n_C_prev = W.shape[0], W.shape[2]
-    return [
+    padded = [(f"Your output matches the convolution of {words}",
+               partial(z, A=wrong, pad=pad)) for words, wrong, pad in _wrong_pads(A, hp["pad"])]
+    return padded + [
         ("Your output matches a convolution with the kernel flipped: deep-learning "
          "'convolution' is cross-correlation, so don't flip W.", lambda: z(W=W[::-1, ::-1])),
         ("Your output matches the convolution without the bias: add b[..., c] for each filter.",
@@ -179,7 +183,16 @@ def _conv_backward_variant(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, hp: Map
     return dA_pad[:, pad:pad + n_H, pad:pad + n_W, :], dW, db
 
 
-def _conv_backward_mutations(name: str, dZ: np.ndarray, cache: tuple) -> list[Mutation]:
+def _all_zeros(pad: int, hidden: bool) -> str:
+    """dA_prev all zeros; a hidden test gets one sentence for every pad (it does not tell it)."""
+    write = "check that you write the cropped da_prev_pad into dA_prev[i]"
+    if hidden:
+        return f"dA_prev is all zeros: {write}. {EMPTY_SLICE_HIDDEN}"
+    return "dA_prev is all zeros: " + (EMPTY_SLICE if pad == 0 else write + ".")
+
+
+def _conv_backward_mutations(name: str, dZ: np.ndarray, cache: tuple, hidden: bool
+                             ) -> list[Mutation]:
     A, W, b, hp = cache
     index = {"dA_prev": 0, "dW": 1, "db": 2}[name]
 
@@ -198,9 +211,7 @@ def _conv_backward_mutations(name: str, dZ: np.ndarray, cache: tuple) -> list[Mu
          lambda: _conv_backward_variant(dZ, A, W, {**hp, "pad": hp["stride"]})[index]),
     ]
     if name == "dA_prev":
-        mutations.append(("dA_prev is all zeros" + (": " + EMPTY_SLICE if hp["pad"] == 0 else
-                          ": check that you write the cropped da_prev_pad into dA_prev[i]."),
-                          lambda: np.zeros_like(A)))
+        mutations.append((_all_zeros(hp["pad"], hidden), lambda: np.zeros_like(A)))
         mutations.append(("dA_prev matches the gradient with the kernel flipped: use W as it "
                           "is, as in the forward pass.", lambda: grads(W=W[::-1, ::-1])[0]))
         mutations.append(("dA_prev matches windows written with = instead of +=: windows "
@@ -213,10 +224,20 @@ def _conv_backward_mutations(name: str, dZ: np.ndarray, cache: tuple) -> list[Mu
         mutations.append((f"{name} matches the average over the batch: the course's {name} is "
                           "the sum over the batch, without dividing by m.",
                           lambda: grads()[index] / m))
+    if name in ("dW", "db"):
+        n_H, n_W = dZ.shape[1], dZ.shape[2]
+        mutations.append((f"{name} matches the gradient divided by the number of positions "
+                          f"n_H * n_W: the course's {name} is the sum over every position, "
+                          "without dividing.", lambda: grads()[index] / (n_H * n_W)))
+        mutations.append((f"{name} matches the mean over the examples and positions: the "
+                          f"course's {name} is the sum, without dividing by m * n_H * n_W.",
+                          lambda: grads()[index] / (m * n_H * n_W)))
     if name == "dW":
+        mutations += _dW_axes(dZ, A, W, b, hp)
         mutations.append(("dW matches the last window's term alone: accumulate with += over "
                           "every window, not =.", lambda: _last_window_dW(dZ, A, W, hp)))
     if name == "db":
+        mutations += _db_axes(dZ)
         mutations.append(("db looks like the sum over the wrong axes: sum dZ over the batch, "
                           "height and width (axes 0, 1, 2).",
                           lambda: dZ.sum(axis=(1, 2, 3)).reshape(-1)[: b.size].reshape(b.shape)))
@@ -226,6 +247,56 @@ def _conv_backward_mutations(name: str, dZ: np.ndarray, cache: tuple) -> list[Mu
         mutations.append(("db matches the last position's term alone: accumulate with += "
                           "over every position, not =.",
                           lambda: dZ[-1, -1, -1, :].reshape(b.shape)))
+    return mutations
+
+
+def _dW_axes(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, b: np.ndarray, hp: Mapping
+             ) -> list[Mutation]:
+    """dW summed over the wrong axes, and dW of an input padded on the wrong axes."""
+    def dW(A=A, **changes: int) -> np.ndarray:
+        return reference.conv_backward(dZ, (A, W, b, {**hp, **changes}))[1]
+
+    def per_example() -> np.ndarray:
+        return np.stack([reference.conv_backward(dZ[i:i + 1], (A[i:i + 1], W, b, hp))[1]
+                         for i in range(A.shape[0])])
+
+    mutations: list[Mutation] = [
+        ("dW is summed over the input channels too (every input channel gets their sum): "
+         "keep the channel axis, dW[:, :, :, c] += a_slice * dZ[i, h, w, c] has shape "
+         "(f, f, n_C_prev).",
+         lambda: np.broadcast_to(dW().sum(axis=2, keepdims=True), W.shape)),
+        ("dW is summed over the filters too (every filter gets their sum): each filter c has "
+         "its own gradient, dW[..., c], from dZ[..., c] alone.",
+         lambda: np.broadcast_to(dW().sum(axis=3, keepdims=True), W.shape)),
+        ("dW is summed over the input channels too: keep the channel axis, dW has W's shape "
+         "(f, f, n_C_prev, n_C).", lambda: dW().sum(axis=2)),
+        ("dW has one gradient per example: sum over the batch too (axis 0), so dW has W's "
+         "shape (f, f, n_C_prev, n_C).", per_example),
+    ]
+    mutations += [(f"dW matches the gradient of {words}", partial(dW, A=wrong, pad=pad))
+                  for words, wrong, pad in _wrong_pads(A, hp["pad"])]
+    return mutations
+
+
+DB_AXES = (0, 1, 2)
+
+
+def _db_axes(dZ: np.ndarray) -> list[Mutation]:
+    """db as dZ summed over every wrong set of axes, with and without keepdims."""
+    right = ("sum dZ over the batch, height and width only, np.sum(dZ, axis=(0, 1, 2), "
+             "keepdims=True): one value per filter, in b's shape (1, 1, 1, n_C).")
+    mutations: list[Mutation] = [
+        ("db has the right sums but not b's shape (1, 1, 1, n_C): keep the summed axes with "
+         "keepdims=True, or reshape with .reshape(1, 1, 1, -1).",
+         lambda: dZ.sum(axis=DB_AXES))]
+    for size in range(1, 5):
+        for axes in itertools.combinations(range(4), size):
+            if axes == DB_AXES:
+                continue
+            words = "every axis" if size == 4 else f"axes {axes}"
+            for keep in (True, False):
+                mutations.append((f"db is dZ summed over {words}: {right}",
+                                  partial(dZ.sum, axis=axes, keepdims=keep)))
     return mutations
 
 
@@ -240,6 +311,8 @@ def _last_window_dW(dZ: np.ndarray, A: np.ndarray, W: np.ndarray, hp: Mapping) -
 def _window_mask(window: np.ndarray, rule: str) -> np.ndarray:
     if rule == "mean":
         return window > window.mean()
+    if rule == "mean_or_equal":
+        return window >= window.mean()
     if rule in ("rows", "cols"):
         return window == window.max(axis=0 if rule == "rows" else 1, keepdims=True)
     return window == window.max()
@@ -300,6 +373,8 @@ def _pool_backward_mutations(dA: np.ndarray, cache: tuple, mode: str, hidden: bo
          lambda: loop(step=1)),
         ("dA_prev matches windows of size stride: " + WINDOW_END,
          lambda: loop(size=hp["stride"])),
+        ("dA_prev matches windows that move by f: use hparameters['stride'], not f, for the "
+         "stride.", lambda: loop(step=hp["f"])),
     ]
     if mode == "max":
         mutations += [
@@ -308,6 +383,8 @@ def _pool_backward_mutations(dA: np.ndarray, cache: tuple, mode: str, hidden: bo
              lambda: loop(argmax=True)),
             ("dA_prev matches a mask of the values above the window's mean: the mask marks "
              "the maximum, x == np.max(x).", lambda: loop(rule="mean")),
+            ("dA_prev matches a mask of the values at or above the window's mean: the mask "
+             "marks the maximum, x == np.max(x).", lambda: loop(rule="mean_or_equal")),
             ("dA_prev matches a mask of each column's (or row's) maximum: take the maximum of "
              "the whole window, np.max(x) without an axis.", lambda: loop(rule="rows")),
             ("dA_prev matches a mask of each column's (or row's) maximum: take the maximum of "
@@ -414,7 +491,7 @@ def _mutations(func: str, args: tuple, kwargs: Mapping, name: str, hidden: bool
     if func == "conv_single_step":
         return _step_mutations(*args)
     if func == "conv_backward":
-        return _conv_backward_mutations(name, *args)
+        return _conv_backward_mutations(name, *args, hidden)
     if func == "pool_backward":
         return _pool_backward_mutations(args[0], args[1], kwargs.get("mode", "max"), hidden)
     if func == "distribute_value":
@@ -429,71 +506,36 @@ def _mutations(func: str, args: tuple, kwargs: Mapping, name: str, hidden: bool
     return []
 
 
+def candidates(func: str, args: tuple, kwargs: Mapping, name: str, hidden: bool
+               ) -> list[Candidate]:
+    """The bug families' outputs on a test's inputs, evaluated: ``(sentence, array)`` pairs.
+
+    ``name`` is the compared output (``"output"``, or ``"dA_prev"``, ``"dW"``, ``"db"`` of a
+    backward pass); ``hidden=True`` words the sentences without the test's settings. A family
+    that does not apply to these inputs (it raises) is left out.
+    """
+    return list(_evaluated(_mutations(func, args, kwargs, name, hidden)))
+
+
+def _evaluated(mutations: Sequence[Mutation]) -> Iterator[Candidate]:
+    for sentence, make in mutations:
+        try:
+            with np.errstate(all="ignore"):
+                array = np.asarray(make())
+        except Exception:  # noqa: BLE001 - a family that does not apply simply does not match
+            continue
+        yield sentence, array
+
+
 def explain_values(func: str, args: tuple, kwargs: Mapping, name: str, got: np.ndarray,
                    expected: np.ndarray, *, hidden: bool = False) -> str | None:
-    """A sentence naming the bug when ``got`` matches a mutated reference, else None.
+    """A sentence naming the bug when ``got`` matches a bug family, else where it is wrong.
 
-    ``hidden=True`` (a hidden test) leaves the test's settings out of the sentence.
+    ``hidden=True`` (a hidden test) leaves the test's settings out of the sentence. The
+    families are evaluated one at a time and the search stops at the first whole match.
     """
-    if got.dtype.kind in "iu" and expected.dtype.kind == "f":
-        return ("Your result is an integer array, which truncates values: create arrays with "
-                "np.zeros(shape) (float) and avoid integer division //.")
-    named = _first_match(got, _mutations(func, args, kwargs, name, hidden), expected)
-    if named is not None or got.shape != expected.shape:
-        return named
-    return describe_where(got, expected, hidden=hidden)
-
-
-# ----------------------------------------------------------------------------- where, in words
-def _wrong_cells(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
-    """(n_H, n_W) booleans: True where any example or channel is wrong (4-D outputs)."""
-    bad = ~np.isclose(got.astype(np.float64), expected.astype(np.float64), rtol=1e-5,
-                      atol=1e-7)
-    return bad.any(axis=(0, 3)) if bad.ndim == 4 else bad
-
-
-def _spans(indices: np.ndarray) -> str:
-    return ", ".join(str(int(i)) for i in indices[:6]) + (", ..." if len(indices) > 6 else "")
-
-
-def describe_where(got: np.ndarray, expected: np.ndarray, *, hidden: bool = False
-                   ) -> str | None:
-    """Where a same-shaped output is wrong, in words, when the wrong cells form a pattern.
-
-    None when everything is wrong without a pattern (nothing useful to say) or the output is
-    not a grid. A hidden test gets only the sentences without positions.
-    """
-    if got.ndim not in (2, 4) or got.shape[-2 if got.ndim == 2 else 1] < 2:
-        return None
-    bad = _wrong_cells(got, expected)
-    if not bad.any():
-        return None
-    if not bad[0].any() and not bad[:, 0].any() and bad[1:, 1:].all():
-        return ("Row 0 and column 0 are right, every other position is wrong: check how the "
-                "window moves (its start is h * stride and w * stride).")
-    if bad[-1].all() and bad[:, -1].all() and not bad[:-1, :-1].any():
-        return ("Only the last row and column are wrong: check where each window ends and "
-                "the output size.")
-    inner = bad[1:-1, 1:-1]
-    if bad.shape[0] > 2 and bad.shape[1] > 2 and not inner.any():
-        return "The inside is right and only the border is wrong: check the padding."
-    if got.ndim == 4 and got.shape[0] > 1:
-        same = _same(got, expected)
-        if same[0].all() and not same[1:].any():
-            return ("Example 0 is right and every later example is wrong: check the loop over "
-                    "the examples (i), and that each example starts from fresh arrays.")
-    if got.ndim == 4:
-        right = np.isclose(got.astype(np.float64), expected.astype(np.float64), rtol=1e-5,
-                           atol=1e-7).all(axis=(0, 1, 2))
-        if right.any() and not right.all() and bad.all():
-            return ("Some channels are right and others wrong: check that each filter c uses "
-                    "its own W[..., c] and b[..., c].")
-    if bad.all() or hidden:
-        return None
-    rows = np.flatnonzero(bad.any(axis=1))
-    cols = np.flatnonzero(bad.any(axis=0))
-    return (f"{int(bad.sum())} of {bad.size} positions are wrong, in rows {_spans(rows)} and "
-            f"columns {_spans(cols)}; the rest are right.")
+    return explain(got, expected, _evaluated(_mutations(func, args, kwargs, name, hidden)),
+                   hidden=hidden)
 
 
 # ---------------------------------------------------------------------------------- shapes
@@ -531,8 +573,11 @@ def _geometry(func: str, args: tuple) -> tuple[int, int, int, int, int, int] | N
 
 
 def explain_shape(func: str, args: tuple, kwargs: Mapping, name: str,
-                  got: tuple[int, ...], expected: tuple[int, ...]) -> str | None:
-    """Name the mistake behind a wrong output shape, when a known one explains it."""
+                  got: tuple[int, ...], expected: tuple[int, ...], *, hidden: bool = False
+                  ) -> str | None:
+    """Name the mistake behind a wrong output shape, when a known one explains it.
+
+    ``hidden=True`` words the sentences without the test's settings."""
     if func == "zero_pad":
         X, pad = args
         if got == tuple(n + 2 * pad for n in X.shape):
@@ -545,7 +590,7 @@ def explain_shape(func: str, args: tuple, kwargs: Mapping, name: str,
             return "You padded only one side: add pad zeros on both sides of each axis."
         return None
     if 0 in got and 0 not in expected:
-        return ("Your output is empty along an axis. " + EMPTY_SLICE
+        return ("Your output is empty along an axis. " + empty_slice(hidden)
                 if func == "conv_backward" else "Your output is empty along an axis.")
     geometry = _geometry(func, args)
     if geometry is None or len(got) != 4:
@@ -580,15 +625,17 @@ def size_formula(func: str, args: tuple, kwargs: Mapping) -> str | None:
 
 # ------------------------------------------------------------------------------ exceptions
 def explain_exception(func: str, args: tuple, kwargs: Mapping, exc_type: str, exc_msg: str,
-                      frames: Sequence[Frame]) -> str | None:
-    """One sentence for the known pitfalls behind an exception, else None."""
+                      frames: Sequence[Frame], *, hidden: bool = False) -> str | None:
+    """One sentence for the known pitfalls behind an exception, else None.
+
+    ``hidden=True`` words the sentences without the test's settings."""
     code = " ".join(f.text for f in frames)
     pad = _pad_of(func, args)
     if exc_type == "TypeError" and ("converted to Python scalars" in exc_msg
                                     or "float(b" in code.replace(" ", "")):
         return FLOAT_B
     if pad == 0 and (":-pad" in code.replace(" ", "") or "(0," in exc_msg):
-        return EMPTY_SLICE
+        return empty_slice(hidden)
     if exc_type == "RecursionError":
         return "Your function calls itself without end: replace the recursion with a loop."
     if "cannot be interpreted as an integer" in exc_msg or "slice indices must be" in exc_msg:
@@ -601,10 +648,15 @@ def explain_exception(func: str, args: tuple, kwargs: Mapping, exc_type: str, ex
                                              "conv_backward"):
         return ("An index runs past the input: a window starts at h * stride and ends at "
                 "h * stride + f, and the output size is floor((n + 2p - f) / s) + 1.")
+    broadcast = ("could not be broadcast", "could not broadcast", "non-broadcastable")
+    if any(words in exc_msg for words in broadcast) and func in ("conv_backward",
+                                                                 "pool_backward"):
+        return ("Shapes don't line up in a window: every slice must be f by f, from vert_start "
+                "to vert_start + f (not + stride), like W[..., c] and the mask.")
     if "could not be broadcast" in exc_msg and func == "conv_forward":
         return ("Shapes don't line up in a window: the slice a_prev_pad[vert_start:vert_end, "
                 "horiz_start:horiz_end, :] must have shape (f, f, n_C_prev) like W[..., c]; "
-                "check that zero_pad pads only height and width.")
+                "check that zero_pad pads only height and width, on both sides.")
     return None
 
 
@@ -636,7 +688,7 @@ def picture_of(name: str, expected: np.ndarray, got: np.ndarray) -> Picture | No
             or expected.ndim not in (2, 4) or not np.all(np.isfinite(got))):
         return None  # only a finite numeric grid of the expected shape is drawn
     if expected.ndim == 4:
-        bad = ~_same(got, expected)
+        bad = ~same(got, expected)
         i, c = np.unravel_index(np.argmax(bad.sum(axis=(1, 2))), (bad.shape[0], bad.shape[3]))
         title = f"example {int(i)}, channel {int(c)}"
         expected, got = expected[i, :, :, c], got[i, :, :, c]
@@ -646,13 +698,9 @@ def picture_of(name: str, expected: np.ndarray, got: np.ndarray) -> Picture | No
         return None
     if max(expected.shape) > PICTURE_MAX_SIDE or expected.size == 0:
         return None
-    wrong = ~_same(got, expected)
+    wrong = ~same(got, expected)
     return Picture(title, _rounded(expected), _rounded(got),
                    tuple(tuple(bool(v) for v in row) for row in wrong))
-
-
-def _same(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
-    return np.isclose(got.astype(np.float64), expected.astype(np.float64), rtol=1e-5, atol=1e-7)
 
 
 def _rounded(grid: np.ndarray) -> tuple[tuple[float, ...], ...]:

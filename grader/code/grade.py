@@ -18,7 +18,9 @@ What runs
 :mod:`grader.code.source` decides what of the file runs: a notebook (``.ipynb`` JSON) or an
 nbconvert export keeps only its definitions, and imports of modules the grader does not
 provide become stand-ins; the report's ``warnings`` say what was left out. A function whose
-body is still the template's placeholders is reported as not attempted.
+body is still the template's placeholders is reported as not attempted, and one that calls a
+helper its exercise spec bans (:mod:`grader.code.bans`) gets the verdict "banned helper" with
+the spec's reason on every test, and no points.
 
 Isolation
 ---------
@@ -31,9 +33,11 @@ report's ``warnings`` then say so.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from grader.code.bans import banned_uses
 from grader.code.plan import Planned, plan, sandbox_source
 from grader.code.report import (
     CodeReport,
@@ -43,7 +47,7 @@ from grader.code.report import (
     Verdict,
     hidden_message,
 )
-from grader.code.source import STAND_IN_NAME, prepare_source, read_submission
+from grader.code.source import STAND_IN_NAME, parse_python, prepare_source, read_submission
 from grader.code.spec import load_spec
 from grader.code.verdicts import MAX_SOURCE_BYTES, judge_function
 from grader.errors import StudentCodeError
@@ -122,7 +126,8 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
         On an unknown exercise or function name.
     """
     isolation = local_isolation() if own_code else require_isolation()
-    prepared = prepare_source(read_submission(_decode_source(source)))
+    program = read_submission(_decode_source(source))
+    prepared = prepare_source(program)
     text = prepared.text
     spec = load_spec(exercise)
     chosen = tuple(spec.function(n).name for n in functions) if functions else tuple(
@@ -136,6 +141,9 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
     reports = [judge_function(name, [p for p in planned[0] if p.func == name], outcomes,
                               text, limits) for name in chosen]
     reports = [_stub(r) if r.name in prepared.stubs else r for r in reports]
+    uses = banned_uses(program, spec.bans.names)  # as written: before stand-ins rename imports
+    reports = [_banned(r, spec.bans.message(uses[r.name])) if r.name in uses else r
+               for r in reports]
     if prepared.missing:
         reports = [_without_stand_in_frames(r) for r in reports]
     warning = isolation.warning()
@@ -151,7 +159,7 @@ def _without_stand_in_frames(report: FunctionReport) -> FunctionReport:
         if text is None or STAND_IN_NAME not in text:
             return text
         return "\n".join(line for line in text.split("\n")
-                         if not (line.startswith("  line ") and STAND_IN_NAME in line))
+                         if not (line.startswith(("  line ", "  cell ")) and STAND_IN_NAME in line))
 
     return replace(report, tests=tuple(
         replace(t, message=clean(t.message), staff_message=clean(t.staff_message))
@@ -175,6 +183,18 @@ def _stub(report: FunctionReport) -> FunctionReport:
     return replace(report, status=status, tests=tests)
 
 
+def _banned(report: FunctionReport, message: str) -> FunctionReport:
+    """A function that calls a banned helper earns nothing, whatever its tests returned.
+
+    The message depends only on the file, never on a test, so hidden tests show it too.
+    """
+    tests = tuple(replace(t, passed=False, verdict=Verdict.BANNED, message=message,
+                          diagnosis=None, points=0.0, picture=None,
+                          staff_message=message if t.hidden else t.staff_message)
+                  for t in report.tests)
+    return replace(report, status=FunctionStatus.FAILED, tests=tests)
+
+
 def _not_attempted(test: TestReport, message: str, function: str) -> TestReport:
     shown = hidden_message(Verdict.NOT_ATTEMPTED, function) if test.hidden else message
     return replace(test, verdict=Verdict.NOT_ATTEMPTED, message=shown, diagnosis=None,
@@ -188,6 +208,9 @@ def _run(text: str, planned: tuple[tuple[Planned, ...], WirePlan, WirePlan],
     tests, public_plan, hidden_plan = planned
     if len(text.encode("utf-8")) > MAX_SOURCE_BYTES:
         return {p.call.id: _too_large() for p in tests}
+    unwritten = unwritten_outcomes(text, tests)
+    if unwritten is not None:
+        return unwritten
     source = sandbox_source(text, tests)
     # Public first, in a child of its own: nothing a hidden test passes in can reach it.
     return {r.id: r for wire in (public_plan, hidden_plan)
@@ -199,3 +222,60 @@ def _too_large() -> RawOutcome:
         exc_type="FileTooLarge",
         exc_msg=f"the file is larger than {MAX_SOURCE_BYTES // 1024} KB"))
 
+
+def _raises_not_implemented(node: ast.stmt) -> bool:
+    """Is ``node`` a function whose body (after its docstring) is ``raise NotImplementedError``,
+    with nothing evaluated when it is defined (no decorator, default or annotation)?"""
+    if not isinstance(node, ast.FunctionDef) or node.decorator_list or node.returns:
+        return False
+    arguments = node.args
+    every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
+             *filter(None, [arguments.vararg, arguments.kwarg])]
+    defaults = [*arguments.defaults, *filter(None, arguments.kw_defaults)]
+    if any(a.annotation for a in every) or not all(isinstance(d, ast.Constant) for d in defaults):
+        return False
+    body = node.body[1:] if _docstring(node.body[0]) else node.body
+    if len(body) != 1 or not isinstance(body[0], ast.Raise) or body[0].cause is not None:
+        return False
+    exc = body[0].exc
+    if isinstance(exc, ast.Call):
+        if exc.keywords or not all(isinstance(a, ast.Constant) for a in exc.args):
+            return False
+        exc = exc.func
+    return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
+
+
+def _docstring(node: ast.stmt) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+
+
+def unwritten_outcomes(text: str, tests: Sequence[Planned]) -> dict[str, RawOutcome] | None:
+    """Every call's outcome without running the file, when running it could not tell more.
+
+    That is when the file is only docstrings, ``import numpy`` and functions whose body raises
+    ``NotImplementedError`` (a fresh exercise file): each call of such a function would raise
+    it, and a function the file does not define would be missing. None otherwise, and the file
+    runs in the sandbox. The verdicts are the same either way; a stub is checked in a blink.
+    """
+    try:
+        tree = parse_python(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    unwritten = set()
+    for node in tree.body:
+        if _docstring(node) or (isinstance(node, ast.Import)
+                                and all(a.name == "numpy" for a in node.names)):
+            continue
+        if not _raises_not_implemented(node) or node.name == "NotImplementedError":
+            return None
+        unwritten.add(node.name)
+    outcomes = {}
+    for p in tests:
+        calls = [p.call] if p.own_cache is None else [p.call, p.own_cache.forward_call,
+                                                      p.own_cache.call]
+        for call in calls:
+            defined = call.func in unwritten or call.id != p.call.id
+            status = (ChildStatus(exc_type="NotImplementedError", exc_msg=call.func) if defined
+                      else ChildStatus(missing=True))
+            outcomes[call.id] = RawOutcome(id=call.id, outcome=OutcomeKind.DONE, status=status)
+    return outcomes

@@ -45,6 +45,7 @@ class Verdict(StrEnum):
     CRASHED = "crashed"
     NOT_ATTEMPTED = "not attempted"
     TOO_SLOW = "too slow"
+    BANNED = "banned helper"
 
 
 class FunctionStatus(StrEnum):
@@ -78,6 +79,7 @@ HIDDEN_MESSAGES = {
     Verdict.NOT_ATTEMPTED: "{what} is not written yet.",
     Verdict.TOO_SLOW: "{what} is correct but slower than this hidden test's time budget: "
                       "vectorize the inner loops.",
+    Verdict.BANNED: "{what} calls a helper this exercise does not allow.",
 }
 
 

@@ -11,9 +11,10 @@ tell the student.
   cells, plots, IPython magics (``%matplotlib inline``) and shell lines (``!pip ...``) are
   dropped, so a notebook grades like the ``.py`` of its functions.
 * A plain ``.py`` file runs as written (its top-level code included).
-* In both, a top-level import of a module the grader does not provide (anything but NumPy and
-  the standard library: h5py, matplotlib, scipy, PIL, the course's ``public_tests``, ...) is
-  replaced by a stand-in that raises, only when used, an error naming the module.
+* In both, an import of a module the grader does not provide (anything but NumPy and the
+  standard library: h5py, matplotlib, scipy, PIL, the course's ``public_tests``, ...), at the
+  top level or inside a function, is replaced by a stand-in that raises, only when used, an
+  error naming the module.
 
 Line numbers are kept: a dropped statement becomes blank lines and a replaced import stays on
 its own lines, so the student's traceback lines still point at their own code. Functions whose
@@ -23,6 +24,7 @@ body is still the template's placeholders are listed in ``stubs`` (see :func:`st
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 import sys
@@ -31,22 +33,46 @@ from dataclasses import dataclass
 
 from grader.errors import StudentCodeError
 
-_NBFORMAT_LOCK = threading.Lock()  # `grader batch` reads files from several threads
+# CPython 3.11 keeps the AST converter's recursion depth in one per-interpreter counter, so two
+# threads running ast.parse at once can corrupt it and one of them raises "SystemError: AST
+# constructor recursion depth mismatch" (python/cpython#106905) on a valid file. `grader batch`
+# and the web app grade from several threads: every parse of a student's file goes through
+# parse_python, one at a time (a parse takes well under a millisecond per KB).
+_AST_LOCK = threading.Lock()
+
+
+def parse_python(text: str) -> ast.Module:
+    """``ast.parse(text)``, safe to call from several threads at once.
+
+    Raises what ``ast.parse`` raises (SyntaxError, ValueError, RecursionError, MemoryError).
+    """
+    with _AST_LOCK:
+        return ast.parse(text)
 
 PROVIDED = frozenset({"numpy"}) | frozenset(sys.stdlib_module_names)
 EXPORT_MARKER = re.compile(r"^# In\[[ 0-9]*\]:", re.MULTILINE)
+# A notebook's code cells are joined after this marker, naming the cell's place in the
+# notebook; it is also an export marker, so the joined program keeps definitions only.
+CELL_MARKER = "# In[ ]: notebook cell {n}"
+CELL_LINE = re.compile(r"^# In\[ \]: notebook cell (\d+)$", re.MULTILINE)
 # IPython lines: magics, shell escapes, and help requests (`?f`, `f?`, `np.pad??`).
 MAGIC_LINE = re.compile(r"^(\s*)(%|!|\?|[\w.]+\?\??\s*$)")
 # The stand-in is one line so that the student's line numbers do not move. Any use of it (an
 # attribute, a call, an item) raises ModuleNotFoundError with a sentence naming the module.
 STAND_IN_NAME = "__stride_missing__"
-STAND_IN = (
-    STAND_IN_NAME + " = lambda module: type('MissingModule', (), {k: (lambda *a, **kw: "
+STAND_IN_MAKER = (
+    "lambda module: type('MissingModule', (), {k: (lambda *a, **kw: "
     "(_ for _ in ()).throw(ModuleNotFoundError(module + ' is not available here: the grader "
     "provides only NumPy and the standard library. Remove this use of ' + module + ' from the "
     "function.'))) for k in ('__getattr__', '__call__', '__getitem__', '__iter__', "
-    "'__setattr__')})(); "
+    "'__setattr__')})()"
 )
+STAND_IN = STAND_IN_NAME + " = " + STAND_IN_MAKER + "; "
+# An import inside a function (or a top-level block) gets a self-contained stand-in: the
+# top-level helper may not be defined yet when it runs. The comment marks its line, so the
+# report leaves it out of tracebacks like the helper's.
+NESTED_MAKER = f"({STAND_IN_MAKER})"
+NESTED_MARK = f"  # {STAND_IN_NAME}"
 
 
 @dataclass(frozen=True)
@@ -108,18 +134,42 @@ def notebook_source(data: bytes | str) -> str:
                                f"{version!r}, and the grader reads nbformat version 4 (or 3). "
                                "Open it in Jupyter and save it again.")
     try:
-        with _NBFORMAT_LOCK:  # its schema validators are built and cached lazily, not thread-safe
-            nb = nbformat.reads(text, as_version=4)
+        nb = nbformat.reads(text, as_version=4)
     except Exception as err:  # nbformat raises several kinds for malformed layouts
         raise StudentCodeError(f"this notebook cannot be read ({type(err).__name__}): save it "
                                "again from Jupyter and upload the .ipynb.") from None
-    cells = [c for c in nb.get("cells", ()) if c.get("cell_type") == "code"
-             and str(c.get("source", "")).strip()]
+    cells = [(n, c) for n, c in enumerate(nb.get("cells", ()), 1)
+             if c.get("cell_type") == "code" and str(c.get("source", "")).strip()]
     if not cells:
         raise StudentCodeError("this notebook has no code cells: write your functions in code "
                                "cells and upload it again.")
-    return "\n".join(f"# In[{n}]:\n{_without_magics(c['source'])}\n"
-                     for n, c in enumerate(cells, 1))
+    return "\n".join(f"{CELL_MARKER.format(n=n)}\n{_without_magics(c['source'])}\n"
+                     for n, c in cells)
+
+
+@functools.lru_cache(maxsize=16)
+def _cell_starts(text: str) -> tuple[tuple[int, int], ...]:
+    """(line of a cell's marker, the cell's number) for each cell of a notebook's program."""
+    if "# In[ ]: notebook cell" not in text:
+        return ()
+    return tuple((number, int(match.group(1)))
+                 for number, line in enumerate(text.splitlines(), 1)
+                 if (match := CELL_LINE.match(line)))
+
+
+def line_label(text: str, lineno: int) -> str:
+    """Where line ``lineno`` of the program ``text`` is, in the student's terms.
+
+    A notebook's program (from :func:`notebook_source`) gives "cell 4, line 3": the cell's
+    place in the notebook (markdown cells count, as when scrolling) and the line inside it.
+    Any other file gives its own line number, "line 12".
+    """
+    cell = None
+    for start, number in _cell_starts(text):
+        if start >= lineno:
+            break
+        cell = (number, lineno - start)
+    return f"cell {cell[0]}, line {cell[1]}" if cell else f"line {lineno}"
 
 
 def read_submission(text: str, filename: str | None = None) -> str:
@@ -161,7 +211,7 @@ def prepare_source(text: str, *, notebook: bool | None = None) -> PreparedSource
     """
     notebook = is_export(text) if notebook is None else notebook
     try:
-        tree = ast.parse(text)
+        tree = parse_python(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return PreparedSource(text, notebook)
     lines = text.splitlines(keepends=True)
@@ -176,6 +226,8 @@ def prepare_source(text: str, *, notebook: bool | None = None) -> PreparedSource
             stand_in = _stand_in(node, missing)
             if stand_in is not None:
                 edits[node.lineno] = (node.end_lineno or node.lineno, stand_in)
+        else:
+            _nested_stand_ins(node, lines, missing, edits)
     text = _apply(lines, edits, missing) if edits else text
     return PreparedSource(text, notebook, skipped, tuple(missing), stub_functions(tree))
 
@@ -199,8 +251,32 @@ def _is_definition(node: ast.stmt) -> bool:
     return False
 
 
-def _stand_in(node: ast.Import | ast.ImportFrom, missing: list[str]) -> str | None:
-    """The line replacing an import of missing modules, or None when everything is provided."""
+def _nested_stand_ins(node: ast.stmt, lines: list[str], missing: list[str],
+                      edits: dict[int, tuple[int, str]]) -> None:
+    """Stand-ins for the imports inside a function, class or block (``def f(): import h5py``).
+
+    Only an import on lines of its own is replaced (kept indented, line numbers unchanged);
+    one sharing a line with other code is left as written.
+    """
+    for inner in ast.walk(node):
+        if not isinstance(inner, (ast.Import, ast.ImportFrom)) or inner is node:
+            continue
+        first, last = inner.lineno, inner.end_lineno or inner.lineno
+        indent = lines[first - 1][:inner.col_offset]
+        tail = lines[last - 1][inner.end_col_offset or 0:].strip()
+        if indent.strip() or (tail and not tail.startswith("#")) or first in edits:
+            continue
+        stand_in = _stand_in(inner, missing, maker=NESTED_MAKER)
+        if stand_in is not None:
+            edits[first] = (last, indent + stand_in + NESTED_MARK)
+
+
+def _stand_in(node: ast.Import | ast.ImportFrom, missing: list[str],
+              maker: str = STAND_IN_NAME) -> str | None:
+    """The line replacing an import of missing modules, or None when everything is provided.
+
+    ``maker`` builds a stand-in from a module name: the top-level helper's name, or (inside a
+    function) the whole expression."""
     if isinstance(node, ast.Import):
         absent = [a for a in node.names if a.name.split(".")[0] not in PROVIDED]
         kept = [a.name + (f" as {a.asname}" if a.asname else "")
@@ -218,7 +294,7 @@ def _stand_in(node: ast.Import | ast.ImportFrom, missing: list[str]) -> str | No
     if not modules:
         return None
     missing.extend(m for m in dict.fromkeys(modules) if m not in missing)
-    assigns = "; ".join(f"{name} = __stride_missing__({module!r})" for name, module in bound)
+    assigns = "; ".join(f"{name} = {maker}({module!r})" for name, module in bound)
     return prefix + (assigns or "pass")
 
 
@@ -231,7 +307,7 @@ def _apply(lines: list[str], edits: dict[int, tuple[int, str]], missing: list[st
             number += 1
             continue
         last, replacement = edits[number]
-        if replacement and helper_needed:
+        if replacement and helper_needed and not replacement.endswith(NESTED_MARK):
             replacement, helper_needed = STAND_IN + replacement, False
         out.append(replacement + "\n")
         out.extend("\n" for _ in range(last - number))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import builtins
 import math
+import re
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -31,6 +32,7 @@ from grader.code.diagnosis import (
 from grader.code.functions import saved_items
 from grader.code.plan import REFERENCE_CACHE, OwnCache, Planned, adapter_name
 from grader.code.report import FunctionReport, FunctionStatus, TestReport, Verdict, hidden_message
+from grader.code.source import line_label, parse_python
 from grader.code.spec import Tolerance
 from grader.sandbox import ChildStatus, Frame, OutcomeKind, RawOutcome, SandboxLimits, ValueInfo
 
@@ -123,7 +125,7 @@ def _mentions(source: str, func: str) -> bool:
     if len(source) > MAX_SOURCE_BYTES:
         return f"def {func}" in source
     try:
-        tree = ast.parse(source)
+        tree = parse_python(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return f"def {func}" in source
     for node in tree.body:
@@ -190,11 +192,12 @@ def _exception(p: Planned, status: ChildStatus | None, source: str, at_import: b
                    "it build a much larger array than needed?")
         return _report(p, Verdict.MEMORY_LIMIT, message, student=message)
     where = "while loading your file" if at_import else f"in {p.func}"
-    message = f"{exc_type} {where}: {exc_msg}".rstrip(": ")
-    trace = _format_frames(frames)
+    message = f"{exc_type} {where}: {_cells_in(exc_msg, source)}".rstrip(": ")
+    trace = _format_frames(frames, source)
     if trace:
         message += "\n" + trace
-    hint = explain_exception(p.func, p.args, p.kwargs, exc_type, exc_msg, frames)
+    hint = explain_exception(p.func, p.args, p.kwargs, exc_type, exc_msg, frames,
+                             hidden=p.hidden)
     student = _hidden_exception(exc_type, where) if p.hidden else None
     return _report(p, Verdict.EXCEPTION, message, hint, student=student)
 
@@ -218,8 +221,19 @@ def _hidden_exception(exc_type: str, where: str) -> str:
             "the full trace of an exception; run them to see where it comes from.")
 
 
-def _format_frames(frames: Sequence[Frame]) -> str:
-    return "\n".join(f"  line {f.lineno}, in {f.name}: {f.text[:160]}" for f in frames[-6:])
+SYNTAX_PLACE = re.compile(r"\((?:submission\.py|<[^>]*>|[\w./-]+\.py), line (\d+)\)")
+
+
+def _cells_in(exc_msg: str, source: str) -> str:
+    """A syntax error's "(submission.py, line 8)" as "(cell 3, line 3)" in a notebook."""
+    return SYNTAX_PLACE.sub(lambda m: f"({line_label(source, int(m.group(1)))})", exc_msg)
+
+
+def _format_frames(frames: Sequence[Frame], source: str) -> str:
+    """The last frames, each at its place in the student's terms: a notebook's "cell 4,
+    line 3", a file's own line number."""
+    return "\n".join(f"  {line_label(source, f.lineno)}, in {f.name}: {f.text[:160]}"
+                     for f in frames[-6:])
 
 
 def _timeout(p: Planned, at_import: bool, limits: SandboxLimits) -> TestReport:
@@ -353,7 +367,8 @@ def _compare(p: Planned, name: str, expected: np.ndarray, got: np.ndarray) -> Te
     if got.shape != expected.shape:
         # An exact match with a mutated output beats a guess from the shape alone.
         hint = (explain_values(p.func, p.args, p.kwargs, name, got, expected, hidden=p.hidden)
-                or explain_shape(p.func, p.args, p.kwargs, name, got.shape, expected.shape))
+                or explain_shape(p.func, p.args, p.kwargs, name, got.shape, expected.shape,
+                                 hidden=p.hidden))
         formula = size_formula(p.func, p.args, p.kwargs)
         message = f"{label} has shape {got.shape}; expected {expected.shape}."
         return _report(p, Verdict.WRONG_SHAPE, message + (f" {formula}" if formula else ""), hint,

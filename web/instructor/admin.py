@@ -184,16 +184,46 @@ def _course_fields(form) -> tuple[str, str]:
         raise AdminError(str(exc).replace("Your name", "The course name")) from exc
     if not name:
         raise AdminError("Please give the course a name.")
-    code = form.get("join_code", "").strip() or secrets.token_urlsafe(6)
-    if not JOIN_CODE_RE.fullmatch(code):
-        raise AdminError("A join code is 4 to 64 letters, digits, '-' or '_'; leave it empty "
-                         "for one made up for you.")
     session = get_session()
     if session.scalar(select(Course.id).where(Course.name == name)) is not None:
         raise AdminError(f"A course named {name!r} exists already; please choose another name.")
-    if session.scalar(select(Course.id).where(Course.join_code == code)) is not None:
+    return name, _join_code_field(form)
+
+
+def _join_code_field(form, current: str | None = None) -> str:
+    """The join code the form asks for (one made up when empty), checked and not in use."""
+    code = form.get("join_code", "").strip() or secrets.token_urlsafe(6)
+    if code == current:
+        raise AdminError("That is the course's join code already; choose another, or leave it "
+                         "empty for one made up for you.")
+    if not JOIN_CODE_RE.fullmatch(code):
+        raise AdminError("A join code is 4 to 64 letters, digits, '-' or '_'; leave it empty "
+                         "for one made up for you.")
+    if get_session().scalar(select(Course.id).where(Course.join_code == code)) is not None:
         raise AdminError("That join code is used by another course; please choose another.")
-    return name, code
+    return code
+
+
+@bp.post("/join-code")
+def join_code():
+    """The course's instructors: a new join code (given, or made up when empty). The old code
+    stops working at once; students already enrolled stay enrolled."""
+    course = _course()
+    try:
+        code = _join_code_field(request.form, course.join_code)
+    except AdminError as exc:
+        flash(str(exc), "error")
+        return _course_page(400)
+    course.join_code = code
+    try:
+        _commit()
+    except IntegrityError:
+        get_session().rollback()
+        flash("That join code is used by another course; please choose another.", "error")
+        return _course_page(400)
+    flash(f"Students now join {course.name} with the code {code}; the old code no longer "
+          "works.", "success")
+    return _back()
 
 
 @bp.get("/course")

@@ -59,6 +59,7 @@ from web.instructor.regrade import runs as regrade_runs
 from web.lti import outcomes
 from web.models import Role, User
 from web.quiz import forms
+from web.quiz.allowances import latest_extensions
 from web.quiz.practice import graded_now
 from web.quiz.store import seed_for, submissions_for, variant_from_record, variant_record
 from web.render import grid_cells, render_prompt
@@ -233,7 +234,8 @@ def preview(problem_id: str):
     could look through the seeds for their own graded variant's answer."""
     seed = _seed_arg()
     problem = find_problem(problem_id)
-    if current_user.role not in TRUSTED_ROLES and graded_now(get_bank(), problem):
+    if current_user.role not in TRUSTED_ROLES and graded_now(
+            get_bank(), problem, extended=latest_extensions(get_session())):
         abort(403, description=TA_PREVIEW_REFUSED)
     variant = generate(problem, seed)
     context = _variant_context(variant)

@@ -1,0 +1,1 @@
+"""Student kit builder."""
