@@ -14,14 +14,17 @@ from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from grader.answers import Parsed, lookup
 from grader.bank import Problem, load_bank
-from grader.errors import ProblemSpecError
+from grader.errors import FormatError, ProblemSpecError
 from grader.expressions import to_jsonable
 from grader.grading import describe_answer, grade, grade_raw, readable
 from grader.lint_feedback import template_findings, variant_findings
-from grader.variants import Variant, build_variant, rng_for, sample_params
+from grader.variants import Variant, build_variant, generate, rng_for, sample_params
 
 ROUND_TRIP_EVERY = 4  # lint types the displayed answer back in for every 4th seed
 
@@ -35,6 +38,7 @@ class LintReport:
     findings: tuple[str, ...]
     tags: frozenset[str]
     distinct: int = 0  # variants actually checked (seeds that drew new parameters)
+    degenerate: tuple[str, ...] = ()  # the findings about degenerate draws (not failures)
 
 
 def check_variant(variant: Variant) -> list[str]:
@@ -89,9 +93,10 @@ def lint_problem(problem: Problem, count: int = 500) -> LintReport:
     tags: set[str] = set()
     seen: set[str] = set()
     checked = 0
+    degenerate = Degeneracy(problem)
     for seed in range(count):
         try:
-            variant = _lint_variant(problem, seed, seen)
+            variant = _lint_variant(problem, seed, seen, degenerate)
         except ProblemSpecError as exc:
             findings.setdefault(str(exc), f"seed {seed}: {exc}")
             break
@@ -104,11 +109,16 @@ def lint_problem(problem: Problem, count: int = 500) -> LintReport:
             findings.setdefault(key, finding)
     if checked:
         findings.update((f, f) for f in template_findings(problem.answer_type, tags))
-    return LintReport(problem.id, count, tuple(findings.values())[:10], frozenset(tags),
-                      checked)
+    draws = degenerate.findings(checked)
+    for finding in author_test_findings(problem) + draws:
+        findings.setdefault(finding, finding)
+    kept = tuple(findings.values())[:10]
+    return LintReport(problem.id, count, kept, frozenset(tags), checked,
+                      tuple(f for f in kept if f in draws))
 
 
-def _lint_variant(problem: Problem, seed: int, seen: set[str]) -> Variant | None:
+def _lint_variant(problem: Problem, seed: int, seen: set[str],
+                  degenerate: Degeneracy | None = None) -> Variant | None:
     """The variant of ``seed``, or None when an earlier seed drew the very same parameters of a
     problem whose variant depends on nothing else (no statements, no options to shuffle)."""
     rng = rng_for(problem.id, seed)
@@ -118,7 +128,101 @@ def _lint_variant(problem: Problem, seed: int, seen: set[str]) -> Variant | None
         if key in seen:
             return None
         seen.add(key)
-    return build_variant(problem, seed, rng, env)
+    collisions: list[str] = []
+    variant = build_variant(problem, seed, rng, env, collisions)
+    if degenerate is not None:
+        degenerate.observe(seed, env, collisions, variant)
+    return variant
+
+
+# ---------------------------------------------------------------------------------------------
+# Degenerate variants and the author's tests
+
+COLLISION_SHARE = 0.02  # a mistake may equal the answer in at most this share of the variants
+
+
+class Degeneracy:
+    """Counts, over the variants linted, the draws that defeat a template: a mistake equal to the
+    answer (its feedback can never show), an array parameter that is constant (all zero
+    included), computed options that could not all be told apart."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        self.collided: dict[str, list[int]] = {}
+        self.constant: dict[str, list[int]] = {}
+        self.few_options: list[int] = []
+        self.arrays = [p.name for p in problem.params if p.kind == "array"]
+        self.scalars: dict[int, dict[str, Any]] = {}  # seed -> its int and scalar choice values
+
+    def observe(self, seed: int, env: Mapping[str, Any], collisions: list[str],
+                variant: Variant) -> None:
+        self.scalars[seed] = {p.name: env[p.name] for p in self.problem.params
+                              if p.kind in ("int", "choice") and np.ndim(env[p.name]) == 0}
+        for tag in dict.fromkeys(collisions):
+            self.collided.setdefault(tag, []).append(seed)
+        for name in self.arrays:
+            values = np.asarray(env[name])
+            if values.size >= 2 and np.all(values == values.flat[0]):
+                self.constant.setdefault(name, []).append(seed)
+        options = self.problem.options
+        if (options is not None and not options.static and variant.options is not None
+                and len(variant.options) < options.count):
+            self.few_options.append(seed)
+
+    def findings(self, checked: int) -> list[str]:
+        found = []
+        for tag, seeds in self.collided.items():
+            # A mistake that never applies (a family about padding when there is none) is not a
+            # degenerate draw; one that collides now and then by the luck of drawn arrays is.
+            if (self.arrays and COLLISION_SHARE * checked < len(seeds) < checked
+                    and not self._by_design(seeds)):
+                found.append(f"seed {seeds[0]}: mistake {tag!r} equals the answer in "
+                             f"{len(seeds)} of {checked} variants, so its feedback never shows "
+                             "there; exclude those draws with a 'where' constraint")
+        for name, seeds in self.constant.items():
+            found.append(f"seed {seeds[0]}: array parameter {name!r} is constant in "
+                         f"{len(seeds)} of {checked} variants; exclude those draws with a "
+                         f"'where' constraint (e.g. amax({name}) > -amax(-{name}))")
+        if self.few_options:
+            found.append(f"seed {self.few_options[0]}: fewer than {self.problem.options.count} "
+                         f"distinct options in {len(self.few_options)} of {checked} variants "
+                         "(the distractors collide)")
+        return found
+
+
+    def _by_design(self, seeds: list[int]) -> bool:
+        """Whether the mistake collides exactly when one drawn number has one value (a padding
+        family when ``pad`` is 0): the mistake does not apply then, by design."""
+        first = self.scalars[seeds[0]]
+        for name, value in first.items():
+            if all(self.scalars[s].get(name) == value for s in seeds):
+                with_value = sum(v.get(name) == value for v in self.scalars.values())
+                if len(seeds) >= 0.9 * with_value:
+                    return True
+        return False
+
+
+def author_test_findings(problem: Problem) -> list[str]:
+    """The template's own ``tests:`` (like STACK's question tests): each gives parameters and an
+    answer as typed, with the score and mistake tag it must get."""
+    found = []
+    for i, test in enumerate(problem.tests):
+        label = f"test {i + 1} ({test.answer!r})"
+        try:
+            variant = generate(problem, 0, test.params)
+            result = grade_raw(variant, test.answer)
+        except FormatError as exc:
+            found.append(f"{label}: the answer cannot be read: {exc}")
+            continue
+        except ProblemSpecError as exc:
+            found.append(f"{label}: the variant cannot be made: {exc}")
+            continue
+        if abs(result.score - test.score) > 1e-9:
+            found.append(f"{label}: scores {result.score:g}, the test expects {test.score:g}")
+        if (result.mistake or None) != test.mistake:
+            found.append(f"{label}: is graded with mistake {result.mistake!r}, the test expects "
+                         f"{test.mistake!r}")
+    return found
 
 
 _WORKER_BANK: dict[str, Problem] = {}

@@ -13,10 +13,11 @@ Filters available in templates:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import jinja2
+import jinja2.meta
 import numpy as np
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -96,14 +97,29 @@ def _make_environment() -> SandboxedEnvironment:
 ENVIRONMENT = _make_environment()
 
 
-def compile_template(text: Any, where: str) -> jinja2.Template:
-    """Compile a prompt template; a syntax error names the file, problem and field."""
+def compile_template(text: Any, where: str, names: Iterable[str] | None = None
+                     ) -> jinja2.Template:
+    """Compile a prompt template; a syntax error names the file, problem and field. With
+    ``names`` (what the template will be given), a name it uses that is not among them is an
+    error here, at load, rather than when a student opens the problem."""
     if not isinstance(text, str):
         raise ProblemSpecError(f"{where}: expected text, got {text!r}")
     try:
-        return ENVIRONMENT.from_string(text)
+        template = ENVIRONMENT.from_string(text)
+        if names is not None:
+            _check_names(text, where, set(names))
+        return template
     except jinja2.TemplateSyntaxError as exc:
         raise ProblemSpecError(f"{where}: template error on line {exc.lineno}: {exc.message}") from exc
+
+
+def _check_names(text: str, where: str, names: set[str]) -> None:
+    used = jinja2.meta.find_undeclared_variables(ENVIRONMENT.parse(text))
+    unknown = sorted(used - names - set(ENVIRONMENT.globals))
+    if unknown:
+        known = ", ".join(sorted(names)) or "none"
+        raise ProblemSpecError(f"{where}: the template uses {unknown[0]!r}, which is not defined "
+                               f"(it can use: {known})")
 
 
 def render(template: jinja2.Template, context: Mapping[str, Any], where: str) -> str:

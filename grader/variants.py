@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import jinja2
@@ -23,12 +23,17 @@ import numpy as np
 from grader.answers import GradingRules, lookup
 from grader.answers.detectors import general_mistakes
 from grader.bank.problem import Options, OptionSpec, ParamSpec, Problem, Statement
-from grader.errors import ExpressionError, ProblemSpecError
+from grader.errors import ExpressionError, GraderError, ProblemSpecError
 from grader.expressions import same_value, to_jsonable
 from grader.mistakes import standard_context
 from grader.prompts import render
 
 MAX_TRIES = 1000
+
+
+class IncompatibleVariant(GraderError):
+    """A stored variant the current problem can no longer grade: a parameter was removed or
+    added, the answer type changed, or the options the student saw are no longer built."""
 
 
 @dataclass(frozen=True)
@@ -163,8 +168,11 @@ def generate(
 
 
 def build_variant(problem: Problem, seed: int, rng: np.random.Generator,
-                  env: dict[str, Any]) -> Variant:
-    """The rest of :func:`generate` once the parameters are sampled (``rng`` continues)."""
+                  env: dict[str, Any], collisions: list[str] | None = None) -> Variant:
+    """The rest of :func:`generate` once the parameters are sampled (``rng`` continues).
+
+    ``collisions``, when given, receives the tag of every mistake whose value equals the answer
+    for these parameters (dropped, so its feedback cannot show: the linter counts them)."""
     statement = _pick_statement(problem, rng)
     context = {**env, **role_values(problem, env)}
     prompt = render_prompt(problem, env, statement)
@@ -173,7 +181,7 @@ def build_variant(problem: Problem, seed: int, rng: np.random.Generator,
     else:
         raw_answer = problem.answer.evaluate(context) if problem.answer is not None else None
     answer = normalize(problem.answer_type, raw_answer)
-    mistakes = _mistakes(problem, context, answer, statement)
+    mistakes = _mistakes(problem, context, answer, statement, collisions)
     options = None
     if problem.options is not None:
         options, answer, mistakes = build_options(problem, context, answer, mistakes, rng)
@@ -191,6 +199,89 @@ def build_variant(problem: Problem, seed: int, rng: np.random.Generator,
         rules=problem.rules,
         figures=_figures(problem, context),
     )
+
+
+def regraded_variant(problem: Problem, stored: Variant) -> Variant:
+    """``stored`` (the variant a student saw) with its expected answer, mistakes and grading
+    rules taken from the current ``problem``, evaluated on the stored parameters.
+
+    Nothing is drawn again: the parameters, prompt, options and figures stay the ones shown, so a
+    widened ``choice`` list or a reworded prompt changes nothing, while a corrected answer
+    expression changes the expected answer. Raises :class:`IncompatibleVariant` (with a
+    sentence) when the current problem cannot grade the stored variant.
+    """
+    if problem.answer_type != stored.answer_type:
+        raise IncompatibleVariant(f"the answer type changed from {stored.answer_type!r} to "
+                                  f"{problem.answer_type!r}")
+    names = [spec.name for spec in problem.params]
+    removed = [name for name in stored.params if name not in names]
+    added = [name for name in names if name not in stored.params]
+    if removed or added:
+        parts = ([f"parameter {', '.join(map(repr, removed))} removed"] if removed else []) + (
+            [f"parameter {', '.join(map(repr, added))} added"] if added else [])
+        raise IncompatibleVariant("; ".join(parts))
+    env = {spec.name: _stored_value(spec, stored.params[spec.name]) for spec in problem.params}
+    try:
+        return _regraded(problem, stored, env)
+    except (ExpressionError, ValueError, ArithmeticError, TypeError, IndexError,
+            KeyError) as exc:
+        raise IncompatibleVariant(f"the current problem fails on the stored parameters: {exc}"
+                                  ) from exc
+
+
+def _regraded(problem: Problem, stored: Variant, env: dict[str, Any]) -> Variant:
+    statement = _statement_shown(problem, stored.prompt)
+    context = {**env, **role_values(problem, env)}
+    if statement is not None:
+        raw_answer = statement.answer
+    else:
+        raw_answer = problem.answer.evaluate(context) if problem.answer is not None else None
+    answer = normalize(problem.answer_type, raw_answer)
+    mistakes = _mistakes(problem, context, answer, statement)
+    if problem.options is not None:
+        answer, mistakes = _options_seen(problem, context, answer, mistakes, stored)
+    return replace(stored, title=problem.title, topic=problem.topic, answer=answer,
+                   mistakes=mistakes, rules=problem.rules)
+
+
+def _stored_value(spec: ParamSpec, value: Any) -> Any:
+    """A stored (JSON) parameter value as sampling made it: lists become arrays."""
+    return np.asarray(value) if isinstance(value, list) else value
+
+
+def _statement_shown(problem: Problem, prompt: str) -> Statement | None:
+    """The true/false statement in a stored prompt (the longest that appears in it)."""
+    if not problem.statements:
+        return None
+    shown = [s for s in problem.statements if s.text.strip() and s.text.strip() in prompt]
+    if not shown:
+        raise IncompatibleVariant("none of the problem's statements is in the prompt shown")
+    return max(shown, key=lambda s: len(s.text.strip()))
+
+
+def _options_seen(problem: Problem, context: Mapping[str, Any], answer: Any,
+                  mistakes: tuple[Mistake, ...], stored: Variant) -> tuple[Any, tuple]:
+    """The answer and mistakes among the options the student saw (in the order shown)."""
+    options, kind, seen = problem.options, lookup(problem.answer_type), list(stored.options or ())
+    if options.static:
+        specs = {_option_text(options, o.template, context): o for o in options.static}
+        missing = [text for text in seen if text not in specs]
+        if missing:
+            raise IncompatibleVariant(f"the option {missing[0]!r} shown is no longer one of the "
+                                      "problem's options")
+        right = [text for text in seen if specs[text].correct]
+        found = []
+        for text in seen:
+            spec = specs[text]
+            value = kind.mistake_of(text, spec.correct, seen, right)
+            if spec.message is not None and value is not None:
+                found.append(Mistake(spec.tag, value, spec.message))
+        return kind.answer_of(right), tuple(found)
+    _texts, correct, found = _computed_options(options, context, answer, mistakes,
+                                               rng_for(problem.id, stored.seed))
+    if correct not in seen:
+        raise IncompatibleVariant(f"the answer {correct!r} is not among the options shown")
+    return correct, tuple(m for m in found if m.value in seen)
 
 
 def _check_overrides(problem: Problem, overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -211,8 +302,9 @@ def sample_params(
     problem: Problem, rng: np.random.Generator, overrides: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Sample every parameter in order, rejecting samples that break a ``where`` constraint."""
+    fixed = _fixed_names(problem.params, overrides)
     for _ in range(MAX_TRIES):
-        env = _try_sample(problem.params, problem.checks, rng, overrides)
+        env = _try_sample(problem.params, problem.checks, rng, overrides, fixed)
         if env is not None:
             return env
     constraints = "; ".join(expr.source for expr in problem.where)
@@ -223,15 +315,24 @@ def sample_params(
     )
 
 
+def _fixed_names(params: tuple[ParamSpec, ...], overrides: Mapping[str, Any]) -> set[str]:
+    """The overridden parameters and the derived ones computed from them alone."""
+    fixed = set(overrides)
+    for spec in params:
+        if spec.kind == "derived" and spec.expr is not None and spec.expr.names <= fixed:
+            fixed.add(spec.name)
+    return fixed
+
+
 def _try_sample(
     params: tuple[ParamSpec, ...], checks: tuple, rng: np.random.Generator,
-    overrides: Mapping[str, Any],
+    overrides: Mapping[str, Any], fixed: set[str] | frozenset[str] = frozenset(),
 ) -> dict[str, Any] | None:
     env: dict[str, Any] = {}
     for spec, after in zip(params, checks, strict=True):
         env[spec.name] = overrides[spec.name] if spec.name in overrides else _sample(spec, rng, env)
         for constraint in after:
-            if constraint.names <= overrides.keys():
+            if constraint.names <= (fixed or overrides.keys()):
                 continue  # values set on purpose (a worked example) are not second-guessed
             if not constraint.evaluate(env):
                 return None
@@ -253,8 +354,8 @@ def normalize(answer_type: str, value: Any) -> Any:
     return lookup(answer_type).normalize(to_jsonable(value))
 
 
-def _mistakes(problem: Problem, context: Mapping[str, Any], answer: Any, statement: Any
-              ) -> tuple[Mistake, ...]:
+def _mistakes(problem: Problem, context: Mapping[str, Any], answer: Any, statement: Any,
+              collisions: list[str] | None = None) -> tuple[Mistake, ...]:
     """The author's mistakes, then the built-in families; duplicates and correct values dropped."""
     found: list[Mistake] = []
     memo: dict[str, Any] = {}
@@ -273,17 +374,29 @@ def _mistakes(problem: Problem, context: Mapping[str, Any], answer: Any, stateme
         if value is not None:
             found.append(Mistake(family.tag, normalize(problem.answer_type, value),
                                  family.message))
+    general: list[Mistake] = []
     if problem.answer is not None and statement is None:
-        found.extend(Mistake(tag, normalize(problem.answer_type, value), message)
-                     for tag, value, message in general_mistakes(
-                         problem.answer, problem.answer_type, context, answer, memo))
-    return _distinct(found, answer)
+        general = [Mistake(tag, normalize(problem.answer_type, value), message)
+                   for tag, value, message in general_mistakes(
+                       problem.answer, problem.answer_type, context, answer, memo)]
+        found.extend(general)
+    kept = _distinct(found, answer, collisions)
+    if collisions is not None and general:
+        # The general detectors fit any template; only its own mistakes and families are counted.
+        tags = {m.tag for m in general}
+        collisions[:] = [tag for tag in collisions if tag not in tags]
+    return kept
 
 
-def _distinct(found: list[Mistake], answer: Any) -> tuple[Mistake, ...]:
+def _distinct(found: list[Mistake], answer: Any, collisions: list[str] | None = None
+              ) -> tuple[Mistake, ...]:
     kept: list[Mistake] = []
     for mistake in found:
-        if mistake.value is None or same_value(mistake.value, answer):
+        if mistake.value is None:
+            continue
+        if same_value(mistake.value, answer):
+            if collisions is not None:
+                collisions.append(mistake.tag)
             continue
         if any(same_value(mistake.value, k.value) or mistake.tag == k.tag for k in kept):
             continue

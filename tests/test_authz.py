@@ -92,7 +92,9 @@ def _instructor_cases() -> list[Case]:
         Case("/instructor/preview/<problem_id>", "GET", "/instructor/preview/no-such-problem",
              staff(404, 404)),
         Case("/instructor/regrade/<problem_id>", "POST", "/instructor/regrade/{pid}",
-             staff(302, 302)),
+             staff()),
+        Case("/instructor/regrade/<problem_id>", "POST", "/instructor/regrade/{pid}",
+             staff(302, 302), {"action": "apply"}),
         Case("/instructor/sets/<set_id>/stats", "GET", "/instructor/sets/open-set/stats",
              staff()),
         Case("/instructor/sets/<set_id>/stats", "GET",
@@ -388,14 +390,14 @@ def test_regrade_by_instructor_a_changes_nothing_of_course_b(app, client, walls_
     _break_every_stored_answer(app, pid)
     b1_before = _state_of(app, walls_world.users["b1"], pid)
     _sign_in(client, "inst_a")
-    page = client.post(f"/instructor/regrade/{pid}", follow_redirects=True).get_data(
-        as_text=True)
-    assert "3 submissions" in page and "1 score changed" in page  # a1's right answer
+    page = client.post(f"/instructor/regrade/{pid}", data={"action": "apply"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "3 submissions" in page and "1 score up" in page  # a1's right answer
     assert _state_of(app, walls_world.users["b1"], pid) == b1_before
     scores, _json, changes = _state_of(app, walls_world.users["a1"], pid)
     assert [s[:2] for s in scores] == [(0.0, False), (1.0, True)] and changes == 1
     client.post("/auth/logout")
     _sign_in(client, "inst_b")  # b1's own instructor can still correct it
-    client.post(f"/instructor/regrade/{pid}")
+    client.post(f"/instructor/regrade/{pid}", data={"action": "apply"})
     scores, _json, changes = _state_of(app, walls_world.users["b1"], pid)
     assert [s[:2] for s in scores][-1] == (1.0, True) and changes == 1

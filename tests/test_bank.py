@@ -423,10 +423,10 @@ def test_prompts_render_math_for_the_terminal():
 
 
 def test_prompt_templates_are_sandboxed_and_strict(tmp_path):
-    write(tmp_path, "pad.yaml", good().replace("{{ p }}", "{{ q }}"))
-    problem = load_bank(tmp_path).problems["pad-rows"]
-    with pytest.raises(ProblemSpecError, match="field 'prompt'.*'q' is undefined"):
-        generate(problem, 0)
+    write(tmp_path, "pad.yaml", good().replace("{{ p }}", "{{ q }}"))  # found at load now
+    with pytest.raises(ProblemSpecError, match="field 'prompt': the template uses 'q', which is "
+                                               r"not defined \(it can use: n, p\) \(line \d+\)"):
+        load_bank(tmp_path)
     write(tmp_path, "pad.yaml", good().replace("{{ p }}", "{{ p.__class__.__mro__ }}"))
     problem = load_bank(tmp_path).problems["pad-rows"]
     with pytest.raises(ProblemSpecError, match="field 'prompt'"):

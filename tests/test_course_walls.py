@@ -94,7 +94,8 @@ def test_every_student_query_takes_course_ids_without_a_default():
     found = dict(_scoped_functions())
     expected = {"gradebook_rows", "students", "student", "usernames", "best_scores",
                 "best_code_scores", "code_submissions", "student_submissions", "all_submissions",
-                "problem_attempts", "variant_records", "regrade_problem", "courses",
+                "problem_attempts", "variant_records", "regrade_problem", "courses", "runs",
+                "undo_run", "reissue_variants",
                 "student_counts", "export", "of_students"}
     assert {name.rsplit(".", 1)[1] for name in found} == expected
     for name, function in found.items():
@@ -109,9 +110,10 @@ def test_the_other_instructor_queries_read_no_students_by_themselves():
                 if function.__module__ == module.__name__
                 and "course_ids" not in inspect.signature(function).parameters}
     # set_points and sort_gradebook work on rows already read; score_changes and
-    # _regrade_submission on submissions a scoped query returned; _apply stores a result.
-    assert unscoped == {"set_points", "sort_gradebook", "score_changes", "_regrade_submission",
-                        "_apply"}
+    # the regrade helpers work on variants and submissions a scoped query returned (or, to undo,
+    # on the rows a run recorded when it was applied within the walls).
+    assert unscoped == {"set_points", "sort_gradebook", "score_changes", "_rescore", "_snapshot",
+                        "_store", "_restore", "_retired", "_undo_reissue", "_apply_plan"}
 
 
 def test_an_unscoped_call_fails_loudly_and_no_courses_means_nobody(app, walls_world, web_bank):
@@ -342,6 +344,6 @@ def test_a_regrade_back_link_with_a_line_break_is_not_followed(app, client, wall
     problem = sorted(web_bank.problems)[0]
     _sign_in(client, "inst_a")
     response = client.post(f"/instructor/regrade/{problem}",
-                           data={"back": "/instructor/x\r\nX-Injected: 1"})
+                           data={"back": "/instructor/x\r\nX-Injected: 1", "action": "apply"})
     assert response.status_code == 302 and response.headers["Location"].endswith("/instructor/")
     assert "X-Injected" not in response.headers

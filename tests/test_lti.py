@@ -1,11 +1,15 @@
 """LTI 1.3: registration, launches, deep linking and scores through AGS, driven end to end
-against the fake platform of tests/lti_platform.py (a real HTTP server on 127.0.0.1)."""
+against the fake platform of tests/lti_platform.py (a real HTTP server on 127.0.0.1).
+
+tests/test_lti_e2e.py runs the same flows against an independent platform implementation
+(lti1p3platform); what stays here is what that platform cannot produce: tokens for several
+audiences, hand-signed tokens, the sub-to-account mapping, cookies, CSRF, backoff timing,
+best/latest policies and regrades."""
 
 from __future__ import annotations
 
 import json
 import re
-import time
 from datetime import timedelta
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
@@ -230,18 +234,6 @@ def test_a_token_for_another_audience_is_refused(lti_app, registered):
     _refused(response, 400, "No LMS with this issuer and client id")
 
 
-def test_an_expired_token_is_refused(lti_app, registered):
-    past = int(time.time()) - 3600
-    response = _forged(lti_app.test_client(), registered,
-                       lambda c: c.update(iat=past - 300, exp=past))
-    _refused(response, 400, "has expired")
-
-
-def test_an_unknown_kid_is_refused(lti_app, registered):
-    response = _forged(lti_app.test_client(), registered, lambda c: None, kid="no-such-key")
-    _refused(response, 400, "unknown kid")
-
-
 def test_a_replayed_launch_is_refused_even_in_the_same_browser(lti_app, registered):
     browser = lti_app.test_client()
     claims = registered.launch_claims("u1")
@@ -249,26 +241,6 @@ def test_a_replayed_launch_is_refused_even_in_the_same_browser(lti_app, register
     assert browser.post("/lti/launch", data=form).status_code == 302
     _refused(browser.post("/lti/launch", data=form), 400, "already used once")
     _refused(lti_app.test_client().post("/lti/launch", data=form), 400, "did not")
-
-
-def test_a_launch_for_an_unregistered_deployment_is_refused(lti_app, registered):
-    response = _forged(lti_app.test_client(), registered, lambda c: c.update(
-        {"https://purl.imsglobal.org/spec/lti/claim/deployment_id": "deployment-9"}))
-    _refused(response, 400, "deployment is not registered")
-    assert _user(lti_app) is None
-
-
-def test_a_forged_role_breaks_the_signature(lti_app, registered):
-    browser = lti_app.test_client()
-    form = _authorize(_begin(browser, registered, "u1", registered.launch_claims("u1")))
-    header, body, signature = form["id_token"].split(".")
-    claims = json.loads(jwt.utils.base64url_decode(body))
-    claims["https://purl.imsglobal.org/spec/lti/claim/roles"] = [
-        "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"]
-    forged_body = jwt.utils.base64url_encode(json.dumps(claims).encode()).decode()
-    response = browser.post("/lti/launch", data=form | {
-        "id_token": f"{header}.{forged_body}.{signature}"})
-    _refused(response, 400, "signature or claims do not verify")
 
 
 def test_a_link_to_nothing_stride_has_gets_a_clear_page(lti_app, registered):
@@ -330,21 +302,6 @@ def _set_points(app, set_id="open-set"):
     return items[0].points, float(sum(i.points for i in items))
 
 
-def test_a_graded_answer_reaches_the_lms_through_ags(lti_app, registered, web_answer):
-    browser = lti_app.test_client()
-    launch(browser, registered, "u1")
-    _answer(lti_app, browser, web_answer)
-    result = outcomes.drain(lti_app)
-    assert (result.sent, result.failed) == (1, 0)
-    score, = registered.scores_of("u1")
-    earned, total = _set_points(lti_app)
-    assert (score["scoreGiven"], score["scoreMaximum"]) == (earned, total)
-    assert score["gradingProgress"] == "FullyGraded"
-    item, = registered.lineitems.values()
-    assert item["resourceId"] == "set:open-set" and item["scoreMaximum"] == total
-    assert outcomes.drain(lti_app).sent == 0  # nothing pending any more
-
-
 def test_a_platform_that_is_down_mid_course_loses_no_score(lti_app, registered, web_answer):
     students = {sub: lti_app.test_client() for sub in ("u1", "u2", "u3")}
     for sub, browser in students.items():
@@ -368,27 +325,6 @@ def test_a_platform_that_is_down_mid_course_loses_no_score(lti_app, registered, 
     earned, total = _set_points(lti_app)
     assert {s["userId"]: s["scoreGiven"] for s in registered.scores} == {
         "u1": earned, "u2": earned, "u3": 0.0}
-
-
-def test_a_graded_code_submission_is_sent(lti_app, registered, monkeypatch):
-    from web.code import task
-    from web.models import CodeSubmission
-
-    browser = lti_app.test_client()
-    launch(browser, registered, "u1", target="exercise:conv_step_by_step", with_lineitem=True)
-    monkeypatch.setattr(task, "_grade", lambda source, exercise, sid: task._finished(
-        "done", report={"score": 3.0, "max_score": 4.0}))
-    with session_factory(lti_app)() as session:
-        row = CodeSubmission(user_id=_user(lti_app).id, exercise="conv_step_by_step",
-                             source="x = 1", status="queued", heartbeat_at=utcnow())
-        session.add(row)
-        session.commit()
-        submission_id = row.id
-    task.grade_submission(session_factory(lti_app), submission_id)
-    assert outcomes.drain(lti_app).sent == 1
-    score, = registered.scores_of("u1")
-    assert (score["scoreGiven"], score["scoreMaximum"]) == (3.0, 4.0)
-    assert score["lineitem"].endswith("/lineitems/1")  # the line item the launch named
 
 
 @pytest.mark.parametrize("policy, expected", [("best", 3.0), ("latest", 1.0)])
@@ -423,7 +359,8 @@ def test_a_regrade_resends_the_affected_scores(lti_app, registered, web_answer):
     outcomes.drain(lti_app)
     staff = lti_app.test_client()
     _sign_in(staff)
-    assert staff.post(f"/instructor/regrade/{problem_id}").status_code == 302
+    assert staff.post(f"/instructor/regrade/{problem_id}", data={"action": "apply"}
+                      ).status_code == 302  # a dry run first sends nothing
     assert outcomes.drain(lti_app).sent == 1
     assert len(registered.scores_of("u1")) == 2
 

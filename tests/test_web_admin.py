@@ -353,3 +353,18 @@ def test_a_new_join_code_replaces_the_old_one_and_keeps_the_students(app, ines, 
             "join_code": code, "username": f"joiner{status}", "password": WEB_PASSWORD,
             "confirm": WEB_PASSWORD})
         assert response.status_code == status
+
+
+def test_granting_or_removing_an_allowance_resends_that_students_lms_score(app, ines,
+                                                                          monkeypatch):
+    import web.instructor.admin as admin
+
+    sent = []
+    monkeypatch.setattr(admin, "resend_scores",
+                        lambda session, user_id, **target: sent.append((user_id, target)) or 0)
+    course, alice = _course_id(app), _user_id(app, "alice")
+    url = f"/instructor/admin/students/{alice}/allowance?course={course}"
+    assert ines.post(url, data={"set_id": "closed-set", "extra_attempts": "1"}).status_code == 302
+    assert ines.post(url, data={"set_id": "closed-set"}).status_code == 302  # taken back
+    assert ines.post(url, data={"set_id": "nope"}).status_code == 400
+    assert sent == [(alice, {"set_id": "closed-set"})] * 2

@@ -1,5 +1,5 @@
 """The one home of the `flask --app server ...` commands: migrate the database, create users, make course staff,
-import a roster, export scores."""
+import a roster, export scores, publish the problem bank."""
 
 from __future__ import annotations
 
@@ -307,7 +307,26 @@ def export_scores_command(kind, output, course_name) -> None:
     output.write(text)
 
 
+@click.command("bank-reload")
+@with_appcontext
+def bank_reload_command() -> None:
+    """Check the YAML problem bank (the changed templates are linted) and publish it to every
+    server; exit 1 with every finding (file, line, seed) and nothing published otherwise."""
+    from grader.bank import BankError
+    from web.bank import reload_bank, served_digest
+
+    try:
+        bank = reload_bank()
+    except BankError as exc:
+        click.echo(f"Not published: {len(exc.errors)} finding(s).", err=True)
+        for line in exc.errors:
+            click.echo(f"  {line}", err=True)
+        raise SystemExit(1) from exc
+    click.echo(f"Published bank version {served_digest()[:12]}: {len(bank.problems)} problems "
+               f"in {len(bank.sets)} sets; every server follows within about a second.")
+
+
 def init_app(app: Flask) -> None:
     for command in (db_upgrade_command, init_db_command, create_user_command, add_staff_command,
-                    import_roster_command, export_scores_command):
+                    import_roster_command, export_scores_command, bank_reload_command):
         app.cli.add_command(command)

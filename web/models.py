@@ -436,3 +436,79 @@ class CanvasAssignment(Base):
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), index=True)
     item: Mapped[str] = mapped_column(String(200))
     assignment_id: Mapped[str] = mapped_column(String(20))
+
+
+# --- Bank changes: recorded regrades (with what undoes them), re-issued variants, the published
+# bank version ---------------------------------------------------------------------------------
+
+
+class RegradeRun(Base):
+    """One applied regrade (or re-issue) of one problem: who, when, which courses, what changed.
+
+    `undo_json` holds what each touched row was before (submission results, stored variants), so
+    the run can be undone; `undone_at` is set when it was.
+    """
+
+    __tablename__ = "regrade_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[str] = mapped_column(String(120), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="regrade")  # "regrade" or "reissue"
+    course_ids_json: Mapped[str] = mapped_column(Text, default="[]")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    undo_json: Mapped[str] = mapped_column(Text, default="{}")
+    changed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    undone_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True)
+
+    changed_by: Mapped[User | None] = relationship(foreign_keys=[changed_by_id])
+
+
+class RetiredVariant(Base):
+    """A variant taken back by a re-issue, with the attempts made on it (kept as history)."""
+
+    __tablename__ = "retired_variant"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("regrade_run.id", ondelete="CASCADE"),
+                                        index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"),
+                                         index=True)
+    set_id: Mapped[str] = mapped_column(String(120))
+    problem_id: Mapped[str] = mapped_column(String(120))
+    seed: Mapped[int] = mapped_column(BigInteger)
+    variant_json: Mapped[str] = mapped_column(Text)
+    submissions_json: Mapped[str] = mapped_column(Text, default="[]")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class BankVersion(Base):
+    """A published problem bank: its content hash and files; the newest row is what every
+    worker of every host serves."""
+
+    __tablename__ = "bank_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    files_json: Mapped[str] = mapped_column(Text)  # {relative path: text}
+    published_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class BankIncident(Base):
+    """A bank error a student met (a variant that failed to generate), for the instructor."""
+
+    __tablename__ = "bank_incident"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[str] = mapped_column(String(120), index=True)
+    set_id: Mapped[str] = mapped_column(String(120), default="")
+    seed: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

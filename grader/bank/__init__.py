@@ -9,6 +9,7 @@ from grader.bank.load import (
     DEFAULT_PROBLEMS_DIR,
     BankError,
     load_bank,
+    load_bank_in_part,
     load_problem_file,
     load_set_file,
 )
@@ -17,5 +18,5 @@ from grader.bank.schema import TOPICS, json_schema, schema_text
 
 __all__ = [
     "DEFAULT_PROBLEMS_DIR", "TOPICS", "Bank", "BankError", "Problem", "ProblemSet", "SetItem",
-    "json_schema", "load_bank", "load_problem_file", "load_set_file", "schema_text",
+    "json_schema", "load_bank", "load_bank_in_part", "load_problem_file", "load_set_file", "schema_text",
 ]

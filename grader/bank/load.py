@@ -10,6 +10,8 @@ field, with the offending value, and a bank with any finding is not loaded at al
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +22,9 @@ from pydantic import BaseModel, ValidationError
 
 from grader.answers import lookup
 from grader.attempts import DEFAULT_ATTEMPTS, PolicySpec, resolve
+from grader.bank.lines import compose, line_node, line_of
 from grader.bank.problem import (
+    AuthorTest,
     Bank,
     FigureSpec,
     GradingRules,
@@ -34,6 +38,7 @@ from grader.bank.problem import (
     Statement,
 )
 from grader.bank.schema import (
+    TOPICS_FILE,
     ArrayParam,
     AttemptPolicyModel,
     ChoiceParam,
@@ -43,6 +48,7 @@ from grader.bank.schema import (
     ProblemModel,
     ProblemSetModel,
     SetItemModel,
+    read_topics,
 )
 from grader.data_root import data_root
 from grader.errors import ProblemSpecError
@@ -93,6 +99,25 @@ def _pydantic_errors(exc: ValidationError, prefix: str) -> list[str]:
     return lines
 
 
+_FIELD = re.compile(r"field '([^']+)'")
+
+
+def _with_lines(errors: list[str], node: Any) -> list[str]:
+    """Each finding that names a field, with the line that field is written on (for the problem
+    whose YAML node is `node`)."""
+    if node is None:
+        return errors
+    lined = []
+    for error in errors:
+        match = _FIELD.search(error)
+        if match and "(line " not in error:
+            parts = [int(p) if p.isdigit() else p for p in match.group(1).split(".")]
+            line = line_of(node, parts)
+            error = f"{error} (line {line})" if line else error
+        lined.append(error)
+    return lined
+
+
 def _read_yaml(path: Path, shown: str) -> tuple[Any, list[str]]:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8")), []
@@ -111,29 +136,69 @@ def _problem_dicts(data: Any, shown: str) -> tuple[list[Any], list[str]]:
     return [], [f"{shown}: expected a problem (a mapping) or 'problems: [...]', got {data!r:.80}"]
 
 
+_COMPILED: dict[tuple[str, str, str], tuple[list[Problem], list[str]]] = {}
+_COMPILED_MAX = 512  # files kept compiled (compiled problems are immutable, so banks share them)
+
+
 def load_problem_file(path: Path, root: Path = DEFAULT_PROBLEMS_DIR
                       ) -> tuple[list[Problem], list[str]]:
-    """Problems of one file and the findings; a file with findings gives no problems."""
+    """Problems of one file and the findings; a file with findings gives no problems.
+
+    A file whose text was compiled before (same path, same text) is not parsed again, so a
+    reload after one edit compiles only the edited file."""
+    try:
+        text = path.read_bytes()
+    except OSError:
+        text = b""
+    try:
+        topics = read_topics(root if Path(root).is_dir() else Path(root).parent)
+    except ValueError as exc:
+        return [], [str(exc)]
+    key = (str(path), str(root), hashlib.sha256(text).hexdigest() + ",".join(topics))
+    if key not in _COMPILED:
+        for old in [k for k in _COMPILED if k[0] == key[0]]:
+            del _COMPILED[old]
+        while len(_COMPILED) >= _COMPILED_MAX:
+            del _COMPILED[next(iter(_COMPILED))]
+        problems, errors = _compile_problem_file(path, root, topics)
+        _COMPILED[key] = (problems, errors)
+    problems, errors = _COMPILED[key]
+    return list(problems), list(errors)
+
+
+def _compile_problem_file(path: Path, root: Path, topics: tuple[str, ...]
+                          ) -> tuple[list[Problem], list[str]]:
     shown = _display(path, root)
     data, errors = _read_yaml(path, shown)
     if errors:
         return [], errors
     raws, errors = _problem_dicts(data, shown)
+    root_node = compose(path.read_text(encoding="utf-8"))
+    errors = _with_lines(errors, root_node)
+    listed = isinstance(data, Mapping) and "problems" in data and "id" not in data
     problems: list[Problem] = []
     for index, raw in enumerate(raws):
         pid = raw.get("id", f"#{index + 1}") if isinstance(raw, Mapping) else f"#{index + 1}"
         prefix = f"{shown}: problem {pid!r}"
+        node = line_node(root_node, ("problems", index) if listed else ())
+        found: list[str] = []
         try:
             model = ProblemModel.model_validate(raw)
         except ValidationError as exc:
-            errors.extend(_pydantic_errors(exc, prefix))
+            errors.extend(_with_lines(_pydantic_errors(exc, prefix), node))
+            continue
+        if model.topic not in topics:
+            errors.extend(_with_lines([
+                f"{prefix}: field 'topic': not one of the bank's topics ({TOPICS_FILE}: "
+                f"{', '.join(topics)}), got {model.topic!r}"], node))
             continue
         try:
             problems.append(build_problem(model, path, prefix))
         except BankError as exc:
-            errors.extend(exc.errors)
+            found.extend(exc.errors)
         except ProblemSpecError as exc:
-            errors.append(str(exc))
+            found.append(str(exc))
+        errors.extend(_with_lines(found, node))
     return ([] if errors else problems), errors
 
 
@@ -151,7 +216,8 @@ def load_set_file(path: Path, root: Path = DEFAULT_PROBLEMS_DIR
         return None, _pydantic_errors(exc, f"{shown}: set {sid!r}")
     items = tuple(_set_item(i) for i in model.problems)
     return ProblemSet(model.id, model.title, items, model.due, path, model.description,
-                      model.practice, attempt_spec=_policy_spec(model.attempt_policy)), []
+                      model.practice, attempt_spec=_policy_spec(model.attempt_policy),
+                      release=model.release, hidden=model.hidden), []
 
 
 def _set_item(model: SetItemModel) -> SetItem:
@@ -176,18 +242,31 @@ def _with_policies(problem_set: ProblemSet, problems: Mapping[str, Problem]) -> 
     items = []
     for item in problem_set.items:
         problem = problems[item.problem_id]
+        if problem is None:  # unavailable (a bank loaded in part): kept as written
+            items.append(item)
+            continue
         policy = resolve(problem.answer_type, item.spec, problem_set.attempt_spec,
                          problem.attempt_spec)
         items.append(replace(item, attempts=policy.attempts, policy=policy))
     return replace(problem_set, items=tuple(items))
 
 
-def _yaml_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+def _yaml_files(folder: Path, skip: Path | None = None) -> list[Path]:
+    """The YAML files under `folder`, subfolders included (not hidden ones, nor `skip`)."""
+    found = []
+    for path in folder.rglob("*.y*ml"):
+        relative = path.relative_to(folder)
+        if path.suffix not in (".yaml", ".yml") or any(p.startswith(".") for p in relative.parts):
+            continue
+        if (skip is not None and path.is_relative_to(skip)) or relative.as_posix() == TOPICS_FILE:
+            continue
+        found.append(path)
+    return sorted(found)
 
 
 def load_bank(root: Path = DEFAULT_PROBLEMS_DIR) -> Bank:
-    """Load and check every problem under ``root`` and every set under ``root/sets``.
+    """Load and check every problem under ``root`` (subfolders included) and every set under
+    ``root/sets``.
 
     Raises
     ------
@@ -200,7 +279,7 @@ def load_bank(root: Path = DEFAULT_PROBLEMS_DIR) -> Bank:
         raise BankError([f"{root}: no such directory"])
     errors: list[str] = []
     problems: dict[str, Problem] = {}
-    for path in _yaml_files(root):
+    for path in _yaml_files(root, root / "sets"):
         loaded, found = load_problem_file(path, root)
         errors.extend(found)
         for problem in loaded:
@@ -214,6 +293,55 @@ def load_bank(root: Path = DEFAULT_PROBLEMS_DIR) -> Bank:
     if errors:
         raise BankError(errors)
     return Bank(problems=problems, sets=sets)
+
+
+def load_bank_in_part(root: Path = DEFAULT_PROBLEMS_DIR) -> Bank:
+    """Every problem and set under ``root`` that loads, for serving while some files are broken.
+
+    A file with a finding gives no problems: the problems it names (when its YAML can be read)
+    are listed in ``Bank.unavailable`` with the file's first finding, and a set keeps its items
+    for them (students see them as unavailable). Every finding is in ``Bank.errors``. Never
+    raises: a missing folder is an empty bank with that finding.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return Bank(problems={}, sets={}, errors=(f"{root}: no such directory",))
+    errors: list[str] = []
+    problems: dict[str, Problem] = {}
+    unavailable: dict[str, str] = {}
+    for path in _yaml_files(root, root / "sets"):
+        loaded, found = load_problem_file(path, root)
+        errors.extend(found)
+        if found:
+            for pid in _ids_named(path):
+                unavailable.setdefault(pid, found[0])
+        for problem in loaded:
+            if problem.id in problems:
+                errors.append(f"{_display(path, root)}: problem {problem.id!r}: field 'id': "
+                              f"the id is already used in {_display(problems[problem.id].source, root)}")
+            else:
+                problems[problem.id] = problem
+    set_errors: list[str] = []
+    sets = _load_sets(root / "sets", root, {**problems, **dict.fromkeys(unavailable)},
+                      set_errors)
+    for line in set_errors:
+        match = re.search(r"no problem with id '([^']+)'", line)
+        if match:
+            unavailable.setdefault(match.group(1), line)
+    errors.extend(set_errors)
+    return Bank(problems=problems, sets=sets, unavailable=unavailable, errors=tuple(errors))
+
+
+def _ids_named(path: Path) -> list[str]:
+    """The problem ids a file names, read as plainly as possible (empty when it is not YAML)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError, OSError):
+        return []
+    raws = data.get("problems") if isinstance(data, Mapping) and "id" not in data else [data]
+    if not isinstance(raws, list):
+        return []
+    return [str(r["id"]) for r in raws if isinstance(r, Mapping) and "id" in r]
 
 
 def _load_sets(folder: Path, root: Path, problems: Mapping[str, Problem], errors: list[str]
@@ -280,24 +408,42 @@ def build_problem(model: ProblemModel, path: Path, prefix: str) -> Problem:
         source=path, params=params,
         checks=_checks_after(params, where), where=where, roles=roles,
         rules=GradingRules(**model.grading.model_dump()),
-        statements=_build_statements(model), practice=model.practice,
-        attempt_spec=_policy_spec(model.attempt_policy), **parts,
+        statements=_build_statements(model), practice=model.practice and not model.draft,
+        attempt_spec=_policy_spec(model.attempt_policy), draft=model.draft,
+        tests=_build_tests(model, prefix, names), **parts,
     )
+
+
+def _build_tests(model: ProblemModel, prefix: str, names: list[str]) -> tuple[AuthorTest, ...]:
+    """The author's tests; a test naming a parameter the problem lacks is a finding."""
+    tests = []
+    for i, test in enumerate(model.tests):
+        unknown = [name for name in test.params if name not in names]
+        if unknown:
+            raise BankError([f"{prefix}: field 'tests.{i}.params': no parameter "
+                             f"{unknown[0]!r} (parameters: {', '.join(names) or 'none'})"])
+        tests.append(AuthorTest(dict(test.params), str(test.answer), test.score, test.mistake))
+    return tuple(tests)
 
 
 def _compiled_parts(model: ProblemModel, prefix: str, names: list[str],
                     roles: tuple[tuple[str, Expr], ...], found: _Findings) -> dict[str, Any]:
-    """The answer, prompt, mistakes, families, options and figures, over the names in scope."""
-    scope = set(names) | set(STANDARD_DEFAULTS) | {r for r, _ in roles}
+    """The answer, prompt, mistakes, families, options and figures, over the names in scope:
+    the parameters and roles only (no hidden defaults: an answer that uses an undeclared `s` is
+    an error, not a silent stride of 1)."""
+    scope = set(names) | {r for r, _ in roles}
     if "n" in names:
         scope |= {"n_h", "n_w"}
     return {
         "answer": found.attempt(lambda: compile_expr(model.answer, f"{prefix}: field 'answer'",
                                                      scope) if model.answer is not None else None),
         "prompt_template": found.attempt(compile_template, model.prompt,
-                                         f"{prefix}: field 'prompt'"),
+                                         f"{prefix}: field 'prompt'",
+                                         set(names) | ({"statement"} if model.statements else set())),
         "mistakes": found.attempt(_build_mistakes, model, prefix, scope),
-        "families": found.attempt(_build_families, model, prefix, frozenset(scope)),
+        # The built-in families fill in the standard names themselves (s = 1, p = 0, ...).
+        "families": found.attempt(_build_families, model, prefix,
+                                  frozenset(scope | set(STANDARD_DEFAULTS))),
         "options": found.attempt(_build_options, model, prefix, scope),
         "figures": found.attempt(_build_figures, model, prefix, scope, names),
         "solution_template": found.attempt(
@@ -349,7 +495,7 @@ def _checks_after(params: tuple[ParamSpec, ...], where: tuple[Expr, ...]
 
 def _build_roles(model: ProblemModel, prefix: str, names: list[str]
                  ) -> tuple[tuple[str, Expr], ...]:
-    roles, known = [], set(names) | set(STANDARD_DEFAULTS) | {"n_h", "n_w"}
+    roles, known = [], set(names) | {"n_h", "n_w"}
     for role, source in model.roles.items():
         roles.append((role, compile_expr(source, f"{prefix}: field 'roles.{role}'", known)))
         known.add(role)
@@ -435,14 +581,15 @@ def _build_options(model: ProblemModel, prefix: str, scope: set[str]) -> Options
     where = f"{prefix}: field 'options'"
     if spec.static is not None:
         static = tuple(
-            OptionSpec(compile_template(o.text, f"{where}.static.{i}.text"), o.correct,
+            OptionSpec(compile_template(o.text, f"{where}.static.{i}.text", scope), o.correct,
                        o.message, o.tag or f"option-{i + 1}")
             for i, o in enumerate(spec.static))
         return Options(where, static=static, pick=spec.pick, shuffle=spec.shuffle)
     computed = spec.computed
     distractors = tuple(compile_expr(d, f"{where}.computed.distractors.{i}", scope)
                         for i, d in enumerate(computed.distractors))
-    return Options(where, template=compile_template(computed.template, f"{where}.computed"),
+    return Options(where, template=compile_template(computed.template, f"{where}.computed",
+                                                    scope | {"value"}),
                    count=computed.count, distractors=distractors, shuffle=spec.shuffle)
 
 

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,17 @@ class Options:
 
 
 @dataclass(frozen=True, eq=False)
+class AuthorTest:
+    """One of a template's ``tests:``: these parameters, this answer as typed, must be graded
+    with ``score`` and ``mistake`` (None: no mistake tag)."""
+
+    params: Mapping[str, Any]
+    answer: str
+    score: float
+    mistake: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
 class Problem:
     """A compiled problem template; make variants with :func:`grader.variants.generate`."""
 
@@ -101,6 +112,8 @@ class Problem:
     practice: bool = True  # False: never offered in practice mode
     attempt_spec: PolicySpec | None = None  # what the problem says about attempts
     solution_template: jinja2.Template | None = None  # the worked solution, if any
+    tests: tuple[AuthorTest, ...] = ()  # the author's tests, checked by lint
+    draft: bool = False  # True: instructors only (never students, never practice)
 
 
 @dataclass(frozen=True)
@@ -125,12 +138,20 @@ class ProblemSet:
     description: str = ""
     practice: bool = True  # False: none of its problems is offered in practice mode
     attempt_spec: PolicySpec | None = None  # the set's default for its items
+    release: datetime | None = None  # students see the set from then on (None: at once)
+    hidden: bool = False  # True: students never see the set
 
 
 @dataclass(frozen=True)
 class Bank:
+    """Loaded problems and sets. A bank loaded in part (at start-up, with broken files) also lists
+    the problems it could not load (``unavailable``: id -> the first finding) and every finding
+    (``errors``); a published bank has neither."""
+
     problems: Mapping[str, Problem]
     sets: Mapping[str, ProblemSet]
+    unavailable: Mapping[str, str] = field(default_factory=dict)
+    errors: tuple[str, ...] = ()
 
     def by_topic(self, topic: str) -> list[Problem]:
         return [p for p in self.problems.values() if p.topic == topic]

@@ -141,9 +141,12 @@ def list_command(topic: str | None, as_json: bool, bank_dir: Path) -> None:
 
 
 @click.command("schema")
-def schema_command() -> None:
-    """Print the JSON Schema of problem and problem-set files (for editors)."""
-    click.echo(schema_text())
+@click.option("--kind", type=click.Choice(["problem", "set"]), default=None,
+              help="Only problem files or only set files (default: either).")
+def schema_command(kind: str | None) -> None:
+    """Print the JSON Schema of problem and problem-set files (for editors; the shipped copies
+    are problems/schema/problem.schema.json and set.schema.json)."""
+    click.echo(schema_text(kind), nl=False)
 
 
 # ---------------------------------------------------------------------------------------------

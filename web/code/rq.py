@@ -64,6 +64,11 @@ DEAD = ("failed", "stopped", "canceled")
 
 
 JOB_FUNCTION = "web.code.rq.grade_job"  # the dotted path stored in each job
+SCORE_JOB_FUNCTION = "web.code.rq.score_job"  # the only other job: one LMS score to send
+# RQ retries of a score job, spaced as the outbox backs off (web.lti.outcomes.backoff); after
+# the last one the row stays pending and the web app's dispatcher enqueues it again when due.
+SCORE_RETRY_INTERVALS = [30, 60, 120, 240, 480, 960, 1920, 3600]
+LIVE = ("queued", "started", "scheduled", "deferred")
 
 
 def job_id(queue_name: str, submission_id: int) -> str:
@@ -75,8 +80,75 @@ def grade_job(submission_id: int) -> None:
     same student's next submission to this exercise (if one waits) to the same queue."""
     next_id = grade_submission(worker_sessions(), submission_id, Settings.from_environ().timing)
     job = get_current_job()
-    if next_id is not None and job is not None:
-        enqueue(_queue(job.origin, job.connection), next_id)
+    if job is not None:
+        queue = _queue(job.origin, job.connection)
+        if next_id is not None:
+            enqueue(queue, next_id)
+        try:  # the LMS score this grade may have changed; never fails the grading
+            dispatch_scores(queue, worker_sessions())
+        except Exception:
+            log.exception("enqueueing LMS scores after submission %s failed", submission_id)
+
+
+class ScoreNotSent(Exception):
+    """A score job whose LMS did not take the score: RQ retries it (SCORE_RETRY_INTERVALS)."""
+
+
+def score_job(row_id: int) -> str:
+    """The RQ job: send the LMS score of outbox row `row_id` (web.lti.outcomes.deliver).
+    Raises ScoreNotSent when the LMS is down or refuses, so RQ retries it later."""
+    from web.lti.outcomes import deliver
+
+    result = deliver(worker_sessions(), worker_bank(), row_id)
+    if result.outcome == "failed":
+        raise ScoreNotSent(f"outbox row {row_id}, try {result.tries}: {result.error}")
+    return result.outcome
+
+
+def score_job_id(queue_name: str, row_id: int) -> str:
+    return f"{queue_name}-lti-score-{row_id}"
+
+
+def enqueue_score(queue, row_id: int):
+    """One RQ job sending outbox row `row_id`, unless one is already waiting or running."""
+    from rq import Retry
+
+    jid = score_job_id(queue.name, row_id)
+    found = Job.fetch_many([jid], connection=queue.connection, serializer=queue.serializer)[0]
+    if found is not None and str(getattr(found.get_status(), "value", "")) in LIVE:
+        return None
+    queue.failed_job_registry.remove(jid)
+    return queue.enqueue_call(
+        SCORE_JOB_FUNCTION, args=(row_id,), job_id=jid, timeout=120, result_ttl=3600,
+        failure_ttl=7 * 24 * 3600, description=f"send LMS score (outbox row {row_id})",
+        retry=Retry(max=len(SCORE_RETRY_INTERVALS), interval=SCORE_RETRY_INTERVALS))
+
+
+def dispatch_scores(queue, sessions: sessionmaker[Session]):
+    """Enqueue a score job for every due outbox row (none twice); returns
+    web.lti.outcomes.DrainResult(sent=jobs enqueued, failed=0, next_due)."""
+    from web.lti.outcomes import DrainResult, due_rows
+
+    ids, next_due = due_rows(sessions)
+    queued = sum(1 for row_id in ids if enqueue_score(queue, row_id) is not None)
+    return DrainResult(queued, 0, next_due)
+
+
+_BANKS: dict[str, object] = {}
+
+
+def worker_bank():
+    """The problem bank a score job reads set points from: `STRIDE_PROBLEMS_DIR`, or the
+    repository's problems/ (as the web app's default)."""
+    from pathlib import Path
+
+    from grader.bank import load_bank
+
+    root = os.environ.get("STRIDE_PROBLEMS_DIR") or str(
+        Path(__file__).resolve().parents[2] / "problems")
+    if root not in _BANKS:
+        _BANKS[root] = load_bank(Path(root))
+    return _BANKS[root]
 
 
 _SESSIONS: dict[tuple[int, str], sessionmaker[Session]] = {}

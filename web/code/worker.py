@@ -30,6 +30,7 @@ from rq.serializers import JSONSerializer
 from grader.sandbox import Isolation, IsolationUnavailable, require_isolation
 from web.code.rq import (
     JOB_FUNCTION,
+    SCORE_JOB_FUNCTION,
     RedisQueue,
     forget_worker_mode,
     record_worker_mode,
@@ -45,17 +46,17 @@ def refusal(job) -> str | None:
     """Why `job` must not run, or None for a genuine grading job.
 
     A job names the function RQ imports and calls, so JSON alone does not make a forged job
-    harmless (it could name `os.system`): only `grade_job(<submission id>)`, with no keyword
-    arguments and no callbacks, is ever run.
+    harmless (it could name `os.system`): only `grade_job(<submission id>)` and
+    `score_job(<outbox row id>)`, with no keyword arguments and no callbacks, are ever run.
     """
     try:
         func, args, kwargs = job.func_name, job.args, job.kwargs
     except Exception as exc:  # noqa: BLE001 - undecodable data (e.g. a pickle): never run it
         return f"its data cannot be read as JSON ({type(exc).__name__})"
-    if func != JOB_FUNCTION:
-        return f"it names {str(func)[:80]!r}, not {JOB_FUNCTION}"
+    if func not in (JOB_FUNCTION, SCORE_JOB_FUNCTION):
+        return f"it names {str(func)[:80]!r}, not {JOB_FUNCTION} or {SCORE_JOB_FUNCTION}"
     if kwargs or len(args) != 1 or type(args[0]) is not int:
-        return "its arguments are not one submission id"
+        return "its arguments are not one id"
     callbacks = ("_success_callback_name", "_failure_callback_name", "_stopped_callback_name")
     if any(getattr(job, name, None) for name in callbacks):
         return "it carries callbacks"
@@ -138,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Requeued or failed {marked} submission(s) whose grading job was lost.", flush=True)
     print(f"Grading worker {os.getpid()} listening on queue {args.queue!r} at "
           f"{redacted(settings.redis_url)} ({isolation.mode})", flush=True)
-    build_worker(reaper, isolation).work(burst=args.burst)
+    # The scheduler runs the LMS score jobs' retries when their backoff is over.
+    build_worker(reaper, isolation).work(burst=args.burst, with_scheduler=True)
     return 0
 
 

@@ -40,6 +40,7 @@ from web.auth.reset import RESET_VALID, make_reset_token
 from web.bank import exercise_title, exercises, get_bank
 from web.db import get_session, write_gate
 from web.instructor.views import ENTRY_ROLES, NOT_STAFF
+from web.lti.outcomes import resend_scores
 from web.models import Allowance, CanvasAssignment, Course, Enrollment, User
 from web.quiz.allowances import MAX_EXTRA_ATTEMPTS, allowance_for
 
@@ -368,6 +369,7 @@ def allowance(user_id: int):
         if row is not None:
             session.delete(row)
         _commit()
+        resend_scores(session, student.id, set_id=problem_set.id)
         flash(f"{student.name} has no extension or extra attempts on {problem_set.title} now.",
               "success")
         return _back()
@@ -383,6 +385,7 @@ def allowance(user_id: int):
         flash("Someone changed this student's allowance at the same moment; please check it "
               "below and save again if needed.", "info")
         return _back()
+    resend_scores(session, student.id, set_id=problem_set.id)
     flash(f"{student.name}: {_allowance_text(due, extra)} on {problem_set.title}.", "success")
     return _back()
 

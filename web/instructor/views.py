@@ -8,6 +8,8 @@ account is staff of (or every course for an admin). Anything outside them is ans
 
 from __future__ import annotations
 
+import os
+
 from flask import (
     Blueprint,
     Response,
@@ -33,7 +35,9 @@ from web.bank import (
     find_problem,
     find_set,
     get_bank,
+    incidents,
     reload_bank,
+    served_digest,
 )
 from web.db import get_session
 from web.instructor import exports, queries, stats
@@ -45,7 +49,13 @@ from web.instructor.gradebook import (
     set_points,
     sort_gradebook,
 )
-from web.instructor.regrade import regrade_problem
+from web.instructor.regrade import (
+    RegradeRefused,
+    regrade_problem,
+    reissue_variants,
+    undo_run,
+)
+from web.instructor.regrade import runs as regrade_runs
 from web.lti import outcomes
 from web.models import Role, User
 from web.quiz import forms
@@ -112,7 +122,9 @@ def _dashboard(bank_errors: tuple[str, ...] = (), status: int = 200):
                                n_problems=0, bank_errors=bank_errors, my_courses=mine), 422
     return render_template("instructor/dashboard.html", sets=_sets(), n_problems=len(
         bank.problems), problems=sorted(bank.problems.values(), key=lambda p: (p.topic, p.id)),
-        bank_errors=bank_errors, my_courses=mine), status
+        bank_errors=bank_errors, my_courses=mine, version=served_digest(),
+        process=os.getpid(), unavailable=bank.unavailable, load_errors=bank.errors,
+        incidents=incidents()), status
 
 
 @bp.get("/")
@@ -125,7 +137,7 @@ def dashboard():
 def reload():
     """Course staff: load the YAML problem bank again (nothing changes unless all is valid)."""
     try:
-        bank = reload_bank()
+        bank = reload_bank(published_by_id=current_user.id)
     except ProblemSpecError as exc:
         return _dashboard(tuple(getattr(exc, "errors", None) or (str(exc),)), 422)
     flash(f"The problem bank was reloaded: {len(bank.problems)} problems in "
@@ -262,20 +274,57 @@ def set_stats(set_id: str):
 
 @bp.post("/regrade/<problem_id>")
 def regrade(problem_id: str):
-    """Course staff: regrade the stored answers to one problem of the students of their courses."""
+    """Course staff: regrade the stored answers to one problem of the students of their courses.
+
+    Without `action` this is a dry run (a page with the scores that would go up, down or stay,
+    samples of each, the stored variants the current problem cannot grade and the recorded runs);
+    `action=apply` applies it, `action=reissue` re-issues the incompatible variants and
+    `action=undo` (with `run`) undoes a recorded run. Every change is recorded (who, when, what)."""
     problem, walls, session = find_problem(problem_id), _walls(), get_session()
-    summary = regrade_problem(session, problem, walls.course_ids, current_user.id,
-                                 reason=f"regrade of {problem_id} by {current_user.username}")
+    action = request.form.get("action", "")
+    if action not in ("", "apply", "reissue", "undo"):
+        abort(400, description=f"There is no regrade action {action[:40]!r}: use apply, reissue "
+                               "or undo.")
+    reason = f"regrade of {problem_id} by {current_user.username}"
+    if action == "":
+        plan = regrade_problem(session, problem, walls.course_ids, current_user.id, reason)
+        return render_template("instructor/regrade.html", plan=plan, problem=problem,
+                               names=queries.usernames(session, walls.course_ids),
+                               runs=regrade_runs(session, problem_id, walls.course_ids),
+                               back=_back_link() or "", course=walls.course)
+    if action == "apply":
+        plan = regrade_problem(session, problem, walls.course_ids, current_user.id, reason,
+                               apply=True)
+        text = plan.message() + " Only the answers of students in your courses were regraded."
+    elif action == "reissue":
+        run = reissue_variants(session, problem, walls.course_ids, current_user.id)
+        text = run.summary if run else "There were no stored variants to re-issue."
+    else:
+        try:
+            run = undo_run(session, _run_arg(), walls.course_ids, current_user.id)
+        except RegradeRefused as exc:
+            abort(409, description=str(exc))
+        text = f"Regrade run {run.id} of {problem_id!r} was undone."
     session.commit()
     outcomes.problem_regraded(session, [s.id for s in _sets()
                                         if any(i.problem_id == problem_id for i in s.items)])
-    flash(summary.message() + " Only the answers of students in your courses were regraded.",
-          "success")
+    flash(text, "success")
+    return redirect(_back_link() or url_for("instructor.dashboard"))
+
+
+def _run_arg() -> int:
+    text = request.form.get("run", "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 12:
+        abort(400, description=f"The run to undo must be its number, not {text[:40]!r}.")
+    return int(text)
+
+
+def _back_link() -> str | None:
     back = request.form.get("back", "")
     if (back.startswith("/instructor/") and "//" not in back and "\\" not in back
             and back.isprintable()):
-        return redirect(back)
-    return redirect(url_for("instructor.dashboard"))
+        return back
+    return None
 
 
 def _csv(text: str, filename: str) -> Response:

@@ -9,7 +9,9 @@ item if the link has none yet, and posts the score. A platform that is down or r
 row pending with the next try backed off exponentially (30 s doubling, at most an hour): nothing
 is lost, and the newest score is what arrives. The in-process `OutboxDrainer` thread (one per web
 process) drains when woken and when the next try is due; each row is claimed with a lease before
-it is sent, so several processes draining at once never send the same row twice.
+it is sent, so several processes draining at once never send the same row twice. With the
+grading queue (REDIS_URL), the thread only dispatches: `web.code.rq.score_job` jobs `deliver` one
+row each, retried by RQ. Extensions call `resend_scores`.
 """
 
 from __future__ import annotations
@@ -105,6 +107,17 @@ def problem_regraded(session: Session, set_ids) -> int:
     if added:
         _wake.set()
     return added
+
+
+def resend_scores(session: Session, user_id: int, *, set_id: str | None = None,
+                  exercise: str | None = None) -> int:
+    """Send the student's score for `set_id` (or code `exercise`) again to every LMS link they
+    launched for it, e.g. after an extension (a new due date or extra attempts) changed what
+    counts; commits. Returns how many outbox rows were added (0: not linked, or already
+    pending, in which case the pending row sends the score as it is then)."""
+    if (set_id is None) == (exercise is None):
+        raise ValueError("resend_scores needs exactly one of set_id and exercise")
+    return score_changed(session, user_id, set_id=set_id, exercise=exercise)
 
 
 @dataclass(frozen=True)
@@ -245,12 +258,42 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
-def drain(app: Flask, now: datetime | None = None, limit: int = BATCH) -> DrainResult:
-    """Send every pending score due at `now`; failures are retried later (see the module)."""
+def _attempt(session: Session, connectors: _Connectors, bank, row: LtiScoreOutbox,
+             now: datetime, unreachable: dict[int, str]) -> bool:
+    """Send one claimed row; on failure back it off and say why (see the module)."""
+    link = session.get(LtiResourceLink, row.link_id)
+    sub = session.scalar(select(LtiLinkUser.sub).where(
+        LtiLinkUser.link_id == row.link_id, LtiLinkUser.user_id == row.user_id))
+    try:
+        if link.platform_id in unreachable:
+            raise _Unreachable(unreachable[link.platform_id])
+        _send(session, connectors, row, bank, sub, now)
+        row.last_error = None
+        return True
+    except Exception as exc:  # the platform is down or refused: try again later
+        row.tries += 1
+        row.next_try_at = now + backoff(row.tries)
+        row.last_error = _describe(exc)
+        if isinstance(exc, requests.ConnectionError | requests.Timeout):
+            unreachable[link.platform_id] = ("not tried: the LMS was unreachable for an "
+                                             "earlier score of this round")
+        log.warning("sending an LMS score (outbox row %s) failed: %s", row.id, row.last_error)
+        return False
+    finally:
+        session.commit()
+
+
+def _next_due(session: Session) -> datetime | None:
+    return session.scalar(select(func.min(LtiScoreOutbox.next_try_at))
+                          .where(LtiScoreOutbox.sent_at.is_(None)))
+
+
+def drain_with(sessions, bank, now: datetime | None = None, limit: int = BATCH) -> DrainResult:
+    """Send every pending score due at `now` (sessions: a sessionmaker; bank: the problem
+    bank); failures are retried later (see the module)."""
     now = now or utcnow()
     sent = failed = 0
-    with app.app_context(), session_factory(app)() as session:
-        bank = get_bank()
+    with sessions() as session:
         connectors = _Connectors(session)
         rows = session.scalars(select(LtiScoreOutbox).where(
             LtiScoreOutbox.sent_at.is_(None), LtiScoreOutbox.next_try_at <= now)
@@ -259,29 +302,53 @@ def drain(app: Flask, now: datetime | None = None, limit: int = BATCH) -> DrainR
         for row in rows:
             if not _claim(session, row, now):
                 continue  # another process's drain has it
-            link = session.get(LtiResourceLink, row.link_id)
-            sub = session.scalar(select(LtiLinkUser.sub).where(
-                LtiLinkUser.link_id == row.link_id, LtiLinkUser.user_id == row.user_id))
-            try:
-                if link.platform_id in unreachable:
-                    raise _Unreachable(unreachable[link.platform_id])
-                _send(session, connectors, row, bank, sub, now)
-                row.last_error = None
+            if _attempt(session, connectors, bank, row, now, unreachable):
                 sent += 1
-            except Exception as exc:  # the platform is down or refused: try again later
-                row.tries += 1
-                row.next_try_at = now + backoff(row.tries)
-                row.last_error = _describe(exc)
+            else:
                 failed += 1
-                if isinstance(exc, requests.ConnectionError | requests.Timeout):
-                    unreachable[link.platform_id] = ("not tried: the LMS was unreachable for an "
-                                                     "earlier score of this round")
-                log.warning("sending an LMS score (outbox row %s) failed: %s", row.id,
-                            row.last_error)
-            session.commit()
-        next_due = session.scalar(select(func.min(LtiScoreOutbox.next_try_at))
-                                  .where(LtiScoreOutbox.sent_at.is_(None)))
+        next_due = _next_due(session)
     return DrainResult(sent, failed, next_due)
+
+
+def drain(app: Flask, now: datetime | None = None, limit: int = BATCH) -> DrainResult:
+    """`drain_with` on the app's database and bank."""
+    with app.app_context():
+        return drain_with(session_factory(app), get_bank(), now, limit)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What one delivery job did with its row: "sent", "failed" (backed off, `error` says why)
+    or "skipped" (already sent, not due yet, or taken by another process)."""
+
+    outcome: str
+    error: str | None = None
+    tries: int = 0
+
+
+def deliver(sessions, bank, row_id: int, now: datetime | None = None) -> Delivery:
+    """Send the one outbox row `row_id` if it is pending and due (a grading queue job)."""
+    now = now or utcnow()
+    with sessions() as session:
+        row = session.get(LtiScoreOutbox, row_id)
+        if row is None or row.sent_at is not None or row.next_try_at > now:
+            return Delivery("skipped")
+        if not _claim(session, row, now):
+            return Delivery("skipped")
+        if _attempt(session, _Connectors(session), bank, row, now, {}):
+            return Delivery("sent", tries=row.tries)
+        return Delivery("failed", row.last_error, row.tries)
+
+
+def due_rows(sessions, now: datetime | None = None, limit: int = BATCH) -> tuple[list[int],
+                                                                             datetime | None]:
+    """The ids of the pending rows due at `now`, and the earliest next try of all pending."""
+    now = now or utcnow()
+    with sessions() as session:
+        ids = list(session.scalars(select(LtiScoreOutbox.id).where(
+            LtiScoreOutbox.sent_at.is_(None), LtiScoreOutbox.next_try_at <= now)
+            .order_by(LtiScoreOutbox.id).limit(limit)))
+        return ids, _next_due(session)
 
 
 class OutboxDrainer:
@@ -289,8 +356,9 @@ class OutboxDrainer:
 
     IDLE_S = 60.0
 
-    def __init__(self, app: Flask):
+    def __init__(self, app: Flask, round_=None):
         self._app = app
+        self._round = round_ or drain  # drain (no Redis) or the grading queue's dispatch
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lti-outbox", daemon=True)
 
@@ -302,7 +370,7 @@ class OutboxDrainer:
         while not self._stop.is_set():
             wait = self.IDLE_S
             try:
-                result = drain(self._app)
+                result = self._round(self._app)
                 if result.next_due is not None:
                     wait = min(wait, max((result.next_due - utcnow()).total_seconds(), 0.5))
             except Exception:

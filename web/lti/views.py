@@ -12,6 +12,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -51,7 +52,7 @@ from web.models import (
     LtiPlatform,
     LtiResourceLink,
 )
-from web.security import csrf, sign_in
+from web.security import CONTENT_SECURITY_POLICY, csrf, sign_in
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")
 DEEP_LINK_KEY = "_lti_deep_link"  # the session's deep-linking launch id
@@ -62,8 +63,14 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 @bp.errorhandler(LtiError)
 def _refused(error: LtiError):
+    """The refusal's page. It may be shown inside any LMS's iframe (the launch that failed may
+    not say which LMS it came from); it holds no form and no data, so framing it is harmless."""
     get_session().rollback()
-    return render_template("lti/error.html", title=error.title, message=str(error)), error.status
+    response = make_response(render_template("lti/error.html", title=error.title,
+                                             message=str(error)), error.status)
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+        "frame-ancestors 'none'", "frame-ancestors *")
+    return response
 
 
 def _launch_url() -> str:
@@ -407,9 +414,19 @@ def rotate_keys():
     return redirect(url_for("lti.registrations"))
 
 
+def dispatch_round(app):
+    """With the grading queue (REDIS_URL): one round of the drainer thread enqueues the due
+    scores as RQ jobs (`web.code.rq.score_job`) instead of sending them itself."""
+    from web.code.backend import get_pool
+    from web.code.rq import dispatch_scores
+    from web.db import session_factory
+
+    return dispatch_scores(get_pool(app).queue, session_factory(app))
+
+
 def init_app(app) -> None:
     from web.lti import cookies
-    from web.lti.outcomes import OutboxDrainer
+    from web.lti.outcomes import OutboxDrainer, drain
 
     cookies.init_app(app)
     app.register_blueprint(bp)
@@ -422,4 +439,5 @@ def init_app(app) -> None:
         if "stride_lti_drainer" not in app.extensions:
             with lock:
                 if "stride_lti_drainer" not in app.extensions:
-                    app.extensions["stride_lti_drainer"] = OutboxDrainer(app).start()
+                    round_ = dispatch_round if app.config.get("REDIS_URL") else drain
+                    app.extensions["stride_lti_drainer"] = OutboxDrainer(app, round_).start()

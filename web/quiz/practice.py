@@ -23,8 +23,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from grader.errors import FormatError
 from grader.grading import describe_answer
-from grader.variants import generate
-from web.bank import as_utc, find_problem, get_bank, is_past_due
+from web.bank import as_utc, find_problem, generate_for, get_bank, is_past_due
 from web.db import get_session
 from web.quiz import forms
 from web.quiz.allowances import latest_extensions
@@ -91,7 +90,7 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def _variant(problem, seed: int):
-    return generate(problem, seed)
+    return generate_for(problem, seed, "practice")
 
 
 @bp.get("/")
@@ -101,6 +100,8 @@ def index():
     extended = latest_extensions(get_session())
     by_topic: dict[str, list] = {}
     for problem in sorted(bank.problems.values(), key=lambda p: (p.topic, p.title)):
+        if problem.draft:
+            continue  # drafts are for instructors only
         by_topic.setdefault(problem.topic, []).append(
             (problem, withheld_reason(bank, problem, now, extended)))
     return render_template("practice/index.html", by_topic=by_topic)

@@ -21,8 +21,8 @@ from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from grader.variants import Variant, generate
-from web.bank import find_problem
+from grader.variants import Variant
+from web.bank import find_problem, generate_for
 from web.db import write_gate
 from web.models import Submission, VariantRecord
 
@@ -152,7 +152,7 @@ def variant_and_attempts(session: Session, user_id: int, set_id: str, problem_id
 def _create_variant(session: Session, user_id: int, set_id: str, problem_id: str
                     ) -> VariantRecord:
     seed = seed_for(user_id, set_id, problem_id)
-    variant = generate(find_problem(problem_id), seed)
+    variant = generate_for(find_problem(problem_id), seed, set_id, user_id)
     record = VariantRecord(user_id=user_id, set_id=set_id, problem_id=problem_id, seed=seed,
                            variant_json=json.dumps(variant.to_json()))
     session.add(record)

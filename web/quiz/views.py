@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from grader.attempts import next_attempt_note
 from grader.errors import FormatError
 from grader.grading import describe_answer
-from web.bank import find_item, find_set, get_bank
+from web.bank import find_item, find_set, get_bank, visible_sets
 from web.db import get_session, write_gate
 from web.lti import outcomes
 from web.models import Submission
@@ -43,7 +43,7 @@ def home():
     session = get_session()
     progress = all_progress(session, current_user.id)
     allowances = allowances_of(session, current_user.id)
-    sets = sorted(get_bank().sets.values(), key=due_order)
+    sets = sorted(visible_sets(), key=due_order)
     summaries = [set_summary(s, progress.get(s.id, {}), standing(s, allowances.get(s.id)))
                  for s in sets]
     return render_template("student/home.html", summaries=summaries)

@@ -1,6 +1,6 @@
 """LTI 1.3: platform registrations, Stride's keys, LMS identities, resource links, score outbox
 
-Revision ID: 0005
+Revision ID: 0003
 Revises: 0002
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005'
+revision = '0003'
 down_revision = '0002'
 branch_labels = None
 depends_on = None
