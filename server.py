@@ -30,6 +30,7 @@ import web.instructor.views
 import web.lti.views
 import web.quiz.practice
 import web.quiz.views
+from grader.data_root import data_root
 from grader.errors import ProblemSpecError
 from grader.sandbox import IsolationUnavailable
 from web import cli, db, render, security
@@ -80,7 +81,8 @@ def _defaults(app: Flask, read_instance: bool) -> dict:
     instance, environment = Path(app.instance_path), from_environment()
     return dict(
         SECRET_KEY=_secret_key(instance, read_instance), DATABASE_URL=_database_url(instance),
-        PROBLEMS_DIR=str(ROOT / "problems"), EXERCISES_DIR=str(ROOT / "exercises"),
+        PROBLEMS_DIR=str(data_root() / "problems"),
+        EXERCISES_DIR=str(data_root() / "exercises"),
         MAX_CONTENT_LENGTH=256 * KB,
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax",

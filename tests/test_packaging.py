@@ -47,12 +47,19 @@ def test_the_bank_is_the_current_folders_or_bundled_and_named(tmp_path, monkeypa
     assert f"bank: {other}" in result.stderr
 
 
-def test_grader_check_of_a_stub_never_imports_the_bank_machinery():
+# What a check of a stub never needs: the bank's machinery, the web side, notebooks, the kit
+# builder, the quiz answers, and (its output being a pipe here) rich's progress bars.
+NEVER_FOR_A_STUB = ("pydantic", "jinja2", "grader.bank", "grader.lint", "grader.answers",
+                    "grader.kit", "flask", "sqlalchemy", "alembic", "nbformat", "scipy",
+                    "rich.progress", "rich.live")
+
+
+@pytest.mark.parametrize("options", [["--json"], []], ids=["json", "table"])
+def test_grader_check_of_a_stub_never_imports_the_bank_machinery(options):
     code = ("import sys; from grader.cli import main\n"
-            "try:\n    main(['check', 'exercises/conv_step_by_step.py', '--json'])\n"
+            f"try:\n    main(['check', 'exercises/conv_step_by_step.py', *{options!r}])\n"
             "except SystemExit: pass\n"
-            "print(sorted(m for m in ('pydantic', 'jinja2', 'grader.bank', 'grader.lint') "
-            "if m in sys.modules))")
+            f"print(sorted(m for m in {NEVER_FOR_A_STUB!r} if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT)
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stderr
@@ -77,13 +84,33 @@ def main_wheel(tmp_path_factory) -> Path:
 def test_the_wheel_holds_the_data_the_code_reads(main_wheel):
     names = set(zipfile.ZipFile(main_wheel).namelist())
     for expected in ("web/templates/base.html", "web/static/style.css",
-                     "problems/conv1d.yaml", "exercises/conv_step_by_step.py",
-                     "exercises/specs/conv_step_by_step.yaml", "migrations/env.py",
-                     "migrations/script.py.mako", "grader/sandbox/zygote.py",
-                     "kit/stride_kit/childmain.py", "server.py"):
+                     "grader/_data/problems/conv1d.yaml",
+                     "grader/_data/exercises/conv_step_by_step.py",
+                     "grader/_data/exercises/specs/conv_step_by_step.yaml",
+                     "grader/_data/migrations/env.py", "grader/_data/migrations/script.py.mako",
+                     "grader/sandbox/zygote.py", "grader/_data/kit/stride_kit/childmain.py",
+                     "server.py"):
         assert expected in names, expected
-    assert any(n.startswith("problems/sets/") for n in names)
-    assert not [n for n in names if n.startswith("tests/")]
+    assert any(n.startswith("grader/_data/problems/sets/") for n in names)
+    assert any(n.startswith("grader/_data/migrations/versions/") for n in names)
+    # nothing but the code at the top of site-packages: the data folders live in grader/_data/
+    top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert top == {"grader", "web", "server.py"}, top
+
+
+def test_one_function_finds_the_data_checkout_or_installed(tmp_path, monkeypatch):
+    from grader import data_root as module
+
+    assert module.data_root() == ROOT  # running from the checkout
+    installed = tmp_path / "grader"
+    (installed / "_data").mkdir(parents=True)
+    monkeypatch.setattr(module, "_PACKAGE", installed)
+    module.data_root.cache_clear()
+    try:
+        assert module.data_root() == installed / "_data"  # an installed wheel's package data
+    finally:
+        monkeypatch.undo()
+        module.data_root.cache_clear()
 
 
 def _fresh_venv(where: Path, wheel: Path) -> Path:
@@ -116,7 +143,7 @@ def test_a_fresh_venv_with_only_the_wheel_lints_checks_and_serves(main_wheel, tm
     assert where.stdout.startswith(str(tmp_path / "venv")), where.stdout + where.stderr
     lint = run(str(bin_dir / "grader"), "lint", "--variants", "3", "--jobs", "1")
     assert lint.returncode == 0, lint.stdout[-2000:] + lint.stderr[-2000:]
-    assert "bank: " + str(tmp_path / "venv") in lint.stderr
+    assert "bank: " + str(tmp_path / "venv") in lint.stderr and "_data" in lint.stderr
     shutil.copy(ROOT / "exercises" / "conv_step_by_step.py", work / "mine.py")
     stub = run(str(bin_dir / "grader"), "check", "mine.py")
     assert stub.returncode == 1 and "not attempted" in stub.stdout, stub.stderr

@@ -22,7 +22,9 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-ROOT = Path(__file__).resolve().parents[1]
+from grader.data_root import data_root
+
+ROOT = data_root()  # the checkout, or the package data of an installed wheel
 MIGRATIONS_DIR = ROOT / "migrations"
 UPGRADE_HINT = "run `python server.py --migrate` (or `flask --app server db-upgrade`)"
 

@@ -50,12 +50,13 @@ from grader.bank.schema import (
     SetItemModel,
     read_topics,
 )
+from grader.data_root import data_root
 from grader.errors import ProblemSpecError
 from grader.expressions import Expr, compile_expr
 from grader.mistakes import FAMILY_TAGS, STANDARD_DEFAULTS, Family, families_for
 from grader.prompts import compile_template
 
-DEFAULT_PROBLEMS_DIR = Path(__file__).resolve().parents[2] / "problems"
+DEFAULT_PROBLEMS_DIR = data_root() / "problems"
 
 
 class BankError(ProblemSpecError):

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from grader.answers import ANSWER_TYPES
+from grader.data_root import data_root
 
 TOPICS_FILE = "topics.yaml"  # in the bank's folder: the topics its problems may have
 
@@ -47,7 +48,7 @@ def read_topics(root: Path) -> tuple[str, ...]:
     return tuple(topics)
 
 
-_SHIPPED = Path(__file__).resolve().parents[2] / "problems"
+_SHIPPED = data_root() / "problems"
 TOPICS: tuple[str, ...] = read_topics(_SHIPPED)  # the shipped bank's topics (problems/topics.yaml)
 
 

@@ -27,7 +27,6 @@ import click
 from rich.console import Console
 from rich.markup import escape
 from rich.padding import Padding
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from grader.code import (
@@ -80,6 +79,12 @@ def guess_exercise(source: str) -> str:
 
 
 def _run_with_progress(console: Console, source: str, **kwargs) -> CodeReport:
+    """``grade_source`` under a transient progress bar, on a terminal only: in a pipe or a file
+    rich draws no bar, so there the bar's machinery is not even imported (start-up time)."""
+    if not console.is_terminal:
+        return grade_source(source, **kwargs)
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
@@ -319,6 +324,8 @@ def _grade_all(files: list[Path], exercise: str | None, jobs: int) -> list[dict[
     pool = SandboxPool(jobs)
     rows = []
     try:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
         with Progress(TextColumn("grading"), BarColumn(), TextColumn("{task.completed}/"
                       "{task.total}"), TimeElapsedColumn(), console=Console(stderr=True)) as bar:
             task = bar.add_task("grading", total=len(files))

@@ -17,10 +17,11 @@ import numpy as np
 import yaml
 
 from grader.code.functions import FUNCTIONS, RESULT_KINDS
+from grader.data_root import data_root
 from grader.errors import ProblemSpecError
 
 EXERCISES = ("conv_step_by_step", "convolution_basics")
-SPECS_DIR = Path(__file__).resolve().parents[2] / "exercises" / "specs"
+SPECS_DIR = data_root() / "exercises" / "specs"
 
 
 @dataclass(frozen=True)

@@ -31,12 +31,13 @@ from typing import Any
 import numpy as np
 
 from grader import __version__
+from grader.data_root import data_root
 from grader.kit.extract import Part, kit_module
 
 PACKAGE = "stride_kit"
 DISTRIBUTION = "stride-cnn-kit"  # free on the public index (checked with pip index / download)
-RUNTIME = Path(__file__).resolve().parents[2] / "kit" / PACKAGE  # the kit's own code
-EXERCISES_DIR = Path(__file__).resolve().parents[2] / "exercises"
+RUNTIME = data_root() / "kit" / PACKAGE  # the kit's own code
+EXERCISES_DIR = data_root() / "exercises"
 
 # The kit's ``_core`` modules: which grader code each one copies, and from where.
 DIAGNOSIS_ROOTS = ("FORGOT_CACHE", "SCALAR_HINT", "explain_exception", "explain_shape",

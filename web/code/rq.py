@@ -143,9 +143,9 @@ def worker_bank():
     from pathlib import Path
 
     from grader.bank import load_bank
+    from grader.data_root import data_root
 
-    root = os.environ.get("STRIDE_PROBLEMS_DIR") or str(
-        Path(__file__).resolve().parents[2] / "problems")
+    root = os.environ.get("STRIDE_PROBLEMS_DIR") or str(data_root() / "problems")
     if root not in _BANKS:
         _BANKS[root] = load_bank(Path(root))
     return _BANKS[root]
