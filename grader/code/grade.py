@@ -28,7 +28,8 @@ Isolation
 someone else's code and calls ``require_isolation()`` first: without working bubblewrap it
 raises :class:`IsolationUnavailable`, unless the operator opted out explicitly. Only a
 student's check of their own code (``own_code=True``) runs with resource limits alone; the
-report's ``warnings`` then say so.
+report's ``warnings`` then say so. A student's own file that is not run at all (a fresh stub, a
+file too large to run) skips the bubblewrap probe, which starts a child process.
 """
 
 from __future__ import annotations
