@@ -65,6 +65,27 @@ def test_grader_check_of_a_stub_never_imports_the_bank_machinery(options):
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stderr
 
 
+
+def _check_with_a_recording_bwrap(tmp_path, path: str, *options: str) -> tuple[str, bool]:
+    """``grader check`` with a bubblewrap that only notes it was started (and then fails)."""
+    marker = tmp_path / "started"
+    fake = tmp_path / "bwrap"
+    fake.write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
+    fake.chmod(0o755)
+    done = subprocess.run([sys.executable, "-m", "grader", "check", path, "--json", *options],
+                          capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "STRIDE_BWRAP": str(fake)})
+    return done.stdout, marker.exists()
+
+
+def test_grader_check_of_a_stub_never_starts_the_bubblewrap_probe(tmp_path):
+    out, started = _check_with_a_recording_bwrap(tmp_path, "exercises/conv_step_by_step.py")
+    assert not started and '"warnings": []' in out and '"not attempted"' in out
+    # a file that runs does probe, and says it ran with limits only when the probe fails
+    out, started = _check_with_a_recording_bwrap(
+        tmp_path, "tests/submissions/correct_vectorized.py", "--function", "zero_pad")
+    assert started and "resource limits only" in out
+
 @pytest.fixture(scope="session")
 def main_wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")

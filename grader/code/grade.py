@@ -28,12 +28,14 @@ Isolation
 someone else's code and calls ``require_isolation()`` first: without working bubblewrap it
 raises :class:`IsolationUnavailable`, unless the operator opted out explicitly. Only a
 student's check of their own code (``own_code=True``) runs with resource limits alone; the
-report's ``warnings`` then say so.
+report's ``warnings`` then say so. A student's own file that is not run at all (a fresh stub, a
+file too large to run) skips the bubblewrap probe, which starts a child process.
 """
 
 from __future__ import annotations
 
 import ast
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -53,12 +55,15 @@ from grader.code.verdicts import MAX_SOURCE_BYTES, judge_function
 from grader.errors import StudentCodeError
 from grader.sandbox import (
     DEFAULT_LIMITS,
+    UNSAFE_OPT_OUT,
     ChildStatus,
+    Isolation,
     OutcomeKind,
     RawOutcome,
     SandboxLimits,
     SandboxPool,
     WirePlan,
+    bwrap_binary,
     local_isolation,
     require_isolation,
     run_calls,
@@ -125,7 +130,7 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
     ValueError
         On an unknown exercise or function name.
     """
-    isolation = local_isolation() if own_code else require_isolation()
+    isolation = None if own_code else require_isolation()  # fails closed before anything
     program = read_submission(_decode_source(source))
     prepared = prepare_source(program)
     text = prepared.text
@@ -135,7 +140,12 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
     planned = plan(exercise, chosen, include_hidden, limits)
     if progress:
         progress("running")
-    outcomes = _run(text, planned, limits, pool, own_code)
+    outcomes = _outcomes_without_running(text, planned[0])
+    if outcomes is None:
+        isolation = isolation or local_isolation()
+        outcomes = _run(text, planned, limits, pool, own_code)
+    elif isolation is None:
+        isolation = _unrun_isolation()
     if progress:
         progress("checking")
     reports = [judge_function(name, [p for p in planned[0] if p.func == name], outcomes,
@@ -146,7 +156,7 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
                for r in reports]
     if prepared.missing:
         reports = [_without_stand_in_frames(r) for r in reports]
-    warning = isolation.warning()
+    warning = isolation.warning() if isolation else None
     return CodeReport(
         score=sum(f.score for f in reports), max_score=sum(f.max_score for f in reports),
         functions=tuple(reports), warnings=prepared.notes() + ((warning,) if warning else ()),
@@ -201,16 +211,30 @@ def _not_attempted(test: TestReport, message: str, function: str) -> TestReport:
                    points=0.0, staff_message=message if test.hidden else test.staff_message)
 
 
+def _outcomes_without_running(text: str, tests: Sequence[Planned]
+                              ) -> dict[str, RawOutcome] | None:
+    """Every call's outcome when the file is not run at all (too large, or a fresh stub)."""
+    if len(text.encode("utf-8")) > MAX_SOURCE_BYTES:
+        return {p.call.id: _too_large() for p in tests}
+    return unwritten_outcomes(text, tests)
+
+
+def _unrun_isolation() -> Isolation | None:
+    """A student's own file that is not run needs no probe of bubblewrap (a child process).
+
+    Its warning is still said when that costs nothing: bubblewrap is not installed at all, or
+    the operator opted out. Where bubblewrap is installed, nothing of the file ran, so there is
+    no isolation to speak of, and no warning.
+    """
+    opted_out = os.environ.get("STRIDE_SANDBOX", "").strip().lower() == UNSAFE_OPT_OUT
+    return local_isolation() if opted_out or bwrap_binary() is None else None
+
+
 def _run(text: str, planned: tuple[tuple[Planned, ...], WirePlan, WirePlan],
          limits: SandboxLimits, pool: SandboxPool | None, own_code: bool
          ) -> dict[str, RawOutcome]:
-    """Every planned call's outcome by call id; a file too large to run is not run at all."""
+    """Every planned call's outcome by call id, from the sandbox."""
     tests, public_plan, hidden_plan = planned
-    if len(text.encode("utf-8")) > MAX_SOURCE_BYTES:
-        return {p.call.id: _too_large() for p in tests}
-    unwritten = unwritten_outcomes(text, tests)
-    if unwritten is not None:
-        return unwritten
     source = sandbox_source(text, tests)
     # Public first, in a child of its own: nothing a hidden test passes in can reach it.
     return {r.id: r for wire in (public_plan, hidden_plan)
