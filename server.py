@@ -91,6 +91,7 @@ def _defaults(app: Flask, read_instance: bool) -> dict:
         LOGIN_FAILURES_PER_ADDRESS="300 per 15 minutes",  # a whole class may share one address
         REGISTER_RATE_LIMIT="300 per 15 minutes", SUBMIT_RATE_LIMIT="30 per minute",
         CODE_RATE_LIMIT="10 per minute",
+        LTI_LOGIN_RATE_LIMIT="300 per 5 minutes",  # per address: a lab launching at once fits
         RATELIMIT_STORAGE_URI=None,  # None: REDIS_URL when set (shared by all workers), else memory
         RATELIMIT_KEY_PREFIX="stride",
         GRADING_WORKERS=2, CHECK_SCHEMA=True, WTF_CSRF_TIME_LIMIT=None,

@@ -340,3 +340,12 @@ def test_a_hanging_rate_limit_store_is_given_up_on(make_app, caplog):
         assert "LOGIN_FAILURES_PER_USERNAME not checked: its storage failed" in caplog.text
     finally:
         silent.close()
+
+
+def test_lti_login_starts_are_rate_limited_per_address_for_get_and_post(make_app):
+    """Anyone may start an LTI login (each start stores a state row), so it has a limit."""
+    app = make_app(RATELIMIT_ENABLED=True, LTI_LOGIN_RATE_LIMIT="2/minute")
+    client = app.test_client()
+    codes = [client.get("/lti/login").status_code, client.post("/lti/login").status_code,
+             client.get("/lti/login").status_code, client.post("/lti/login").status_code]
+    assert codes == [400, 400, 429, 429]  # 400: no platform named; then the limit

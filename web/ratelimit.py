@@ -26,7 +26,7 @@ from web.settings import Settings
 # behind one NAT shares it); successful ones are never counted.
 SIGN_IN_LIMIT_KEYS = ("LOGIN_FAILURES_PER_USERNAME", "LOGIN_FAILURES_PER_ADDRESS")
 RATE_LIMIT_KEYS = ("REGISTER_RATE_LIMIT", "SUBMIT_RATE_LIMIT", "CODE_RATE_LIMIT",
-                   *SIGN_IN_LIMIT_KEYS)
+                   "LTI_LOGIN_RATE_LIMIT", *SIGN_IN_LIMIT_KEYS)
 # Settings that were replaced: an old config that sets one is refused, never silently ignored.
 RENAMED_LIMITS = {"LOGIN_RATE_LIMIT": "LOGIN_FAILURES_PER_USERNAME, LOGIN_FAILURES_PER_ADDRESS "
                                       "(failed sign-ins only) and REGISTER_RATE_LIMIT"}
@@ -90,8 +90,9 @@ def _within_limit(config_key: str) -> bool:
     return _limit_call(config_key, "hit", request.endpoint or "", user_or_ip())
 
 
-def rate_limit(config_key: str) -> Callable:
-    """Limit POSTs of a view by the limit in `app.config[config_key]`, per user (else address).
+def rate_limit(config_key: str, methods: tuple[str, ...] = ("POST",)) -> Callable:
+    """Limit requests of a view (POSTs unless `methods` says otherwise) by the limit in
+    `app.config[config_key]`, per user (else address).
 
     Over the limit the request gets 429 and the view does not run, so nothing is recorded.
     """
@@ -99,7 +100,7 @@ def rate_limit(config_key: str) -> Callable:
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapped(*args, **kwargs):
-            if (request.method == "POST" and current_app.config.get("RATELIMIT_ENABLED", True)
+            if (request.method in methods and current_app.config.get("RATELIMIT_ENABLED", True)
                     and not _within_limit(config_key)):
                 abort(429)
             return view(*args, **kwargs)

@@ -52,6 +52,7 @@ from web.models import (
     LtiPlatform,
     LtiResourceLink,
 )
+from web.ratelimit import rate_limit
 from web.security import CONTENT_SECURITY_POLICY, csrf, sign_in
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")
@@ -87,8 +88,12 @@ def stride_urls() -> dict[str, str]:
 
 @bp.route("/login", methods=["GET", "POST"])
 @csrf.exempt
+@rate_limit("LTI_LOGIN_RATE_LIMIT", methods=("GET", "POST"))
 def login():
-    """OIDC login initiation (third-party initiated login): to the platform's auth endpoint."""
+    """OIDC login initiation (third-party initiated login): to the platform's auth endpoint.
+
+    Anyone may start one (it stores a state row until it expires), so it is rate limited per
+    address, generously: a class launching from one campus address fits."""
     db = get_session()
     purge_expired(db)
     try:
