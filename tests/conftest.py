@@ -25,6 +25,7 @@ start_private_services()
 # --- web app fixtures (tests/test_web_*.py) --------------------------------------------------
 
 import json  # noqa: E402
+import secrets  # noqa: E402
 import shutil  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -315,3 +316,15 @@ def answer_post(answer, **fields) -> dict:
     import secrets
 
     return {"answer": answer, "request_token": secrets.token_urlsafe(24), **fields}
+
+
+@pytest.fixture
+def queue_name():
+    """A grading queue name of its own on the test Redis, its keys deleted afterwards."""
+    from tests.test_queue import delete_queue_keys, redis_or_skip
+
+    connection = redis_or_skip()
+    name = f"stride-test-{secrets.token_hex(6)}"
+    yield name
+    delete_queue_keys(connection, name)
+    connection.close()

@@ -21,7 +21,6 @@ import pytest
 from tests.test_queue import (
     EXERCISE,
     REDIS_URL,
-    delete_queue_keys,
     login,
     redis_or_skip,
     row_of,
@@ -36,15 +35,6 @@ from web.models import CodeSubmission, utcnow
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.services
-
-
-@pytest.fixture
-def queue_name():
-    connection = redis_or_skip()
-    name = f"stride-test-{secrets.token_hex(6)}"
-    yield name
-    delete_queue_keys(connection, name)
-    connection.close()
 
 
 @pytest.fixture

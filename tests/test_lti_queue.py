@@ -5,7 +5,6 @@ jobs run nothing. Needs the Redis of tests/services.py (see tests/test_queue.py)
 from __future__ import annotations
 
 import json
-import secrets
 import zlib
 from datetime import UTC, datetime, timedelta
 
@@ -20,7 +19,7 @@ from test_lti import _answer, _course_id, _set_points, _sign_in
 from test_lti_e2e import launch
 
 from tests.test_jobs_queue import worker_command
-from tests.test_queue import REDIS_URL, delete_queue_keys, redis_or_skip
+from tests.test_queue import REDIS_URL
 from web.code.backend import get_pool
 from web.code.rq import SCORE_JOB_FUNCTION, enqueue_score, score_job_id
 from web.code.worker import refusal
@@ -29,15 +28,6 @@ from web.lti.views import dispatch_round
 from web.models import LtiScoreOutbox, utcnow
 
 pytestmark = pytest.mark.services
-
-
-@pytest.fixture
-def queue_name():
-    connection = redis_or_skip()
-    name = f"stride-test-{secrets.token_hex(6)}"
-    yield name
-    delete_queue_keys(connection, name)
-    connection.close()
 
 
 @pytest.fixture

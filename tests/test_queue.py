@@ -52,15 +52,6 @@ def delete_queue_keys(connection, queue_name: str) -> None:
 
 
 @pytest.fixture
-def queue_name():
-    connection = redis_or_skip()
-    name = f"stride-test-{secrets.token_hex(6)}"
-    yield name
-    delete_queue_keys(connection, name)
-    connection.close()
-
-
-@pytest.fixture
 def redis_app(web_config, queue_name):
     from server import create_app
 
