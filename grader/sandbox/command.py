@@ -8,6 +8,8 @@ the worker's command here, so the probe tests exactly what grading will run.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -141,3 +143,13 @@ class ArgsPipe:
     def __exit__(self, *exc: object) -> None:
         if self._read is not None:
             os.close(self._read)
+
+
+def kill_worker_group(proc: subprocess.Popen) -> None:
+    """SIGKILL a started worker's whole process group (under bubblewrap: its whole pid
+    namespace); the caller reaps it (``wait`` or ``communicate``)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    proc.kill()

@@ -29,13 +29,18 @@ import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import threading
 from dataclasses import dataclass
 
 from grader.errors import SandboxError
-from grader.sandbox.command import ArgsPipe, bwrap_command, child_uid, clean_env
+from grader.sandbox.command import (
+    ArgsPipe,
+    bwrap_command,
+    child_uid,
+    clean_env,
+    kill_worker_group,
+)
 from grader.sandbox.limits import DEFAULT_LIMITS
 
 log = logging.getLogger(__name__)
@@ -171,7 +176,8 @@ def _run_probe(bwrap: str | None) -> Isolation:
     try:
         stdout, stderr = proc.communicate(_probe_job(), timeout=PROBE_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        _kill_group(proc)
+        kill_worker_group(proc)
+        proc.communicate()
         return Isolation("limits-only", reason=f"the sandbox worker did not answer within "
                          f"{PROBE_TIMEOUT_S:g} s under bubblewrap")
     why = _answered(stdout)
@@ -184,15 +190,6 @@ def _run_probe(bwrap: str | None) -> Isolation:
         return Isolation("limits-only", reason=f"the sandbox worker did not start under "
                          f"bubblewrap: {detail}")
     return Isolation("bwrap")
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:
-        pass
-    proc.kill()
-    proc.communicate()
 
 
 def probe_isolation() -> Isolation:

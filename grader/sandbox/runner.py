@@ -27,7 +27,6 @@ import queue
 import secrets
 import select
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
@@ -46,6 +45,7 @@ from grader.sandbox.command import (
     bwrap_command,
     child_uid,
     clean_env,
+    kill_worker_group,
     plain_command,
 )
 from grader.sandbox.limits import DEFAULT_LIMITS, MB, SandboxLimits
@@ -254,11 +254,7 @@ def _private_dir(prefix: str) -> Path:
 
 def _kill(proc: subprocess.Popen) -> None:
     """Kill the worker's whole process group (under bubblewrap: its whole pid namespace)."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:
-        pass
-    proc.kill()
+    kill_worker_group(proc)
     proc.wait()
 
 
