@@ -15,6 +15,8 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = ("flask", "sqlalchemy", "werkzeug", "alembic", "flask_login", "flask_wtf")
 
@@ -199,3 +201,18 @@ def test_every_module_is_seen_at_every_depth():
             [str(ROOT / package)], prefix=f"{package}.")}
         assert set(module_files(ROOT, package)) == walked
     assert any(name.count(".") >= 2 for name in module_files(ROOT, "web"))
+
+
+@pytest.mark.parametrize("package", ["grader.code", "grader.sandbox"])
+def test_every_lazily_exported_name_is_its_home_modules_own(package):
+    """``grader.code`` and ``grader.sandbox`` import their names on first use: each listed
+    name must exist in the module named as its home, and nothing else is exported."""
+    import importlib
+
+    module = importlib.import_module(package)
+    for name in module.__all__:
+        home = importlib.import_module(f"{package}.{module._HOMES[name]}")
+        assert getattr(module, name) is getattr(home, name), name
+    assert "_HOMES" not in module.__all__ and set(dir(module)) >= set(module.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        _ = module.no_such_name

@@ -338,26 +338,75 @@ def test_spec_version_and_kit_version_follow_the_spec(tmp_path, monkeypatch):
     assert build.kit_version(EXERCISES) != before
 
 
-@pytest.mark.parametrize("exercise", EXERCISES)
-def test_a_fresh_exercise_file_gets_the_same_report_without_running(exercise, monkeypatch,
-                                                                     kit_local):
-    import grader.code.grade as grade
-
+def _fresh_variants(exercise: str) -> list[tuple[str, str]]:
+    """The handed-out file, and fresh files a student makes of it: a function deleted, the
+    docstrings gone, ``raise NotImplementedError("...")`` with a message."""
     stub = (ROOT / "exercises" / f"{exercise}.py").read_text()
-    names = tuple(f.name for f in load_spec(exercise).functions)
-    tests = plan(exercise, names, True, DEFAULT_LIMITS)[0]
-    assert grade.unwritten_outcomes(stub, tests) is not None  # nothing to run
-    assert grade.unwritten_outcomes(stub + "\nprint(1)\n", tests) is None
-    assert grade.unwritten_outcomes(stub.replace("raise NotImplementedError",
-                                                 "raise ValueError", 1), tests) is None
-    fast = grade_source(stub, exercise=exercise, own_code=True)
-    kit_fast = kit_local.grade(stub, exercise)
-    monkeypatch.setattr(grade, "unwritten_outcomes", lambda text, tests: None)
-    ran = grade_source(stub, exercise=exercise, own_code=True)
-    assert fast == ran
-    assert {str(t.verdict) for f in fast.functions for t in f.tests} == {"not attempted"}
-    assert _verdicts(kit_fast) == _verdicts(grade_source(stub, exercise=exercise,
-                                                         include_hidden=False, own_code=True))
+    tree = ast.parse(stub)
+    functions = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    lines = stub.splitlines(keepends=True)
+    last = functions[-1]
+    first_line = min([last.lineno, *(d.lineno for d in last.decorator_list)])
+    without_last = "".join(lines[:first_line - 1] + lines[last.end_lineno:])
+    bare = "import numpy as np\n" + "".join(
+        f"def {f.name}({ast.unparse(f.args)}):\n    raise NotImplementedError('todo')\n\n"
+        for f in functions[:2])
+    return [("as handed out", stub), ("last function deleted", without_last),
+            ("two bare functions", bare)]
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+@pytest.mark.parametrize("include_hidden", [False, True], ids=["public", "with hidden"])
+def test_a_fresh_exercise_file_gets_the_same_report_without_running(exercise, include_hidden,
+                                                                     monkeypatch):
+    import grader.code.grade as grade
+    from grader.code.fresh import unwritten_functions
+
+    for label, text in _fresh_variants(exercise):
+        assert unwritten_functions(text) is not None, label  # nothing to run
+        fast = grade_source(text, exercise=exercise, include_hidden=include_hidden,
+                            own_code=True)
+        with monkeypatch.context() as patched:  # the same file, run in the sandbox
+            patched.setattr(grade, "unwritten_functions", lambda text: None)
+            ran = grade_source(text, exercise=exercise, include_hidden=include_hidden,
+                               own_code=True)
+        assert fast.functions == ran.functions, label
+        assert (fast.score, fast.max_score) == (ran.score, ran.max_score), label
+        assert {str(t.verdict) for f in fast.functions for t in f.tests} == {"not attempted"}
+
+
+def test_only_a_fresh_file_is_judged_without_running():
+    from grader.code.fresh import unwritten_functions
+
+    stub = (ROOT / "exercises" / "conv_step_by_step.py").read_text()
+    assert unwritten_functions(stub) == {f.name for f in load_spec("conv_step_by_step").functions}
+    for changed in (stub + "\nprint(1)\n",  # a statement runs
+                    stub.replace("raise NotImplementedError", "raise ValueError", 1),
+                    stub.replace("raise NotImplementedError", "return 0", 1),
+                    stub + "\nimport scipy\n",  # an import that could fail
+                    stub + "\ndef NotImplementedError():\n    raise NotImplementedError\n",
+                    stub.replace("def zero_pad(X, pad):", "def zero_pad(X, pad=print()):"),
+                    stub + "\ndef broken(:\n"):
+        assert unwritten_functions(changed) is None
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_the_kit_judges_a_fresh_file_as_the_server_without_numpy(exercise, kit):
+    """The kit's check of a fresh file imports neither NumPy nor the verdict ladder."""
+    stub = ROOT / "exercises" / f"{exercise}.py"
+    script = ("import json, sys\nfrom stride_kit.local import grade\n"
+              f"report = grade(open({str(stub)!r}).read(), {exercise!r})\n"
+              "heavy = sorted(m for m in sys.modules if m == 'numpy' or m.endswith(("
+              "'.verdicts', '.shipped', '.diagnosis', '.plan')))\n"
+              "print(json.dumps({'heavy': heavy, 'report': report.to_json()}))\n")
+    root = Path(kit.__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, check=True)
+    result = json.loads(done.stdout)
+    assert result["heavy"] == []
+    server = grade_source(stub.read_text(), exercise=exercise, include_hidden=False,
+                          own_code=True)
+    assert result["report"]["functions"] == server.to_json()["functions"]
 
 
 def test_the_kit_applies_the_exercises_bans_as_the_server(kit_local):

@@ -109,6 +109,25 @@ def test_a_missing_backward_is_not_attempted_without_a_cache_note(pool):
     assert all(t.message == "conv_backward is not defined in your file." for t in conv.tests)
 
 
+@pytest.mark.parametrize("forward", ["written", "wrong"])
+def test_an_unwritten_backward_is_not_attempted_without_a_cache_note(pool, forward):
+    """Whichever cache it was called with, a backward that raises NotImplementedError was not
+    attempted: a note on which cache it ran on would only distract."""
+    source = _source("cache_dict_loops.py", *(["conv_forward"] if forward == "wrong" else []))
+    source += ("\n\ndef conv_backward(dZ, cache):\n"
+               "    raise NotImplementedError('not yet')\n")
+    report = _grade(pool, source, functions=["conv_forward", "conv_backward"],
+                    include_hidden=True)
+    conv = _function(report, "conv_backward")
+    assert conv.status == FunctionStatus.NOT_ATTEMPTED
+    assert {t.message for t in conv.tests if not t.hidden} == {
+        "conv_backward still raises NotImplementedError."}
+    assert {t.staff_message for t in conv.tests if t.hidden} == {
+        "conv_backward still raises NotImplementedError."}
+    assert _function(report, "conv_forward").status == (
+        FunctionStatus.PASSED if forward == "written" else FunctionStatus.FAILED)
+
+
 def test_a_hidden_test_keeps_the_cache_note_for_staff_only(pool):
     report = _grade(pool, _source("cache_dict_loops.py"), functions=["conv_backward"])
     hidden = [t for t in _function(report, "conv_backward").tests if t.hidden]

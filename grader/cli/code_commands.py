@@ -20,8 +20,8 @@ import csv
 import json
 import logging
 import sys
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -41,7 +41,10 @@ from grader.code import (
 )
 from grader.code.source import parse_python, read_submission
 from grader.errors import GraderError, StudentCodeError
-from grader.sandbox import IsolationUnavailable, SandboxPool, require_isolation
+from grader.sandbox.policy import IsolationUnavailable, require_isolation
+
+if TYPE_CHECKING:  # the runner (and NumPy) load only for the commands that grade
+    from grader.sandbox.runner import SandboxPool
 
 VERDICT_STYLES = {Verdict.PASS: "green", Verdict.NOT_ATTEMPTED: "dim", Verdict.TIMEOUT: "yellow",
                   Verdict.MEMORY_LIMIT: "yellow"}
@@ -321,6 +324,10 @@ def batch_command(directory: Path, out: Path, jobs: int, exercise: str | None) -
 
 
 def _grade_all(files: list[Path], exercise: str | None, jobs: int) -> list[dict[str, object]]:
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from grader.sandbox.runner import SandboxPool
+
     pool = SandboxPool(jobs)
     rows = []
     try:

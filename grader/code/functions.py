@@ -2,8 +2,9 @@
 
 Each :class:`CourseFunction` says how to build the function's inputs from a case's parameters
 (deterministic in the case's seed), how to call the trusted reference on them, and what the
-outputs that are compared are called. A result kind (``RESULT_KINDS``, named by the exercise
-spec) says which parts of the return value are brought back from the sandbox and checked.
+outputs that are compared are called. A result kind (one of ``grader.code.spec.RESULT_KINDS``,
+named by the exercise spec) says which parts of the return value are brought back from the
+sandbox and checked.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import numpy as np
 
 from grader import reference
 
-RESULT_KINDS = ("array", "scalar", "tuple0", "grads", "mask")
 SAVED_ITEMS = {"tuple0": (0,), "grads": (0, 1, 2)}  # None (the default): the whole value
 
 Inputs = tuple[tuple, dict]

@@ -30,17 +30,25 @@ raises :class:`IsolationUnavailable`, unless the operator opted out explicitly. 
 student's check of their own code (``own_code=True``) runs with resource limits alone; the
 report's ``warnings`` then say so. A student's own file that is not run at all (a fresh stub, a
 file too large to run) skips the bubblewrap probe, which starts a child process.
+
+A fresh file
+------------
+A file still as handed out (only ``raise NotImplementedError`` bodies, :mod:`grader.code.fresh`)
+is judged from the spec's test slots (:mod:`grader.code.cases`) without planning anything:
+the plan, the reference, the verdict ladder and the sandbox's runner are imported only for a
+file that runs, so ``grader check`` of a stub starts in about the time of ``import numpy``.
 """
 
 from __future__ import annotations
 
-import ast
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from grader.code.bans import banned_uses
-from grader.code.plan import Planned, plan, sandbox_source
+from grader.code.cases import plan_slots
+from grader.code.fresh import fresh_reports, unwritten_functions
 from grader.code.report import (
     CodeReport,
     FunctionReport,
@@ -49,25 +57,27 @@ from grader.code.report import (
     Verdict,
     hidden_message,
 )
-from grader.code.source import STAND_IN_NAME, parse_python, prepare_source, read_submission
+from grader.code.source import (
+    MAX_SOURCE_BYTES,
+    STAND_IN_NAME,
+    prepare_source,
+    read_submission,
+)
 from grader.code.spec import load_spec
-from grader.code.verdicts import MAX_SOURCE_BYTES, judge_function
 from grader.errors import StudentCodeError
-from grader.sandbox import (
-    DEFAULT_LIMITS,
+from grader.sandbox.limits import DEFAULT_LIMITS, SandboxLimits
+from grader.sandbox.policy import (
     UNSAFE_OPT_OUT,
-    ChildStatus,
     Isolation,
-    OutcomeKind,
-    RawOutcome,
-    SandboxLimits,
-    SandboxPool,
-    WirePlan,
     bwrap_binary,
     local_isolation,
     require_isolation,
-    run_calls,
 )
+
+if TYPE_CHECKING:  # the plan and the sandbox's runner are imported only for a file that runs
+    from grader.code.plan import Planned
+    from grader.sandbox.outcome import RawOutcome
+    from grader.sandbox.runner import SandboxPool, WirePlan
 
 
 def _decode_source(source: str | bytes) -> str:
@@ -137,19 +147,18 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
     spec = load_spec(exercise)
     chosen = tuple(spec.function(n).name for n in functions) if functions else tuple(
         f.name for f in spec.functions)
-    planned = plan(exercise, chosen, include_hidden, limits)
     if progress:
         progress("running")
-    outcomes = _outcomes_without_running(text, planned[0])
-    if outcomes is None:
-        isolation = isolation or local_isolation()
-        outcomes = _run(text, planned, limits, pool, own_code)
-    elif isolation is None:
-        isolation = _unrun_isolation()
+    too_large = len(text.encode("utf-8")) > MAX_SOURCE_BYTES
+    unwritten = None if too_large else unwritten_functions(text)
+    if unwritten is not None:
+        reports = list(fresh_reports(plan_slots(spec, chosen, include_hidden), chosen, unwritten))
+        isolation = isolation or _unrun_isolation()
+    else:
+        reports, isolation = _judged_by_running(text, exercise, chosen, include_hidden, limits,
+                                                pool, own_code, isolation)
     if progress:
         progress("checking")
-    reports = [judge_function(name, [p for p in planned[0] if p.func == name], outcomes,
-                              text, limits) for name in chosen]
     reports = [_stub(r) if r.name in prepared.stubs else r for r in reports]
     uses = banned_uses(program, spec.bans.names)  # as written: before stand-ins rename imports
     reports = [_banned(r, spec.bans.message(uses[r.name])) if r.name in uses else r
@@ -211,12 +220,24 @@ def _not_attempted(test: TestReport, message: str, function: str) -> TestReport:
                    points=0.0, staff_message=message if test.hidden else test.staff_message)
 
 
-def _outcomes_without_running(text: str, tests: Sequence[Planned]
-                              ) -> dict[str, RawOutcome] | None:
-    """Every call's outcome when the file is not run at all (too large, or a fresh stub)."""
+def _judged_by_running(text: str, exercise: str, chosen: tuple[str, ...], include_hidden: bool,
+                       limits: SandboxLimits, pool: SandboxPool | None, own_code: bool,
+                       isolation: Isolation | None
+                       ) -> tuple[list[FunctionReport], Isolation | None]:
+    """Plan the tests, run them in the sandbox (unless the file is too large to run) and
+    climb the verdict ladder: the reports, and the isolation the code ran under."""
+    from grader.code.plan import plan
+    from grader.code.verdicts import judge_function
+
+    planned = plan(exercise, chosen, include_hidden, limits)
     if len(text.encode("utf-8")) > MAX_SOURCE_BYTES:
-        return {p.call.id: _too_large() for p in tests}
-    return unwritten_outcomes(text, tests)
+        outcomes = {p.call.id: _too_large() for p in planned[0]}
+        isolation = isolation or _unrun_isolation()
+    else:
+        isolation = isolation or local_isolation()
+        outcomes = _run(text, planned, limits, pool, own_code)
+    return [judge_function(name, [p for p in planned[0] if p.func == name], outcomes, text,
+                           limits) for name in chosen], isolation
 
 
 def _unrun_isolation() -> Isolation | None:
@@ -234,6 +255,9 @@ def _run(text: str, planned: tuple[tuple[Planned, ...], WirePlan, WirePlan],
          limits: SandboxLimits, pool: SandboxPool | None, own_code: bool
          ) -> dict[str, RawOutcome]:
     """Every planned call's outcome by call id, from the sandbox."""
+    from grader.code.plan import sandbox_source
+    from grader.sandbox.runner import run_calls
+
     tests, public_plan, hidden_plan = planned
     source = sandbox_source(text, tests)
     # Public first, in a child of its own: nothing a hidden test passes in can reach it.
@@ -242,64 +266,8 @@ def _run(text: str, planned: tuple[tuple[Planned, ...], WirePlan, WirePlan],
 
 
 def _too_large() -> RawOutcome:
+    from grader.sandbox.outcome import ChildStatus, OutcomeKind, RawOutcome
+
     return RawOutcome(id="", outcome=OutcomeKind.IMPORT_ERROR, status=ChildStatus(
         exc_type="FileTooLarge",
         exc_msg=f"the file is larger than {MAX_SOURCE_BYTES // 1024} KB"))
-
-
-def _raises_not_implemented(node: ast.stmt) -> bool:
-    """Is ``node`` a function whose body (after its docstring) is ``raise NotImplementedError``,
-    with nothing evaluated when it is defined (no decorator, default or annotation)?"""
-    if not isinstance(node, ast.FunctionDef) or node.decorator_list or node.returns:
-        return False
-    arguments = node.args
-    every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
-             *filter(None, [arguments.vararg, arguments.kwarg])]
-    defaults = [*arguments.defaults, *filter(None, arguments.kw_defaults)]
-    if any(a.annotation for a in every) or not all(isinstance(d, ast.Constant) for d in defaults):
-        return False
-    body = node.body[1:] if _docstring(node.body[0]) else node.body
-    if len(body) != 1 or not isinstance(body[0], ast.Raise) or body[0].cause is not None:
-        return False
-    exc = body[0].exc
-    if isinstance(exc, ast.Call):
-        if exc.keywords or not all(isinstance(a, ast.Constant) for a in exc.args):
-            return False
-        exc = exc.func
-    return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
-
-
-def _docstring(node: ast.stmt) -> bool:
-    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
-
-
-def unwritten_outcomes(text: str, tests: Sequence[Planned]) -> dict[str, RawOutcome] | None:
-    """Every call's outcome without running the file, when running it could not tell more.
-
-    That is when the file is only docstrings, ``import numpy`` and functions whose body raises
-    ``NotImplementedError`` (a fresh exercise file): each call of such a function would raise
-    it, and a function the file does not define would be missing. None otherwise, and the file
-    runs in the sandbox. The verdicts are the same either way; a stub is checked in a blink.
-    """
-    try:
-        tree = parse_python(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    unwritten = set()
-    for node in tree.body:
-        if _docstring(node) or (isinstance(node, ast.Import)
-                                and all(a.name == "numpy" for a in node.names)):
-            continue
-        if not _raises_not_implemented(node) or node.name == "NotImplementedError":
-            return None
-        unwritten.add(node.name)
-    outcomes = {}
-    for p in tests:
-        calls = [p.call] if p.own_cache is None else [p.call, p.own_cache.forward_call,
-                                                      p.own_cache.call]
-        for call in calls:
-            defined = call.func in unwritten or call.id != p.call.id
-            status = (ChildStatus(exc_type="NotImplementedError", exc_msg=call.func) if defined
-                      else ChildStatus(missing=True))
-            outcomes[call.id] = RawOutcome(id=call.id, outcome=OutcomeKind.DONE, status=status)
-    return outcomes

@@ -30,13 +30,12 @@ from typing import Any
 
 import numpy as np
 
+from grader.code.cases import FORWARD_OF, TestSlot, plan_slots
 from grader.code.functions import FUNCTIONS, expected_outputs, reference_call, saved_items
 from grader.code.spec import Case, FunctionSpec, SpeedSpec, load_spec
 from grader.errors import ProblemSpecError
 from grader.sandbox import SandboxLimits, TestCall, WirePlan, wire_plan
 
-# A backward function and the forward whose cache it takes.
-FORWARD_OF = {"conv_backward": "conv_forward", "pool_backward": "pool_forward"}
 # How the grader's own cache is laid out, for the message that says it was used.
 REFERENCE_CACHE = {"conv_backward": "(A_prev, W, b, hparameters)",
                    "pool_backward": "(A_prev, hparameters)"}
@@ -93,6 +92,9 @@ class Planned:
 
 def build_inputs(func: str, case: Case) -> tuple[tuple, dict]:
     """The arguments of ``func`` for ``case``: deterministic in the case's seed."""
+    if func not in FUNCTIONS:
+        raise ProblemSpecError(f"{func}: no input builder for this function (an exercise "
+                               "spec names a function grader/code/functions.py does not know)")
     rng = np.random.default_rng(int(case.params.get("seed", 0)))
     return FUNCTIONS[func].build(case.params, rng)
 
@@ -155,33 +157,22 @@ def _expected(spec: FunctionSpec, case: Case, args: tuple, kwargs: Mapping
     return tuple(expected_outputs(spec.result, spec.name, result))
 
 
-def _plan_function(spec: FunctionSpec, include_hidden: bool, limits: SandboxLimits,
-                   start: int) -> list[Planned]:
-    planned: list[Planned] = []
-
-    def number(public: bool) -> int | None:
-        return None if public else 1 + sum(p.hidden for p in planned)
-
-    for case in spec.cases:
-        if not (case.public or include_hidden):
-            continue
+def _plan_slot(spec: FunctionSpec, slot: TestSlot, limits: SandboxLimits,
+               inputs: dict[tuple[str, str], tuple[tuple, dict, tuple]]) -> Planned:
+    """``slot`` with its inputs and expected outputs (a speed test shares its case's)."""
+    case, key = slot.case, (slot.func, slot.case.name)
+    if key not in inputs:
         args, kwargs = build_inputs(spec.name, case)
-        expected = _expected(spec, case, args, kwargs)
-        wall, save = min(case.time_limit, limits.wall_s), saved_items(spec.result)
-        call_id = f"t{start + len(planned)}"
-        call = TestCall(call_id, spec.name, args, kwargs, wall, save)
-        planned.append(Planned(spec.name, case, spec.result, call, args, kwargs, expected,
-                               hidden_number=number(case.public),
-                               own_cache=_own_cache(call, args, kwargs)))
-        speed = spec.speed
-        public = bool(speed) and speed.public and case.public
-        if speed and speed.case == case.name and (public or include_hidden):
-            solo = TestCall(f"t{start + len(planned)}", spec.name, args, kwargs, wall, save,
-                            solo=True)
-            planned.append(Planned(spec.name, case, spec.result, solo, args, kwargs, expected,
-                                   speed, _time_reference(spec.name, args, kwargs),
-                                   number(public)))
-    return planned
+        inputs[key] = (args, kwargs, _expected(spec, case, args, kwargs))
+    args, kwargs, expected = inputs[key]
+    wall, save = min(case.time_limit, limits.wall_s), saved_items(spec.result)
+    if slot.speed is not None:
+        solo = TestCall(slot.call_id, spec.name, args, kwargs, wall, save, solo=True)
+        return Planned(spec.name, case, spec.result, solo, args, kwargs, expected, slot.speed,
+                       _time_reference(spec.name, args, kwargs), slot.hidden_number)
+    call = TestCall(slot.call_id, spec.name, args, kwargs, wall, save)
+    return Planned(spec.name, case, spec.result, call, args, kwargs, expected,
+                   hidden_number=slot.hidden_number, own_cache=_own_cache(call, args, kwargs))
 
 
 @functools.lru_cache(maxsize=32)
@@ -195,9 +186,9 @@ def plan(exercise: str, functions: tuple[str, ...], include_hidden: bool,
     (or on copies) and never write to them.
     """
     spec = load_spec(exercise)
-    planned: list[Planned] = []
-    for name in functions:
-        planned.extend(_plan_function(spec.function(name), include_hidden, limits, len(planned)))
+    inputs: dict[tuple[str, str], tuple[tuple, dict, tuple]] = {}
+    planned = [_plan_slot(spec.function(slot.func), slot, limits, inputs)
+               for slot in plan_slots(spec, functions, include_hidden)]
     for p in planned:
         _freeze(p.args)
         _freeze(tuple(p.kwargs.values()))

@@ -22,7 +22,7 @@ grader's judgement of an outcome, and the sandbox never needs to know the grader
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -141,6 +141,26 @@ class TestReport:
     staff_message: str | None = None
     picture: Picture | None = None
 
+    @classmethod
+    def of(cls, test: Any, verdict: Verdict, message: str, diagnosis: str | None = None, *,
+           student: str | None = None, what: str | None = None) -> TestReport:
+        """The report of ``test`` (a planned test or a :class:`~grader.code.cases.TestSlot`:
+        anything with ``func``, ``case``, ``speed`` and ``hidden_number``).
+
+        For a hidden test, ``message`` is kept for staff only, and the student sees
+        ``student`` (only pass text that depends on nothing the test or the student's code
+        chose) or else a sentence built from the verdict and ``what`` failed.
+        """
+        passed = verdict == Verdict.PASS
+        points = test.speed.points if test.speed else test.case.points
+        case = f"speed: {test.case.name}" if test.speed else test.case.name
+        earned = points if passed else 0.0
+        if test.hidden_number is None:
+            return cls(case, passed, verdict, message, diagnosis, earned, points)
+        shown = student if student is not None else hidden_message(verdict, what or test.func)
+        return cls(f"hidden test {test.hidden_number}", passed, verdict, shown, diagnosis,
+                   earned, points, hidden=True, staff_case=case, staff_message=message)
+
     def redacted(self) -> TestReport:
         """What a student may see: the staff-only fields dropped (a hidden test's picture too)."""
         picture = None if self.hidden else self.picture
@@ -189,6 +209,16 @@ class FunctionReport:
     name: str
     status: FunctionStatus
     tests: tuple[TestReport, ...]
+
+    @classmethod
+    def of(cls, name: str, tests: Sequence[TestReport]) -> FunctionReport:
+        """``name``'s report from its tests: not attempted when every test is, else passed or
+        failed."""
+        if all(t.verdict == Verdict.NOT_ATTEMPTED for t in tests):
+            status = FunctionStatus.NOT_ATTEMPTED
+        else:
+            status = FunctionStatus.PASSED if all(t.passed for t in tests) else FunctionStatus.FAILED
+        return cls(name, status, tuple(tests))
 
     @property
     def score(self) -> float:

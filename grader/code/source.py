@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from grader.errors import StudentCodeError
 from grader.syntax import parse_python
 
+MAX_SOURCE_BYTES = 512 * 1024  # a larger file is not run, and not parsed to find its functions
+
 PROVIDED = frozenset({"numpy"}) | frozenset(sys.stdlib_module_names)
 EXPORT_MARKER = re.compile(r"^# In\[[ 0-9]*\]:", re.MULTILINE)
 # A notebook's code cells are joined after this marker, naming the cell's place in the

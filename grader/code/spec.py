@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
-from grader.code.functions import FUNCTIONS, RESULT_KINDS
 from grader.data_root import data_root
 from grader.errors import ProblemSpecError
 
 EXERCISES = ("conv_step_by_step", "convolution_basics")
+# What a graded function returns, as a spec names it (:mod:`grader.code.functions` says which
+# parts of each kind are brought back from the sandbox and compared).
+RESULT_KINDS = ("array", "scalar", "tuple0", "grads", "mask")
 SPECS_DIR = data_root() / "exercises" / "specs"
 
 
@@ -78,6 +79,8 @@ class Case:
         Integer (and boolean) outputs are exact; float16 and float32 get at least their
         :data:`DTYPE_TOLERANCES`; float64 (and anything wider) gets the case's own.
         """
+        import numpy as np  # here: listing a spec's tests (a stub's check) needs no NumPy
+
         dtype = np.dtype(dtype)
         if dtype.kind in "biu":
             return Tolerance(dtype.name, 0.0, 0.0)
@@ -207,8 +210,5 @@ def load_spec(exercise: str, specs_dir: Path = SPECS_DIR) -> ExerciseSpec:
     defaults = raw.get("defaults") or {}
     functions = tuple(_parse_function(path, name, body, defaults)
                       for name, body in raw["functions"].items())
-    for spec in functions:
-        if spec.name not in FUNCTIONS:
-            raise _spec_error(path, spec.name, "no input builder for this function")
     return ExerciseSpec(exercise, str(raw.get("title", exercise)), functions,
                         _parse_bans(path, raw.get("banned")))

@@ -29,14 +29,13 @@ from grader.code.diagnosis import (
     picture_of,
     size_formula,
 )
+from grader.code.fresh import not_defined, not_implemented, speed_unmeasured
 from grader.code.functions import saved_items
 from grader.code.plan import REFERENCE_CACHE, OwnCache, Planned, adapter_name
-from grader.code.report import FunctionReport, FunctionStatus, TestReport, Verdict, hidden_message
-from grader.code.source import line_label, parse_python
+from grader.code.report import FunctionReport, TestReport, Verdict
+from grader.code.source import MAX_SOURCE_BYTES, line_label, parse_python
 from grader.code.spec import Tolerance
 from grader.sandbox import ChildStatus, Frame, OutcomeKind, RawOutcome, SandboxLimits, ValueInfo
-
-MAX_SOURCE_BYTES = 512 * 1024  # a larger file is not run, and not parsed to find its functions
 
 
 def judge_function(name: str, planned: Sequence[Planned], outcomes: Mapping[str, RawOutcome],
@@ -51,11 +50,7 @@ def judge_function(name: str, planned: Sequence[Planned], outcomes: Mapping[str,
         if p.speed is not None:
             report = _judge_speed(p, report, outcomes[p.call.id])
         tests.append(report)
-    if all(t.verdict == Verdict.NOT_ATTEMPTED for t in tests):
-        status = FunctionStatus.NOT_ATTEMPTED
-    else:
-        status = FunctionStatus.PASSED if all(t.passed for t in tests) else FunctionStatus.FAILED
-    return FunctionReport(name, status, tuple(tests))
+    return FunctionReport.of(name, tests)
 
 
 def _chosen_outcome(p: Planned, outcomes: Mapping[str, RawOutcome]
@@ -64,11 +59,13 @@ def _chosen_outcome(p: Planned, outcomes: Mapping[str, RawOutcome]
 
     A backward pass is judged on the student's own forward cache when their forward returned
     the right output on this test's inputs (as the course's notebook calls it); otherwise on
-    the grader's cache. A missing function or a file that did not load needs no note.
+    the grader's cache. A missing or unwritten function, or a file that did not load, needs no
+    note.
     """
     raw = outcomes[p.call.id]
-    own = p.own_cache
-    if own is None or raw.outcome.at_import or (raw.status is not None and raw.status.missing):
+    own, status = p.own_cache, raw.status
+    if own is None or raw.outcome.at_import or (status is not None and (
+            status.missing or status.exc_type == "NotImplementedError")):
         return raw, None
     if _forward_passed(p, own, outcomes[own.forward_call.id]):
         return outcomes[own.call.id], (f"{p.func} was run on the cache your own {own.forward} "
@@ -105,20 +102,9 @@ def _with_note(report: TestReport, note: str) -> TestReport:
 
 def _report(p: Planned, verdict: Verdict, message: str, diagnosis_text: str | None = None, *,
             student: str | None = None, what: str | None = None) -> TestReport:
-    """The test's report; for a hidden test, ``message`` is kept for staff only.
-
-    A hidden test shows ``student`` (only pass text that depends on nothing the test or the
-    student's code chose) or else a sentence built from the verdict and ``what`` failed.
-    """
-    passed = verdict == Verdict.PASS
-    points = p.speed.points if p.speed else p.case.points
-    case = f"speed: {p.case.name}" if p.speed else p.case.name
-    earned = points if passed else 0.0
-    if not p.hidden:
-        return TestReport(case, passed, verdict, message, diagnosis_text, earned, points)
-    shown = student if student is not None else hidden_message(verdict, what or p.func)
-    return TestReport(f"hidden test {p.hidden_number}", passed, verdict, shown, diagnosis_text,
-                      earned, points, hidden=True, staff_case=case, staff_message=message)
+    """The test's report; for a hidden test, ``message`` is kept for staff only (see
+    :meth:`TestReport.of`)."""
+    return TestReport.of(p, verdict, message, diagnosis_text, student=student, what=what)
 
 
 def _mentions(source: str, func: str) -> bool:
@@ -140,7 +126,7 @@ def _mentions(source: str, func: str) -> bool:
 def _judge(p: Planned, raw: RawOutcome, source: str, limits: SandboxLimits) -> TestReport:
     outcome = raw.outcome
     if outcome.at_import and not _mentions(source, p.func):
-        return _not_attempted(p, f"{p.func} is not defined in your file.")
+        return not_defined(p)
     if outcome == OutcomeKind.IMPORT_ERROR:
         return _exception(p, raw.status, source, at_import=True)
     if outcome in (OutcomeKind.IMPORT_TIMEOUT, OutcomeKind.TIMEOUT):
@@ -164,7 +150,7 @@ def _judge_done(p: Planned, raw: RawOutcome, source: str) -> TestReport:
         return _report(p, Verdict.CRASHED, "Your code ended without writing a result: did it "
                        "call os._exit(), or crash the interpreter?")
     if status.missing:
-        return _not_attempted(p, f"{p.func} is not defined in your file.")
+        return not_defined(p)
     if not status.ok:
         if status.stage == "save":
             return _unsaveable(p, status)
@@ -175,10 +161,6 @@ def _judge_done(p: Planned, raw: RawOutcome, source: str) -> TestReport:
     return _check_result(p, status.result, raw.arrays or {})
 
 
-def _not_attempted(p: Planned, message: str) -> TestReport:
-    return _report(p, Verdict.NOT_ATTEMPTED, message, student=message)
-
-
 def _exception(p: Planned, status: ChildStatus | None, source: str, at_import: bool
                ) -> TestReport:
     status = status or ChildStatus()
@@ -186,7 +168,7 @@ def _exception(p: Planned, status: ChildStatus | None, source: str, at_import: b
     # The own-cache adapter's frame is the grader's, not the student's: never shown.
     frames = [f for f in status.frames if f.name != adapter_name(p.func)]
     if exc_type == "NotImplementedError" and not at_import:
-        return _not_attempted(p, f"{p.func} still raises NotImplementedError.")
+        return not_implemented(p)
     if exc_type == "MemoryError":
         message = (f"{p.func} ran out of memory (the limit is the sandbox's memory cap): does "
                    "it build a much larger array than needed?")
@@ -437,8 +419,7 @@ def _wrong_values(p: Planned, name: str, label: str, expected: np.ndarray, got: 
 
 def _judge_speed(p: Planned, report: TestReport, raw: RawOutcome) -> TestReport:
     if not report.passed:
-        return _report(p, report.verdict, "Speed is measured only once the output is correct "
-                       f"(see the test {p.case.name!r}).")
+        return speed_unmeasured(p, report.verdict)
     ms = (raw.lifetime or 0.0) * 1000
     ratio = ms / p.reference_ms if p.reference_ms else math.inf
     message = (f"{ms:.1f} ms on the case {p.case.name!r} (budget {p.speed.budget_ms:g} ms); the "

@@ -33,6 +33,8 @@ MODULE_MAP = {
     "grader.code.diagnosis": ".diagnosis",
     "grader.code.matching": ".matching",
     "grader.code.plan": ".plan",
+    "grader.code.cases": ".cases",
+    "grader.code.fresh": ".fresh",
     "grader.code.spec": ".spec",
     "grader.code.functions": ".functions",
     "grader.code.source": ".source",
@@ -147,7 +149,35 @@ def copy_definitions(part: Part, home: str = "") -> tuple[str, str]:
     chosen = statements if part.roots is None else _reachable(statements, part)
     needed = set().union(*(_used(n) for n in chosen)) if chosen else set()
     import_text = "".join(_import_text(n, needed, part, home) for n in imports)
+    _rewrite_local_imports(lines, chosen, part, home)
     return import_text, "\n".join(_segment(lines, n) for n in chosen)
+
+
+def _rewritten(node: ast.AST) -> bool:
+    """Is ``node`` an import the kit writes differently (of the grader, or made portable)?"""
+    def ours(module: str) -> bool:
+        return module.split(".")[0] == "grader" or module in PORTABLE
+
+    if isinstance(node, ast.ImportFrom):
+        return node.level == 0 and ours(node.module or "")
+    return isinstance(node, ast.Import) and any(ours(a.name) for a in node.names)
+
+
+def _rewrite_local_imports(lines: list[str], chosen: Sequence[ast.stmt], part: Part,
+                           home: str) -> None:
+    """Rewrite, in place, the imports inside the chosen definitions (a function that imports
+    what only it needs) as the kit writes them: each keeps its indentation, and an import of
+    ``home`` itself (the names are defined right there) becomes ``pass``."""
+    for node in chosen:
+        for inner in ast.walk(node):
+            if inner is node or not _rewritten(inner):
+                continue
+            names = {_bound(a) for a in inner.names}
+            text = _import_text(inner, names, part, home) or "pass\n"
+            indent = lines[inner.lineno - 1][:inner.col_offset]
+            lines[inner.lineno - 1] = indent + text.rstrip("\n").replace("\n", "\n" + indent) + "\n"
+            for number in range(inner.lineno, inner.end_lineno):
+                lines[number] = "\n"  # the rest of a parenthesized import: its line stays
 
 
 def _reachable(statements: list[ast.stmt], part: Part) -> list[ast.stmt]:

@@ -7,14 +7,13 @@ the worker's command here, so the probe tests exactly what grading will run.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-
-import numpy as np
 
 from grader.sandbox.limits import DEFAULT_LIMITS, MB
 
@@ -30,7 +29,11 @@ def child_uid() -> int | None:
 
 
 def _numpy_site() -> Path:
-    return Path(np.__file__).resolve().parent.parent
+    """Where NumPy is installed (found, not imported: a check that runs nothing needs none)."""
+    spec = importlib.util.find_spec("numpy")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("numpy is not installed; the sandbox's worker needs it")
+    return Path(spec.origin).resolve().parent.parent
 
 
 def clean_env(extra: Mapping[str, str] = ()) -> dict[str, str]:
