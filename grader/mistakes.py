@@ -78,6 +78,9 @@ MSG = {
                 "filter's first position: floor((n + 2p - f) / s) + 1.",
     "round": "It looks like you rounded (n + 2p - f) / s to the nearest whole number. A filter "
              "position that would hang over the edge is not used, so take the floor.",
+    "floor": "A dimension that is not a whole number is the value before rounding down: only "
+             "whole steps count (a window that would hang over the edge is not used), so take "
+             "the floor of (n + 2p - f) / s before adding 1.",
     "ceil": "It looks like you rounded (n + 2p - f) / s up. A filter position that would hang "
             "over the edge is not used, so take the floor.",
     "pad-once": "Padding adds p zeros on both sides of each axis, so the padded size is n + 2p, "
@@ -139,6 +142,7 @@ def _shape_families(correct: str, depth: str) -> tuple[Family, ...]:
         "pad-counted-once": ("(N + p - f) // s + 1", "pad-once"),
         "stride-ignored": ("N + 2*p - f + 1", "stride"),
         "padding-ignored": ("(N - f) // s + 1", "no-pad"),
+        "floor-not-taken": ("(N + 2*p - f) / s + 1", "floor"),
     }
     return tuple(
         _family(tag, correct,
