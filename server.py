@@ -274,7 +274,7 @@ def _print_bank_status(app: Flask) -> None:
     """Load the bank once and say how many problems and sets it holds (or what is wrong)."""
     with app.app_context():
         try:
-            bank = reload_bank()
+            bank = reload_bank().bank
         except ProblemSpecError as exc:
             print("warning: the problem bank has errors; problem pages will fail until fixed:",
                   *getattr(exc, "errors", (str(exc),)), sep="\n  ", file=sys.stderr)
