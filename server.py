@@ -81,7 +81,7 @@ def _defaults(app: Flask, read_instance: bool) -> dict:
     instance, environment = Path(app.instance_path), from_environment()
     return dict(
         SECRET_KEY=_secret_key(instance, read_instance), DATABASE_URL=_database_url(instance),
-        PROBLEMS_DIR=str(data_root() / "problems"),
+        PROBLEMS_DIR=environment.get("PROBLEMS_DIR") or str(data_root() / "problems"),
         EXERCISES_DIR=str(data_root() / "exercises"),
         MAX_CONTENT_LENGTH=256 * KB,
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",

@@ -150,6 +150,42 @@ def published(app: Flask | None = None) -> Published | None:
     return Published(*row) if row is not None else None
 
 
+_WORKER_BANKS: dict[str, tuple[Bank, Path | None]] = {}  # digest -> bank, its private copy
+
+
+def published_bank(sessions, root: Path) -> Bank:
+    """For a process without the app (a grading worker): the bank every web worker serves.
+
+    That is the newest published version, read from `root` when the files there hash the same
+    and otherwise from its stored texts (unpublished edits under `root` never count), or
+    `root`'s files when nothing was published yet. Loaded once per version and process.
+    """
+    import json
+
+    from web.models import BankVersion
+
+    with sessions() as session:
+        row = session.execute(select(BankVersion.id, BankVersion.digest)
+                              .order_by(BankVersion.id.desc()).limit(1)).first()
+        files = bank_files(root)
+        digest = row.digest if row is not None else content_digest(files)
+        if digest in _WORKER_BANKS:
+            return _WORKER_BANKS[digest][0]
+        folder = None
+        if row is None or content_digest(files) == row.digest:
+            bank = load_bank(root)
+        else:
+            stored = json.loads(session.get(BankVersion, row.id).files_json)
+            folder = Path(tempfile.mkdtemp(prefix="stride-bank-"))
+            bank = load_bank(write_files(stored, folder / root.name))
+    for _old, old_folder in _WORKER_BANKS.values():  # one version kept: the newest
+        if old_folder is not None:
+            shutil.rmtree(old_folder, ignore_errors=True)
+    _WORKER_BANKS.clear()
+    _WORKER_BANKS[digest] = (bank, folder)
+    return bank
+
+
 def _root(app: Flask) -> Path:
     return Path(app.config["PROBLEMS_DIR"])
 
