@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from grader.answers import AnswerType, GradingRules, Parsed, Tolerance, format_value, lookup, parse
+from grader.answers.arrays import shape_as_vector
+from grader.answers.base import strip_label
 from grader.errors import FormatError
 from grader.variants import Mistake, Variant
 
@@ -129,11 +131,12 @@ def _kind_of(value: Any) -> AnswerType | None:
 
 def readable(answer_type: str, value: Any) -> bool:
     """Whether a value can be typed as an answer to a question of ``answer_type``: a value of
-    the type, or (integers and numbers) a number or an array, read as a named mistake."""
+    the type, or (integers, numbers and shapes) a number or an array, read as a named mistake
+    (a shape of 29.5 x 29.5 x 10 is the vector it spells)."""
     kind = lookup(answer_type)
     if kind.valid(value):
         return True
-    return answer_type in ("integer", "number") and _kind_of(value) is not None
+    return answer_type in ("integer", "number", "shape") and _kind_of(value) is not None
 
 
 def read_answer(variant: Variant, raw: str) -> Parsed:
@@ -158,18 +161,21 @@ def read_answer(variant: Variant, raw: str) -> Parsed:
             raise
         return other
     _check_size(variant, kind, parsed)
+    _check_rows(variant, kind, parsed)
     return parsed
 
 
 def _read_as_mistake(variant: Variant, kind: AnswerType, raw: str) -> Parsed | None:
-    if kind.name not in ("integer", "number"):
+    if kind.name == "shape":
+        readings = [("vector", shape_as_vector(strip_label(raw)))]
+    elif kind.name in ("integer", "number"):
+        readings = [(name, raw) for name in FALLBACK_TYPES if name != kind.name]
+    else:
         return None
     tolerance = tolerance_for(kind, variant.answer, variant.rules)
-    for name in FALLBACK_TYPES:
-        if name == kind.name:
-            continue
+    for name, text in readings:
         try:
-            parsed = parse(name, raw)
+            parsed = parse(name, text)
         except FormatError:
             continue
         if matching_mistake(kind, parsed.value, variant.mistakes, tolerance) is not None:
@@ -201,6 +207,24 @@ def _check_size(variant: Variant, kind: AnswerType, parsed: Parsed) -> None:
         f"This question asks for {kind.describe_size(want)}; you gave "
         f"{kind.describe_size(got)}. Check the size the question gives; "
         "nothing was graded and no attempt was used."
+    )
+
+
+def _check_rows(variant: Variant, kind: AnswerType, parsed: Parsed) -> None:
+    """A matrix typed as one row holding all its entries ("4 3 3 2" for a 2 x 2 answer) is a
+    format error, unless it is a known mistake: the rows were most likely not separated."""
+    want, got = kind.size(variant.answer), kind.size(parsed.value)
+    if kind.name != "matrix" or want is None or got is None or want[0] < 2 or got[0] != 1:
+        return
+    if got[1] != want[0] * want[1]:
+        return
+    tolerance = tolerance_for(kind, variant.answer, variant.rules)
+    if matching_mistake(kind, parsed.value, variant.mistakes, tolerance) is not None:
+        return
+    raise FormatError(
+        f"Your answer is one row of {got[1]} numbers, but the answer is a matrix with several "
+        "rows: put each row on its own line or separate the rows with semicolons, e.g. "
+        "4 4; 4 3. Nothing was graded and no attempt was used."
     )
 
 

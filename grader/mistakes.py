@@ -78,6 +78,9 @@ MSG = {
                 "filter's first position: floor((n + 2p - f) / s) + 1.",
     "round": "It looks like you rounded (n + 2p - f) / s to the nearest whole number. A filter "
              "position that would hang over the edge is not used, so take the floor.",
+    "floor": "A dimension that is not a whole number is the value before rounding down: only "
+             "whole steps count (a window that would hang over the edge is not used), so take "
+             "the floor of (n + 2p - f) / s before adding 1.",
     "ceil": "It looks like you rounded (n + 2p - f) / s up. A filter position that would hang "
             "over the edge is not used, so take the floor.",
     "pad-once": "Padding adds p zeros on both sides of each axis, so the padded size is n + 2p, "
@@ -93,6 +96,13 @@ MSG = {
     "channels": "A filter spans all the input channels: it has f x f x n_C_prev weights, "
                 "not f x f.",
     "bias-mult": "Add the biases (one per filter or unit) to the weights; don't multiply.",
+    "one-bias": "Every filter (and every unit) has a bias of its own, so a layer has as many "
+                "biases as filters or units, not one for the whole layer.",
+    "depth-product": "Each filter spans all the input channels and gives one output channel: "
+                     "the input's channels set each filter's depth, the number of filters sets "
+                     "the output's.",
+    "padded-size": "That is the size of the padded input; the filter then slides over it, so "
+                   "count the positions it can take: floor((n + 2p - f) / s) + 1.",
     "one-filter": "That is the count for one filter; the layer has several.",
     "fc-bias": "A fully connected layer has one bias per unit (output), not one per input.",
     "one-side": "Zero padding adds p on both sides: p rows on top and p at the bottom, p columns "
@@ -120,6 +130,7 @@ def _size_families() -> tuple[Family, ...]:
         _family("pad-counted-once", _SIZE, "(n + p - f) // s + 1", MSG["pad-once"]),
         _family("stride-ignored", _SIZE, "n + 2*p - f + 1", MSG["stride"]),
         _family("padding-ignored", _SIZE, "(n - f) // s + 1", MSG["no-pad"]),
+        _family("padded-size-given", _SIZE, "n + 2*p if p > 0 else None", MSG["padded-size"]),
     )
 
 
@@ -131,6 +142,7 @@ def _shape_families(correct: str, depth: str) -> tuple[Family, ...]:
         "pad-counted-once": ("(N + p - f) // s + 1", "pad-once"),
         "stride-ignored": ("N + 2*p - f + 1", "stride"),
         "padding-ignored": ("(N - f) // s + 1", "no-pad"),
+        "floor-not-taken": ("(N + 2*p - f) / s + 1", "floor"),
     }
     return tuple(
         _family(tag, correct,
@@ -144,6 +156,8 @@ def _conv_shape_families() -> tuple[Family, ...]:
     correct = "conv_output_shape(n_h, n_w, f, s, p, k)"
     return (
         _family("channels-instead-of-filters", correct, f"[{_H}, {_W}, c]", MSG["depth"],
+                SHAPE),
+        _family("channels-multiplied", correct, f"[{_H}, {_W}, c * k]", MSG["depth-product"],
                 SHAPE),
         *_shape_families(correct, "k"),
     )
@@ -192,6 +206,7 @@ def _conv_params_families() -> tuple[Family, ...]:
         _family("input-channels-forgotten", correct, "(f * f + 1) * k", MSG["channels"]),
         _family("biases-multiplied", correct, "f * f * c * k * k", MSG["bias-mult"]),
         _family("one-filter-only", correct, "f * f * c + 1", MSG["one-filter"]),
+        _family("one-bias-for-layer", correct, "f * f * c * k + 1", MSG["one-bias"]),
     )
 
 
@@ -201,6 +216,7 @@ def _fc_families() -> tuple[Family, ...]:
         _family("bias-forgotten", correct, "n_in * units", MSG["bias"]),
         _family("fc-bias-per-input", correct, "n_in * units + n_in", MSG["fc-bias"]),
         _family("biases-multiplied", correct, "n_in * units * units", MSG["bias-mult"]),
+        _family("one-bias-for-layer", correct, "n_in * units + 1", MSG["one-bias"]),
         _family("log10-wrong-count", "log10(n_in * units)", "log10(n_in)", MSG["log10"]),
     )
 
@@ -208,15 +224,16 @@ def _fc_families() -> tuple[Family, ...]:
 def _flip_families(dim: str) -> tuple[Family, ...]:
     corr, conv = f"correlate{dim}(x, w, mode, pad)", f"convolve{dim}(x, w, mode, pad)"
     corr_sum, conv_sum = f"matsum({corr})", f"matsum({conv})"
-    one_side = f"correlate{dim}(pad_sides(x, pad, 0), w, mode)"
+    left, right = "pad_sides(x, pad, 0)", "pad_sides(x, 0, pad)"
     return (
         _family("kernel-flipped", corr, conv, MSG["flipped"], ARRAY),
         _family("kernel-not-flipped", conv, corr, MSG["unflipped"], ARRAY),
         _family("kernel-flipped", corr_sum, conv_sum, MSG["flipped"]),
         _family("kernel-not-flipped", conv_sum, corr_sum, MSG["unflipped"]),
-        _family("pad-one-side-only", corr, one_side, MSG["one-side"], ARRAY),
-        _family("pad-one-side-only", conv, f"convolve{dim}(pad_sides(x, pad, 0), w, mode)",
-                MSG["one-side"], ARRAY),
+        *(_family("pad-one-side-only", corr, f"correlate{dim}({side}, w, mode)", MSG["one-side"],
+                  ARRAY) for side in (left, right)),
+        *(_family("pad-one-side-only", conv, f"convolve{dim}({side}, w, mode)", MSG["one-side"],
+                  ARRAY) for side in (left, right)),
     )
 
 

@@ -356,30 +356,33 @@ def normalize(answer_type: str, value: Any) -> Any:
 
 def _mistakes(problem: Problem, context: Mapping[str, Any], answer: Any, statement: Any,
               collisions: list[str] | None = None) -> tuple[Mistake, ...]:
-    """The author's mistakes, then the built-in families; duplicates and correct values dropped."""
-    found: list[Mistake] = []
+    """The author's mistakes, then the built-in families, then the general detectors; correct
+    values and repeated values dropped, and a tag one source names is not named again by a later
+    one (the author's bias-forgotten replaces the family's). One source may give a tag several
+    values: an index off by one either way, padding on the left only or on the right only."""
+    found: list[tuple[int, Mistake]] = []
     memo: dict[str, Any] = {}
     if problem.answer is not None and statement is None:
         memo[problem.answer.source] = answer
     if statement is not None:
-        found.append(Mistake(statement.tag, not statement.answer, statement.message))
+        found.append((0, Mistake(statement.tag, not statement.answer, statement.message)))
     for spec in problem.mistakes:
         value = normalize(problem.answer_type, spec.expr.evaluate_cached(context, memo))
-        found.append(Mistake(spec.tag, value, spec.message))
+        found.append((1, Mistake(spec.tag, value, spec.message)))
     for family in problem.families:
         try:
             value = family.wrong_value(context, answer, memo)
         except (ExpressionError, ValueError, ArithmeticError, TypeError, IndexError):
             continue  # the family does not apply to these parameter values
         if value is not None:
-            found.append(Mistake(family.tag, normalize(problem.answer_type, value),
-                                 family.message))
+            found.append((2, Mistake(family.tag, normalize(problem.answer_type, value),
+                                     family.message)))
     general: list[Mistake] = []
     if problem.answer is not None and statement is None:
         general = [Mistake(tag, normalize(problem.answer_type, value), message)
                    for tag, value, message in general_mistakes(
                        problem.answer, problem.answer_type, context, answer, memo)]
-        found.extend(general)
+        found.extend((3, mistake) for mistake in general)
     kept = _distinct(found, answer, collisions)
     if collisions is not None and general:
         # The general detectors fit any template; only its own mistakes and families are counted.
@@ -388,20 +391,21 @@ def _mistakes(problem: Problem, context: Mapping[str, Any], answer: Any, stateme
     return kept
 
 
-def _distinct(found: list[Mistake], answer: Any, collisions: list[str] | None = None
-              ) -> tuple[Mistake, ...]:
-    kept: list[Mistake] = []
-    for mistake in found:
+def _distinct(found: list[tuple[int, Mistake]], answer: Any,
+              collisions: list[str] | None = None) -> tuple[Mistake, ...]:
+    kept: list[tuple[int, Mistake]] = []
+    for source, mistake in found:
         if mistake.value is None:
             continue
         if same_value(mistake.value, answer):
             if collisions is not None:
                 collisions.append(mistake.tag)
             continue
-        if any(same_value(mistake.value, k.value) or mistake.tag == k.tag for k in kept):
+        if any(same_value(mistake.value, k.value) or (mistake.tag == k.tag and source != s)
+               for s, k in kept):
             continue
-        kept.append(mistake)
-    return tuple(kept)
+        kept.append((source, mistake))
+    return tuple(mistake for _, mistake in kept)
 
 
 def _figures(problem: Problem, context: Mapping[str, Any]) -> tuple[Figure, ...]:

@@ -524,3 +524,63 @@ def test_values_that_are_not_of_the_type_are_not_valid(answer_type, value):
     from grader.answers import lookup
 
     assert not lookup(answer_type).valid(value)
+
+
+# --- forms students type: pass 2 (tests/data/wrong_answers2.yaml) ------------------------------
+
+
+@pytest.mark.parametrize(("answer_type", "raw", "value"), [
+    ("number", "3 3/4", 3.75),
+    ("number", "−3 3/4", -3.75),
+    ("integer", "27 million", 27_000_000),
+    ("integer", "7.38 million", 7_380_000),
+    ("integer", "2.5 Thousand", 2500),
+    ("integer", "none", 0),
+    ("integer", "zero parameters", 0),
+    ("integer", "five", 5),
+    ("number", "24 square units", 24),
+    ("number", "24 units²", 24),
+])
+def test_numbers_in_words_mixed_and_with_an_area_unit(answer_type, raw, value):
+    assert read(answer_type, raw) == value
+
+
+@pytest.mark.parametrize(("answer_type", "raw"), [
+    ("number", "3 4/3"),          # not a proper fraction: no mixed number
+    ("vector", "[2, two, 2]"),    # words only as a whole answer
+    ("integer", "million"),       # a magnitude needs its number
+])
+def test_what_only_looks_like_those_forms_is_refused(answer_type, raw):
+    with pytest.raises(FormatError):
+        parse(answer_type, raw)
+
+
+SHAPES = ["a rectangle", "a triangle", "a trapezoid (rising ramp, flat top, falling ramp)"]
+EDGES = ["vertical edges, bright on the left", "vertical edges, dark on the left"]
+KERNELS = [r"$ \begin{bmatrix} 1 & 2 \\ 3 & 4 \end{bmatrix} $",
+           r"$ \begin{bmatrix} 4 & 3 \\ 2 & 1 \end{bmatrix} $"]
+
+
+def test_an_option_is_named_by_a_word_of_its_text_only_when_one_option_has_it():
+    assert read("choice", "trapezoid", SHAPES) == SHAPES[2]
+    assert read("choice", "Triangle.", SHAPES) == SHAPES[1]
+    with pytest.raises(FormatError, match="not one of the options"):
+        parse("choice", "vertical edges", options=EDGES)
+    with pytest.raises(FormatError):
+        parse("choice", "tri", options=SHAPES)  # part of a word names nothing
+
+
+def test_a_matrix_option_is_named_by_the_matrix_in_any_notation():
+    assert read("choice", "[[4, 3], [2, 1]]", KERNELS) == KERNELS[1]
+    assert read("choice", "1 2; 3 4", KERNELS) == KERNELS[0]
+    with pytest.raises(FormatError):
+        parse("choice", "[[1, 2], [3, 5]]", options=KERNELS)
+
+
+def test_multiselect_letters_typed_together():
+    options = ["p", "q", "r", "s"]
+    assert read("multiselect", "abd", options) == ("p", "q", "s")
+    assert read("multiselect", "CA", options) == ("p", "r")
+    for raw in ("abz", "aab"):  # a letter with no option, a letter twice
+        with pytest.raises(FormatError):
+            parse("multiselect", raw, options=options)

@@ -273,6 +273,14 @@ def tags_and_values(bank, problem_id, **overrides):
     return {m.tag: m.value for m in v.mistakes}, v
 
 
+def values_by_tag(bank, problem_id, **overrides):
+    v = generate(bank.problems[problem_id], 0, overrides)
+    found: dict[str, list] = {}
+    for m in v.mistakes:
+        found.setdefault(m.tag, []).append(m.value)
+    return found, v
+
+
 @pytest.mark.parametrize(("problem_id", "overrides", "tag", "value"), [
     ("conv-params-layer", dict(f=3, c=3, k=10), "bias-forgotten", 270),
     ("conv-params-layer", dict(f=3, c=3, k=10), "input-channels-forgotten", 100),
@@ -306,9 +314,18 @@ def tags_and_values(bank, problem_id, **overrides):
      "pooling-params-counted", 32),
 ])
 def test_mistake_families_produce_the_slip(bank, problem_id, overrides, tag, value):
-    found, variant = tags_and_values(bank, problem_id, **overrides)
-    assert found[tag] == value
+    found, variant = values_by_tag(bank, problem_id, **overrides)
+    assert value in found[tag]
     assert variant.answer != value
+
+
+def test_padding_on_either_side_only_is_one_misconception_with_two_values(bank):
+    found, variant = values_by_tag(bank, "conv1d-flipped-filter", x=[1, 3, -1, 1, -3],
+                                   w=[1, 0, -1], pad=1)
+    assert variant.answer == [-3, 2, 2, 2, 1]
+    assert found["pad-one-side-only"] == [[-3, 2, 2, 2], [2, 2, 2, 1]]
+    messages = {m.message for m in variant.mistakes if m.tag == "pad-one-side-only"}
+    assert len(messages) == 1
 
 
 def test_a_family_equal_to_the_answer_is_dropped(bank):
@@ -365,7 +382,11 @@ def test_mistake_values_never_equal_the_answer(bank):
         for seed in range(15):
             v = generate(problem, seed)
             assert all(m.value != v.answer for m in v.mistakes), (problem.id, seed)
-            assert len({m.tag for m in v.mistakes}) == len(v.mistakes)
+            values = [json.dumps(m.value) for m in v.mistakes]
+            assert len(set(values)) == len(values), (problem.id, seed)
+            # a tag may name several values of one misconception, always with one message
+            messages = {m.tag: m.message for m in v.mistakes}
+            assert all(messages[m.tag] == m.message for m in v.mistakes), (problem.id, seed)
 
 
 # --- lint -------------------------------------------------------------------------------------
@@ -380,6 +401,18 @@ def test_lint_reports_a_non_integer_answer(tmp_path):
     write(tmp_path, "pad.yaml", good().replace("answer: n + 2*p", "answer: n / 2 + p"))
     report = lint_problem(load_bank(tmp_path).problems["pad-rows"], 20)
     assert any("is not a valid integer" in f for f in report.findings)
+
+
+def test_a_tag_may_name_two_values_with_one_message_only(tmp_path):
+    twice = ("mistakes:\n"
+             "  - {tag: pad-once, expr: n + p, message: Pad both sides.}\n"
+             "  - {tag: pad-once, expr: n + p + 1, message: Pad both sides.}\n")
+    write(tmp_path, "pad.yaml", good() + twice)
+    variant = generate(load_bank(tmp_path).problems["pad-rows"], 0, {"n": 6, "p": 2})
+    assert [(m.tag, m.value) for m in variant.mistakes[:2]] == [("pad-once", 8), ("pad-once", 9)]
+    write(tmp_path, "pad.yaml", good() + twice.replace("Pad both sides.}\n", "Pad.}\n", 1))
+    with pytest.raises(BankError, match="'pad-once' repeats with another message"):
+        load_bank(tmp_path)
 
 
 def test_lint_reports_a_mistake_no_student_can_type(tmp_path):

@@ -105,12 +105,12 @@ def test_the_authors_tests_are_checked_by_lint(tmp_path):
     assert _findings(tmp_path, AUTHOR_TESTS.format(tests=good), "rows", 20) == ()
     bad = ("  - {params: {n: 6, f: 3}, answer: 3, score: 1}\n"
            "  - {params: {n: 6, f: 3}, answer: 5, score: 0, mistake: plus-one-forgotten}\n"
-           "  - {params: {n: 6, f: 3}, answer: six, score: 0}")
+           "  - {params: {n: 6, f: 3}, answer: sixish, score: 0}")
     found = _findings(tmp_path, AUTHOR_TESTS.format(tests=bad), "rows", 20)
     assert "test 1 ('3'): scores 0, the test expects 1" in found
     assert "test 2 ('5'): is graded with mistake None, the test expects 'plus-one-forgotten'" in (
         found)
-    assert any(f.startswith("test 3 ('six'): the answer cannot be read") for f in found)
+    assert any(f.startswith("test 3 ('sixish'): the answer cannot be read") for f in found)
 
 
 def test_a_test_naming_an_unknown_parameter_is_a_load_error(tmp_path):

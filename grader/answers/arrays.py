@@ -105,6 +105,13 @@ def _entries_feedback(total: int, wrong: Sequence[str]) -> str:
 # Shapes
 
 
+def shape_as_vector(text: str) -> str:
+    """A shape's text with its separators as commas ("29.5x29.5x10" -> "29.5, 29.5, 10"), to
+    read a shape whose dimensions are not whole numbers as the vector it spells."""
+    inner = _strip_outer_brackets(text.strip()).rstrip(",").strip()
+    return ", ".join(_SHAPE_SPLIT.split(inner))
+
+
 class ShapeType(AnswerType):
     name = "shape"
     expected = "Expected a shape such as 29x29x32, 29 x 29 x 32 or (29, 29, 32)."

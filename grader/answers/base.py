@@ -209,10 +209,12 @@ def strip_label(text: str) -> str:
     return text
 
 
-# What a count or size is of, typed after it: "2,800 params", "35 rows", "5 layers".
+# What a count or size is of, typed after it: "2,800 params", "35 rows", "5 layers", and the
+# unit of an area: "24 square units", "24 units^2".
 _UNIT = re.compile(
-    r"\s+(?:trainable\s+)?(?:param(?:eter)?s?|weights?|biases|rows?|columns?|cols|layers?|units?|"
-    r"channels?|pixels?|values?|entries|entry|connections?|zeros?|filters?|elements?)$",
+    r"\s+(?:trainable\s+|square\s+|sq\.?\s+)?(?:param(?:eter)?s?|weights?|biases|rows?|"
+    r"columns?|cols|layers?|units?|channels?|pixels?|values?|entries|entry|connections?|zeros?|"
+    r"filters?|elements?)(?:\^2|\u00b2)?$",
     re.IGNORECASE,
 )
 # An approximate value said to be one: "≈ 5.67", "~5.67", "about 5.67".

@@ -58,12 +58,35 @@ def normalize_scalar(text: str) -> str:
     return re.sub(r"^([+-])\s+", r"\1", text)
 
 
+# A whole number and a proper fraction, "3 3/4" or "6 1/4" (the sign covers both).
+_MIXED = re.compile(r"(?P<sign>[+-]?)(?P<whole>[0-9]{1,6})\s+(?P<num>[0-9]{1,6})/(?P<den>[0-9]{1,6})")
+# A count said in words after its number: "27 million", "7.38 million", "2.5 thousand".
+_MAGNITUDES = {"thousand": 10 ** 3, "million": 10 ** 6, "billion": 10 ** 9, "trillion": 10 ** 12}
+_MAGNITUDE = re.compile(rf"(?P<number>.*?[0-9.])\s*(?P<word>{'|'.join(_MAGNITUDES)})",
+                        re.IGNORECASE)
+# Numbers spelled out, as one whole answer (not inside a vector): "zero", "none" (a count of
+# nothing), "five".
+_WORDS = {word: i for i, word in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve".split())}
+_WORDS["none"] = 0
+
+
 def read_scalar(text: str, *, grouped: bool) -> Fraction | None:
     """The exact value of one written number, or None when it is not one.
 
+    Besides digits (with an exponent, a power of ten or a fraction), a mixed number ("3 3/4")
+    and a magnitude word ("27 million") are read.
     Raises FormatError (without the expected-form sentence) when it is a number but too large.
     """
     text = normalize_scalar(text)
+    mixed = _MIXED.fullmatch(text)
+    if mixed is not None and 0 < int(mixed["num"]) < int(mixed["den"]):
+        value = int(mixed["whole"]) + Fraction(int(mixed["num"]), int(mixed["den"]))
+        return -value if mixed["sign"] == "-" else value
+    magnitude = _MAGNITUDE.fullmatch(text)
+    if magnitude is not None:
+        value = read_scalar(magnitude["number"], grouped=grouped)
+        return None if value is None else value * _MAGNITUDES[magnitude["word"].casefold()]
     match = (_SCALAR_GROUPED if grouped else _SCALAR_PLAIN).fullmatch(text)
     if match is None:
         return None
@@ -113,8 +136,13 @@ def _power(base: Fraction, exponent: int) -> Fraction:
     return base ** exponent
 
 
-def checked_scalar(text: str, kind: AnswerType, *, grouped: bool) -> Fraction | None:
-    """:func:`read_scalar` with the expected form of ``kind`` added to its size errors."""
+def checked_scalar(text: str, kind: AnswerType, *, grouped: bool, words: bool = False
+                   ) -> Fraction | None:
+    """:func:`read_scalar` with the expected form of ``kind`` added to its size errors;
+    ``words``: a small number spelled out ("five", "none") is read too."""
+    spelled = _WORDS.get(text.strip().casefold()) if words else None
+    if spelled is not None:
+        return Fraction(spelled)
     try:
         return read_scalar(text, grouped=grouped)
     except FormatError as error:
@@ -200,7 +228,7 @@ class IntegerType(_Scalar):
     hint = "A whole number, e.g. 27000100, 27,000,100, 2.7e7 or 10^12"
 
     def parse(self, text: str, options: Sequence[str] | None) -> Parsed:
-        value = checked_scalar(text, self, grouped=True)
+        value = checked_scalar(text, self, grouped=True, words=True)
         if value is None:
             raise self.not_one_number(text)
         if value.denominator != 1:
@@ -232,7 +260,7 @@ class NumberType(_Scalar):
                 f"Could not read {shown(text)}: write a plain number instead of a percentage, "
                 "e.g. 0.25 for 25%."
             )
-        value = checked_scalar(text, self, grouped=True)
+        value = checked_scalar(text, self, grouped=True, words=True)
         if value is None:
             raise self.not_one_number(text)
         number = float(value)

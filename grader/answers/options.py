@@ -88,6 +88,37 @@ def _resolve_by_number(wanted: str, options: Sequence[str]) -> int | None:
     return hits[0] if len(hits) == 1 else None
 
 
+def _resolve_by_words(text: str, options: Sequence[str]) -> int | None:
+    """The one option whose text holds ``text`` as whole words ("trapezoid" for "a trapezoid
+    (rising ramp, flat top, falling ramp)"), or None (none, or several: "vertical edges")."""
+    wanted = option_key(text)
+    if len(wanted) < 4 or len(wanted) > 200 or not re.search(r"[a-z]", wanted):
+        return None
+    pattern = re.compile(rf"(?<!\w){re.escape(wanted)}(?!\w)")
+    hits = [i for i, option in enumerate(options) if pattern.search(option_key(option))]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _resolve_by_array(text: str, options: Sequence[str]) -> int | None:
+    """The one option that is the matrix or vector ``text`` spells, whatever the notation
+    ("[[-3, 1], [-1, 1]]" for an option written in LaTeX), or None."""
+    from grader.answers.arrays import MATRIX  # arrays do not import options: no cycle
+
+    def read(piece: str) -> tuple | None:
+        try:
+            return MATRIX.parse(piece.strip().strip("$").strip(), None).value
+        except FormatError:
+            return None
+
+    if len(text) > 400 or not re.search(r"[0-9]", text):
+        return None
+    wanted = read(text)
+    if wanted is None or (len(wanted) == 1 and len(wanted[0]) == 1):
+        return None  # one number: options that are numbers are matched by value already
+    hits = [i for i, option in enumerate(options) if read(option) == wanted]
+    return hits[0] if len(hits) == 1 else None
+
+
 def _options_listing(options: Sequence[str]) -> str:
     listed = [f"({LETTERS[i]}) {option}" for i, option in enumerate(options[: len(LETTERS)])]
     return "; ".join(listed)
@@ -113,6 +144,10 @@ class ChoiceType(AnswerType):
         if not options:
             return Parsed(text, text)
         i = _resolve_option(text, options)
+        if i is None:
+            i = _resolve_by_words(text, options)
+        if i is None:
+            i = _resolve_by_array(text, options)
         if i is None:
             raise FormatError(
                 f"{shown(text)} is not one of the options. Choose one of: "
@@ -260,9 +295,21 @@ def _multiselect_indices(text: str, options: Sequence[str]) -> list[int]:
                          for w in words]
         if words and all(i is not None for i in found_letters):
             return [i for i in found_letters if i is not None]
+        run = _run_of_letters(text, options)
+        if run is not None:
+            return run
         unknown = [p.strip() for p in pieces if _resolve_option(p, options) is None]
         raise _unknown_options(unknown or [text], options)
     return found_indices
+
+
+def _run_of_letters(text: str, options: Sequence[str]) -> list[int] | None:
+    """Letters typed together, "abd" or "AC": each a different option's letter, or None."""
+    letters = text.strip().casefold()
+    if not re.fullmatch(r"[a-z]{2,26}", letters) or len(set(letters)) != len(letters):
+        return None
+    indices = [LETTERS.index(letter) for letter in letters]
+    return indices if max(indices) < min(len(options), len(LETTERS)) else None
 
 
 def _unknown_options(unknown: list[str], options: Sequence[str]) -> FormatError:

@@ -549,11 +549,13 @@ def _check_static_options(model: ProblemModel, prefix: str) -> None:
 
 def _build_mistakes(model: ProblemModel, prefix: str, scope: set[str]
                     ) -> tuple[MistakeSpec, ...]:
-    specs, seen = [], set()
+    specs, seen = [], {}
     for i, m in enumerate(model.mistakes):
-        if m.tag in seen:
-            raise ProblemSpecError(f"{prefix}: field 'mistakes.{i}.tag': {m.tag!r} repeats")
-        seen.add(m.tag)
+        # A tag may name several values of one misconception (an index off by one either way),
+        # always with the same feedback.
+        if seen.setdefault(m.tag, m.message) != m.message:
+            raise ProblemSpecError(f"{prefix}: field 'mistakes.{i}.tag': {m.tag!r} repeats "
+                                   "with another message (a tag has one message)")
         expr = compile_expr(m.expr, f"{prefix}: field 'mistakes.{i}.expr'", scope)
         specs.append(MistakeSpec(m.tag, expr, m.message))
     return tuple(specs)
