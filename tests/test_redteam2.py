@@ -10,13 +10,21 @@ import re
 
 import pytest
 import test_lti_e2e
-from conftest import WEB_PASSWORD
+from conftest import WEB_PASSWORD, WallsWorld, add_walls_world
+from lti_platform import FakePlatform
+from sqlalchemy import select
+from test_lti import _course_id as lti_course_id
+from test_lti import _sign_in as lti_sign_in
+from test_lti import _user as lti_user
+from test_lti import launch as lti_launch
 from test_lti_e2e import launch
 
 from grader.code import grade_source
 from grader.sandbox import SandboxLimits, SandboxPool
+from web.db import session_factory
 from web.lti.cookies import LTI_SESSION_KEY
 from web.lti.views import DEEP_LINK_KEY
+from web.models import Course, Enrollment, User
 
 lti_app, lms, registered = test_lti_e2e.lti_app, test_lti_e2e.lms, test_lti_e2e.registered
 
@@ -106,3 +114,130 @@ def test_a_long_sequence_is_named_as_one_not_as_a_broken_channel(pool, returned,
     messages = {t.message for t in report.functions[0].tests}
     assert messages == {f"conv_single_step returned {what}; expected a number. Wrap it with "
                         "np.array(...)."}
+
+
+# --- LTI: an LMS user is vouched for only by keys that signed for them before ------------------
+
+class _SameIssuer(FakePlatform):
+    """An LMS of another registration: its own keys and client id, claiming someone's issuer
+    (any instructor account may register an LMS for a course of its own, keys and all)."""
+
+    def __init__(self, issuer: str, **fields):
+        super().__init__(**fields)
+        self._claimed = issuer
+
+    @property
+    def issuer(self) -> str:
+        return self._claimed
+
+
+@pytest.fixture
+def real_lms():
+    platform = FakePlatform().start()
+    yield platform
+    platform.stop()
+
+
+@pytest.fixture
+def rogue_lms(real_lms):
+    platform = _SameIssuer(real_lms.issuer, client_id="rogue-client").start()
+    yield platform
+    platform.stop()
+
+
+def _register(app, client, platform, course_id: int) -> None:
+    response = client.post("/lti/registrations", data=platform.registration_form(course_id))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    platform.tool_jwks = client.get("/lti/jwks.json").get_json()
+    platform.redirect_uris = ("https://localhost/lti/launch",)
+
+
+def _rogue_course(lti_app, real_lms, rogue_lms):
+    """The real LMS registered for the test course, a victim who launched from it, and a rogue
+    instructor (of no course so far) with a course and an LMS registration of their own."""
+    ines = lti_app.test_client()
+    lti_sign_in(ines)
+    _register(lti_app, ines, real_lms, lti_course_id(lti_app))
+    assert lti_launch(lti_app.test_client(), real_lms, "victim").status_code == 302
+    world = add_walls_world(lti_app)
+    rogue = lti_app.test_client()
+    assert rogue.post("/auth/login", data={"username": WallsWorld.username("lonely"),
+                                           "password": WEB_PASSWORD}).status_code == 302
+    assert rogue.post("/instructor/admin/courses", data={"name": "Rogue course",
+                                                         "join_code": "rogue-code"}
+                      ).status_code == 302
+    with session_factory(lti_app)() as session:
+        course = session.scalar(select(Course.id).where(Course.name == "Rogue course"))
+    _register(lti_app, rogue, rogue_lms, course)
+    return world, rogue, course
+
+
+def _enrolled(app, user_id: int) -> set[int]:
+    with session_factory(app)() as session:
+        return set(session.scalars(select(Enrollment.course_id)
+                                   .where(Enrollment.user_id == user_id)))
+
+
+def test_another_registration_of_the_same_issuer_cannot_sign_in_as_its_users(
+        lti_app, real_lms, rogue_lms):
+    _, _, rogue_course = _rogue_course(lti_app, real_lms, rogue_lms)
+    victim = lti_user(lti_app, "victim")
+    # The rogue LMS signs a launch for the victim's sub with its own key, which its own
+    # registration vouches for: the launch is valid, but the account is not the rogue's to open.
+    browser = lti_app.test_client()
+    response = lti_launch(browser, rogue_lms, "victim", "instructor")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 403, body
+    assert "another LMS registration" in body
+    assert _session_of(browser).get("_user_id") is None
+    assert browser.get("/sets/open-set").status_code == 302  # to sign-in: nobody is signed in
+    assert rogue_course not in _enrolled(lti_app, victim.id)
+    # The rogue LMS's own users still launch (new subs are new accounts of that registration).
+    assert lti_launch(lti_app.test_client(), rogue_lms, "rogue-student").status_code == 302
+
+
+def test_another_registration_of_the_same_issuer_cannot_roster_its_users_into_its_course(
+        lti_app, real_lms, rogue_lms):
+    _, rogue, rogue_course = _rogue_course(lti_app, real_lms, rogue_lms)
+    victim = lti_user(lti_app, "victim")
+    assert lti_launch(rogue, rogue_lms, "rogue-teacher", "instructor").status_code == 302
+    rogue_lms.members = [
+        {"user_id": "victim", "name": "Victim", "roles": ["Learner"], "status": "Active"},
+        {"user_id": "rogue-kid", "name": "Kid", "roles": ["Learner"], "status": "Active"}]
+    page = rogue.get("/lti/registrations").get_data(as_text=True)
+    link_id = re.search(r"/lti/links/(\d+)/roster", page).group(1)
+    response = rogue.post(f"/lti/links/{link_id}/roster", follow_redirects=True)
+    assert rogue_course not in _enrolled(lti_app, victim.id)
+    assert "another LMS registration" in response.get_data(as_text=True)
+    assert rogue.get(f"/instructor/students/{victim.id}?course={rogue_course}").status_code == 404
+
+
+def test_a_second_registration_with_the_same_keys_keeps_its_users_accounts(lti_app, real_lms):
+    """Two Stride courses registering one LMS (its keys) each under a client id of their own:
+    the LMS vouches for its users in both, so each keeps one account."""
+    ines = lti_app.test_client()
+    lti_sign_in(ines)
+    _register(lti_app, ines, real_lms, lti_course_id(lti_app))
+    assert lti_launch(lti_app.test_client(), real_lms, "u1").status_code == 302
+    with session_factory(lti_app)() as session:
+        second = Course(name="Second course", join_code="second-code")
+        session.add(second)
+        session.flush()
+        session.add(Enrollment(user_id=session.scalar(select(User.id).where(
+            User.username == "ines")), course_id=second.id, role="instructor"))
+        session.commit()
+        second_id = second.id
+    real_lms.client_id = "second-client"
+    _register(lti_app, ines, real_lms, second_id)
+    assert lti_launch(lti_app.test_client(), real_lms, "u1").status_code == 302
+    assert second_id in _enrolled(lti_app, lti_user(lti_app, "u1").id)
+
+
+def test_the_roster_message_counts_the_members_left_out():
+    from web.lti.roster import RosterSync
+
+    assert RosterSync(3, 1, 1).message() == (
+        "2 members of the LMS course synced into Stride, 1 of them new. 1 member was left out: "
+        "they already have Stride accounts through another LMS registration, signed by other "
+        "keys, which this one cannot enroll.")
+    assert RosterSync(2, 2).message() == "2 members of the LMS course synced into Stride, 2 of them new."

@@ -4,6 +4,12 @@ An LMS user is found by the issuer and `sub` of the launch, never by email or na
 changed or reused in an LMS). The first launch makes a Stride account with an unusable random
 password (the LMS signs them in), and every launch sets their role in the platform's course to
 the one the launch carries. Functions never commit.
+
+An issuer is only a name: any instructor may register an LMS under any issuer, with a key set of
+their own. So an existing account is reached only through the registration it was made by, or
+one of the same issuer and key set URL (the same LMS, under another client id); another
+registration is refused (`OtherRegistration`), or it could sign launches and rosters for every
+user of that issuer and open their accounts.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from web.lti.errors import OtherRegistration
 from web.lti.launch import Launch
 from web.models import Enrollment, LtiIdentity, LtiPlatform, User
 
@@ -46,6 +53,7 @@ def account_for(session: Session, platform: LtiPlatform, sub: str, name: str, ro
         session.add(LtiIdentity(issuer=issuer, sub=sub, platform_id=platform.id,
                                 user_id=user.id))
     else:
+        _check_vouches(session, platform, identity)
         user = session.get(User, identity.user_id)
         if name and user.display_name != name:
             user.display_name = name
@@ -57,3 +65,19 @@ def account_for(session: Session, platform: LtiPlatform, sub: str, name: str, ro
         enrollment.role = role
     session.flush()
     return user
+
+
+def _check_vouches(session: Session, platform: LtiPlatform, identity: LtiIdentity) -> None:
+    """Refuse `platform` for an LMS user whose account another registration's keys made, unless
+    both registrations are the same LMS (issuer and key set URL)."""
+    if identity.platform_id == platform.id:
+        return
+    made_by = session.get(LtiPlatform, identity.platform_id)
+    if made_by is not None and made_by.issuer == platform.issuer \
+            and made_by.key_set_url == platform.key_set_url:
+        return
+    raise OtherRegistration(
+        "This LMS user already has a Stride account through another LMS registration of the "
+        f"issuer {platform.issuer[:120]!r}, signed by other keys, so this registration cannot "
+        "sign them in or enroll them. If both registrations are the same LMS, give this one the "
+        "same key set URL; otherwise ask a site administrator.")
