@@ -24,7 +24,7 @@ from grader.sandbox import SandboxLimits, SandboxPool
 from web.db import session_factory
 from web.lti.cookies import LTI_SESSION_KEY
 from web.lti.views import DEEP_LINK_KEY
-from web.models import Course, Enrollment, User
+from web.models import Allowance, Course, Enrollment, User
 
 lti_app, lms, registered = test_lti_e2e.lti_app, test_lti_e2e.lms, test_lti_e2e.registered
 
@@ -241,3 +241,72 @@ def test_the_roster_message_counts_the_members_left_out():
         "they already have Stride accounts through another LMS registration, signed by other "
         "keys, which this one cannot enroll.")
     assert RosterSync(2, 2).message() == "2 members of the LMS course synced into Stride, 2 of them new."
+
+
+# --- course walls: staff of one course reach no student of another through the forms ----------
+
+def _staff_client(app, label: str):
+    client = app.test_client()
+    assert client.post("/auth/login", data={"username": WallsWorld.username(label),
+                                            "password": WEB_PASSWORD}).status_code == 302
+    return client
+
+
+def test_a_roster_cannot_enroll_a_student_of_a_course_one_does_not_teach(app, walls_world):
+    inst_a = _staff_client(app, "inst_a")
+    course_a, b1 = walls_world.courses["A"], walls_world.users["b1"]
+    roster = f"username\n{WallsWorld.username('b1')}\nnew-student-a9\n"
+    response = inst_a.post(f"/instructor/admin/roster?course={course_a}",
+                           data={"roster_text": roster})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422, page
+    assert "already has a Stride account in a course you do not teach" in page
+    assert _enrolled(app, b1) == {walls_world.courses["B"]}
+    # Had it worked, b1's whole record (course B's answers and code) would be instructor A's.
+    assert inst_a.get(f"/instructor/students/{b1}?course={course_a}").status_code == 404
+    with session_factory(app)() as session:  # the good row is imported all the same
+        assert session.scalar(select(User.id).where(User.username == "new-student-a9"))
+
+
+def test_a_rogue_instructor_cannot_take_a_student_into_a_course_of_their_own(app, walls_world):
+    lonely = _staff_client(app, "lonely")
+    assert lonely.post("/instructor/admin/courses", data={"name": "Mine",
+                                                          "join_code": "mine-code"}
+                       ).status_code == 302
+    with session_factory(app)() as session:
+        mine = session.scalar(select(Course.id).where(Course.name == "Mine"))
+    response = lonely.post(f"/instructor/admin/roster?course={mine}",
+                           data={"roster_text": f"username\n{WallsWorld.username('a1')}\n",
+                                 "mode": "all"})
+    assert response.status_code == 422
+    assert mine not in _enrolled(app, walls_world.users["a1"])
+
+
+def test_a_roster_still_enrolls_an_existing_student_of_ones_own_courses(app, walls_world):
+    inst_a = _staff_client(app, "inst_a")
+    with session_factory(app)() as session:  # a student taken out of course A, back again
+        session.query(Enrollment).filter_by(user_id=walls_world.users["a2"]).delete()
+        session.commit()
+    response = inst_a.post(f"/instructor/admin/roster?course={walls_world.courses['A']}",
+                           data={"roster_text": f"username\n{WallsWorld.username('a2')}\n"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert _enrolled(app, walls_world.users["a2"]) == {walls_world.courses["A"]}
+
+
+def test_an_allowance_is_refused_for_a_student_also_in_a_course_one_does_not_teach(
+        app, walls_world):
+    a1 = walls_world.users["a1"]
+    with session_factory(app)() as session:
+        session.add(Enrollment(user_id=a1, course_id=walls_world.courses["B"], role="student"))
+        session.commit()
+    inst_a = _staff_client(app, "inst_a")
+    # Answers and allowances belong to the student, not to a course: 50 extra attempts given
+    # in course A would be 50 extra attempts in course B's gradebook too.
+    response = inst_a.post(f"/instructor/admin/students/{a1}/allowance"
+                           f"?course={walls_world.courses['A']}",
+                           data={"set_id": "open-set", "extra_attempts": "50"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 403, page
+    assert "also a student of a course you do not teach" in page
+    with session_factory(app)() as session:
+        assert session.scalar(select(Allowance).where(Allowance.user_id == a1)) is None
