@@ -24,7 +24,7 @@ from grader.sandbox import SandboxLimits, SandboxPool
 from web.db import session_factory
 from web.lti.cookies import LTI_SESSION_KEY
 from web.lti.views import DEEP_LINK_KEY
-from web.models import Allowance, Course, Enrollment, User
+from web.models import Allowance, Course, Enrollment, LtiPlatform, User
 
 lti_app, lms, registered = test_lti_e2e.lti_app, test_lti_e2e.lms, test_lti_e2e.registered
 
@@ -310,3 +310,23 @@ def test_an_allowance_is_refused_for_a_student_also_in_a_course_one_does_not_tea
     assert "also a student of a course you do not teach" in page
     with session_factory(app)() as session:
         assert session.scalar(select(Allowance).where(Allowance.user_id == a1)) is None
+
+
+def test_only_an_admin_changes_the_key_set_of_an_lms_whose_users_have_launched(lti_app,
+                                                                               real_lms):
+    ines = lti_app.test_client()
+    lti_sign_in(ines)
+    form = real_lms.registration_form(lti_course_id(lti_app))
+    _register(lti_app, ines, real_lms, lti_course_id(lti_app))
+    # Before any launch the registration may still be corrected.
+    assert ines.post("/lti/registrations", data=form | {"name": "Renamed"}).status_code == 302
+    assert lti_launch(lti_app.test_client(), real_lms, "u1").status_code == 302
+    # Keys of one's own would sign launches for u1, who may be in other courses too.
+    rogue = form | {"key_set_url": "http://127.0.0.1:9/my-own-keys"}
+    response = ines.post("/lti/registrations", data=rogue)
+    assert response.status_code == 422
+    assert "only a site administrator can change its key set URL" in \
+        response.get_data(as_text=True)
+    with session_factory(lti_app)() as session:
+        assert session.scalar(select(LtiPlatform.key_set_url)) == form["key_set_url"]
+    assert ines.post("/lti/registrations", data=form | {"name": "Again"}).status_code == 302

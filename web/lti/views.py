@@ -48,6 +48,7 @@ from web.models import (
     Course,
     Enrollment,
     LtiDeployment,
+    LtiIdentity,
     LtiLinkUser,
     LtiPlatform,
     LtiResourceLink,
@@ -346,6 +347,13 @@ def _save_registration(db, values: dict) -> LtiPlatform:
         platform = LtiPlatform(issuer=values["issuer"], client_id=values["client_id"],
                                course_id=values["course"].id, created_by_id=current_user.id)
         db.add(platform)
+    elif platform.key_set_url != values["key_set_url"] and not scope.is_admin(current_user) \
+            and db.scalar(select(LtiIdentity.id).where(LtiIdentity.platform_id == platform.id)
+                          .limit(1)) is not None:
+        # The key set vouches for every account this LMS made, in whatever courses they are.
+        raise RegistrationInvalid("This LMS has signed in users already, so only a site "
+                                  "administrator can change its key set URL (new keys would "
+                                  "sign launches for all of those accounts).")
     platform.name = values["name"][:200]
     for name in URL_FIELDS:
         setattr(platform, name, values[name])
