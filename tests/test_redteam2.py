@@ -7,6 +7,7 @@ Each test names the hole it closes; the sandbox's own hostile files are in tests
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import test_lti_e2e
@@ -26,6 +27,7 @@ from web.lti.cookies import LTI_SESSION_KEY
 from web.lti.views import DEEP_LINK_KEY
 from web.models import Allowance, Course, Enrollment, LtiPlatform, User
 
+ROOT = Path(__file__).resolve().parents[1]
 lti_app, lms, registered = test_lti_e2e.lti_app, test_lti_e2e.lms, test_lti_e2e.registered
 
 
@@ -330,3 +332,14 @@ def test_only_an_admin_changes_the_key_set_of_an_lms_whose_users_have_launched(l
     with session_factory(lti_app)() as session:
         assert session.scalar(select(LtiPlatform.key_set_url)) == form["key_set_url"]
     assert ines.post("/lti/registrations", data=form | {"name": "Again"}).status_code == 302
+
+
+def test_an_exception_message_that_cheats_the_length_cap_stays_short(pool):
+    source = (ROOT / "tests" / "hostile" / "exception_str_misbehaves.py").read_text()
+    report = grade_source(source, functions=["conv_single_step"], include_hidden=False,
+                          limits=LIMITS, pool=pool)
+    tests = report.functions[0].tests
+    assert {t.verdict for t in tests} == {"exception"}
+    for test in tests:
+        assert test.message.startswith("Sneaky in conv_single_step: ")
+        assert len(test.message) < 3000
