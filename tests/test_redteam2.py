@@ -343,3 +343,44 @@ def test_an_exception_message_that_cheats_the_length_cap_stays_short(pool):
     for test in tests:
         assert test.message.startswith("Sneaky in conv_single_step: ")
         assert len(test.message) < 3000
+
+
+# --- LTI: an LMS user's Stride username cannot be taken before their first launch --------------
+
+def test_the_lti_username_of_a_future_lms_user_cannot_be_registered_first(lti_app, real_lms):
+    from web.lti.accounts import lti_username
+
+    ines = lti_app.test_client()
+    lti_sign_in(ines)
+    _register(lti_app, ines, real_lms, lti_course_id(lti_app))
+    # Moodle's subs are small numbers: anyone with a join code can compute the name.
+    taken = lti_username(real_lms.issuer, "7")
+    squatter = lti_app.test_client()
+    response = squatter.post("/auth/register", data={
+        "join_code": "join-me", "username": taken, "password": "squatter-pass-1",
+        "confirm": "squatter-pass-1"})
+    assert response.status_code == 400
+    assert "reserved for accounts made by LMS launches" in response.get_data(as_text=True)
+    browser = lti_app.test_client()
+    assert lti_launch(browser, real_lms, "7").status_code == 302
+    assert lti_user(lti_app, "7").username == taken
+
+
+def test_an_lms_user_whose_name_was_taken_before_the_reservation_still_launches(lti_app,
+                                                                                real_lms):
+    from werkzeug.security import generate_password_hash
+
+    from web.lti.accounts import lti_username
+
+    ines = lti_app.test_client()
+    lti_sign_in(ines)
+    _register(lti_app, ines, real_lms, lti_course_id(lti_app))
+    taken = lti_username(real_lms.issuer, "8")
+    with session_factory(lti_app)() as session:  # made before names were reserved
+        session.add(User(username=taken, role="student", password_hash=generate_password_hash(
+            "squatter-pass-1", method="pbkdf2:sha256:1000")))
+        session.commit()
+    browser = lti_app.test_client()
+    assert lti_launch(browser, real_lms, "8").status_code == 302
+    user = lti_user(lti_app, "8")
+    assert user.username != taken and user.username.startswith(taken)

@@ -42,11 +42,20 @@ def _shown(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
+# LMS launches make accounts named "lti-" + a hash of (issuer, sub) (`web.lti.accounts`); a sub
+# may be guessable (Moodle's are small numbers), so nobody else may take such a name first.
+RESERVED_PREFIX = "lti-"
+
+
 def validate_username(username: str) -> str:
     username = username.strip()
     if not USERNAME_RE.match(username):
         raise AccountError(f"The username {_shown(username)} is not allowed: use 2 to 80 "
                            "letters, digits or . _ @ -.")
+    if username.lower().startswith(RESERVED_PREFIX):
+        raise AccountError(f"The username {_shown(username)} is not allowed: names starting "
+                           f"with {RESERVED_PREFIX!r} are reserved for accounts made by LMS "
+                           "launches. Please choose another.")
     return username
 
 

@@ -26,9 +26,21 @@ from web.lti.launch import Launch
 from web.models import Enrollment, LtiIdentity, LtiPlatform, User
 
 
-def lti_username(issuer: str, sub: str) -> str:
-    """A stable, unique username for an LMS user (shown to staff; the display name is theirs)."""
-    return "lti-" + hashlib.sha256(f"{issuer}\n{sub}".encode()).hexdigest()[:16]
+def lti_username(issuer: str, sub: str, digits: int = 16) -> str:
+    """A stable, unique username for an LMS user (shown to staff; the display name is theirs).
+
+    Other accounts may not take names of this form (`web.auth.accounts.RESERVED_PREFIX`)."""
+    return "lti-" + hashlib.sha256(f"{issuer}\n{sub}".encode()).hexdigest()[:digits]
+
+
+def _free_username(session: Session, issuer: str, sub: str) -> str:
+    """`lti_username`, or a longer form of it if an account made before names starting with
+    "lti-" were reserved already has it."""
+    for digits in (16, 24, 32, 64):
+        name = lti_username(issuer, sub, digits)
+        if session.scalar(select(User.id).where(User.username == name)) is None:
+            return name
+    return f"{lti_username(issuer, sub, 64)[:66]}-{secrets.token_hex(6)}"
 
 
 def user_for_launch(session: Session, platform: LtiPlatform, launch: Launch) -> User:
@@ -46,7 +58,7 @@ def account_for(session: Session, platform: LtiPlatform, sub: str, name: str, ro
     if identity is None:
         # Cheap hashing is fine: the password is 256 random bits nobody knows.
         unusable = generate_password_hash(secrets.token_hex(32), method="pbkdf2:sha256:1000")
-        user = User(username=lti_username(issuer, sub), password_hash=unusable,
+        user = User(username=_free_username(session, issuer, sub), password_hash=unusable,
                     role="student", display_name=name, session_version=1)
         session.add(user)
         session.flush()
