@@ -143,15 +143,21 @@ def _load_user(user_id: str) -> SignedInUser | None:
 
 
 def sign_in(user: User) -> None:
-    """Sign `user` in on this browser, binding the session to their current session version."""
+    """Sign `user` in on this browser, in a fresh session bound to their session version.
+
+    Nothing of the session before is kept: not a deep linking request an instructor's LTI
+    launch left in it, nor the LMS's permission to frame the pages (`web.lti.cookies`).
+    """
+    session.clear()
     login_user(user)
     session[SESSION_VERSION_KEY] = user.session_version
 
 
 def sign_out() -> None:
-    """Sign this browser out (the caller has ended the user's sessions in the database)."""
+    """Sign this browser out and empty its session (the caller has ended the user's sessions in
+    the database): the next account to sign in here finds nothing of this one's."""
     logout_user()
-    session.pop(SESSION_VERSION_KEY, None)
+    session.clear()
 
 
 def _security_headers(response):

@@ -69,6 +69,7 @@ import numpy.random  # noqa: E402,F401
 SUBMISSION = "submission.py"
 SAVEABLE = (np.ndarray, np.generic, int, float)
 RESULT_KEYS = ("r", "r0", "r1", "r2")
+MAX_ITEMS = len(RESULT_KEYS) - 1  # the items of a tuple or list the protocol has keys for
 MAX_MESSAGE = 2000
 MAX_FRAMES = 12
 MAX_STATUS = 64 * 1024
@@ -208,13 +209,20 @@ def _npy_bytes(value, limit):
 
 
 def _encode_result(result, save, limit):
-    """The checked parts of ``result`` as .npy bytes by key, and a description of the rest."""
+    """The checked parts of ``result`` as .npy bytes by key, and a description of the rest.
+
+    Of a tuple or list only the first :data:`MAX_ITEMS` items are described and saved: the
+    protocol has keys for no more (``r0`` to ``r2``), and a list of a million numbers returned
+    by mistake must come back as "a list of 1000000 items", not as a broken channel or a
+    timeout spent saving each of them.
+    """
     arrays = {}
     if isinstance(result, (tuple, list)):
         info = _describe_value(result)
-        info["items"] = [_describe_value(item) for item in result]
-        for index in save or range(len(result)):
-            if index < len(result) and isinstance(result[index], SAVEABLE):
+        first = range(min(len(result), MAX_ITEMS))
+        info["items"] = [_describe_value(result[index]) for index in first]
+        for index in save or first:
+            if index in first and isinstance(result[index], SAVEABLE):
                 arrays[f"r{index}"] = result[index]
     else:
         info = _describe_value(result)

@@ -11,6 +11,7 @@ import functools
 import io
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -41,11 +42,20 @@ def _shown(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
+# LMS launches make accounts named "lti-" + a hash of (issuer, sub) (`web.lti.accounts`); a sub
+# may be guessable (Moodle's are small numbers), so nobody else may take such a name first.
+RESERVED_PREFIX = "lti-"
+
+
 def validate_username(username: str) -> str:
     username = username.strip()
     if not USERNAME_RE.match(username):
         raise AccountError(f"The username {_shown(username)} is not allowed: use 2 to 80 "
                            "letters, digits or . _ @ -.")
+    if username.lower().startswith(RESERVED_PREFIX):
+        raise AccountError(f"The username {_shown(username)} is not allowed: names starting "
+                           f"with {RESERVED_PREFIX!r} are reserved for accounts made by LMS "
+                           "launches. Please choose another.")
     return username
 
 
@@ -249,18 +259,22 @@ def _first_last(name: str) -> str:
 
 
 def import_roster_report(session: Session, csv_text: str, course: Course, *,
-                         all_or_nothing: bool = False) -> RosterReport:
+                         all_or_nothing: bool = False,
+                         existing_refused: Callable[[User], str | None] | None = None
+                         ) -> RosterReport:
     """Enroll a roster's students in `course`, creating the accounts that do not exist yet.
 
     Every row is checked first; a refused row is reported with its line and why, and the good
     rows are imported (or, with `all_or_nothing`, none when any is refused). Existing student
-    accounts are enrolled unchanged; an existing staff or admin account is refused (add staff
-    with `add-staff`). Raises AccountError only when the file as a whole cannot be read.
+    accounts are enrolled unchanged, unless `existing_refused` gives a reason not to for one
+    (the browser's import: a student of a course the importer does not teach); an existing staff
+    or admin account is refused (add staff with `add-staff`). Raises AccountError only when the
+    file as a whole cannot be read.
     """
     layout, rows = read_roster(csv_text)
     errors, good, seen = [], [], set()
     for row in rows:
-        problem = _row_problem(session, row, seen)
+        problem = _row_problem(session, row, seen, existing_refused)
         if problem:
             errors.append(RosterRowError(row.line, row.username, problem))
         else:
@@ -272,7 +286,8 @@ def import_roster_report(session: Session, csv_text: str, course: Course, *,
     return RosterReport(layout, entries, tuple(errors), all_or_nothing)
 
 
-def _row_problem(session: Session, row: RosterRow, seen: set[str]) -> str | None:
+def _row_problem(session: Session, row: RosterRow, seen: set[str],
+                 existing_refused: Callable[[User], str | None] | None = None) -> str | None:
     """Why a roster row cannot be imported, or None."""
     if not row.username:
         return "The row has no username (for Canvas files: no SIS Login ID)."
@@ -289,6 +304,8 @@ def _row_problem(session: Session, row: RosterRow, seen: set[str]) -> str | None
     if existing is not None and existing.role != "student":
         return (f"{username!r} is an instructor or admin account; add course staff with the "
                 "add-staff command instead.")
+    if existing is not None and existing_refused is not None:
+        return existing_refused(existing)
     return None
 
 

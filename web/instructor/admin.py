@@ -255,7 +255,8 @@ def roster():
     all_or_nothing = request.form.get("mode") == "all"
     session = get_session()
     try:
-        report = import_roster_report(session, text, course, all_or_nothing=all_or_nothing)
+        report = import_roster_report(session, text, course, all_or_nothing=all_or_nothing,
+                                      existing_refused=_taught_elsewhere)
     except AccountError as exc:
         session.rollback()
         return _roster_refused(str(exc))
@@ -263,6 +264,16 @@ def roster():
     g.pop("admin_course", None)
     return _course_page(200 if not report.errors else 422, report=report,
                         summary=_roster_summary(report))
+
+
+def _taught_elsewhere(student: User) -> str | None:
+    """Why a roster may not add this existing account: it is in a course the signed-in account
+    does not instruct, and enrolling it would open its answers and code there to them."""
+    if not _courses_not_instructed(get_session(), student):
+        return None
+    return (f"{student.username!r} already has a Stride account in a course you do not teach, "
+            "and a roster adds the whole account (with its answers and code there): only a site "
+            "administrator can add it to this course.")
 
 
 def _roster_refused(message: str):
@@ -357,8 +368,16 @@ def _courses_not_instructed(session, student: User) -> list[int]:
 
 @bp.post("/students/<int:user_id>/allowance")
 def allowance(user_id: int):
-    """The course's instructors: a student's later due date and extra attempts on one set."""
+    """The course's instructors: a student's later due date and extra attempts on one set.
+
+    An allowance is the student's on that set, in every course of theirs: for a student also in
+    a course the signed-in account does not instruct, only a site administrator gives one."""
     student, session = _student(user_id), get_session()
+    if _courses_not_instructed(session, student):
+        flash(f"{student.username} is also a student of a course you do not teach, and an "
+              "allowance holds in all their courses: only a site administrator can change "
+              "theirs.", "error")
+        return _course_page(403)
     try:
         problem_set, due, extra = _allowance_fields(request.form)
     except AdminError as exc:

@@ -26,3 +26,11 @@ class RegistrationInvalid(LtiError):
 
     status = 422
     title = "The registration was not saved"
+
+
+class OtherRegistration(LtiError):
+    """The LMS user's Stride account was made through another registration, whose keys are not
+    this one's: this registration cannot vouch for them."""
+
+    status = 403
+    title = "This LMS user belongs to another registration"

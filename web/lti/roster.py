@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from web.lti import keys
 from web.lti.accounts import account_for
 from web.lti.config import http_session, registration_for
-from web.lti.errors import NotConfigured
+from web.lti.errors import NotConfigured, OtherRegistration
 from web.lti.launch import course_role
 from web.models import LtiLinkUser, LtiResourceLink
 
@@ -22,10 +22,17 @@ from web.models import LtiLinkUser, LtiResourceLink
 class RosterSync:
     members: int  # active members read from the LMS
     added: int  # members not linked to this link before
+    refused: int = 0  # members whose accounts another LMS registration made
 
     def message(self) -> str:
-        return (f"{self.members} member{'s' if self.members != 1 else ''} of the LMS course "
-                f"synced into Stride, {self.added} of them new.")
+        synced = self.members - self.refused
+        text = (f"{synced} member{'s' if synced != 1 else ''} of the LMS course synced into "
+                f"Stride, {self.added} of them new.")
+        if self.refused:
+            text += (f" {self.refused} member{'s were' if self.refused != 1 else ' was'} left "
+                     "out: they already have Stride accounts through another LMS registration, "
+                     "signed by other keys, which this one cannot enroll.")
+        return text
 
 
 def sync_roster(session: Session, link: LtiResourceLink) -> RosterSync:
@@ -42,17 +49,21 @@ def sync_roster(session: Session, link: LtiResourceLink) -> RosterSync:
         connector, {"context_memberships_url": link.memberships_url})
     members = [m for m in service.get_members() if m.get("status", "Active") == "Active"]
     known = set(session.scalars(select(LtiLinkUser.sub).where(LtiLinkUser.link_id == link.id)))
-    new = 0
+    new = refused = 0
     for member in members:
         sub = str(member.get("user_id", ""))
         if not sub:
             continue
         name = member.get("name") or " ".join(
             p for p in (member.get("given_name"), member.get("family_name")) if p)
-        user = account_for(session, platform, sub, str(name or "")[:200],
-                           course_role(list(member.get("roles") or [])))
+        try:
+            user = account_for(session, platform, sub, str(name or "")[:200],
+                               course_role(list(member.get("roles") or [])))
+        except OtherRegistration:
+            refused += 1
+            continue
         if sub not in known:
             session.add(LtiLinkUser(link_id=link.id, user_id=user.id, sub=sub))
             new += 1
     session.flush()
-    return RosterSync(len(members), new)
+    return RosterSync(len(members), new, refused)

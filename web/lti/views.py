@@ -48,6 +48,7 @@ from web.models import (
     Course,
     Enrollment,
     LtiDeployment,
+    LtiIdentity,
     LtiLinkUser,
     LtiPlatform,
     LtiResourceLink,
@@ -56,7 +57,7 @@ from web.ratelimit import rate_limit
 from web.security import CONTENT_SECURITY_POLICY, csrf, sign_in
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")
-DEEP_LINK_KEY = "_lti_deep_link"  # the session's deep-linking launch id
+DEEP_LINK_KEY = "_lti_deep_link"  # the session's deep-linking [launch id, account id]
 RESOURCE_LINK = "LtiResourceLinkRequest"
 DEEP_LINK = "LtiDeepLinkingRequest"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -218,7 +219,7 @@ def _deep_link_launch(db, platform: LtiPlatform, claims: Launch, launch_id: str)
         db.commit()
     return_origin = origin_of(claims.deep_link_settings.get("deep_link_return_url", ""))
     _sign_in(user, platform, return_origin or "")
-    session[DEEP_LINK_KEY] = launch_id
+    session[DEEP_LINK_KEY] = [launch_id, user.id]  # for this account only
     return redirect(url_for("lti.deep_link"))
 
 
@@ -229,9 +230,18 @@ def _choices() -> list[tuple[str, str]]:
                    for name in exercises()]
 
 
+def _deep_link_request() -> tuple[str | None, int | None]:
+    """(launch id, id of the account it was launched for) of this session's deep linking."""
+    stored = session.get(DEEP_LINK_KEY)
+    if isinstance(stored, list) and len(stored) == 2 and isinstance(stored[0], str) \
+            and type(stored[1]) is int:
+        return stored[0], stored[1]
+    return None, None
+
+
 def _deep_link_message(db):
-    launch_id = session.get(DEEP_LINK_KEY)
-    if not launch_id:
+    launch_id, user_id = _deep_link_request()
+    if not launch_id or user_id != current_user.id:
         raise LaunchRefused("There is no deep linking request in this browser session. Open "
                             "Stride from the LMS's \"add content\" dialog again.")
     try:
@@ -337,6 +347,13 @@ def _save_registration(db, values: dict) -> LtiPlatform:
         platform = LtiPlatform(issuer=values["issuer"], client_id=values["client_id"],
                                course_id=values["course"].id, created_by_id=current_user.id)
         db.add(platform)
+    elif platform.key_set_url != values["key_set_url"] and not scope.is_admin(current_user) \
+            and db.scalar(select(LtiIdentity.id).where(LtiIdentity.platform_id == platform.id)
+                          .limit(1)) is not None:
+        # The key set vouches for every account this LMS made, in whatever courses they are.
+        raise RegistrationInvalid("This LMS has signed in users already, so only a site "
+                                  "administrator can change its key set URL (new keys would "
+                                  "sign launches for all of those accounts).")
     platform.name = values["name"][:200]
     for name in URL_FIELDS:
         setattr(platform, name, values[name])
