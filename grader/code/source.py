@@ -24,6 +24,7 @@ body is still the template's placeholders are listed in ``stubs`` (see :func:`st
 from __future__ import annotations
 
 import ast
+import builtins
 import functools
 import json
 import re
@@ -77,6 +78,9 @@ class PreparedSource:
         Modules the grader does not provide, replaced by stand-ins, in file order.
     stubs : tuple of str
         Functions whose body is still the template's placeholders.
+    broken : tuple of str
+        Where the notebook's cells that do not parse and define nothing were (``"cell 7"``,
+        ``"line 40"``): left out so that a scratch cell does not stop the rest.
     """
 
     text: str
@@ -84,6 +88,7 @@ class PreparedSource:
     skipped: int = 0
     missing: tuple[str, ...] = ()
     stubs: tuple[str, ...] = ()
+    broken: tuple[str, ...] = ()
 
     def notes(self) -> tuple[str, ...]:
         """Sentences for the report: what was ignored and which modules are not available."""
@@ -92,6 +97,11 @@ class PreparedSource:
             plural = "s" if self.skipped != 1 else ""
             notes.append(f"Ignored {self.skipped} top-level statement{plural} of the notebook: "
                          "test cells, plots and magics (only definitions are graded).")
+        if self.broken:
+            one = len(self.broken) == 1
+            notes.append(f"Left out {' and '.join(self.broken)} of the notebook: "
+                         f"{'it has a syntax error and defines' if one else 'they have syntax errors and define'} "
+                         f"no function (fix or delete {'it' if one else 'them'}).")
         if self.missing:
             notes.append(f"Not available here: {', '.join(self.missing)} (the grader provides "
                          "only NumPy; only a function that uses them would fail).")
@@ -109,6 +119,7 @@ def notebook_source(data: bytes | str) -> str:
     import nbformat  # only here: reading a .py file never needs it
 
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    text = text.removeprefix("\ufeff")  # Windows editors save UTF-8 with a byte order mark
     try:
         layout = json.loads(text)
     except (ValueError, RecursionError):
@@ -170,6 +181,7 @@ def read_submission(text: str, filename: str | None = None) -> str:
     (an object with ``"cells"`` and ``"nbformat"``), so a notebook pasted or saved under
     another name still grades.
     """
+    text = text.removeprefix("\ufeff")
     if filename is not None and filename.lower().endswith(".ipynb"):
         return notebook_source(text)
     head = text.lstrip()[:4096]
@@ -201,16 +213,21 @@ def prepare_source(text: str, *, notebook: bool | None = None) -> PreparedSource
     A file that does not parse runs as written, so its syntax error is reported as before.
     """
     notebook = is_export(text) if notebook is None else notebook
+    broken: tuple[str, ...] = ()
     try:
         tree = parse_python(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return PreparedSource(text, notebook)
+        repaired = _without_broken_cells(text) if notebook else None
+        if repaired is None:
+            return PreparedSource(text, notebook)
+        text, broken, tree = repaired
     lines = text.splitlines(keepends=True)
     skipped = 0
     missing: list[str] = []
     edits: dict[int, tuple[int, str]] = {}  # first line -> (last line, replacement)
+    kept = _kept_statements(tree) if notebook else set()
     for node in tree.body:
-        if notebook and not _is_definition(node):
+        if notebook and id(node) not in kept:
             edits[node.lineno] = (node.end_lineno or node.lineno, "")
             skipped += 1
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -220,26 +237,170 @@ def prepare_source(text: str, *, notebook: bool | None = None) -> PreparedSource
         else:
             _nested_stand_ins(node, lines, missing, edits)
     text = _apply(lines, edits, missing) if edits else text
-    return PreparedSource(text, notebook, skipped, tuple(missing), stub_functions(tree))
+    return PreparedSource(text, notebook, skipped + len(broken), tuple(missing),
+                          stub_functions(tree), broken)
+
+
+CELL_START = re.compile(r"^# In\[[ 0-9]*\]:", re.MULTILINE)
+DEFINES = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s", re.MULTILINE)
+
+
+def _without_broken_cells(text: str) -> tuple[str, tuple[str, ...], ast.Module] | None:
+    """The notebook's program with its unparseable cells that define nothing made blank.
+
+    Returns the new text, where those cells were, and its tree; None when that does not make
+    the program parse (a broken cell defines a function: its syntax error is the student's to
+    see, in place).
+    """
+    lines = text.splitlines(keepends=True)
+    starts = [text.count("\n", 0, m.start()) for m in CELL_START.finditer(text)]
+    bounds = list(zip([0, *starts], [*starts, len(lines)], strict=True))
+    broken, out = [], []
+    for first, last in bounds:
+        cell = "".join(lines[first:last])
+        if cell.strip() and not _parses(cell) and not DEFINES.search(cell):
+            where = line_label(text, first + 1).split(",")[0]
+            broken.append(where if where.startswith("cell") else f"the cell at {where}")
+            out.extend("\n" for _ in range(last - first))
+        else:
+            out.extend(lines[first:last])
+    if not broken:
+        return None
+    repaired = "".join(out)
+    try:
+        return repaired, tuple(broken), parse_python(repaired)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _parses(cell: str) -> bool:
+    try:
+        parse_python(cell)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+BUILTIN_NAMES = frozenset(dir(builtins))
+_EFFECTS = (ast.Await, ast.NamedExpr, ast.Yield, ast.YieldFrom)
+
+
+def _kept_statements(tree: ast.Module) -> set[int]:
+    """The ids of the top-level statements a notebook keeps, in one pass in file order.
+
+    Definitions stay (see :func:`_is_definition`). An assignment to plain names stays when
+    every name its value reads is already bound by what was kept (an import, a def, a kept
+    assignment, a builtin), and either it calls nothing (``EPS = 1e-8``,
+    ``hparameters = {"pad": 1}``) or one of the notebook's functions reads its name as a
+    global and it calls only imported modules and builtins (``OPS = dict(max=np.max)``,
+    ``KERNEL = np.array(...)``). A test cell's ``z_0_2_1 = Z[0, 2, 1]``, whose ``Z`` came
+    from a dropped call, is dropped with it instead of failing the whole notebook.
+    """
+    used = _globals_read_by_functions(tree)
+    bound, imported = set(BUILTIN_NAMES), set()
+    kept: set[int] = set()
+    for node in tree.body:
+        if _is_definition(node):
+            names = _bound_names(node)
+            bound |= names
+            if isinstance(node, (ast.Import, ast.ImportFrom, ast.Try)):
+                imported |= names
+            kept.add(id(node))
+        elif _is_kept_assignment(node, bound, imported | BUILTIN_NAMES, used):
+            bound |= _bound_names(node)
+            kept.add(id(node))
+    return kept
 
 
 def _is_definition(node: ast.stmt) -> bool:
-    """Imports, defs, classes, docstrings and constant assignments: what a notebook keeps."""
+    """Imports, defs, classes, docstrings, and ``try`` blocks of them: what a notebook keeps."""
     if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef,
                          ast.ClassDef)):
         return True
     if isinstance(node, ast.Expr):
         return isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
     if isinstance(node, (ast.Assign, ast.AnnAssign)):
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        value = node.value
-        return (value is not None and all(isinstance(t, ast.Name) for t in targets)
-                and not any(isinstance(n, (ast.Call, ast.Await, ast.NamedExpr, ast.Yield,
-                                           ast.YieldFrom)) for n in ast.walk(value)))
+        return False  # see _is_kept_assignment: it depends on what was kept before
     if isinstance(node, ast.Try):
         blocks = [node.body, node.orelse, node.finalbody, *(h.body for h in node.handlers)]
-        return all(_is_definition(s) for block in blocks for s in block)
+        return all(_is_definition(s) or _assigns_constant(s) for block in blocks for s in block)
     return False
+
+
+def _assigns_constant(node: ast.stmt) -> bool:
+    """``json = None`` in ``except ImportError:``: an assignment of names only, calling nothing."""
+    value = _assignment_value(node)
+    return value is not None and not any(isinstance(n, (ast.Call, *_EFFECTS))
+                                         for n in ast.walk(value))
+
+
+def _assignment_value(node: ast.stmt) -> ast.expr | None:
+    """The value of an assignment to plain names (``a = b = ...``, ``a: int = ...``), else None."""
+    if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
+        return None
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    return node.value if all(isinstance(t, ast.Name) for t in targets) else None
+
+
+def _is_kept_assignment(node: ast.stmt, bound: set[str], callable_roots: set[str],
+                        used: set[str]) -> bool:
+    value = _assignment_value(node)
+    if value is None or any(isinstance(n, _EFFECTS) for n in ast.walk(value)):
+        return False
+    if not _reads(value) <= bound:
+        return False
+    calls = [n for n in ast.walk(value) if isinstance(n, ast.Call)]
+    if not calls:
+        return True
+    return bool(_bound_names(node) & used) and all(
+        _root_name(c.func) in callable_roots for c in calls)
+
+
+def _reads(value: ast.expr) -> set[str]:
+    """Names an expression reads from outside itself (not its comprehensions' or lambdas')."""
+    own = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)
+           and isinstance(n.ctx, ast.Store)}
+    for lam in (n for n in ast.walk(value) if isinstance(n, ast.Lambda)):
+        own |= {a.arg for a in ast.walk(lam.args) if isinstance(a, ast.arg)}
+    return {n.id for n in ast.walk(value) if isinstance(n, ast.Name)
+            and isinstance(n.ctx, ast.Load)} - own
+
+
+def _root_name(func: ast.expr) -> str | None:
+    """``np`` for ``np.random.randn``, ``dict`` for ``dict``; None for anything else."""
+    while isinstance(func, ast.Attribute):
+        func = func.value
+    return func.id if isinstance(func, ast.Name) else None
+
+
+def _bound_names(node: ast.stmt) -> set[str]:
+    """The top-level names a kept statement binds."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"}
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, ast.Assign):
+        return {t.id for t in node.targets if isinstance(t, ast.Name)}
+    if isinstance(node, ast.AnnAssign):
+        return {node.target.id} if isinstance(node.target, ast.Name) else set()
+    if isinstance(node, ast.Try):
+        blocks = [node.body, node.orelse, node.finalbody, *(h.body for h in node.handlers)]
+        return set().union(*(_bound_names(s) for block in blocks for s in block))
+    return set()
+
+
+def _globals_read_by_functions(tree: ast.Module) -> set[str]:
+    """Names the top-level functions read but neither take as a parameter nor assign."""
+    names: set[str] = set()
+    for node in tree.body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        local = {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
+        local |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name)
+                  and isinstance(n.ctx, (ast.Store, ast.Del))}
+        names |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name)
+                  and isinstance(n.ctx, ast.Load)} - local
+    return names
 
 
 def _nested_stand_ins(node: ast.stmt, lines: list[str], missing: list[str],
@@ -311,7 +472,8 @@ def stub_functions(tree: ast.Module) -> tuple[str, ...]:
 
     A stub does nothing but assign ``None`` (``mask = None``, ``Z[i, h] = None``), loop over
     ``range(None)``, ``pass``, assert, pack its parameters into a cache, and return names or
-    ``None``; and it has at least one placeholder (or an empty body). Any real computation
+    ``None``; and it has at least one placeholder (or an empty body), or returns a name it
+    never binds (the placeholders deleted, nothing written). Any real computation
     (a call, arithmetic, an augmented assignment) makes it an attempt.
     """
     stubs = []
@@ -319,9 +481,20 @@ def stub_functions(tree: ast.Module) -> tuple[str, ...]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body[1:] if _is_docstring(node.body[0]) else node.body
             if all(_placeholder_only(s) for s in body) and (
-                    not body or any(_has_none(s) for s in body)):
+                    not body or any(_has_none(s) for s in body) or _returns_unbound(node)):
                 stubs.append(node.name)
     return tuple(stubs)
+
+
+def _returns_unbound(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """True when the function returns a name it never binds: the template's body was deleted
+    (``# YOUR CODE STARTS HERE`` left empty) above ``return dA_prev``."""
+    bound = {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
+    bound |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name)
+              and isinstance(n.ctx, ast.Store)}
+    returned = {n.id for r in ast.walk(node) if isinstance(r, ast.Return) and r.value
+                for n in ast.walk(r.value) if isinstance(n, ast.Name)}
+    return bool(returned - bound - BUILTIN_NAMES)
 
 
 def _is_docstring(node: ast.stmt) -> bool:
