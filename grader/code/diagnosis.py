@@ -331,6 +331,10 @@ def _window_mask(window: np.ndarray, rule: str) -> np.ndarray:
         return window >= window.mean()
     if rule in ("rows", "cols"):
         return window == window.max(axis=0 if rule == "rows" else 1, keepdims=True)
+    if rule == "first":
+        first = np.zeros(window.shape, dtype=bool)
+        first[np.unravel_index(np.argmax(window), window.shape)] = True
+        return first
     return window == window.max()
 
 
@@ -405,6 +409,9 @@ def _pool_backward_mutations(dA: np.ndarray, cache: tuple, mode: str, hidden: bo
              "the whole window, np.max(x) without an axis.", lambda: loop(rule="rows")),
             ("dA_prev matches a mask of each column's (or row's) maximum: take the maximum of "
              "the whole window, np.max(x) without an axis.", lambda: loop(rule="cols")),
+            ("dA_prev matches a mask that marks only the first of equal maxima (np.argmax): "
+             "the course's rule, x == np.max(x), marks every maximum, and each gets the "
+             "window's gradient.", lambda: loop(rule="first")),
         ]
     else:
         mutations += [(f"dA_prev matches a distribute_value that {text}", partial(loop, share=share))
