@@ -78,7 +78,8 @@ class PreparedSource:
     notebook : bool
         True for an ``.ipynb`` or an nbconvert export (definitions only).
     skipped : int
-        Top-level statements left out (test cells, plots, calls, magics).
+        Top-level statements left out (test cells, plots, calls, magics; in a plain ``.py``
+        only those bound to fail for a missing module, see :func:`_doomed_statements`).
     missing : tuple of str
         Modules the grader does not provide, replaced by stand-ins, in file order.
     stubs : tuple of str
@@ -102,7 +103,12 @@ class PreparedSource:
     def notes(self) -> tuple[str, ...]:
         """Sentences for the report: what was ignored and which modules are not available."""
         notes = []
-        if self.skipped:
+        if self.skipped and not self.notebook:
+            plural = "s" if self.skipped != 1 else ""
+            notes.append(f"Ignored {self.skipped} top-level statement{plural} that use modules "
+                         "the grader does not provide (plots, the course's test helpers): they "
+                         "would stop the file from loading. The rest runs as written.")
+        elif self.skipped:
             plural = "s" if self.skipped != 1 else ""
             notes.append(f"Ignored {self.skipped} top-level statement{plural} of the notebook: "
                          "test cells, plots and magics (only definitions are graded).")
@@ -239,8 +245,9 @@ def prepare_source(text: str, *, notebook: bool | None = None) -> PreparedSource
     missing: list[str] = []
     edits: dict[int, tuple[int, str]] = {}  # first line -> (last line, replacement)
     kept = _kept_statements(tree) if notebook else set()
+    doomed = set() if notebook else _doomed_statements(tree)
     for node in tree.body:
-        if notebook and id(node) not in kept:
+        if (notebook and id(node) not in kept) or id(node) in doomed:
             edits[node.lineno] = (node.end_lineno or node.lineno, "")
             skipped += 1
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -356,6 +363,64 @@ def _parses(cell: str) -> bool:
 
 BUILTIN_NAMES = frozenset(dir(builtins))
 _EFFECTS = (ast.Await, ast.NamedExpr, ast.Yield, ast.YieldFrom)
+
+
+def _doomed_statements(tree: ast.Module) -> set[int]:
+    """The top-level statements of a plain ``.py`` that cannot but fail when the file loads.
+
+    A test cell copied from the notebook calls the course's helpers or plots: it uses a name
+    bound to a module the grader does not provide (``plt.imshow(x)``,
+    ``public_tests.zero_pad_test(...)``), or, after a star import of such a module
+    (``from public_tests import *``), a name nothing in the file binds (``zero_pad_test``).
+    Those statements, and the ones that read what they alone bound, are left out; everything
+    else runs as written.
+    """
+    absent, star = set(), False
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            absent |= {(a.asname or a.name).split(".")[0] for a in node.names
+                       if a.name.split(".")[0] not in PROVIDED}
+        elif isinstance(node, ast.ImportFrom) and (
+                node.level or (node.module or "").split(".")[0] not in PROVIDED):
+            star = star or any(a.name == "*" for a in node.names)
+            absent |= {a.asname or a.name for a in node.names if a.name != "*"}
+    if not absent and not star:
+        return set()
+    known = set(BUILTIN_NAMES) | _names_bound_anywhere(tree)
+    doomed: set[int] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef,
+                             ast.ClassDef)):
+            continue
+        reads = _statement_reads(node)
+        if reads & absent or (star and reads - known):
+            doomed.add(id(node))
+            absent |= _stored_names(node)  # what it would have bound is missing too
+    return doomed
+
+
+def _names_bound_anywhere(tree: ast.Module) -> set[str]:
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
+             and isinstance(n.ctx, (ast.Store, ast.Del))}
+    names |= {n.name for n in ast.walk(tree)
+              if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    names |= {a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
+    names |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree)
+              if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    return names
+
+
+def _stored_names(node: ast.stmt) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)
+            and isinstance(n.ctx, ast.Store)}
+
+
+def _statement_reads(node: ast.stmt) -> set[str]:
+    """Names a top-level statement reads that it does not bind itself (loop variables,
+    comprehension variables and lambda parameters are its own)."""
+    own = _stored_names(node) | {a.arg for a in ast.walk(node) if isinstance(a, ast.arg)}
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)
+            and isinstance(n.ctx, ast.Load)} - own
 
 
 def _kept_statements(tree: ast.Module) -> set[int]:
