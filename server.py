@@ -81,7 +81,7 @@ def _defaults(app: Flask, read_instance: bool) -> dict:
     instance, environment = Path(app.instance_path), from_environment()
     return dict(
         SECRET_KEY=_secret_key(instance, read_instance), DATABASE_URL=_database_url(instance),
-        PROBLEMS_DIR=str(data_root() / "problems"),
+        PROBLEMS_DIR=environment.get("PROBLEMS_DIR") or str(data_root() / "problems"),
         EXERCISES_DIR=str(data_root() / "exercises"),
         MAX_CONTENT_LENGTH=256 * KB,
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
@@ -277,7 +277,7 @@ def _print_bank_status(app: Flask) -> None:
     """Load the bank once and say how many problems and sets it holds (or what is wrong)."""
     with app.app_context():
         try:
-            bank = reload_bank()
+            bank = reload_bank().bank
         except ProblemSpecError as exc:
             print("warning: the problem bank has errors; problem pages will fail until fixed:",
                   *getattr(exc, "errors", (str(exc),)), sep="\n  ", file=sys.stderr)

@@ -1,11 +1,13 @@
 """Checks the linter runs before a bank is published: the one home of "may this template reach
 students", with findings that name the file, the line and the seed.
 
-:func:`publish_findings` runs :func:`grader.lint.lint_problem` on the problems of the changed
+:func:`publish_check` runs :func:`grader.lint.lint_problem` on the problems of the changed
 files (``PUBLISH_SEEDS`` seeds each, while one file takes well under a second) and turns every
 failure (a variant that fails to generate, render or grade, an author's test that fails) into a
-:class:`Finding`; degenerate draws are for ``grader lint`` to report, not a reason to refuse. Results are remembered per (file text, problem, seeds), so an
-unchanged template is never linted twice in one process.
+:class:`Finding` that keeps the bank from being published. Degenerate draws and gaps in the
+feedback's coverage are findings too, but warnings: they are said when the bank is published,
+and are no reason to keep a template that works from the students. Results are remembered per
+(file text, problem, seeds), so an unchanged template is never linted twice in one process.
 """
 
 from __future__ import annotations
@@ -85,10 +87,20 @@ def blocks(line: str, report: LintReport) -> bool:
     return line not in report.degenerate and not any(mark in line for mark in _FEEDBACK)
 
 
-def publish_findings(problems: Iterable[Problem], root: Path,
-                     count: int = PUBLISH_SEEDS) -> list[Finding]:
+@dataclass(frozen=True)
+class PublishCheck:
+    """What linting the changed templates found: ``failures`` keep the bank from being
+    published; ``warnings`` (degenerate draws, feedback gaps) are said when it is."""
+
+    failures: tuple[Finding, ...] = ()
+    warnings: tuple[Finding, ...] = ()
+
+
+def publish_check(problems: Iterable[Problem], root: Path,
+                  count: int = PUBLISH_SEEDS) -> PublishCheck:
     """Every finding over ``count`` seeds of each of ``problems`` (their files under ``root``)."""
-    found: list[Finding] = []
+    failures: list[Finding] = []
+    warnings: list[Finding] = []
     for problem in problems:
         text = Path(problem.source).read_text(encoding="utf-8")
         try:
@@ -96,6 +108,7 @@ def publish_findings(problems: Iterable[Problem], root: Path,
         except ValueError:
             shown = str(problem.source)
         report = _report(problem, text, count)
-        found.extend(finding_of(problem, text, shown, line) for line in report.findings
-                     if blocks(line, report))
-    return found
+        for line in report.findings:
+            found = finding_of(problem, text, shown, line)
+            (failures if blocks(line, report) else warnings).append(found)
+    return PublishCheck(tuple(failures), tuple(warnings))

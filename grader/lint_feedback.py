@@ -45,8 +45,10 @@ def template_findings(answer_type: str, tags: Iterable[str]) -> list[str]:
     tags = set(tags)
     if answer_type in COUNTED_TYPES and len(tags) < MIN_MISTAKES:
         listed = ", ".join(sorted(tags)) or "none"
-        return [f"all seeds: only {len(tags)} expected mistake(s) ({listed}); a {answer_type} "
-                f"template needs at least {MIN_MISTAKES}, each with a tag and a message"]
+        article = "an" if answer_type[:1] in "aeiou" else "a"
+        return [f"all seeds: only {len(tags)} expected mistake(s) ({listed}); {article} "
+                f"{answer_type} template needs at least {MIN_MISTAKES}, each with a tag and a "
+                "message"]
     return []
 
 

@@ -162,6 +162,28 @@ def test_a_bank_error_a_student_meets_is_logged_and_shown_to_the_instructor(
     assert "later" in section and "open-set" in section and re.search(r"seed \d+", section)
 
 
+def test_a_reload_publishes_a_template_with_warnings_and_says_them(fresh_app, bank_dir):
+    """Feedback gaps are no reason to refuse a template that works, but the instructor hears of
+    them: on the dashboard after a reload, and from the CLI."""
+    client = fresh_app.test_client()
+    _login(client, "ines")
+    response = client.post("/instructor/bank/reload", follow_redirects=True)
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 200 and "The problem bank was reloaded" in page
+    warnings = re.findall(r'class="flash flash-warning"[^>]*>([^<]*)<', page)
+    assert sorted(w.split(": problem ")[1].split(":")[0] for w in warnings) == ["'good'",
+                                                                               "'later'"]
+    assert all(w.startswith("Published, but worth a look: problems/") for w in warnings)
+    assert any("problems/later.yaml:1: problem 'later': all seeds: only 1 expected mistake(s) "
+               "(plus-one-forgotten); an integer template needs at least 2" in w
+               for w in warnings)
+    (bank_dir / "good.yaml").write_text(GOOD.replace("plus one", "plus 1"))
+    done = fresh_app.test_cli_runner().invoke(args=["bank-reload"])
+    assert done.exit_code == 0 and "Published bank version" in done.output
+    assert "1 warning(s), worth a look" in done.output  # only the changed file is linted
+    assert "problems/good.yaml:2: problem 'good': all seeds: only 0 expected" in done.output
+
+
 def test_the_cli_reload_publishes_or_refuses_with_the_findings(fresh_app, bank_dir):
     from web import bank as web_bank
 

@@ -241,8 +241,18 @@ def test_a_removed_parameter_is_listed_left_alone_and_re_issued_only_when_asked(
         assert retired.variant_json == old.variant_json
         assert [s["score"] for s in json.loads(retired.submissions_json)] == [1.0]
     _login(client, "alice")  # a new problem for her: a variant of the current template
-    assert client.get("/sets/open-set/valid").status_code == 200
+    page = client.get("/sets/open-set/valid")
+    assert page.status_code == 200
     assert "f" not in _stored(app, "alice", "valid").params
+    text = _page(page)  # and what she saw and typed before is still hers to read
+    assert "An earlier version of this problem" in text
+    assert "Your 1 attempt on the earlier version is kept here; it no longer counts" in text
+    old_variant = Variant.from_json(json.loads(old.variant_json))
+    assert f"<code>{old_variant.answer}</code>" in text
+    f, earlier = old_variant.params["f"], text[text.index("An earlier version"):]
+    assert f"<mn>{f}</mn><mo>×</mo><mn>{f}</mn></mrow></math> filter" in earlier  # as shown
+    _login(client, "bob")  # nobody else sees it
+    assert "An earlier version" not in _page(client.get("/sets/open-set/valid"))
 
 
 def test_regraded_variant_keeps_what_was_shown_and_refuses_a_changed_answer_type(web_bank):

@@ -173,6 +173,15 @@ def test_a_grader_change_the_kit_cannot_follow_fails_the_build(tmp_path):
     assert "reference" not in imports
 
 
+def test_imports_inside_a_copied_function_are_rewritten_for_the_kit():
+    """grade.py's _too_large imports the sandbox's outcome types only when called (a fresh
+    file never needs them): the kit's copy imports them from its own ``_core``."""
+    imports, body = copy_definitions(Part("grader.code.grade", ("_too_large",)), ".grade")
+    assert "    from .sandbox import ChildStatus, OutcomeKind, RawOutcome\n" in body
+    assert "grader" not in imports + body.replace("the grader", "")
+    compile(imports + body, "copy", "exec")
+
+
 # ------------------------------------------------------------- the server's verdicts, offline
 def _variants() -> list[tuple[str, str, list[str] | None]]:
     """Every file as it is (all functions), and each bug of the buggy files (their functions)."""

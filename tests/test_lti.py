@@ -327,29 +327,63 @@ def test_a_platform_that_is_down_mid_course_loses_no_score(lti_app, registered, 
         "u1": earned, "u2": earned, "u3": 0.0}
 
 
-@pytest.mark.parametrize("policy, expected", [("best", 3.0), ("latest", 1.0)])
-def test_a_link_sends_the_best_or_the_latest_code_score(lti_app, registered, monkeypatch,
-                                                        policy, expected):
+def _graded_code(app, monkeypatch, points: float) -> None:
+    """A code submission of `points` out of 4, graded (the grading job's path, without a sandbox)."""
     from web.code import task
     from web.models import CodeSubmission
 
+    monkeypatch.setattr(task, "_grade", lambda source, exercise, sid, p=points:
+                        task._finished("done", report={"score": p, "max_score": 4.0}))
+    with session_factory(app)() as session:
+        row = CodeSubmission(user_id=_user(app).id, exercise="conv_step_by_step",
+                             source="x = 1", status="queued", heartbeat_at=utcnow())
+        session.add(row)
+        session.commit()
+    task.grade_submission(session_factory(app), row.id)
+
+
+@pytest.mark.parametrize("policy, expected", [("best", 3.0), ("latest", 1.0)])
+def test_a_link_sends_the_best_or_the_latest_code_score(lti_app, registered, monkeypatch,
+                                                        policy, expected):
     claims = registered.launch_claims("u1", target="exercise:conv_step_by_step")
     claims["https://purl.imsglobal.org/spec/lti/claim/custom"]["stride_score"] = policy
     browser = lti_app.test_client()
     assert browser.post("/lti/launch", data=_authorize(_begin(browser, registered, "u1",
                                                               claims))).status_code == 302
     for points in (3.0, 1.0):
-        monkeypatch.setattr(task, "_grade", lambda source, exercise, sid, p=points:
-                            task._finished("done", report={"score": p, "max_score": 4.0}))
-        with session_factory(lti_app)() as session:
-            row = CodeSubmission(user_id=_user(lti_app).id, exercise="conv_step_by_step",
-                                 source="x = 1", status="queued", heartbeat_at=utcnow())
-            session.add(row)
-            session.commit()
-        task.grade_submission(session_factory(lti_app), row.id)
+        _graded_code(lti_app, monkeypatch, points)
     assert outcomes.drain(lti_app).sent == 1  # both changes went out as one, the newest
     score, = registered.scores_of("u1")
     assert score["scoreGiven"] == expected
+
+
+def test_a_score_recorded_while_an_older_one_is_being_sent_is_sent_too(lti_app, registered,
+                                                                      monkeypatch):
+    claims = registered.launch_claims("u1", target="exercise:conv_step_by_step")
+    claims["https://purl.imsglobal.org/spec/lti/claim/custom"]["stride_score"] = "latest"
+    browser = lti_app.test_client()
+    assert browser.post("/lti/launch", data=_authorize(_begin(browser, registered, "u1",
+                                                              claims))).status_code == 302
+    _graded_code(lti_app, monkeypatch, 1.0)
+    send = outcomes._send
+    newer: list[float] = []
+
+    def send_then_grade_again(*args, **kwargs):
+        score = send(*args, **kwargs)  # 1.0 is posted ...
+        if not newer:  # ... and before the drain marks the row sent, a new result comes in
+            newer.append(3.0)
+            _graded_code(lti_app, monkeypatch, 3.0)
+        return score
+
+    monkeypatch.setattr(outcomes, "_send", send_then_grade_again)
+    first = outcomes.drain(lti_app)
+    assert first.sent == 1 and first.next_due is not None  # the row stays pending, due now
+    assert outcomes.drain(lti_app, now=first.next_due).sent == 1
+    assert [s["scoreGiven"] for s in registered.scores_of("u1")] == [1.0, 3.0]
+    assert outcomes.drain(lti_app, now=first.next_due + timedelta(hours=1)).sent == 0
+    with session_factory(lti_app)() as session:
+        rows = session.scalars(select(LtiScoreOutbox)).all()
+        assert [(r.score_given, r.sent_at is not None) for r in rows] == [(3.0, True)]
 
 
 def test_a_regrade_resends_the_affected_scores(lti_app, registered, web_answer):

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import zlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import yaml
 from conftest import _answer_text
 from lti_lms import Lms
 from rq import SimpleWorker
@@ -120,3 +122,31 @@ def test_the_worker_runs_a_genuine_score_job_and_refuses_a_forged_one(redis_app,
     assert genuine.latest_result().return_value == "skipped"
     assert forged.get_status(refresh=True) == "failed"
     assert "refused" in (forged.latest_result().exc_string or "")
+
+
+def test_a_score_job_reads_the_published_bank_not_unpublished_edits(make_app, tmp_path,
+                                                                    monkeypatch):
+    """Set points for the LMS come from the version the web app serves: a later edit of the
+    folder that nobody published does not count, and a publish is followed."""
+    import shutil
+
+    from web import bank as web_bank
+    from web.code.rq import worker_bank
+
+    folder = tmp_path / "problems"
+    shutil.copytree(Path(make_app().config["PROBLEMS_DIR"]), folder)
+    app = make_app(PROBLEMS_DIR=str(folder))
+    monkeypatch.setenv("DATABASE_URL", app.config["DATABASE_URL"])
+    monkeypatch.setenv("STRIDE_PROBLEMS_DIR", str(folder))
+    with app.app_context():
+        web_bank.reload_bank()  # published: the folder as it is
+    set_file = sorted((folder / "sets").glob("*.yaml"))[0]
+    data = yaml.safe_load(set_file.read_text())
+    points = worker_bank().sets[data["id"]].items[0].points
+    data["problems"][0]["points"] = points + 5
+    set_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    set_id = data["id"]
+    assert worker_bank().sets[set_id].items[0].points == points  # an unpublished edit
+    with app.app_context():
+        web_bank.reload_bank()
+    assert worker_bank().sets[set_id].items[0].points == points + 5

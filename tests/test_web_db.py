@@ -138,7 +138,7 @@ def test_warm_up_loads_the_bank_and_freezes_it_and_a_reload_lets_the_old_bank_go
         assert gc.get_freeze_count() > 0
         old = weakref.ref(app.extensions["stride_bank"])
         with app.app_context():
-            new = reload_bank()
+            new = reload_bank().bank
         assert new is app.extensions["stride_bank"]
         assert old() is None
     finally:

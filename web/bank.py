@@ -24,11 +24,11 @@ from flask import Flask, abort, current_app, g
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from grader.bank import BankError, load_bank, load_bank_in_part
+from grader.bank import Bank, BankError, load_bank, load_bank_in_part
 from grader.bank.version import bank_files, content_digest, write_files
 from grader.code import EXERCISES
 from grader.errors import ProblemSpecError
-from grader.lint_checks import publish_findings
+from grader.lint_checks import Finding, publish_check
 from web.db import session_factory, write_gate
 
 INCIDENTS_SHOWN = 20  # the newest bank incidents listed on the instructor's dashboard
@@ -80,10 +80,19 @@ def served_digest() -> str | None:
     return current_app.extensions.get("stride_bank_digest")
 
 
-def reload_bank(published_by_id: int | None = None):
+@dataclass(frozen=True)
+class Reloaded:
+    """A published bank, and the lint warnings its changed templates had (degenerate draws,
+    feedback gaps: said to the instructor, but no reason to refuse)."""
+
+    bank: Bank
+    warnings: tuple[Finding, ...] = ()
+
+
+def reload_bank(published_by_id: int | None = None) -> Reloaded:
     """Load the bank from PROBLEMS_DIR again, lint the templates of the files that changed since
     the version served, and publish it to every worker (raises grader.bank.BankError with every
-    finding, each with file, line and seed; then nothing changes anywhere)."""
+    failing finding, each with file, line and seed; then nothing changes anywhere)."""
     app = current_app._get_current_object()
     root = _root(app)
     files = bank_files(root)
@@ -91,13 +100,13 @@ def reload_bank(published_by_id: int | None = None):
     bank = load_bank(root)
     if content_digest(bank_files(root)) != digest:
         raise BankError([f"{root}: the files changed while they were being loaded; reload again"])
-    findings = publish_findings(changed_problems(bank, root, files, _served_files(app)), root)
-    if findings:
-        raise BankError([f"not published: {finding}" for finding in findings])
+    check = publish_check(changed_problems(bank, root, files, _served_files(app)), root)
+    if check.failures:
+        raise BankError([f"not published: {finding}" for finding in check.failures])
     _record(app, digest, files, published_by_id)
     _swap(app, bank, digest, None, files)
     g.stride_bank = bank
-    return bank
+    return Reloaded(bank, check.warnings)
 
 
 def changed_problems(bank, root: Path, files: dict[str, str], before: dict[str, str] | None):
@@ -139,6 +148,42 @@ def published(app: Flask | None = None) -> Published | None:
         app.logger.warning("the published bank version could not be read: %r", exc)
         return None
     return Published(*row) if row is not None else None
+
+
+_WORKER_BANKS: dict[str, tuple[Bank, Path | None]] = {}  # digest -> bank, its private copy
+
+
+def published_bank(sessions, root: Path) -> Bank:
+    """For a process without the app (a grading worker): the bank every web worker serves.
+
+    That is the newest published version, read from `root` when the files there hash the same
+    and otherwise from its stored texts (unpublished edits under `root` never count), or
+    `root`'s files when nothing was published yet. Loaded once per version and process.
+    """
+    import json
+
+    from web.models import BankVersion
+
+    with sessions() as session:
+        row = session.execute(select(BankVersion.id, BankVersion.digest)
+                              .order_by(BankVersion.id.desc()).limit(1)).first()
+        files = bank_files(root)
+        digest = row.digest if row is not None else content_digest(files)
+        if digest in _WORKER_BANKS:
+            return _WORKER_BANKS[digest][0]
+        folder = None
+        if row is None or content_digest(files) == row.digest:
+            bank = load_bank(root)
+        else:
+            stored = json.loads(session.get(BankVersion, row.id).files_json)
+            folder = Path(tempfile.mkdtemp(prefix="stride-bank-"))
+            bank = load_bank(write_files(stored, folder / root.name))
+    for _old, old_folder in _WORKER_BANKS.values():  # one version kept: the newest
+        if old_folder is not None:
+            shutil.rmtree(old_folder, ignore_errors=True)
+    _WORKER_BANKS.clear()
+    _WORKER_BANKS[digest] = (bank, folder)
+    return bank
 
 
 def _root(app: Flask) -> Path:

@@ -316,14 +316,20 @@ def bank_reload_command() -> None:
     from web.bank import reload_bank, served_digest
 
     try:
-        bank = reload_bank()
+        reloaded = reload_bank()
     except BankError as exc:
         click.echo(f"Not published: {len(exc.errors)} finding(s).", err=True)
         for line in exc.errors:
             click.echo(f"  {line}", err=True)
         raise SystemExit(1) from exc
+    bank = reloaded.bank
     click.echo(f"Published bank version {served_digest()[:12]}: {len(bank.problems)} problems "
                f"in {len(bank.sets)} sets; every server follows within about a second.")
+    if reloaded.warnings:
+        click.echo(f"{len(reloaded.warnings)} warning(s), worth a look (not a reason to refuse):",
+                   err=True)
+        for warning in reloaded.warnings:
+            click.echo(f"  {warning}", err=True)
 
 
 def init_app(app: Flask) -> None:

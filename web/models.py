@@ -372,7 +372,11 @@ class LtiLinkUser(Base):
 
 class LtiScoreOutbox(Base):
     """A score to send: one row per (link, user) while unsent; the score itself is read when it
-    is sent, so the newest always goes. Kept after sending (sent_at) as a record."""
+    is sent, so the newest always goes. Kept after sending (sent_at) as a record.
+
+    ``generation`` counts the score changes the pending row stands for: a drain marks the row
+    sent only if it is unchanged since the drain claimed it, so a score recorded while an older
+    one was on its way is sent too."""
 
     __tablename__ = "lti_score_outbox"
 
@@ -381,6 +385,7 @@ class LtiScoreOutbox(Base):
                                          index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_try_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     score_given: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -19,6 +19,7 @@ DEFAULT_QUEUE = "stride-grading"
 # App setting -> the environment variable that sets it (its value becomes the default).
 ENVIRONMENT = {
     "DATABASE_URL": "DATABASE_URL",
+    "PROBLEMS_DIR": "STRIDE_PROBLEMS_DIR",
     "SECRET_KEY": "STRIDE_SECRET_KEY",
     "REDIS_URL": "REDIS_URL",
     "TRUSTED_PROXIES": "STRIDE_TRUSTED_PROXIES",
@@ -77,6 +78,12 @@ _SETTING_NAMES = {"heartbeat_s": "HEARTBEAT_S", "stale_after_s": "STALE_S",
 DEFAULT_TIMING = JobTiming()
 
 
+def _bundled_problems() -> str:
+    from grader.data_root import data_root
+
+    return str(data_root() / "problems")
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the database, the grading backend and the rate limits are configured with."""
@@ -88,6 +95,7 @@ class Settings:
     timing: JobTiming = DEFAULT_TIMING
     ratelimit_storage_uri: str = "memory://"
     trusted_proxies: int = 0
+    problems_dir: str = ""  # "" : the bundled bank (grader.data_root)
 
     @classmethod
     def from_config(cls, config: Mapping) -> Settings:
@@ -100,7 +108,8 @@ class Settings:
             timing=JobTiming.from_config(config),
             # One count for every worker and host: the grading queue's Redis, unless set apart.
             ratelimit_storage_uri=config.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
-            trusted_proxies=int(config.get("TRUSTED_PROXIES") or 0))
+            trusted_proxies=int(config.get("TRUSTED_PROXIES") or 0),
+            problems_dir=config.get("PROBLEMS_DIR") or _bundled_problems())
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:

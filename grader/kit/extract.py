@@ -5,7 +5,8 @@ ladder, the report, the child's status, the matching of a wrong output with the 
 outputs). Rather than a second implementation, :func:`copy_definitions` copies the named
 top-level definitions of a grader module, together with every definition they use from the
 same module (found with :mod:`ast`), and only the imports those definitions need, rewritten to
-the kit's flat ``_core`` package. Whatever is not reachable from the named roots (the
+the kit's flat ``_core`` package (imports inside a copied function too, where a module imports
+what only a slower path needs). Whatever is not reachable from the named roots (the
 reference, the bug families, the spec loader, the sandbox's POSIX machinery) is never copied.
 
 The copy fails loudly (:class:`KitBuildError`) when a named root is missing or an import

@@ -5,8 +5,8 @@ into ``_core``): read the file (notebooks keep their definitions), judge a fresh
 tests' slots or else run the public calls in a child process (:mod:`.shipped`, :mod:`.runner`)
 and climb the verdict ladder for each function, mark template stubs as not attempted. The
 known bugs' outputs on the same inputs come with the tests, so the named diagnoses are the
-server's too. Hidden tests are not in the kit: the report says how many each
-function has and that the server runs them.
+server's too. Hidden tests are not in the kit: the report says how many each function has and
+that the server runs them.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from redis import Redis
@@ -134,21 +135,12 @@ def dispatch_scores(queue, sessions: sessionmaker[Session]):
     return DrainResult(queued, 0, next_due)
 
 
-_BANKS: dict[str, object] = {}
-
-
 def worker_bank():
-    """The problem bank a score job reads set points from: `STRIDE_PROBLEMS_DIR`, or the
-    repository's problems/ (as the web app's default)."""
-    from pathlib import Path
+    """The problem bank a score job reads set points from: the published version, as the web
+    app serves it (`web.bank.published_bank`), with PROBLEMS_DIR as the local copy."""
+    from web.bank import published_bank
 
-    from grader.bank import load_bank
-    from grader.data_root import data_root
-
-    root = os.environ.get("STRIDE_PROBLEMS_DIR") or str(data_root() / "problems")
-    if root not in _BANKS:
-        _BANKS[root] = load_bank(Path(root))
-    return _BANKS[root]
+    return published_bank(worker_sessions(), Path(Settings.from_environ().problems_dir))
 
 
 _SESSIONS: dict[tuple[int, str], sessionmaker[Session]] = {}

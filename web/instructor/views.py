@@ -64,6 +64,8 @@ from web.quiz.practice import graded_now
 from web.quiz.store import seed_for, submissions_for, variant_from_record, variant_record
 from web.render import grid_cells, render_prompt
 
+MAX_SHOWN_WARNINGS = 10  # lint warnings flashed after a reload; `grader lint` has them all
+
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
 MAX_SEED = 2**32 - 1
 SORT_KEYS = ("name", "total")
@@ -137,11 +139,17 @@ def dashboard():
 def reload():
     """Course staff: load the YAML problem bank again (nothing changes unless all is valid)."""
     try:
-        bank = reload_bank(published_by_id=current_user.id)
+        reloaded = reload_bank(published_by_id=current_user.id)
     except ProblemSpecError as exc:
         return _dashboard(tuple(getattr(exc, "errors", None) or (str(exc),)), 422)
+    bank = reloaded.bank
     flash(f"The problem bank was reloaded: {len(bank.problems)} problems in "
           f"{len(bank.sets)} sets.", "success")
+    for warning in reloaded.warnings[:MAX_SHOWN_WARNINGS]:
+        flash(f"Published, but worth a look: {warning}", "warning")
+    if len(reloaded.warnings) > MAX_SHOWN_WARNINGS:
+        flash(f"... and {len(reloaded.warnings) - MAX_SHOWN_WARNINGS} more warnings: run "
+              "`grader lint` to see them all.", "warning")
     return redirect(url_for("instructor.dashboard"))
 
 

@@ -3,13 +3,15 @@
 Grading calls `score_changed` (one call after a typed answer is recorded, one after a code job's
 result is stored) and a regrade calls `problem_regraded`; each writes one `LtiScoreOutbox` row per
 resource link the student launched for that set or exercise (one pending row per link and
-student: a newer score joins the pending row). `drain` sends what is due: it reads the student's
+student: a newer score joins the pending row and bumps its generation). `drain` sends what is due: it reads the student's
 score at sending time (best or latest per problem, as the link's policy says), creates the line
 item if the link has none yet, and posts the score. A platform that is down or refuses leaves the
 row pending with the next try backed off exponentially (30 s doubling, at most an hour): nothing
 is lost, and the newest score is what arrives. The in-process `OutboxDrainer` thread (one per web
 process) drains when woken and when the next try is due; each row is claimed with a lease before
-it is sent, so several processes draining at once never send the same row twice. With the
+it is sent, so several processes draining at once never send the same row twice, and it is
+marked sent only if its generation is still the one claimed: a score recorded while an older
+one was on its way keeps the row pending, due at once, so the newer one goes too. With the
 grading queue (REDIS_URL), the thread only dispatches: `web.code.rq.score_job` jobs `deliver` one
 row each, retried by RQ. Extensions call `resend_scores`.
 """
@@ -60,6 +62,8 @@ def backoff(tries: int) -> timedelta:
 
 
 def _enqueue(session: Session, links_and_users) -> int:
+    """A pending row per (link, user): a new one, or the pending one's generation bumped (so a
+    drain sending it right now sends again, see `_finish`)."""
     added = 0
     for link_id, user_id in links_and_users:
         pending = session.scalar(select(LtiScoreOutbox.id).where(
@@ -68,6 +72,10 @@ def _enqueue(session: Session, links_and_users) -> int:
         if pending is None:
             session.add(LtiScoreOutbox(link_id=link_id, user_id=user_id, next_try_at=utcnow()))
             added += 1
+        else:
+            session.execute(update(LtiScoreOutbox).where(LtiScoreOutbox.id == pending)
+                            .values(generation=LtiScoreOutbox.generation + 1)
+                            .execution_options(synchronize_session=False))
     return added
 
 
@@ -207,21 +215,36 @@ def _line_item(ags: AssignmentsGradesService, link: LtiResourceLink, bank) -> Li
 
 
 def _send(session: Session, connectors: _Connectors, row: LtiScoreOutbox, bank, sub: str,
-          now: datetime) -> None:
+          now: datetime) -> Score | None:
+    """Post the student's score as it is now; None when nothing is graded yet (nothing sent)."""
     link = session.get(LtiResourceLink, row.link_id)
     if SCORE_SCOPE not in link.ags_scopes.split():
         raise LookupError("the LMS did not grant the score scope for this link")
     score = score_for(session, bank, link, row.user_id)
     if score is None:
-        row.sent_at = now  # nothing graded yet: nothing to send
-        return
+        return None
     ags = connectors.ags(link)
     item = _line_item(ags, link, bank)
     grade = (Grade().set_score_given(score.given).set_score_maximum(score.maximum)
              .set_timestamp(now.isoformat()).set_activity_progress("Submitted")
              .set_grading_progress("FullyGraded").set_user_id(sub))
     ags.put_grade(grade, item)
-    row.score_given, row.score_maximum, row.sent_at = score.given, score.maximum, now
+    return score
+
+
+def _finish(session: Session, row: LtiScoreOutbox, generation: int, score: Score | None,
+            now: datetime) -> None:
+    """Mark `row` sent, unless a newer score joined it while it was being sent (its generation
+    moved on since the claim): then it stays pending and is due at once, so the newer score
+    goes too."""
+    sent = session.execute(
+        update(LtiScoreOutbox)
+        .where(LtiScoreOutbox.id == row.id, LtiScoreOutbox.generation == generation)
+        .values(sent_at=now, score_given=score.given if score else None,
+                score_maximum=score.maximum if score else None)
+        .execution_options(synchronize_session=False))
+    if not sent.rowcount:
+        row.next_try_at = now
 
 
 class _Unreachable(Exception):
@@ -264,11 +287,13 @@ def _attempt(session: Session, connectors: _Connectors, bank, row: LtiScoreOutbo
     link = session.get(LtiResourceLink, row.link_id)
     sub = session.scalar(select(LtiLinkUser.sub).where(
         LtiLinkUser.link_id == row.link_id, LtiLinkUser.user_id == row.user_id))
+    generation = row.generation  # as claimed: a score change after this is sent again
     try:
         if link.platform_id in unreachable:
             raise _Unreachable(unreachable[link.platform_id])
-        _send(session, connectors, row, bank, sub, now)
+        score = _send(session, connectors, row, bank, sub, now)
         row.last_error = None
+        _finish(session, row, generation, score, now)
         return True
     except Exception as exc:  # the platform is down or refused: try again later
         row.tries += 1

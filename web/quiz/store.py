@@ -15,6 +15,7 @@ import hmac
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import bindparam, case, func, select
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 from grader.variants import Variant
 from web.bank import find_problem, generate_for
 from web.db import write_gate
-from web.models import Submission, VariantRecord
+from web.models import RetiredVariant, Submission, VariantRecord
 
 # 1 when any row is correct (PostgreSQL has no max() over booleans, so count in integers).
 _ANY_CORRECT = func.max(case((Submission.correct, 1), else_=0))
@@ -104,6 +105,45 @@ def submissions_for(session: Session, user_id: int, set_id: str, problem_id: str
     return session.scalars(select(Submission).where(
         Submission.user_id == user_id, Submission.set_id == set_id,
         Submission.problem_id == problem_id).order_by(Submission.attempt, Submission.id)).all()
+
+
+@dataclass(frozen=True)
+class RetiredAttempt:
+    """One attempt on a variant that a re-issue took back: what was typed and how it scored."""
+
+    attempt: int
+    raw: str
+    read_as: str | None
+    correct: bool
+    score: float
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RetiredVersion:
+    """An earlier variant of a problem that a correction replaced, with the attempts on it."""
+
+    retired_at: datetime
+    prompt: str
+    attempts: tuple[RetiredAttempt, ...]
+
+
+def retired_versions(session: Session, user_id: int, set_id: str, problem_id: str
+                     ) -> list[RetiredVersion]:
+    """The student's earlier versions of one problem (taken back by a re-issue), oldest first:
+    their attempts no longer count, but they are the student's record of what happened."""
+    rows = session.scalars(select(RetiredVariant).where(
+        RetiredVariant.user_id == user_id, RetiredVariant.set_id == set_id,
+        RetiredVariant.problem_id == problem_id).order_by(RetiredVariant.id)).all()
+    return [RetiredVersion(row.created_at, Variant.from_json(json.loads(row.variant_json)).prompt,
+                           tuple(_retired_attempt(a) for a in json.loads(row.submissions_json)))
+            for row in rows]
+
+
+def _retired_attempt(data: dict) -> RetiredAttempt:
+    return RetiredAttempt(int(data["attempt"]), str(data["raw"]), data.get("read_as"),
+                          bool(data["correct"]), float(data["score"] or 0.0),
+                          datetime.fromisoformat(data["created_at"]))
 
 
 def attempt_summary(session: Session, user_id: int, set_id: str, problem_id: str

@@ -24,6 +24,7 @@ from web.quiz.progress import all_progress, due_order, set_progress, set_summary
 from web.quiz.store import (
     AttemptSummary,
     get_or_create_variant,
+    retired_versions,
     submissions_for,
     token_recorded,
     variant_and_attempts,
@@ -64,7 +65,8 @@ def problem_set(set_id: str):
                            summary=set_summary(problem_set, progress, mine), standing=mine)
 
 
-def _problem_context(problem_set, item, variant, submissions, mine: Standing) -> dict:
+def _problem_context(problem_set, item, variant, submissions, mine: Standing,
+                     retired=()) -> dict:
     policy = mine.policy(item)
     used = len(submissions)
     solved = any(s.correct for s in submissions)
@@ -79,6 +81,7 @@ def _problem_context(problem_set, item, variant, submissions, mine: Standing) ->
         "prompt_html": render_prompt(variant.prompt),
         "figures": [(f.name, grid_cells(f.matrix)) for f in variant.figures],
         "form": forms.answer_form(variant), "submissions": submissions,
+        "retired": [(v, render_prompt(v.prompt)) for v in retired],
         "request_token": forms.new_request_token(),
         "used": used, "solved": solved, "past_due": past_due,
         "open": is_open, "answer_text": answer_text,
@@ -102,8 +105,9 @@ def problem(set_id: str, problem_id: str):
     _record, variant = get_or_create_variant(session, current_user.id, set_id, problem_id)
     submissions = submissions_for(session, current_user.id, set_id, problem_id)
     mine = standing_for(session, current_user.id, problem_set)
-    return render_template("student/problem.html",
-                           **_problem_context(problem_set, item, variant, submissions, mine))
+    retired = retired_versions(session, current_user.id, set_id, problem_id)
+    return render_template("student/problem.html", **_problem_context(
+        problem_set, item, variant, submissions, mine, retired))
 
 
 def _closed_reason(item, summary: AttemptSummary, mine: Standing) -> str | None:
@@ -144,7 +148,8 @@ def submit(set_id: str, problem_id: str):
         parsed, result = forms.check(variant, raw, item.points)
     except FormatError as exc:
         submissions = submissions_for(session, current_user.id, set_id, problem_id)
-        context = _problem_context(problem_set, item, variant, submissions, mine)
+        retired = retired_versions(session, current_user.id, set_id, problem_id)
+        context = _problem_context(problem_set, item, variant, submissions, mine, retired)
         context["raw"] = raw
         return render_template("student/problem.html", format_error=str(exc), **context), 422
     row = dict(
