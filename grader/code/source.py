@@ -5,12 +5,20 @@ a plain ``.py`` file. :func:`prepare_source` turns any of them into the program 
 runs, as a frozen :class:`PreparedSource` that also says what was left out, so the report can
 tell the student.
 
-* A notebook (``.ipynb``, read with ``nbformat``) and an nbconvert export (``# In[ ]:`` cell
-  markers or ``get_ipython()`` calls) keep only their definitions: imports, function and class
-  definitions, and assignments of constants (values without a call). Top-level calls, test
-  cells, plots, IPython magics (``%matplotlib inline``) and shell lines (``!pip ...``) are
-  dropped, so a notebook grades like the ``.py`` of its functions.
-* A plain ``.py`` file runs as written (its top-level code included).
+* A notebook (``.ipynb``, read with ``nbformat``, with or without a byte order mark) and a
+  notebook saved as a script (``jupyter nbconvert --to script``'s ``# In[ ]:`` markers or
+  ``get_ipython()`` calls, the ``# %%`` cells of VS Code, Jupytext and Spyder, Colab's
+  "Download .py") keep only their definitions: imports, function and class definitions, and
+  assignments whose values read only what was kept, calling nothing (``hparameters = {...}``)
+  or, for a name a function reads as a global, calling only imported modules and builtins.
+  Top-level calls, test cells (and ``z = Z[0, 2]`` after a dropped ``Z = conv_forward(...)``),
+  plots, IPython magics (``%matplotlib inline``) and shell lines (``!pip ...``) are dropped,
+  so a notebook grades like the ``.py`` of its functions. A cell that does not parse never ran
+  in Jupyter: it is left out, and a function only it defines raises that cell's
+  ``SyntaxError`` when a test calls it. A function's ``display(...)`` shows nothing.
+* A plain ``.py`` file runs as written (its top-level code included), except the top-level
+  statements that can only fail for a module the grader does not provide (``plt.show()``, a
+  course test helper from ``from public_tests import *``).
 * In both, an import of a module the grader does not provide (anything but NumPy and the
   standard library: h5py, matplotlib, scipy, PIL, the course's ``public_tests``, ...), at the
   top level or inside a function, is replaced by a stand-in that raises, only when used, an
