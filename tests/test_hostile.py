@@ -50,7 +50,9 @@ CASES = [
     ("read_secret_env.py", {"exception"}, False),
     ("network.py", {"exception"}, True),
     ("monkeypatch_numpy.py", {"wrong values"}, False),
-    ("monkeypatch_grader.py", {"exception"}, True),
+    # `import grader...` is a stand-in (not a provided module), so the top-level line that
+    # would patch the grader can only fail and is left out: the stub's 0.0 is judged as is.
+    ("monkeypatch_grader.py", {"wrong values"}, True),
     ("fake_result_print.py", {"wrong values"}, False),
     ("sys_exit.py", {"exception"}, False),
     ("os_exit.py", {"crashed"}, False),

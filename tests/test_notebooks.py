@@ -274,13 +274,18 @@ def test_a_notebook_traceback_names_the_cell_and_the_line_in_it(pool):
     assert "  cell 4, line 3, in zero_pad: return X_pad[pad:-pad] + undefined_name" in message
 
 
-def test_a_notebook_syntax_error_names_the_cell(pool):
+def test_a_notebook_syntax_error_names_the_cell_and_fails_only_that_cells_functions(pool):
     notebook = _notebook(new_code_cell("import numpy as np"),
-                         new_code_cell("def zero_pad(X, pad):\n    return np.pad(X,\n"))
-    report = _grade(pool, notebook, functions=["zero_pad"], include_hidden=False)
+                         new_code_cell("def zero_pad(X, pad):\n    return np.pad(X,\n"),
+                         new_code_cell("def distribute_value(dz, shape):\n"
+                                       "    return np.full(shape, dz / (shape[0] * shape[1]))"))
+    report = _grade(pool, notebook, functions=["zero_pad", "distribute_value"],
+                    include_hidden=False)
     message = report.functions[0].tests[0].message
-    assert message.startswith("SyntaxError while loading your file: ")
+    assert message.startswith("SyntaxError in zero_pad: ")
     assert "(cell 3, line 2)" in message and "submission.py" not in message
+    assert [f.status.value for f in report.functions] == ["failed", "passed"]
+    assert any("Cell 3 of the notebook has a syntax error" in w for w in report.warnings)
 
 
 def test_a_py_file_and_an_export_keep_their_own_line_numbers(pool):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -149,9 +150,22 @@ def _pool_mutations(A: np.ndarray, hp: Mapping, mode: str, hidden: bool) -> list
         ("Your output has the channels before height and width (NCHW): the course's layout is "
          "(m, n_H, n_W, n_C).", lambda: a().transpose(0, 3, 1, 2)),
     ]
+    f = hp["f"]
+    zeros_for = "one of the modes" if hidden else f"mode={mode!r}"
+    mutations.append((f"Your output is all zeros for {zeros_for}: nothing was computed, so check "
+                      "that your mode test matches the strings 'max' and 'average' exactly "
+                      "(not 'avg' or 'mean').", lambda: np.zeros_like(a())))
+    if f > 1:
+        mutations.append(("Your output matches windows one short (f - 1 wide): a slice's end "
+                          "is already left out, so vert_end = vert_start + f, without - 1.",
+                          lambda: a(f=f - 1)))
     if mode == "average":
         mutations.append(("Your averages are rounded down: integer division // truncates; use "
                           "np.mean(window) or / (f * f).", lambda: np.floor(a())))
+        mutations.append(("Your output is each window's sum, not its average: divide by the "
+                          "window's f * f values (or use np.mean).", lambda: a() * f * f))
+        mutations.append(("Your output divides each window's sum by f: an average divides by "
+                          "all f * f values of the window (or use np.mean).", lambda: a() * f))
     return mutations
 
 
@@ -233,9 +247,11 @@ def _conv_backward_mutations(name: str, dZ: np.ndarray, cache: tuple, hidden: bo
                           f"course's {name} is the sum, without dividing by m * n_H * n_W.",
                           lambda: grads()[index] / (m * n_H * n_W)))
     if name == "dW":
-        mutations += _dW_axes(dZ, A, W, b, hp)
+        # Before the wrong pads: at a large pad the last window and a padded batch both give
+        # zeros, and = instead of += is by far the more common bug.
         mutations.append(("dW matches the last window's term alone: accumulate with += over "
                           "every window, not =.", lambda: _last_window_dW(dZ, A, W, hp)))
+        mutations += _dW_axes(dZ, A, W, b, hp)
     if name == "db":
         mutations += _db_axes(dZ)
         mutations.append(("db looks like the sum over the wrong axes: sum dZ over the batch, "
@@ -315,6 +331,10 @@ def _window_mask(window: np.ndarray, rule: str) -> np.ndarray:
         return window >= window.mean()
     if rule in ("rows", "cols"):
         return window == window.max(axis=0 if rule == "rows" else 1, keepdims=True)
+    if rule == "first":
+        first = np.zeros(window.shape, dtype=bool)
+        first[np.unravel_index(np.argmax(window), window.shape)] = True
+        return first
     return window == window.max()
 
 
@@ -389,6 +409,9 @@ def _pool_backward_mutations(dA: np.ndarray, cache: tuple, mode: str, hidden: bo
              "the whole window, np.max(x) without an axis.", lambda: loop(rule="rows")),
             ("dA_prev matches a mask of each column's (or row's) maximum: take the maximum of "
              "the whole window, np.max(x) without an axis.", lambda: loop(rule="cols")),
+            ("dA_prev matches a mask that marks only the first of equal maxima (np.argmax): "
+             "the course's rule, x == np.max(x), marks every maximum, and each gets the "
+             "window's gradient.", lambda: loop(rule="first")),
         ]
     else:
         mutations += [(f"dA_prev matches a distribute_value that {text}", partial(loop, share=share))
@@ -398,7 +421,12 @@ def _pool_backward_mutations(dA: np.ndarray, cache: tuple, mode: str, hidden: bo
 
 # What a buggy distribute_value gives each cell of an (n_H, n_W) window, and what to say.
 _SHARES: list[tuple[str, Callable[[float, int, int], float]]] = [
-    ("does not divide: each cell gets dz / (n_H * n_W).", lambda dz, n_H, n_W: dz),
+    ("does not divide: each cell should get dz / (n_H * n_W), not the whole dz (mind the "
+     "parentheses: dz / n_H * n_W is dz again on a square window).", lambda dz, n_H, n_W: dz),
+    ("computes dz / n_H * n_W, which divides by n_H and then multiplies by n_W: write "
+     "dz / (n_H * n_W), with the parentheses.", lambda dz, n_H, n_W: dz / n_H * n_W),
+    ("computes dz / n_W * n_H, which divides by n_W and then multiplies by n_H: write "
+     "dz / (n_H * n_W), with the parentheses.", lambda dz, n_H, n_W: dz / n_W * n_H),
     ("divides by n_H + n_W: divide by the window's area n_H * n_W.",
      lambda dz, n_H, n_W: dz / (n_H + n_W)),
     ("divides by one side only: divide by n_H * n_W, the window's area.",
@@ -455,7 +483,18 @@ def _signal_mutations(func: str, x: np.ndarray, k: np.ndarray, mode: str, pad: i
         mutations.append(("Your output matches the result without the extra padding: pad adds "
                           "zeros on each side before the mode applies.",
                           lambda: call(x, k, mode=mode, pad=0)))
+    if mode == "same" and any(n % 2 == 0 for n in np.shape(k)):
+        mutations.insert(0, ("Your output matches the 'full' result cropped one position late: "
+                             "'same' crops from (f - 1) // 2, not f // 2 (they differ for an "
+                             "even kernel).", lambda: _same_from_half(call, x, k, pad)))
     return mutations
+
+
+def _same_from_half(call: Callable, x: np.ndarray, k: np.ndarray, pad: int) -> np.ndarray:
+    """'same' as the 'full' result cropped from f // 2 on each axis (instead of (f - 1) // 2)."""
+    full = np.asarray(call(x, k, mode="full", pad=pad))
+    sizes = [n + 2 * pad for n in np.shape(x)]
+    return full[tuple(slice(f // 2, f // 2 + n) for f, n in zip(np.shape(k), sizes, strict=True))]
 
 
 def _step_mutations(a: np.ndarray, W: np.ndarray, b: np.ndarray) -> list[Mutation]:
@@ -588,7 +627,12 @@ def explain_shape(func: str, args: tuple, kwargs: Mapping, name: str,
                     "widths ((0, 0), (pad, pad), (pad, pad), (0, 0)).")
         if got == (X.shape[0], X.shape[1] + pad, X.shape[2] + pad, X.shape[3]):
             return "You padded only one side: add pad zeros on both sides of each axis."
-        return None
+        return _padded_axes(X.shape, got, pad)
+    if func == "conv_backward" and name == "dA_prev":
+        pad = _pad_of(func, args) or 0
+        if pad and got == (expected[0], expected[1] + 2 * pad, expected[2] + 2 * pad,
+                           expected[3]):
+            return STILL_PADDED
     if 0 in got and 0 not in expected:
         return ("Your output is empty along an axis. " + empty_slice(hidden)
                 if func == "conv_backward" else "Your output is empty along an axis.")
@@ -604,6 +648,27 @@ def explain_shape(func: str, args: tuple, kwargs: Mapping, name: str,
         if got[1:3] == (rows[key], cols[key]) and got[1:3] != expected[1:3]:
             return sentence
     return None
+
+
+AXES = ("the batch axis", "height", "width", "the channel axis")
+STILL_PADDED = ("dA_prev still has the padding: crop it from da_prev_pad with "
+                "da_prev_pad[pad:pad + n_H_prev, pad:pad + n_W_prev, :] (or dA_prev_pad[:, "
+                "pad:-pad, pad:-pad, :] when pad > 0).")
+
+
+def _padded_axes(shape: tuple[int, ...], got: tuple[int, ...], pad: int) -> str | None:
+    """zero_pad's output grown by 2 * pad on some axes: which ones, in words."""
+    if pad <= 0 or len(got) != 4 or len(shape) != 4:
+        return None
+    grown = [g - n for g, n in zip(got, shape, strict=True)]
+    if any(d not in (0, 2 * pad) for d in grown):
+        return None
+    padded = [AXES[i] for i, d in enumerate(grown) if d]
+    missed = [AXES[i] for i in (1, 2) if not grown[i]]
+    words = " and ".join(padded) if padded else "no axis"
+    also = f", but not {' and '.join(missed)}" if missed else ""
+    return (f"You padded {words}{also}: pad only height and width, with pad widths "
+            "((0, 0), (pad, pad), (pad, pad), (0, 0)) for the axes (m, n_H, n_W, n_C).")
 
 
 def size_formula(func: str, args: tuple, kwargs: Mapping) -> str | None:
@@ -639,8 +704,17 @@ def explain_exception(func: str, args: tuple, kwargs: Mapping, exc_type: str, ex
     if exc_type == "RecursionError":
         return "Your function calls itself without end: replace the recursion with a loop."
     if "cannot be interpreted as an integer" in exc_msg or "slice indices must be" in exc_msg:
-        return ("A / division gives a float: use // (or int(...)) for sizes and indices, e.g. "
-                "n_H = (n_H_prev + 2 * pad - f) // stride + 1.")
+        return ("A / division gives a float (and so do np.floor and np.ceil): use // or "
+                "int(...) for sizes and indices, e.g. n_H = (n_H_prev + 2 * pad - f) // stride "
+                "+ 1.")
+    key = _hparameter_key(func, exc_type, exc_msg)
+    if key is not None:
+        return key
+    if "can only convert an array of size 1" in exc_msg and func == "conv_forward":
+        return ("b.item() needs one number: give conv_single_step the bias of one filter, "
+                "b[:, :, :, c], not the whole b.")
+    if func == "conv_backward" and _still_padded(exc_msg, _pad_of(func, args)):
+        return STILL_PADDED
     if "setting an array element with a sequence" in exc_msg:
         return ("A value that should be one number is an array: conv_single_step must return "
                 "a scalar (use b.item()).")
@@ -658,6 +732,33 @@ def explain_exception(func: str, args: tuple, kwargs: Mapping, exc_type: str, ex
                 "horiz_start:horiz_end, :] must have shape (f, f, n_C_prev) like W[..., c]; "
                 "check that zero_pad pads only height and width, on both sides.")
     return None
+
+
+HPARAMETER_KEYS = {"conv_forward": ("stride", "pad"), "conv_backward": ("stride", "pad"),
+                   "pool_forward": ("f", "stride"), "pool_backward": ("f", "stride")}
+
+
+def _hparameter_key(func: str, exc_type: str, exc_msg: str) -> str | None:
+    """A KeyError on a hyperparameter the function's hparameters do not hold."""
+    keys = HPARAMETER_KEYS.get(func)
+    key = exc_msg.strip().strip("'\"")
+    if exc_type != "KeyError" or keys is None or key in keys or not key.isidentifier():
+        return None
+    held = " and ".join(repr(k) for k in keys)
+    extra = (" Pooling pads nothing, and its window size is hparameters['f']."
+             if func.startswith("pool") else " The window size f is W.shape[0].")
+    return f"hparameters has no key {key!r}: {func}'s hparameters hold only {held}.{extra}"
+
+
+def _still_padded(exc_msg: str, pad: int | None) -> bool:
+    """"could not broadcast input array from shape (8,8,3) into shape (4,4,3)" at pad 2."""
+
+    shapes = re.findall(r"shape \(([\d, ]+)\)", exc_msg)
+    if not pad or len(shapes) != 2 or "broadcast" not in exc_msg:
+        return False
+    src, dst = ([int(n) for n in s.replace(" ", "").split(",") if n] for s in shapes)
+    return (len(src) == len(dst) >= 3 and src[-1] == dst[-1]
+            and [a - b for a, b in zip(src[-3:-1], dst[-3:-1], strict=True)] == [2 * pad] * 2)
 
 
 def _pad_of(func: str, args: tuple) -> int | None:
