@@ -101,6 +101,8 @@ def _defaults(app: Flask, read_instance: bool) -> dict:
         GRADING_HEARTBEAT_S=environment.get("GRADING_HEARTBEAT_S"),
         GRADING_STALE_S=environment.get("GRADING_STALE_S"),
         GRADING_MAX_TRIES=environment.get("GRADING_MAX_TRIES"),
+        # Outgoing LTI requests to loopback/private addresses (and plain http to them): off.
+        LTI_ALLOW_PRIVATE_URLS=environment.get("LTI_ALLOW_PRIVATE_URLS", False),
     )
 
 
