@@ -90,10 +90,13 @@ def address_kind(address: str) -> str:
             return address_kind(str(embedded))
         if ip == _METADATA_V6:
             return FORBIDDEN
-    if (ip.is_unspecified or ip.is_multicast or ip.is_link_local or ip.is_reserved
-            or (ip.version == 4 and ip in _THIS_NETWORK)):
+    if ip.is_unspecified or ip.is_multicast or ip.is_link_local:
         return FORBIDDEN
-    if ip.is_loopback or ip.is_private or not ip.is_global:
+    if ip.is_loopback:  # before reserved: ::1 is inside the reserved ::/8
+        return PRIVATE
+    if ip.is_reserved or (ip.version == 4 and ip in _THIS_NETWORK):
+        return FORBIDDEN
+    if ip.is_private or not ip.is_global:
         return PRIVATE
     return PUBLIC
 
