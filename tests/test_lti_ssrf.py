@@ -11,6 +11,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+import requests
 from lti_platform import FakePlatform
 from pylti1p3.service_connector import ServiceConnector
 from sqlalchemy import select
@@ -167,6 +168,61 @@ def test_a_connection_goes_to_the_address_judged_with_the_host_name_kept(monkeyp
     response = http_session(OPEN).get(f"http://lms.campus.test:{platform.port}/jwks")
     assert response.json() == platform.jwks()
     assert platform.hits == ["/jwks"]
+
+
+def _tls_files(tmp_path, host: str):
+    """A CA and a certificate for `host` signed by it (files: ca.pem, cert.pem, key.pem)."""
+    from datetime import UTC, datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(text):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    now = datetime.now(UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("Test CA")).issuer_name(name("Test CA"))
+          .public_key(ca_key.public_key()).serial_number(1).not_valid_before(now)
+          .not_valid_after(now + timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder().subject_name(name(host)).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(2).not_valid_before(now)
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    (tmp_path / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(pem))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem"
+
+
+def test_tls_still_verifies_the_host_name_of_a_connection_made_to_the_judged_address(
+        tmp_path, monkeypatch):
+    ca, cert, key = _tls_files(tmp_path, "lms.campus.test")
+    app = Response('{"keys": []}', mimetype="application/json")
+    server = make_server("127.0.0.1", 0, lambda env, start: app(env, start),
+                         ssl_context=(str(cert), str(key)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        _resolver(monkeypatch, {"lms.campus.test": ["127.0.0.1"],
+                                "other.campus.test": ["127.0.0.1"]})
+        session = http_session(OPEN)
+        session.verify = str(ca)
+        port = server.server_port
+        assert session.get(f"https://lms.campus.test:{port}/jwks").json() == {"keys": []}
+        with pytest.raises(requests.exceptions.SSLError):  # same address, another name
+            session.get(f"https://other.campus.test:{port}/jwks")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 @pytest.fixture

@@ -13,7 +13,9 @@ it is sent, so several processes draining at once never send the same row twice,
 marked sent only if its generation is still the one claimed: a score recorded while an older
 one was on its way keeps the row pending, due at once, so the newer one goes too. With the
 grading queue (REDIS_URL), the thread only dispatches: `web.code.rq.score_job` jobs `deliver` one
-row each, retried by RQ. Extensions call `resend_scores`.
+row each, retried by RQ. Extensions call `resend_scores`. Every request follows the outgoing
+URL policy (`web.lti.urls`): the web app's settings when draining, the environment's in a
+worker's job; a URL it refuses fails the row like an LMS that refuses.
 """
 
 from __future__ import annotations
