@@ -101,6 +101,8 @@ def _defaults(app: Flask, read_instance: bool) -> dict:
         GRADING_HEARTBEAT_S=environment.get("GRADING_HEARTBEAT_S"),
         GRADING_STALE_S=environment.get("GRADING_STALE_S"),
         GRADING_MAX_TRIES=environment.get("GRADING_MAX_TRIES"),
+        # Outgoing LTI requests to loopback/private addresses (and plain http to them): off.
+        LTI_ALLOW_PRIVATE_URLS=environment.get("LTI_ALLOW_PRIVATE_URLS", False),
     )
 
 
@@ -125,7 +127,7 @@ ERROR_SENTENCES = {
     403: "Your account may not open this page. If you think it should, ask your instructor.",
     404: "There is no such page here. Check the address, or start again from your problem sets.",
     405: "This page cannot be used that way. Go back and use the page's own buttons and links.",
-    413: ("A notebook's saved outputs (plots, printed arrays) count towards the limit too: clear "
+    413: ("The limit is 256 KB per upload. A notebook's saved outputs (plots, printed arrays) count towards the limit too: clear "
           "them (Edit > Clear All Outputs, or Kernel > Restart & Clear Output), save, and "
           "upload it again. Only the code cells are graded."),
     500: "Nothing you did caused this; it has been logged. Please try again in a minute.",
@@ -142,7 +144,7 @@ def _register_error_pages(app: Flask) -> None:
 
     for status, title in ((400, "Bad request"), (403, "Not allowed"), (404, "Not found"),
                           (405, "Method not allowed"),
-                          (413, "That upload is too large (the limit is 256 KB)"),
+                          (413, "That upload is too large"),
                           (429, "Too many requests: please wait a minute and try again"),
                           (500, "Something went wrong on our side")):
         app.register_error_handler(status, lambda e, s=status, t=title: page(e, s, t))

@@ -21,6 +21,11 @@ from tests.services import start_private_services  # noqa: E402
 
 start_private_services()
 
+# The suite's fake LMSs listen on 127.0.0.1, which Stride's outgoing LTI requests refuse by
+# default (web.lti.urls): the test apps allow it (web_config), and so does a grading worker's
+# score job, which reads its settings from the environment. tests/test_lti_ssrf.py turns it off.
+os.environ.setdefault("STRIDE_LTI_ALLOW_PRIVATE_URLS", "1")
+
 
 # --- web app fixtures (tests/test_web_*.py) --------------------------------------------------
 
@@ -93,6 +98,7 @@ def web_config(web_template, tmp_path):
         "TESTING": True, "SECRET_KEY": "test-secret", "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False, "DATABASE_URL": f"sqlite:///{tmp_path / 'stride.sqlite'}",
         "PROBLEMS_DIR": str(web_template / "problems"), "GRADING_WORKERS": 1,
+        "LTI_ALLOW_PRIVATE_URLS": True,
     }
 
 

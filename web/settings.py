@@ -27,6 +27,7 @@ ENVIRONMENT = {
     "GRADING_HEARTBEAT_S": "STRIDE_GRADING_HEARTBEAT_S",
     "GRADING_STALE_S": "STRIDE_GRADING_STALE_S",
     "GRADING_MAX_TRIES": "STRIDE_GRADING_MAX_TRIES",
+    "LTI_ALLOW_PRIVATE_URLS": "STRIDE_LTI_ALLOW_PRIVATE_URLS",
 }
 
 
@@ -73,6 +74,18 @@ class JobTiming:
                    pick("MAX_TRIES", cls.max_tries))
 
 
+def flag(value, name: str) -> bool:
+    """A yes/no setting from a bool or its text ("1", "true", "yes", "on" / "0", "false"...)."""
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false (1/0, yes/no), got {value!r}")
+
+
 _SETTING_NAMES = {"heartbeat_s": "HEARTBEAT_S", "stale_after_s": "STALE_S",
                   "max_tries": "MAX_TRIES"}
 DEFAULT_TIMING = JobTiming()
@@ -96,6 +109,7 @@ class Settings:
     ratelimit_storage_uri: str = "memory://"
     trusted_proxies: int = 0
     problems_dir: str = ""  # "" : the bundled bank (grader.data_root)
+    lti_allow_private_urls: bool = False  # outgoing LTI requests to private networks (web.lti.urls)
 
     @classmethod
     def from_config(cls, config: Mapping) -> Settings:
@@ -109,7 +123,9 @@ class Settings:
             # One count for every worker and host: the grading queue's Redis, unless set apart.
             ratelimit_storage_uri=config.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
             trusted_proxies=int(config.get("TRUSTED_PROXIES") or 0),
-            problems_dir=config.get("PROBLEMS_DIR") or _bundled_problems())
+            problems_dir=config.get("PROBLEMS_DIR") or _bundled_problems(),
+            lti_allow_private_urls=flag(config.get("LTI_ALLOW_PRIVATE_URLS"),
+                                        "LTI_ALLOW_PRIVATE_URLS"))
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:

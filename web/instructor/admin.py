@@ -47,12 +47,31 @@ from web.quiz.allowances import MAX_EXTRA_ATTEMPTS, allowance_for
 bp = Blueprint("admin", __name__, url_prefix="/instructor/admin")
 JOIN_CODE_RE = re.compile(r"[A-Za-z0-9_-]{4,64}")
 MAX_ROSTER_BYTES = 2 * 1024 * 1024
+# A roster upload's request: the file (or pasted text) plus the form's few other fields. Other
+# requests keep the app's MAX_CONTENT_LENGTH (256 KB), which would refuse a big roster first.
+ROSTER_REQUEST_BYTES = MAX_ROSTER_BYTES + 64 * 1024
+ROSTER_TOO_LARGE = ("This roster is larger than 2 MB, the most Stride reads in one upload. Please "
+                    "split it into several files of at most 2 MB each (for example one per "
+                    "section, each starting with the same header row) and upload them one after "
+                    "the other.")
 NOT_INSTRUCTOR = ("Only the instructors of {course} manage its students and roster. Teaching "
                   "assistants see its gradebook; ask an instructor of the course for changes.")
 
 
 class AdminError(ValueError):
     """A form on these pages cannot be done as sent; the message says what to change."""
+
+
+@bp.url_value_preprocessor
+def _roster_limits(endpoint, values):
+    """The roster upload's own size limits. Set here, before the app's before_request hooks,
+    because they read the form already (CSRF, the NUL check): a request beyond the limit gets
+    the roster's own sentence, not the generic 256 KB page."""
+    if endpoint != "admin.roster" or not current_user.is_authenticated:
+        return
+    request.max_content_length = request.max_form_memory_size = ROSTER_REQUEST_BYTES
+    if (request.content_length or 0) > ROSTER_REQUEST_BYTES:
+        abort(413, description=ROSTER_TOO_LARGE)
 
 
 @bp.before_request
@@ -244,12 +263,14 @@ def roster():
     if upload is not None and upload.filename:
         data = upload.read(MAX_ROSTER_BYTES + 1)
         if len(data) > MAX_ROSTER_BYTES:
-            return _roster_refused("The roster file is larger than 2 MB; please split it.")
+            return _roster_refused(ROSTER_TOO_LARGE)
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             return _roster_refused("The roster file is not UTF-8 text. Save it from your "
                                    "spreadsheet as 'CSV UTF-8' and upload it again.")
+    if len(text.encode()) > MAX_ROSTER_BYTES:
+        return _roster_refused(ROSTER_TOO_LARGE)
     if not text.strip():
         return _roster_refused("Please choose a roster file (CSV) or paste its text.")
     all_or_nothing = request.form.get("mode") == "all"

@@ -5,5 +5,6 @@ database into PyLTI1p3's tool configuration; `launch` checks a launch (PyLTI1p3'
 ones it leaves to the tool: audience, azp, expiry and one use per nonce); `accounts` maps an LMS
 user (issuer, sub) to a Stride account; `outcomes` sends scores back through Assignment and Grade
 Services from an outbox; `views` is the blueprint; `cookies` the iframe-friendly session cookie
-and frame-ancestors of LTI sessions.
+and frame-ancestors of LTI sessions; `urls` the policy every outgoing LTI request follows
+(https, public addresses, judged when connecting and on each redirect).
 """

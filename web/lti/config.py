@@ -1,5 +1,7 @@
 """PyLTI1p3's tool configuration built from the registrations stored in the database
-(`LtiPlatform`, `LtiDeployment`) and Stride's signing key, plus the HTTP session it uses."""
+(`LtiPlatform`, `LtiDeployment`) and Stride's signing key, plus the HTTP session it uses: every
+outgoing LTI request goes through `http_session`, which judges each URL and each address it
+connects to by the policy of `web.lti.urls`."""
 
 from __future__ import annotations
 
@@ -11,9 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from web.lti import keys
+from web.lti.urls import CheckedAdapter, UrlPolicy
 from web.models import LtiDeployment, LtiKey, LtiPlatform
 
 HTTP_TIMEOUT_S = 10  # a platform that does not answer is treated as down (scores are retried)
+MAX_REDIRECTS = 5  # each hop is judged again by the policy (web.lti.urls)
 
 
 class TimeoutSession(requests.Session):
@@ -24,10 +28,28 @@ class TimeoutSession(requests.Session):
         return super().request(*args, **kwargs)
 
 
-def http_session() -> requests.Session:
+def http_session(policy: UrlPolicy) -> requests.Session:
+    """The session of Stride's outgoing LTI requests: timeouts, `policy` judging every request
+    and redirect hop, no proxies or netrc from the environment (see `web.lti.urls`)."""
     session = TimeoutSession()
     session.headers["User-Agent"] = "Stride-LTI"
+    session.trust_env = False
+    session.max_redirects = MAX_REDIRECTS
+    adapter = CheckedAdapter(policy)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
     return session
+
+
+def app_policy(app=None) -> UrlPolicy:
+    """The URL policy of `app` (default: the current app), from its settings."""
+    from flask import current_app
+
+    from web.settings import Settings
+
+    app = app or current_app
+    settings = app.extensions.get("stride_settings") or Settings.from_config(app.config)
+    return UrlPolicy.from_settings(settings)
 
 
 def registration_for(platform: LtiPlatform, key: LtiKey) -> Registration:

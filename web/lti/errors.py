@@ -34,3 +34,11 @@ class OtherRegistration(LtiError):
 
     status = 403
     title = "This LMS user belongs to another registration"
+
+
+class UrlRefused(LtiError):
+    """An outgoing LTI request Stride will not send: its URL or the address its host resolves
+    to is outside the policy of `web.lti.urls` (https, public addresses)."""
+
+    status = 422
+    title = "Stride will not call this address"

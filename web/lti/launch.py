@@ -10,16 +10,18 @@ must hold the client id and `iss` be the registration's issuer (verified by PyJW
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import jwt
 from pylti1p3.contrib.flask import FlaskMessageLaunch
-from pylti1p3.exception import LtiException
+from pylti1p3.exception import LtiException, LtiServiceException
 
 from web.lti.errors import LaunchRefused
 from web.lti.storage import consume_nonce
 
+log = logging.getLogger(__name__)
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
@@ -31,6 +33,8 @@ LEEWAY_S = 60  # clock skew allowed between the platform and Stride
 TARGET_PARAM = "stride_target"  # custom parameter naming what a link launches: "set:<id>"
 SCORE_PARAM = "stride_score"  # custom parameter: "best" (the default) or "latest" score to send
 SCORE_POLICIES = ("best", "latest")
+# PyLTI1p3's messages about fetching the platform's key set: they quote the URL and the answer.
+FETCH_FAILURES = ("Error during fetch URL", "Invalid response from", "Invalid URL")
 
 
 class StrideMessageLaunch(FlaskMessageLaunch):
@@ -109,7 +113,17 @@ def refusal(exc: Exception) -> LaunchRefused:
     if text.startswith("Missing %s cookie") or text.startswith("Missing"):
         return LaunchRefused("Your browser did not send the cookie Stride set when this launch "
                              "started (third-party cookies blocked?). Open the link in a new tab.")
-    return LaunchRefused(f"The launch was refused: {text[:200]}")
+    if not isinstance(exc, LtiException):
+        log.warning("a launch could not be checked: %r", exc)
+        return LaunchRefused(f"The launch could not be checked ({type(exc).__name__}). Open the "
+                             "link from your LMS again.")
+    if text.startswith(FETCH_FAILURES) or isinstance(exc, LtiServiceException):
+        # Text about an outgoing request (its URL, the answer's body) is for the log only.
+        log.warning("a launch was refused: %s", text[:500])
+        return LaunchRefused("Stride could not read the LMS's public keys from the key set "
+                             "URL registered for it. Try again in a minute; if it goes on, an "
+                             "instructor should check that URL on Stride's LTI registration page.")
+    return LaunchRefused(f"The launch was refused: {text.splitlines()[0][:120] if text else ''}")
 
 
 def course_role(roles: list[str]) -> str:

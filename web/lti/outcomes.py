@@ -13,7 +13,9 @@ it is sent, so several processes draining at once never send the same row twice,
 marked sent only if its generation is still the one claimed: a score recorded while an older
 one was on its way keeps the row pending, due at once, so the newer one goes too. With the
 grading queue (REDIS_URL), the thread only dispatches: `web.code.rq.score_job` jobs `deliver` one
-row each, retried by RQ. Extensions call `resend_scores`.
+row each, retried by RQ. Extensions call `resend_scores`. Every request follows the outgoing
+URL policy (`web.lti.urls`): the web app's settings when draining, the environment's in a
+worker's job; a URL it refuses fails the row like an LMS that refuses.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ from sqlalchemy.orm import Session
 from web.bank import get_bank
 from web.db import session_factory
 from web.lti import keys
-from web.lti.config import http_session, registration_for
+from web.lti.config import app_policy, http_session, registration_for
+from web.lti.errors import UrlRefused
+from web.lti.urls import UrlPolicy
 from web.models import (
     CodeStatus,
     CodeSubmission,
@@ -185,15 +189,16 @@ def max_points(bank, kind: str, target: str) -> float:
 class _Connectors:
     """One PyLTI1p3 service connector per platform per drain (its access tokens are reused)."""
 
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, policy: UrlPolicy):
         self._session = session
+        self._policy = policy
         self._by_platform: dict[int, ServiceConnector] = {}
 
     def ags(self, link: LtiResourceLink) -> AssignmentsGradesService:
         connector = self._by_platform.get(link.platform_id)
         if connector is None:
             registration = registration_for(link.platform, keys.signing_key(self._session))
-            connector = ServiceConnector(registration, requests_session=http_session())
+            connector = ServiceConnector(registration, requests_session=http_session(self._policy))
             self._by_platform[link.platform_id] = connector
         data = {"scope": link.ags_scopes.split(), "lineitems": link.lineitems_url or "",
                 "lineitem": link.lineitem_url or ""}
@@ -273,7 +278,7 @@ class DrainResult:
 
 
 def _describe(exc: Exception) -> str:
-    if isinstance(exc, _Unreachable):
+    if isinstance(exc, _Unreachable | UrlRefused):
         return str(exc)
     response = getattr(exc, "response", None)
     if response is not None and getattr(response, "status_code", None):
@@ -313,13 +318,15 @@ def _next_due(session: Session) -> datetime | None:
                           .where(LtiScoreOutbox.sent_at.is_(None)))
 
 
-def drain_with(sessions, bank, now: datetime | None = None, limit: int = BATCH) -> DrainResult:
+def drain_with(sessions, bank, now: datetime | None = None, limit: int = BATCH,
+               policy: UrlPolicy | None = None) -> DrainResult:
     """Send every pending score due at `now` (sessions: a sessionmaker; bank: the problem
-    bank); failures are retried later (see the module)."""
+    bank; policy: the outgoing URL policy, strict by default); failures are retried later (see
+    the module)."""
     now = now or utcnow()
     sent = failed = 0
     with sessions() as session:
-        connectors = _Connectors(session)
+        connectors = _Connectors(session, policy or UrlPolicy())
         rows = session.scalars(select(LtiScoreOutbox).where(
             LtiScoreOutbox.sent_at.is_(None), LtiScoreOutbox.next_try_at <= now)
             .order_by(LtiScoreOutbox.id).limit(limit)).all()
@@ -338,7 +345,7 @@ def drain_with(sessions, bank, now: datetime | None = None, limit: int = BATCH) 
 def drain(app: Flask, now: datetime | None = None, limit: int = BATCH) -> DrainResult:
     """`drain_with` on the app's database and bank."""
     with app.app_context():
-        return drain_with(session_factory(app), get_bank(), now, limit)
+        return drain_with(session_factory(app), get_bank(), now, limit, app_policy(app))
 
 
 @dataclass(frozen=True)
@@ -351,16 +358,21 @@ class Delivery:
     tries: int = 0
 
 
-def deliver(sessions, bank, row_id: int, now: datetime | None = None) -> Delivery:
-    """Send the one outbox row `row_id` if it is pending and due (a grading queue job)."""
+def deliver(sessions, bank, row_id: int, now: datetime | None = None,
+            policy: UrlPolicy | None = None) -> Delivery:
+    """Send the one outbox row `row_id` if it is pending and due (a grading queue job). Without
+    `policy`, the outgoing URL policy of the environment's settings (the worker has no app)."""
+    from web.settings import Settings
+
     now = now or utcnow()
+    policy = policy or UrlPolicy.from_settings(Settings.from_environ())
     with sessions() as session:
         row = session.get(LtiScoreOutbox, row_id)
         if row is None or row.sent_at is not None or row.next_try_at > now:
             return Delivery("skipped")
         if not _claim(session, row, now):
             return Delivery("skipped")
-        if _attempt(session, _Connectors(session), bank, row, now, {}):
+        if _attempt(session, _Connectors(session, policy), bank, row, now, {}):
             return Delivery("sent", tries=row.tries)
         return Delivery("failed", row.last_error, row.tries)
 

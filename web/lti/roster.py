@@ -15,6 +15,7 @@ from web.lti.accounts import account_for
 from web.lti.config import http_session, registration_for
 from web.lti.errors import NotConfigured, OtherRegistration
 from web.lti.launch import course_role
+from web.lti.urls import UrlPolicy
 from web.models import LtiLinkUser, LtiResourceLink
 
 
@@ -35,16 +36,17 @@ class RosterSync:
         return text
 
 
-def sync_roster(session: Session, link: LtiResourceLink) -> RosterSync:
+def sync_roster(session: Session, link: LtiResourceLink, policy: UrlPolicy) -> RosterSync:
     """Read the LMS course's members (NRPS) and make or update their accounts and enrollments;
-    never commits. Raises NotConfigured when the LMS gave no roster service for this link."""
+    never commits. Raises NotConfigured when the LMS gave no roster service for this link, and
+    UrlRefused when `policy` refuses a URL it would request."""
     if not link.memberships_url:
         raise NotConfigured("The LMS did not offer its roster (Names and Role Provisioning "
                             "Services) for this link; enable that service for Stride in the LMS "
                             "and launch the link once more.")
     platform = link.platform
     connector = ServiceConnector(registration_for(platform, keys.signing_key(session)),
-                                 requests_session=http_session())
+                                 requests_session=http_session(policy))
     service = NamesRolesProvisioningService(
         connector, {"context_memberships_url": link.memberships_url})
     members = [m for m in service.get_members() if m.get("status", "Active") == "Active"]

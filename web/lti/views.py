@@ -30,9 +30,15 @@ from web.bank import exercise_title, exercises, get_bank
 from web.db import get_session, write_gate
 from web.lti import keys
 from web.lti.accounts import user_for_launch
-from web.lti.config import DatabaseToolConf, find_platform, http_session
+from web.lti.config import DatabaseToolConf, app_policy, find_platform, http_session
 from web.lti.cookies import mark_lti_session, origin_of
-from web.lti.errors import LaunchRefused, LtiError, NotConfigured, RegistrationInvalid
+from web.lti.errors import (
+    LaunchRefused,
+    LtiError,
+    NotConfigured,
+    RegistrationInvalid,
+    UrlRefused,
+)
 from web.lti.launch import (
     SCORE_PARAM,
     SCORE_POLICIES,
@@ -44,6 +50,7 @@ from web.lti.launch import (
 from web.lti.outcomes import max_points
 from web.lti.roster import sync_roster
 from web.lti.storage import DatabaseLaunchStorage, purge_expired
+from web.lti.urls import allowed_or_empty, check_url
 from web.models import (
     Course,
     Enrollment,
@@ -60,7 +67,6 @@ bp = Blueprint("lti", __name__, url_prefix="/lti")
 DEEP_LINK_KEY = "_lti_deep_link"  # the session's deep-linking [launch id, account id]
 RESOURCE_LINK = "LtiResourceLinkRequest"
 DEEP_LINK = "LtiDeepLinkingRequest"
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 @bp.errorhandler(LtiError)
@@ -118,7 +124,7 @@ def launch():
     try:
         message = StrideMessageLaunch(FlaskRequest(), DatabaseToolConf(db),
                                       launch_data_storage=DatabaseLaunchStorage(db),
-                                      requests_session=http_session(), db_session=db)
+                                      requests_session=http_session(app_policy()), db_session=db)
         body = message.get_launch_data()
         client_id = message.get_client_id()
     except LtiError:
@@ -172,11 +178,15 @@ def _store_link(db, platform: LtiPlatform, claims: Launch, kind: str, target: st
     link.deployment_id, link.context_id = claims.deployment_id, claims.context_id
     link.kind, link.target, link.title = kind, target, claims.resource_title[:255]
     link.score_policy = claims.score_policy
-    ags = claims.ags
-    link.lineitems_url = ags.get("lineitems") or link.lineitems_url
-    link.lineitem_url = ags.get("lineitem") or link.lineitem_url
-    link.ags_scopes = " ".join(ags.get("scope") or [])
-    link.memberships_url = claims.memberships_url or link.memberships_url
+    ags, policy = claims.ags, app_policy()
+    # The message chooses these URLs: only those Stride may call are stored (web.lti.urls).
+    link.lineitems_url = allowed_or_empty(str(ags.get("lineitems") or ""), policy,
+                                          "AGS line items URL") or link.lineitems_url
+    link.lineitem_url = allowed_or_empty(str(ags.get("lineitem") or ""), policy,
+                                         "AGS line item URL") or link.lineitem_url
+    link.ags_scopes = " ".join(str(scope_) for scope_ in ags.get("scope") or [])
+    link.memberships_url = allowed_or_empty(claims.memberships_url, policy,
+                                            "NRPS memberships URL") or link.memberships_url
     db.flush()
     return link
 
@@ -247,7 +257,8 @@ def _deep_link_message(db):
     try:
         return StrideMessageLaunch.from_cache(
             launch_id, FlaskRequest(), DatabaseToolConf(db),
-            launch_data_storage=DatabaseLaunchStorage(db), requests_session=http_session())
+            launch_data_storage=DatabaseLaunchStorage(db),
+            requests_session=http_session(app_policy()))
     except Exception as exc:
         raise LaunchRefused("This deep linking request has expired. Open Stride from the LMS's "
                             "\"add content\" dialog again.") from exc
@@ -300,16 +311,35 @@ FIELDS = ("course", "name", "issuer", "client_id", "deployment_ids", "auth_login
 URL_FIELDS = {"auth_login_url": "the LMS's OIDC login (authorization) URL",
               "auth_token_url": "the LMS's access token URL",
               "key_set_url": "the LMS's public keyset (JWKS) URL"}
+FETCHED_FIELDS = ("auth_token_url", "key_set_url")  # Stride's server requests these itself
 
 
-def _check_url(value: str, what: str) -> str:
+def _upper(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _check_url(value: str, what: str, *, fetched: bool = False) -> str:
+    """`value` when it can serve as `what`; a URL Stride's server requests (`fetched`) must
+    also pass the outgoing URL policy (web.lti.urls)."""
     origin = origin_of(value)
     if origin is None or len(value) > 1000 or not value.isprintable():
         raise RegistrationInvalid(f"The value for {what} is not an http(s) URL: {value[:80]!r}.")
-    if not value.startswith("https://") and origin.split("//")[1].split(":")[0].strip(
-            "[]") not in LOCAL_HOSTS:
-        raise RegistrationInvalid(f"{what.capitalize()} must use https:// (plain http is only "
-                                  f"accepted for this machine): {value[:80]!r}.")
+    policy = app_policy()
+    plain = RegistrationInvalid(f"{_upper(what)} must use https:// (plain http is only accepted "
+                                "for an LMS on a private network the site operator allows): "
+                                f"{value[:80]!r}.")
+    if not value.startswith("https://") and not policy.allow_private:
+        raise plain
+    if fetched:
+        try:
+            check_url(value, policy)
+        except UrlRefused as exc:
+            if not value.startswith("https://"):
+                raise plain from None
+            raise RegistrationInvalid(
+                f"{_upper(what)} is not one Stride may call ({value[:80]!r}). {exc} Enter "
+                "the LMS's public https:// address; an LMS reached only on a private network "
+                "needs the site operator to allow it (LTI_ALLOW_PRIVATE_URLS).") from None
     return value
 
 
@@ -322,7 +352,7 @@ def _read_registration(form, courses) -> dict:
         if not values[name] or len(values[name]) > 255 or not values[name].isprintable():
             raise RegistrationInvalid(f"Enter {label} the LMS shows (1 to 255 characters).")
     for name, what in URL_FIELDS.items():
-        _check_url(values[name], what)
+        _check_url(values[name], what, fetched=name in FETCHED_FIELDS)
     if values["auth_audience"]:
         _check_url(values["auth_audience"], "the token audience")
     deployments = [d for d in re.split(r"[\s,]+", values["deployment_ids"]) if d]
@@ -408,7 +438,7 @@ def sync_link_roster(link_id: int):
     if link is None or link.platform.course_id not in {c.id for c in _registrable_courses(db)}:
         abort(404, description="There is no LMS link with that number in your courses.")
     try:
-        result = sync_roster(db, link)
+        result = sync_roster(db, link, app_policy())
     except LtiError:
         raise
     except Exception as exc:
