@@ -127,9 +127,10 @@ ERROR_SENTENCES = {
     403: "Your account may not open this page. If you think it should, ask your instructor.",
     404: "There is no such page here. Check the address, or start again from your problem sets.",
     405: "This page cannot be used that way. Go back and use the page's own buttons and links.",
-    413: ("The limit is 256 KB per upload. A notebook's saved outputs (plots, printed arrays) count towards the limit too: clear "
-          "them (Edit > Clear All Outputs, or Kernel > Restart & Clear Output), save, and "
-          "upload it again. Only the code cells are graded."),
+    413: ("The limit is 256 KB per upload. A notebook's saved outputs (plots, printed "
+          "arrays) count towards the limit too: clear them (Edit > Clear All Outputs, or Kernel "
+          "> Restart & Clear Output), save, and upload it again. Only the code cells are "
+          "graded."),
     500: "Nothing you did caused this; it has been logged. Please try again in a minute.",
 }
 

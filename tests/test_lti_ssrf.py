@@ -450,3 +450,10 @@ def test_other_uploads_keep_the_256_kb_limit_and_say_so(app, client, auth):
                            data={"code": "x" * (300 * 1024)})
     page = response.get_data(as_text=True)
     assert response.status_code == 413 and "The limit is 256 KB" in page
+
+
+def test_a_student_keeps_the_256_kb_limit_on_the_roster_form(app, client, auth):
+    """Only staff may send a roster, so only staff get its 2 MB request limit."""
+    auth.login("alice")
+    response = _roster_upload(client, app, 400 * 1024)
+    assert response.status_code == 413 and "The limit is 256 KB" in response.get_data(as_text=True)

@@ -67,18 +67,23 @@ def _roster_limits(endpoint, values):
     """The roster upload's own size limits. Set here, before the app's before_request hooks,
     because they read the form already (CSRF, the NUL check): a request beyond the limit gets
     the roster's own sentence, not the generic 256 KB page."""
-    if endpoint != "admin.roster" or not current_user.is_authenticated:
-        return
+    if endpoint != "admin.roster" or not _is_staff():
+        return  # anyone else keeps the app's 256 KB limit (and is refused by _require_staff)
     request.max_content_length = request.max_form_memory_size = ROSTER_REQUEST_BYTES
     if (request.content_length or 0) > ROSTER_REQUEST_BYTES:
         abort(413, description=ROSTER_TOO_LARGE)
+
+
+def _is_staff() -> bool:
+    return current_user.is_authenticated and (
+        current_user.role in ENTRY_ROLES or scope.is_staff(get_session(), current_user))
 
 
 @bp.before_request
 def _require_staff():
     if not current_user.is_authenticated:
         return current_app.login_manager.unauthorized()
-    if current_user.role not in ENTRY_ROLES and not scope.is_staff(get_session(), current_user):
+    if not _is_staff():
         abort(403, description=NOT_STAFF)
     return None
 
