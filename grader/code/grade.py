@@ -60,6 +60,8 @@ from grader.code.report import (
 from grader.code.source import (
     MAX_SOURCE_BYTES,
     STAND_IN_NAME,
+    Decoded,
+    decode_submission,
     prepare_source,
     read_submission,
 )
@@ -80,19 +82,15 @@ if TYPE_CHECKING:  # the plan and the sandbox's runner are imported only for a f
     from grader.sandbox.runner import SandboxPool, WirePlan
 
 
-def _decode_source(source: str | bytes) -> str:
-    if isinstance(source, bytes):
-        try:
-            source = source.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise StudentCodeError(
-                f"the file is not UTF-8 text (byte {err.start} cannot be read); save it as a "
-                "plain .py file and try again") from None
+def _decode_source(source: str | bytes) -> Decoded:
+    """The submission as text (see :func:`decode_submission`), and how bytes were read."""
+    decoded = decode_submission(source) if isinstance(source, bytes) else Decoded(source)
+    source = decoded.text
     if not isinstance(source, str):
         raise StudentCodeError(f"expected the program text, got {type(source).__name__}")
     if "\x00" in source:
         raise StudentCodeError("the file contains NUL bytes: it is not a Python source file")
-    return source.removeprefix("\ufeff")
+    return replace(decoded, text=source.removeprefix("\ufeff"))
 
 
 def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
@@ -105,7 +103,7 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
     Parameters
     ----------
     source : str or bytes
-        The student's file (bytes must be UTF-8): a ``.py``, an nbconvert export, or a
+        The student's file (bytes: UTF-8, or see :func:`decode_submission`): a ``.py``, an nbconvert export, or a
         notebook's JSON text (see :mod:`grader.code.source`).
     exercise : str
         One of :data:`~grader.code.spec.EXERCISES`.
@@ -141,7 +139,8 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
         On an unknown exercise or function name.
     """
     isolation = None if own_code else require_isolation()  # fails closed before anything
-    program = read_submission(_decode_source(source))
+    decoded = _decode_source(source)
+    program = read_submission(decoded.text)
     prepared = prepare_source(program)
     text = prepared.text
     spec = load_spec(exercise)
@@ -168,7 +167,8 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
     warning = isolation.warning() if isolation else None
     return CodeReport(
         score=sum(f.score for f in reports), max_score=sum(f.max_score for f in reports),
-        functions=tuple(reports), warnings=prepared.notes() + ((warning,) if warning else ()),
+        functions=tuple(reports),
+        warnings=decoded.notes() + prepared.notes() + ((warning,) if warning else ()),
     )
 
 

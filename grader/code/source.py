@@ -39,7 +39,7 @@ import re
 import sys
 from dataclasses import dataclass
 
-from grader.errors import StudentCodeError
+from grader.errors import NotText, StudentCodeError
 from grader.syntax import parse_python
 
 MAX_SOURCE_BYTES = 512 * 1024  # a larger file is not run, and not parsed to find its functions
@@ -140,6 +140,100 @@ class PreparedSource:
         return tuple(notes)
 
 
+# Byte order marks, longest first: a UTF-32 LE mark starts like the UTF-16 LE one.
+BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+        (b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+ENCODING_NAMES = {"utf-32": "UTF-32", "utf-16": "UTF-16", "cp1252": "Windows-1252 (cp1252)"}
+# Text a student's editor saved has few control characters: tabs, line ends, form feeds.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+MOST_ASCII = 0.7  # of a plausible source's characters, at least this share is ASCII
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A student's file as text, and how it was read when that was not UTF-8.
+
+    Attributes
+    ----------
+    text : str
+        The file's text, without a byte order mark.
+    note : str or None
+        A sentence for the report when the file was UTF-16, UTF-32 or cp1252.
+    """
+
+    text: str
+    note: str | None = None
+
+    def notes(self) -> tuple[str, ...]:
+        return (self.note,) if self.note else ()
+
+
+def decode_submission(data: bytes) -> Decoded:
+    """The text of an uploaded file, whatever a student's editor saved it as.
+
+    UTF-8 (with or without a byte order mark) is read as it is. A UTF-16 or UTF-32 byte order
+    mark (PowerShell's ``>`` writes UTF-16) is decoded exactly. Bytes that are not UTF-8 and
+    have no mark are read as cp1252 (Windows editors) only when the result is plausible
+    source: no control characters but tabs and line ends, and mostly ASCII. A decoded file
+    that is not plausible source is refused too.
+
+    Raises
+    ------
+    NotText
+        When the bytes cannot be read as text; ``start`` is the first byte that fails UTF-8.
+    """
+    for bom, codec in BOMS:
+        if data.startswith(bom):
+            return _decoded_with_bom(data, codec)
+    try:
+        return Decoded(data.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        start = err.start
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or not _plausible(text):
+        raise NotText(f"the file is not UTF-8 text (byte {start} cannot be read); save it as "
+                      "a plain .py file (UTF-8) and try again", start)
+    return Decoded(text, _encoding_note("cp1252", guessed=True))
+
+
+def _decoded_with_bom(data: bytes, codec: str) -> Decoded:
+    name = ENCODING_NAMES.get(codec, "UTF-8")
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError as err:
+        raise NotText(f"the file is not UTF-8 text: it starts with a {name} byte order mark "
+                      f"but byte {err.start} cannot be read as {name}; save it again as UTF-8 "
+                      "and try again", err.start) from None
+    text = text.removeprefix("\ufeff")
+    if codec == "utf-8-sig":
+        return Decoded(text)
+    if not _plausible(text):
+        raise NotText(f"the file is not UTF-8 text: it starts with a {name} byte order mark "
+                      "but what follows is not Python source; save it again as UTF-8 and try "
+                      "again", 0)
+    return Decoded(text, _encoding_note(codec, guessed=False))
+
+
+def _plausible(text: str) -> bool:
+    """True for what an editor saves: letters, no stray control characters, mostly ASCII."""
+    if not text.strip() or CONTROL.search(text) or not re.search(r"[A-Za-z]", text):
+        return False
+    return sum(c.isascii() for c in text) >= MOST_ASCII * len(text)
+
+
+def _encoding_note(codec: str, *, guessed: bool) -> str:
+    name = ENCODING_NAMES[codec]
+    if guessed:
+        return (f"Read your file as {name}: it is not UTF-8, and reads as the text of a Windows "
+                "editor. Check that the accented letters in your strings and comments look "
+                "right; saving the file as UTF-8 avoids the guess.")
+    return (f"Read your file as {name} text, as its byte order mark says (PowerShell's > "
+            "saves files this way); saving it as UTF-8 is the usual choice.")
+
+
 def notebook_source(data: bytes | str) -> str:
     """The code cells of a notebook, joined as one program with ``# In[n]:`` markers.
 
@@ -150,7 +244,7 @@ def notebook_source(data: bytes | str) -> str:
     """
     import nbformat  # only here: reading a .py file never needs it
 
-    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    text = decode_submission(data).text if isinstance(data, bytes) else data
     text = text.removeprefix("\ufeff")  # Windows editors save UTF-8 with a byte order mark
     try:
         layout = json.loads(text)

@@ -103,7 +103,8 @@ def grade(source: str | bytes, exercise: str | None = None,
     A fresh file (only ``raise NotImplementedError`` bodies) is judged from the tests' slots
     without NumPy; any other file runs in a child process (:mod:`.shipped`).
     """
-    program = read_submission(_decode_source(source), filename)
+    decoded = _decode_source(source)
+    program = read_submission(decoded.text, filename)
     prepared = prepare_source(program)
     text = prepared.text
     spec = metadata(exercise or guess_exercise(text))
@@ -130,4 +131,4 @@ def grade(source: str | bytes, exercise: str | None = None,
     notes = tuple(n for n in (RAN_HERE, hidden_note(spec, chosen)) if n)
     return CodeReport(score=sum(f.score for f in reports),
                       max_score=sum(f.max_score for f in reports), functions=tuple(reports),
-                      warnings=prepared.notes() + notes)
+                      warnings=decoded.notes() + prepared.notes() + notes)
