@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any
 from ._core.bans import banned_uses
 from ._core.cases import TestSlot
 from ._core.fresh import fresh_reports, unwritten_functions
-from ._core.grade import _banned, _decode_source, _stub, _without_stand_in_frames
+from ._core.grade import (
+    _banned,
+    _decode_source,
+    _stub,
+    _with_helper_hints,
+    _without_stand_in_frames,
+)
 from ._core.report import CodeReport, FunctionReport
 from ._core.source import MAX_SOURCE_BYTES, prepare_source, read_submission
 from ._core.spec import Bans, Case, SpeedSpec
@@ -126,6 +132,7 @@ def grade(source: str | bytes, exercise: str | None = None,
     uses = banned_uses(program, spec.bans.names)  # as written: before stand-ins rename imports
     reports = [_banned(r, spec.bans.message(uses[r.name])) if r.name in uses else r
                for r in reports]
+    reports = _with_helper_hints(reports, text)
     if prepared.missing:
         reports = [_without_stand_in_frames(r) for r in reports]
     notes = tuple(n for n in (RAN_HERE, hidden_note(spec, chosen)) if n)
