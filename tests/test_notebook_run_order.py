@@ -90,3 +90,18 @@ def test_the_kits_reader_without_nbformat_keeps_the_counts(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "nbformat", None)  # not installed
     cells = module.reads(_notebook((5, ONE), (None, TWO)))["cells"]
     assert [c["execution_count"] for c in cells] == [5, None]
+
+
+def test_bans_are_read_in_the_definition_in_effect_only():
+    from grader.code.bans import banned_uses
+    from grader.code.source import written_program
+
+    own = "import numpy as np\n\ndef conv_forward(A, W, b, hp):\n    return np.sum(A)\n"
+    scipy = ("from scipy import signal\n\ndef conv_forward(A, W, b, hp):\n"
+             "    return signal.correlate(A, W)\n")
+    banned = ("scipy.signal",)
+    program = read_submission(_notebook((9, own), (4, scipy)), "a.ipynb")  # scipy ran first
+    assert banned_uses(written_program(program), banned) == {}
+    program = read_submission(_notebook((4, own), (9, scipy)), "a.ipynb")  # scipy ran last
+    assert banned_uses(written_program(program), banned) == {
+        "conv_forward": "scipy.signal.correlate"}

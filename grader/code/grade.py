@@ -65,6 +65,7 @@ from grader.code.source import (
     decode_submission,
     prepare_source,
     read_submission,
+    written_program,
 )
 from grader.code.spec import load_spec
 from grader.errors import StudentCodeError
@@ -161,7 +162,8 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
     if progress:
         progress("checking")
     reports = [_stub(r) if r.name in prepared.stubs else r for r in reports]
-    uses = banned_uses(program, spec.bans.names)  # as written: before stand-ins rename imports
+    # As written (before stand-ins rename imports), the definitions in effect only.
+    uses = banned_uses(written_program(program), spec.bans.names)
     reports = [_banned(r, spec.bans.message(uses[r.name])) if r.name in uses else r
                for r in reports]
     reports = _with_helper_hints(reports, text)

@@ -386,6 +386,12 @@ def prepare_source(text: str, *, notebook: bool | None = None) -> PreparedSource
                           tuple(missing), stub_functions(tree), broken, unparsed, run_order)
 
 
+def written_program(program: str) -> str:
+    """The program as the student wrote it, but for a notebook or an export only the
+    definitions in effect when it was saved (see :func:`in_run_order`): what bans are read in."""
+    return in_run_order(program)[0] if is_export(program) else program
+
+
 # IPython's display(), which a notebook's function may call to look at an array: a no-op here.
 DISPLAY = "\ndef display(*objects, **kwargs):  # IPython's display: shows nothing here\n    pass\n"
 

@@ -30,7 +30,7 @@ from ._core.grade import (
     _without_stand_in_frames,
 )
 from ._core.report import CodeReport, FunctionReport
-from ._core.source import MAX_SOURCE_BYTES, prepare_source, read_submission
+from ._core.source import MAX_SOURCE_BYTES, prepare_source, read_submission, written_program
 from ._core.spec import Bans, Case, SpeedSpec
 from ._core.syntax import parse_python
 
@@ -129,7 +129,8 @@ def grade(source: str | bytes, exercise: str | None = None,
 
         reports = judged(text, spec.name, chosen, limits)
     reports = [_stub(r) if r.name in prepared.stubs else r for r in reports]
-    uses = banned_uses(program, spec.bans.names)  # as written: before stand-ins rename imports
+    # As written (before stand-ins rename imports), the definitions in effect only.
+    uses = banned_uses(written_program(program), spec.bans.names)
     reports = [_banned(r, spec.bans.message(uses[r.name])) if r.name in uses else r
                for r in reports]
     reports = _with_helper_hints(reports, text)
