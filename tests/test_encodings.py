@@ -7,6 +7,7 @@ byte sequence makes the reading crash.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ def test_cp1252_is_read_when_it_is_plausible_source_and_the_report_says_so():
 @pytest.mark.parametrize("data", [
     bytes(range(256)) * 4,  # binary: control characters
     b"\x89PNG\r\n\x1a\n" + bytes(40),  # an image
-    "é" .encode("cp1252") * 50 + b"x = 1",  # mostly not ASCII
+    "é".encode("cp1252") * 50 + b"x = 1",  # mostly not ASCII
     b"\xff\xfe\xfa",  # a UTF-16 mark, then an odd byte
     b"\xff\xfe",  # a UTF-16 mark and nothing
     b"\xff\xfe\x00bad",  # a UTF-16 mark, then CJK characters: not Python source
@@ -90,3 +91,15 @@ def test_grading_utf16_bytes_reports_how_they_were_read():
     report = grade_source(stub.encode("utf-16"), own_code=True, include_hidden=False)
     assert report.warnings[0].startswith("Read your file as UTF-16 text")
     assert report.functions and report.score == 0
+
+
+def test_grader_check_reads_a_utf16_file_and_says_so(tmp_path):
+    from click.testing import CliRunner
+
+    from grader.cli import main
+
+    path = tmp_path / "submission.py"
+    path.write_bytes((ROOT / "exercises" / "conv_step_by_step.py").read_text().encode("utf-16"))
+    result = CliRunner().invoke(main, ["check", str(path), "--json"])
+    assert "Read your file as UTF-16 text" in " ".join(json.loads(result.output)["warnings"]), (
+        result.output)
