@@ -4,7 +4,8 @@ Runs in the trusted grader on the grader's own copies of a test's inputs. Each *
 is the reference with one classic mistake, written as a small function of the inputs (kernel
 flipped, bias missing or doubled or per element, window start h instead of h * stride, window
 end from the stride, = instead of +=, mask by the mean or along one axis, distribute_value by
-one side, hyperparameters read from the wrong key, NCHW output, ...); only the families of the
+one side, hyperparameters read from the wrong key, NCHW output, windows cut from the unpadded
+input, ...); only the families of the
 function under test run. Comparing the student's output with the families' outputs and their
 parts (crops, strides, channels, examples), and saying where an output is wrong in words when
 no family matches, is :mod:`grader.code.matching`, which imports no reference code.
@@ -16,7 +17,9 @@ Contract (stable):
   ``name``; this is what :func:`grader.code.matching.explain` matches against.
 - :func:`explain_values` names the bug behind a wrong value (``matching.explain`` over the
   candidates, evaluated lazily); :func:`explain_shape`, :func:`size_formula` and
-  :func:`explain_exception` explain wrong shapes and exceptions; :func:`picture_of` cuts one
+  :func:`explain_exception` explain wrong shapes and exceptions (a window that cannot
+  broadcast with W, of a shape only windows past the unpadded input's edge or sizes rounded
+  up cut, names that bug); :func:`picture_of` cuts one
   example and one channel of a wrong output for the report's picture (public tests only).
 
 Hidden tests get the same diagnoses, except that no sentence states the test's settings (its

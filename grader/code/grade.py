@@ -20,7 +20,9 @@ nbconvert export keeps only its definitions, and imports of modules the grader d
 provide become stand-ins; the report's ``warnings`` say what was left out. A function whose
 body is still the template's placeholders is reported as not attempted, and one that calls a
 helper its exercise spec bans (:mod:`grader.code.bans`) gets the verdict "banned helper" with
-the spec's reason on every test, and no points.
+the spec's reason on every test, and no points. A failing function that calls one of the
+exercise's helpers whose public tests fail (conv_forward calling a wrong zero_pad) says so
+first in its failing public tests' diagnoses: fix the helper first.
 
 Isolation
 ---------

@@ -15,7 +15,10 @@ tell the student.
   plots, IPython magics (``%matplotlib inline``) and shell lines (``!pip ...``) are dropped,
   so a notebook grades like the ``.py`` of its functions. A cell that does not parse never ran
   in Jupyter: it is left out, and a function only it defines raises that cell's
-  ``SyntaxError`` when a test calls it. A function's ``display(...)`` shows nothing.
+  ``SyntaxError`` when a test calls it. A function's ``display(...)`` shows nothing. A
+  function defined in several cells is graded as the cell run last defines it (the highest
+  execution count, kept in the program's ``# In[7]:`` markers as in an export; a cell never
+  run keeps its place in the file), as it was in effect when the notebook was saved.
 * A plain ``.py`` file runs as written (its top-level code included), except the top-level
   statements that can only fail for a module the grader does not provide (``plt.show()``, a
   course test helper from ``from public_tests import *``).
@@ -23,6 +26,10 @@ tell the student.
   standard library: h5py, matplotlib, scipy, PIL, the course's ``public_tests``, ...), at the
   top level or inside a function, is replaced by a stand-in that raises, only when used, an
   error naming the module.
+
+Bytes are read by :func:`decode_submission`: UTF-8, UTF-16 or UTF-32 with a byte order mark
+(PowerShell's ``>`` writes UTF-16), or cp1252 (Windows editors) when that reads as plausible
+source; the report's notes say when a file was not UTF-8.
 
 Line numbers are kept: a dropped statement becomes blank lines and a replaced import stays on
 its own lines, so the student's traceback lines still point at their own code. Functions whose
