@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from grader.code.source import in_run_order, prepare_source, read_submission
 
@@ -105,3 +107,22 @@ def test_bans_are_read_in_the_definition_in_effect_only():
     program = read_submission(_notebook((4, own), (9, scipy)), "a.ipynb")  # scipy ran last
     assert banned_uses(written_program(program), banned) == {
         "conv_forward": "scipy.signal.correlate"}
+
+
+CELLS = st.sampled_from([ONE, TWO, "def f(:\n    pass\n", "%time f()\n", "f()\n", "",
+                         "class f:\n    pass\n", "def g():\n    def f():\n        pass\n"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 40)), CELLS), max_size=8),
+       st.booleans())
+def test_choosing_the_run_order_never_breaks_a_program(cells, export):
+    if export:
+        program = "".join(f"# In[{' ' if c is None else c}]:\n{s}\n" for c, s in cells)
+    else:
+        written = any(source.strip() for _, source in cells)
+        program = read_submission(_notebook(*cells), "a.ipynb") if written else "x = 1\n"
+    text, notes = in_run_order(program)
+    assert text.count("\n") == program.count("\n")
+    assert (text == program) == (not notes)
+    prepare_source(program).notes()  # whatever the cells, preparing never fails

@@ -428,6 +428,9 @@ def in_run_order(text: str) -> tuple[str, tuple[str, ...]]:
     made blank (line numbers kept), and a sentence says which cell is graded. A cell that does
     not parse defines nothing here (it never ran; see :func:`_without_broken_cells`).
     """
+    defined = DEFINED.findall(text)
+    if len(defined) == len(set(defined)):
+        return text, ()  # no function is defined twice: nothing to choose
     cells = _defining_cells(text)
     lines = text.splitlines(keepends=True)
     notes, blank = [], []
