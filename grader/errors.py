@@ -32,5 +32,15 @@ class StudentCodeError(GraderError):
     """A student's code submission cannot be graded at all (e.g. it is not valid UTF-8 text)."""
 
 
+class NotText(StudentCodeError):
+    """A student's file is not text in an encoding the grader reads (UTF-8, UTF-16 or UTF-32
+    with a byte order mark, or plausible cp1252). ``start`` is the first byte that cannot be
+    read."""
+
+    def __init__(self, message: str, start: int = 0) -> None:
+        super().__init__(message)
+        self.start = start
+
+
 class SandboxError(GraderError):
     """The sandbox itself failed (not the student's code): the grader cannot be trusted to run."""

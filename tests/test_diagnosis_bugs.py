@@ -97,6 +97,20 @@ BUGS = [
     ("conv NCHW", "conv_forward", "conv_forward",
      [("Z = np.zeros((m, n_H, n_W, n_C))", "Z = np.zeros((m, n_C, n_H, n_W))"),
       ("Z[i, h, w, c] =", "Z[i, c, h, w] =")], "NCHW"),
+    ("conv input not padded", "conv_forward", "conv_forward",
+     [("A_prev_pad = zero_pad(A_prev, pad)", "A_prev_pad = A_prev")],
+     "windows slide over the unpadded input"),
+    ("conv padded but windows cut from the unpadded input", "conv_forward", "conv_forward",
+     [("a_prev_pad = A_prev_pad[i]", "a_prev_pad = A_prev[i]")],
+     "windows slide over the unpadded input"),
+    ("conv size rounded up with ceil", "conv_forward", "conv_forward",
+     [("n_H = int((n_H_prev + 2 * pad - f) / stride) + 1",
+       "n_H = int(np.ceil((n_H_prev + 2 * pad - f) / stride)) + 1"),
+      ("n_W = int((n_W_prev + 2 * pad - f) / stride) + 1",
+       "n_W = int(np.ceil((n_W_prev + 2 * pad - f) / stride)) + 1")], "not up with np.ceil"),
+    ("conv size rounded up with -(-n // s)", "conv_forward", "conv_forward",
+     [("n_H = int((n_H_prev + 2 * pad - f) / stride) + 1",
+       "n_H = -(-(n_H_prev + 2 * pad - f) // stride) + 1")], "not up with np.ceil"),
     ("conv integer array", "conv_forward", "conv_forward",
      [("Z = np.zeros((m, n_H, n_W, n_C))", "Z = np.zeros((m, n_H, n_W, n_C), dtype=int)")],
      "truncates"),
@@ -355,3 +369,37 @@ def test_the_window_start_bug_is_named_in_the_backward_pass_too():
     hint = diagnosis.explain_values("conv_backward", (dZ, (A, W, np.zeros((1, 1, 1, 3)), hp)),
                                     {}, "dW", got, expected)
     assert hint is not None and "h * stride" in hint
+
+
+def _conv_args(n_H: int, n_W: int, f: int, stride: int, pad: int, n_C_prev: int = 3) -> tuple:
+    A, W = np.zeros((2, n_H, n_W, n_C_prev)), np.zeros((f, f, n_C_prev, 4))
+    return A, W, np.zeros((1, 1, 1, 4)), {"stride": stride, "pad": pad}
+
+
+@pytest.mark.parametrize(("geometry", "message", "named"), [
+    # the loop's slice times W, either order, and a vectorized slice over the batch
+    ((7, 5, 3, 3, 2), "operands could not be broadcast together with shapes (3,2,3) (3,3,3) ",
+     diagnosis.UNPADDED),
+    ((7, 5, 3, 3, 2), "operands could not be broadcast together with shapes (3,3,3) (3,2,3) ",
+     diagnosis.UNPADDED),
+    ((7, 5, 3, 3, 2), "operands could not be broadcast together with shapes (2,3,2,3) (3,3,3) ",
+     diagnosis.UNPADDED),
+    ((7, 5, 3, 3, 2), "operands could not be broadcast together with shapes (2,3,3) (3,3,3) ",
+     diagnosis.CEIL_OVERHANG),
+    ((6, 5, 3, 2, 0), "operands could not be broadcast together with shapes (2,3,3) (3,3,3) ",
+     diagnosis.CEIL_OVERHANG),
+    # windows of the stride's size (f = 3, stride 2): neither bug cuts a 2 by 2 window here
+    ((5, 7, 3, 2, 1), "operands could not be broadcast together with shapes (2,2,3) (3,3,3) ",
+     None),
+    ((6, 6, 3, 1, 0), "operands could not be broadcast together with shapes (2,3,3) (3,3,3) ",
+     None),  # no padding and a floor that is exact: no window hangs over
+])
+def test_a_window_past_the_edge_names_the_missing_padding_or_the_ceil(geometry, message,
+                                                                       named):
+    n_H, n_W, f, stride, pad = geometry
+    said = diagnosis.explain_exception("conv_forward", _conv_args(n_H, n_W, f, stride, pad), {},
+                                       "ValueError", message, [])
+    if named is None:
+        assert said not in (diagnosis.UNPADDED, diagnosis.CEIL_OVERHANG)
+    else:
+        assert said == named

@@ -6,7 +6,8 @@ CRLF and a byte order mark, cells as one string, test cells with asserts, help r
 ``display``, cell magics, raw cells, a function defined twice, scratch cells with syntax
 errors, a half-done template), their nbconvert exports, and ``.py`` files in other styles
 (``hparameters.get``, ``np.floor``, ``//``, einsum and tensordot, sliding windows, float32,
-dict caches, integer masks) and with the classic bugs. Correct files must get full marks;
+dict caches, integer masks) and with the classic bugs; cells run out of order, and files saved
+as UTF-16 (PowerShell's ``>``) or cp1252 (Windows editors). Correct files must get full marks;
 each buggy one must fail exactly the functions listed, each with words naming its bug.
 """
 
@@ -18,7 +19,7 @@ import pytest
 import yaml
 
 from grader.code import FunctionStatus, grade_source
-from grader.code.source import read_submission
+from grader.code.source import decode_submission, read_submission
 from grader.sandbox import SandboxLimits, SandboxPool
 
 REAL = Path(__file__).resolve().parent / "real"
@@ -46,9 +47,11 @@ def test_every_file_has_an_expectation_and_the_corpus_is_varied():
 def test_a_real_submission_gets_its_expected_report(pool, name):
     want = EXPECTED[name] or {}
     path = REAL / name
-    source = read_submission(path.read_bytes().decode("utf-8"), path.name)
+    decoded = decode_submission(path.read_bytes())  # as the upload form reads it
+    source = read_submission(decoded.text, path.name)
     report = grade_source(source, exercise=want.get("exercise", "conv_step_by_step"),
                           limits=LIMITS, pool=pool, own_code=False)
+    warnings = decoded.notes() + report.warnings
     failed, skipped = want.get("failed", {}), want.get("not_attempted", [])
     status = {f.name: f.status for f in report.functions}
     assert {n for n, s in status.items() if s == FunctionStatus.FAILED} == set(failed), [
@@ -62,4 +65,4 @@ def test_a_real_submission_gets_its_expected_report(pool, name):
     if not failed and not skipped:
         assert report.score == report.max_score > 0
     for words in want.get("notes", []):
-        assert any(words in note for note in report.warnings), report.warnings
+        assert any(words in note for note in warnings), warnings

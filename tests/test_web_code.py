@@ -94,6 +94,18 @@ def test_non_utf8_upload_is_refused_kindly(app, client, auth):
     assert _rows(app) == []
 
 
+def test_a_utf16_upload_is_read_and_the_page_says_how(app, client, auth):
+    auth.login()
+    data = ZERO_PAD.replace("\n", "\r\n").encode("utf-16")  # PowerShell's `>` saves this
+    response = _submit(client, file=(io.BytesIO(data), "my_conv.py"))
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Read your file as UTF-16 text" in page
+    get_pool(app).wait_all(timeout=120)
+    [row] = _rows(app)
+    assert row.source == ZERO_PAD.replace("\n", "\r\n") and row.filename == "my_conv.py"
+
+
 def test_empty_submission_is_refused_kindly(app, client, auth):
     auth.login()
     page = _submit(client, source="   ").headers["Location"]

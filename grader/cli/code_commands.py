@@ -20,6 +20,7 @@ import csv
 import json
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,8 +40,8 @@ from grader.code import (
     grade_source,
     load_spec,
 )
-from grader.code.source import parse_python, read_submission
-from grader.errors import GraderError, StudentCodeError
+from grader.code.source import decode_submission, parse_python, read_submission
+from grader.errors import GraderError, NotText, StudentCodeError
 from grader.sandbox.policy import IsolationUnavailable, require_isolation
 
 if TYPE_CHECKING:  # the runner (and NumPy) load only for the commands that grade
@@ -58,13 +59,15 @@ class IsolationRefused(click.ClickException):
     exit_code = 2
 
 
-def _read(path: Path) -> str:
-    """The program text of a ``.py`` file, an nbconvert export or a notebook's code cells."""
+def _read_decoded(path: Path) -> tuple[str, tuple[str, ...]]:
+    """The program text of a ``.py`` file, an nbconvert export or a notebook's code cells, and
+    the note saying how it was read when it was not UTF-8."""
     try:
-        return read_submission(path.read_bytes().decode("utf-8"), path.name)
+        decoded = decode_submission(path.read_bytes())
+        return read_submission(decoded.text, path.name), decoded.notes()
     except OSError as err:
         raise click.UsageError(f"cannot read {path}: {err.strerror}") from None
-    except UnicodeDecodeError:
+    except NotText:
         raise click.UsageError(f"{path} is not UTF-8 text: is it a Python file or a "
                                "notebook?") from None
     except StudentCodeError as err:
@@ -195,7 +198,7 @@ def _sandbox_log_quiet():
 def _grade_file(file: Path, exercise: str | None, include_hidden: bool,
                 functions: tuple[str, ...], as_json: bool, own_code: bool,
                 audience: str = "student") -> None:
-    source = _read(file)
+    source, decoding = _read_decoded(file)
     exercise = exercise or guess_exercise(source)
     kwargs = {"exercise": exercise, "include_hidden": include_hidden,
               "functions": list(functions) or None, "own_code": own_code}
@@ -212,6 +215,7 @@ def _grade_file(file: Path, exercise: str | None, include_hidden: bool,
         raise click.UsageError(str(err)) from None
     except GraderError as err:
         raise click.ClickException(str(err)) from None
+    report = replace(report, warnings=decoding + report.warnings)
     if as_json:
         click.echo(json.dumps(report.to_json(audience=audience), indent=2))
     else:
@@ -261,12 +265,12 @@ def _batch_row(file: Path, exercise: str | None, pool: SandboxPool) -> dict[str,
     """One CSV row; whatever one file does, it ends up in the row's ``error`` column."""
     row: dict[str, object] = {"file": file.name}
     try:
-        source = read_submission(file.read_bytes().decode("utf-8"), file.name)
+        source = read_submission(decode_submission(file.read_bytes()).text, file.name)
         chosen = exercise or guess_exercise(source)
         report = grade_source(source, exercise=chosen, pool=pool)
     except IsolationUnavailable:
         raise  # never grade the rest without isolation either
-    except UnicodeDecodeError as err:
+    except NotText as err:
         return {**row, "score": 0, "error": f"not UTF-8 text (byte {err.start} cannot be "
                                             "read): is it a Python file?"}
     except (OSError, StudentCodeError) as err:

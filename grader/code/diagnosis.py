@@ -4,7 +4,8 @@ Runs in the trusted grader on the grader's own copies of a test's inputs. Each *
 is the reference with one classic mistake, written as a small function of the inputs (kernel
 flipped, bias missing or doubled or per element, window start h instead of h * stride, window
 end from the stride, = instead of +=, mask by the mean or along one axis, distribute_value by
-one side, hyperparameters read from the wrong key, NCHW output, ...); only the families of the
+one side, hyperparameters read from the wrong key, NCHW output, windows cut from the unpadded
+input, ...); only the families of the
 function under test run. Comparing the student's output with the families' outputs and their
 parts (crops, strides, channels, examples), and saying where an output is wrong in words when
 no family matches, is :mod:`grader.code.matching`, which imports no reference code.
@@ -16,7 +17,9 @@ Contract (stable):
   ``name``; this is what :func:`grader.code.matching.explain` matches against.
 - :func:`explain_values` names the bug behind a wrong value (``matching.explain`` over the
   candidates, evaluated lazily); :func:`explain_shape`, :func:`size_formula` and
-  :func:`explain_exception` explain wrong shapes and exceptions; :func:`picture_of` cuts one
+  :func:`explain_exception` explain wrong shapes and exceptions (a window that cannot
+  broadcast with W, of a shape only windows past the unpadded input's edge or sizes rounded
+  up cut, names that bug); :func:`picture_of` cuts one
   example and one channel of a wrong output for the report's picture (public tests only).
 
 Hidden tests get the same diagnoses, except that no sentence states the test's settings (its
@@ -122,6 +125,7 @@ def _conv_mutations(A: np.ndarray, W: np.ndarray, b: np.ndarray, hp: Mapping) ->
          + WINDOW_END, lambda: z(W=W.sum(axis=(0, 1), keepdims=True))),
         ("Your output matches a convolution without padding: pad A_prev with zero_pad first.",
          lambda: z(pad=0)),
+        *([(UNPADDED, lambda: _unpadded_windows(A, W, b, hp))] if hp["pad"] else []),
         ("Your output has the channels before height and width (NCHW): the course's layout is "
          "(m, n_H, n_W, n_C).", lambda: z().transpose(0, 3, 1, 2)),
         ("Your output has the right values but misses the last row and column: don't forget "
@@ -129,6 +133,66 @@ def _conv_mutations(A: np.ndarray, W: np.ndarray, b: np.ndarray, hp: Mapping) ->
         ("Your values are truncated to whole numbers: keep Z a float array and avoid //.",
          lambda: np.trunc(z())),
     ]
+
+
+# conv_forward's windows slid over the unpadded input (zero_pad forgotten, or A_prev[i] taken
+# instead of A_prev_pad[i]) while the output size counts the padding: the last windows run
+# past the input's edge, and come out short (a short side of 1 still broadcasts with W, so the
+# values are silently wrong; any other short side raises). And the size rounded up (np.ceil):
+# the last window hangs over the padded input's edge.
+UNPADDED = ("Your windows slide over the unpadded input: the output size counts the padding, "
+            "but the windows are cut from A_prev itself, so the last ones run past its edge. "
+            "Pad first, A_prev_pad = zero_pad(A_prev, pad), and cut every window from "
+            "A_prev_pad[i], not A_prev[i].")
+CEIL_OVERHANG = ("Your last window hangs over the edge of the padded input: the output size "
+                 "must round down, n_H = floor((n_H_prev + 2 * pad - f) / stride) + 1 (with "
+                 "int(...) or //), not up with np.ceil.")
+
+
+def _unpadded_windows(A: np.ndarray, W: np.ndarray, b: np.ndarray, hp: Mapping) -> np.ndarray:
+    """The course's loop over windows cut from the unpadded ``A``, for the padded output size:
+    a short window is multiplied by W with NumPy's broadcasting (and raises when it cannot)."""
+    f, s, p = W.shape[0], hp["stride"], hp["pad"]
+    m, n_H_prev, n_W_prev, _ = A.shape
+    n_H, n_W = (n_H_prev + 2 * p - f) // s + 1, (n_W_prev + 2 * p - f) // s + 1
+    Z = np.zeros((m, n_H, n_W, W.shape[3]))
+    for h in range(n_H):
+        for w in range(n_W):
+            window = A[:, h * s:h * s + f, w * s:w * s + f, :, None]
+            Z[:, h, w, :] = np.sum(window * W[None], axis=(1, 2, 3)) + b.reshape(-1)
+    return Z
+
+
+def _unbroadcastable_windows(n: tuple[int, int], counts: tuple[int, int], f: int, s: int
+                             ) -> set[tuple[int, int]]:
+    """The (rows, columns) of the windows h * s : h * s + f over an ``n`` input, for ``counts``
+    output positions, that cannot broadcast with an f by f kernel."""
+    def sides(size: int, count: int) -> set[int]:
+        return {max(0, min(k * s + f, size) - min(k * s, size)) for k in range(count)}
+
+    rows, cols = sides(n[0], counts[0]), sides(n[1], counts[1])
+    return {(r, c) for r in rows for c in cols if r not in (1, f) or c not in (1, f)}
+
+
+def _overhanging_window(args: tuple, exc_msg: str) -> str | None:
+    """UNPADDED or CEIL_OVERHANG when a broadcast error's window shape is one that bug cuts."""
+    try:
+        A, W, _, hp = args
+        (_, n_H, n_W, n_C_prev), f, s, p = A.shape, W.shape[0], int(hp["stride"]), int(hp["pad"])
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return None
+    if s <= 0:
+        return None
+    shapes = [tuple(int(k) for k in found.replace(" ", "").split(",") if k)
+              for found in re.findall(r"\(([\d, ]+)\)", exc_msg)]
+    seen = {shape[-3:-1] for shape in shapes if len(shape) >= 3 and shape[-1] == n_C_prev}
+    floor = ((n_H + 2 * p - f) // s + 1, (n_W + 2 * p - f) // s + 1)
+    ceil = tuple(math.ceil((n + 2 * p - f) / s) + 1 for n in (n_H, n_W))
+    if p and seen & _unbroadcastable_windows((n_H, n_W), floor, f, s):
+        return UNPADDED
+    if ceil != floor and seen & _unbroadcastable_windows((n_H + 2 * p, n_W + 2 * p), ceil, f, s):
+        return CEIL_OVERHANG
+    return None
 
 
 def _pool_mutations(A: np.ndarray, hp: Mapping, mode: str, hidden: bool) -> list[Mutation]:
@@ -727,6 +791,10 @@ def explain_exception(func: str, args: tuple, kwargs: Mapping, exc_type: str, ex
                                                                  "pool_backward"):
         return ("Shapes don't line up in a window: every slice must be f by f, from vert_start "
                 "to vert_start + f (not + stride), like W[..., c] and the mask.")
+    if "broadcast" in exc_msg and func == "conv_forward":
+        overhang = _overhanging_window(args, exc_msg)
+        if overhang is not None:
+            return overhang
     if "could not be broadcast" in exc_msg and func == "conv_forward":
         return ("Shapes don't line up in a window: the slice a_prev_pad[vert_start:vert_end, "
                 "horiz_start:horiz_end, :] must have shape (f, f, n_C_prev) like W[..., c]; "

@@ -20,7 +20,9 @@ nbconvert export keeps only its definitions, and imports of modules the grader d
 provide become stand-ins; the report's ``warnings`` say what was left out. A function whose
 body is still the template's placeholders is reported as not attempted, and one that calls a
 helper its exercise spec bans (:mod:`grader.code.bans`) gets the verdict "banned helper" with
-the spec's reason on every test, and no points.
+the spec's reason on every test, and no points. A failing function that calls one of the
+exercise's helpers whose public tests fail (conv_forward calling a wrong zero_pad) says so
+first in its failing public tests' diagnoses: fix the helper first.
 
 Isolation
 ---------
@@ -41,6 +43,7 @@ file that runs, so ``grader check`` of a stub starts in about the time of ``impo
 
 from __future__ import annotations
 
+import ast
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -60,8 +63,11 @@ from grader.code.report import (
 from grader.code.source import (
     MAX_SOURCE_BYTES,
     STAND_IN_NAME,
+    Decoded,
+    decode_submission,
     prepare_source,
     read_submission,
+    written_program,
 )
 from grader.code.spec import load_spec
 from grader.errors import StudentCodeError
@@ -73,6 +79,7 @@ from grader.sandbox.policy import (
     local_isolation,
     require_isolation,
 )
+from grader.syntax import parse_python
 
 if TYPE_CHECKING:  # the plan and the sandbox's runner are imported only for a file that runs
     from grader.code.plan import Planned
@@ -80,19 +87,15 @@ if TYPE_CHECKING:  # the plan and the sandbox's runner are imported only for a f
     from grader.sandbox.runner import SandboxPool, WirePlan
 
 
-def _decode_source(source: str | bytes) -> str:
-    if isinstance(source, bytes):
-        try:
-            source = source.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise StudentCodeError(
-                f"the file is not UTF-8 text (byte {err.start} cannot be read); save it as a "
-                "plain .py file and try again") from None
+def _decode_source(source: str | bytes) -> Decoded:
+    """The submission as text (see :func:`decode_submission`), and how bytes were read."""
+    decoded = decode_submission(source) if isinstance(source, bytes) else Decoded(source)
+    source = decoded.text
     if not isinstance(source, str):
         raise StudentCodeError(f"expected the program text, got {type(source).__name__}")
     if "\x00" in source:
         raise StudentCodeError("the file contains NUL bytes: it is not a Python source file")
-    return source.removeprefix("\ufeff")
+    return replace(decoded, text=source.removeprefix("\ufeff"))
 
 
 def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
@@ -105,7 +108,7 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
     Parameters
     ----------
     source : str or bytes
-        The student's file (bytes must be UTF-8): a ``.py``, an nbconvert export, or a
+        The student's file (bytes: UTF-8, or see :func:`decode_submission`): a ``.py``, an nbconvert export, or a
         notebook's JSON text (see :mod:`grader.code.source`).
     exercise : str
         One of :data:`~grader.code.spec.EXERCISES`.
@@ -141,7 +144,8 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
         On an unknown exercise or function name.
     """
     isolation = None if own_code else require_isolation()  # fails closed before anything
-    program = read_submission(_decode_source(source))
+    decoded = _decode_source(source)
+    program = read_submission(decoded.text)
     prepared = prepare_source(program)
     text = prepared.text
     spec = load_spec(exercise)
@@ -160,15 +164,18 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
     if progress:
         progress("checking")
     reports = [_stub(r) if r.name in prepared.stubs else r for r in reports]
-    uses = banned_uses(program, spec.bans.names)  # as written: before stand-ins rename imports
+    # As written (before stand-ins rename imports), the definitions in effect only.
+    uses = banned_uses(written_program(program), spec.bans.names)
     reports = [_banned(r, spec.bans.message(uses[r.name])) if r.name in uses else r
                for r in reports]
+    reports = _with_helper_hints(reports, text)
     if prepared.missing:
         reports = [_without_stand_in_frames(r) for r in reports]
     warning = isolation.warning() if isolation else None
     return CodeReport(
         score=sum(f.score for f in reports), max_score=sum(f.max_score for f in reports),
-        functions=tuple(reports), warnings=prepared.notes() + ((warning,) if warning else ()),
+        functions=tuple(reports),
+        warnings=decoded.notes() + prepared.notes() + ((warning,) if warning else ()),
     )
 
 
@@ -183,6 +190,62 @@ def _without_stand_in_frames(report: FunctionReport) -> FunctionReport:
     return replace(report, tests=tuple(
         replace(t, message=clean(t.message), staff_message=clean(t.staff_message))
         for t in report.tests))
+
+
+# A helper's failures that can make its caller fail: a helper that is only slow, or banned,
+# still returns the right values.
+HELPER_FAILURES = frozenset(Verdict) - {Verdict.PASS, Verdict.TOO_SLOW, Verdict.BANNED}
+
+
+def _with_helper_hints(reports: Sequence[FunctionReport], text: str) -> list[FunctionReport]:
+    """A failing caller's public tests say when it calls a helper whose public tests fail.
+
+    conv_forward calling a wrong zero_pad (or conv_single_step), pool_backward a wrong
+    create_mask_from_window, conv_backward a wrong zero_pad: the caller fails because of the
+    helper, and the student should fix the helper first. The hint is given only when the
+    caller's own code calls the helper by name, and it rests on public tests alone (the
+    helper's and the caller's), so it says nothing of a hidden test.
+    """
+    broken = {r.name for r in reports
+              if any(not t.passed and not t.hidden and t.verdict in HELPER_FAILURES
+                     for t in r.tests)}
+    failing = [r for r in reports if r.status == FunctionStatus.FAILED and r.name in broken]
+    if len(broken) < 2 or not failing:
+        return list(reports)
+    calls = _calls_between(text, {r.name for r in reports})
+    out = []
+    for report in reports:
+        helpers = [h for h in calls.get(report.name, ()) if h in broken and h != report.name]
+        out.append(_hinted(report, helpers) if report in failing and helpers else report)
+    return out
+
+
+def _calls_between(text: str, names: set[str]) -> dict[str, tuple[str, ...]]:
+    """For each of ``names`` defined at the top level, which of ``names`` its body calls (the
+    definition that runs: the last one), in the order of its first call."""
+    try:
+        tree = parse_python(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {}
+    calls: dict[str, tuple[str, ...]] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in names:
+            called = [n.func.id for n in ast.walk(node) if isinstance(n, ast.Call)
+                      and isinstance(n.func, ast.Name) and n.func.id in names]
+            calls[node.name] = tuple(dict.fromkeys(called))
+    return calls
+
+
+def _hinted(report: FunctionReport, helpers: Sequence[str]) -> FunctionReport:
+    """The report with the helper hint first in each failing public test's diagnosis."""
+    them = " and ".join(helpers)
+    whose = "whose tests fail" if len(helpers) == 1 else "whose tests fail too"
+    first = helpers[0] if len(helpers) == 1 else "them"
+    hint = f"{report.name} calls your {them}, {whose}: fix {first} first."
+    tests = tuple(replace(t, diagnosis=f"{hint} {t.diagnosis}" if t.diagnosis else hint)
+                  if not t.passed and not t.hidden and t.verdict in HELPER_FAILURES else t
+                  for t in report.tests)
+    return replace(report, tests=tests)
 
 
 def _stub(report: FunctionReport) -> FunctionReport:

@@ -22,9 +22,15 @@ from typing import TYPE_CHECKING, Any
 from ._core.bans import banned_uses
 from ._core.cases import TestSlot
 from ._core.fresh import fresh_reports, unwritten_functions
-from ._core.grade import _banned, _decode_source, _stub, _without_stand_in_frames
+from ._core.grade import (
+    _banned,
+    _decode_source,
+    _stub,
+    _with_helper_hints,
+    _without_stand_in_frames,
+)
 from ._core.report import CodeReport, FunctionReport
-from ._core.source import MAX_SOURCE_BYTES, prepare_source, read_submission
+from ._core.source import MAX_SOURCE_BYTES, prepare_source, read_submission, written_program
 from ._core.spec import Bans, Case, SpeedSpec
 from ._core.syntax import parse_python
 
@@ -103,7 +109,8 @@ def grade(source: str | bytes, exercise: str | None = None,
     A fresh file (only ``raise NotImplementedError`` bodies) is judged from the tests' slots
     without NumPy; any other file runs in a child process (:mod:`.shipped`).
     """
-    program = read_submission(_decode_source(source), filename)
+    decoded = _decode_source(source)
+    program = read_submission(decoded.text, filename)
     prepared = prepare_source(program)
     text = prepared.text
     spec = metadata(exercise or guess_exercise(text))
@@ -122,12 +129,14 @@ def grade(source: str | bytes, exercise: str | None = None,
 
         reports = judged(text, spec.name, chosen, limits)
     reports = [_stub(r) if r.name in prepared.stubs else r for r in reports]
-    uses = banned_uses(program, spec.bans.names)  # as written: before stand-ins rename imports
+    # As written (before stand-ins rename imports), the definitions in effect only.
+    uses = banned_uses(written_program(program), spec.bans.names)
     reports = [_banned(r, spec.bans.message(uses[r.name])) if r.name in uses else r
                for r in reports]
+    reports = _with_helper_hints(reports, text)
     if prepared.missing:
         reports = [_without_stand_in_frames(r) for r in reports]
     notes = tuple(n for n in (RAN_HERE, hidden_note(spec, chosen)) if n)
     return CodeReport(score=sum(f.score for f in reports),
                       max_score=sum(f.max_score for f in reports), functions=tuple(reports),
-                      warnings=prepared.notes() + notes)
+                      warnings=decoded.notes() + prepared.notes() + notes)

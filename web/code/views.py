@@ -24,8 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from grader.code import student_view
-from grader.code.source import read_submission
-from grader.errors import StudentCodeError
+from grader.code.source import decode_submission, read_submission
+from grader.errors import NotText, StudentCodeError
 from web.bank import exercise_title, exercises
 from web.code.backend import get_pool, queue_place
 from web.code.task import (
@@ -100,13 +100,17 @@ def _read_source() -> tuple[str | None, str | None, str | None]:
     if upload is not None and upload.filename:
         data = upload.read()
         try:
-            # A notebook is stored as its code cells, so a regrade reads the same program.
-            source = read_submission(data.decode("utf-8"), upload.filename)
-        except UnicodeDecodeError:
+            # UTF-16 (PowerShell) and cp1252 (Windows editors) are read too; a notebook is
+            # stored as its code cells, so a regrade reads the same program.
+            decoded = decode_submission(data)
+            source = read_submission(decoded.text, upload.filename)
+        except NotText:
             return None, None, ("That file is not UTF-8 text. Please upload the .py file or the "
                                 ".ipynb notebook itself (not an archive).")
         except StudentCodeError as err:
             return None, None, f"{upload.filename[:80]}: {err}"
+        if decoded.note:
+            flash(decoded.note, "warning")
         # Only shown, never a path: control characters (a terminal's escapes) are dropped; a NUL
         # is kept so that the check below refuses the file.
         name = "".join(c for c in upload.filename if c.isprintable() or c == "\x00")

@@ -23,10 +23,12 @@ def reads(text: str, as_version: int = 4) -> dict[str, Any]:
     data = json.loads(text)
     if data.get("nbformat") == 3:
         cells = [c for sheet in data.get("worksheets", ()) for c in sheet.get("cells", ())]
-        return {"cells": [{"cell_type": c.get("cell_type"), "source": _text(c.get("input"))}
+        return {"cells": [{"cell_type": c.get("cell_type"), "source": _text(c.get("input")),
+                           "execution_count": c.get("prompt_number")}
                           for c in cells if isinstance(c, dict)]}
     cells = data.get("cells")
     if not isinstance(cells, list):
         raise ValueError("a notebook needs a list of cells")
-    return {"cells": [{"cell_type": c.get("cell_type"), "source": _text(c.get("source"))}
+    return {"cells": [{"cell_type": c.get("cell_type"), "source": _text(c.get("source")),
+                       "execution_count": c.get("execution_count")}
                       for c in cells if isinstance(c, dict)]}
