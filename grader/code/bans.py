@@ -14,6 +14,7 @@ Importing a banned module without using it is not a use.
 from __future__ import annotations
 
 import ast
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 
 from grader.code.source import parse_python
@@ -37,12 +38,8 @@ def banned_uses(text: str, banned: Sequence[str]) -> dict[str, str]:
                  if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
     direct = {name: _first_banned(node, aliases, banned) for name, node in functions.items()}
     calls = {name: _called(node, functions) for name, node in functions.items()}
-    found = {}
-    for name in functions:
-        use = _through_calls(name, direct, calls)
-        if use is not None:
-            found[name] = use
-    return found
+    found = _through_calls(direct, calls)
+    return {name: found[name] for name in functions if name in found}
 
 
 def is_banned(dotted: str, banned: Iterable[str]) -> bool:
@@ -105,15 +102,33 @@ def _called(function: ast.AST, functions: Mapping[str, ast.AST]) -> list[str]:
             and isinstance(n.func, ast.Name) and n.func.id in functions]
 
 
-def _through_calls(name: str, direct: Mapping[str, str | None],
-                   calls: Mapping[str, list[str]]) -> str | None:
-    seen, todo = set(), [name]
-    while todo:
-        current = todo.pop(0)
-        if current in seen:
-            continue
-        seen.add(current)
-        if direct.get(current):
-            return direct[current]
-        todo.extend(calls.get(current, ()))
-    return None
+def _through_calls(direct: Mapping[str, str | None],
+                   calls: Mapping[str, list[str]]) -> dict[str, str]:
+    """Each function that uses a banned name itself or through the functions it calls -> the
+    nearest such use: its own, else the one a breadth-first walk of its calls meets first.
+
+    The walk from every function would repeat the others' (a file of a few hundred functions
+    calling each other took seconds). One walk back from the direct uses gives each function
+    its distance to the nearest; a function's use is then the one of its first callee (in call
+    order) one step nearer, which is what the walk from it would have met first.
+    """
+    callers: dict[str, list[str]] = {name: [] for name in calls}
+    for name, callees in calls.items():
+        for callee in dict.fromkeys(callees):
+            callers[callee].append(name)
+    distance = {name: 0 for name in calls if direct.get(name)}
+    queue = deque(distance)
+    while queue:
+        current = queue.popleft()
+        for caller in callers[current]:
+            if caller not in distance:
+                distance[caller] = distance[current] + 1
+                queue.append(caller)
+    found: dict[str, str] = {}
+    for name in sorted(distance, key=distance.__getitem__):  # nearer ones first
+        if distance[name] == 0:
+            found[name] = direct[name]
+        else:
+            nearer = next(c for c in calls[name] if distance.get(c) == distance[name] - 1)
+            found[name] = found[nearer]
+    return found

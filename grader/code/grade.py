@@ -65,6 +65,7 @@ from grader.code.source import (
     STAND_IN_NAME,
     Decoded,
     decode_submission,
+    has_surrogate,
     prepare_source,
     read_submission,
     written_program,
@@ -95,6 +96,9 @@ def _decode_source(source: str | bytes) -> Decoded:
         raise StudentCodeError(f"expected the program text, got {type(source).__name__}")
     if "\x00" in source:
         raise StudentCodeError("the file contains NUL bytes: it is not a Python source file")
+    if has_surrogate(source):
+        raise StudentCodeError("the program has a character that is not text (a lone "
+                               "surrogate): delete it and submit the file again")
     return replace(decoded, text=source.removeprefix("\ufeff"))
 
 

@@ -203,7 +203,9 @@ def _hidden_exception(exc_type: str, where: str) -> str:
             "the full trace of an exception; run them to see where it comes from.")
 
 
-SYNTAX_PLACE = re.compile(r"\((?:submission\.py|<[^>]*>|[\w./-]+\.py), line (\d+)\)")
+# At most 9 digits: the message is the student's to write, and Python refuses to convert a
+# number of more than 4300 digits (a longer "line" is left as written).
+SYNTAX_PLACE = re.compile(r"\((?:submission\.py|<[^>]*>|[\w./-]+\.py), line (\d{1,9})\)")
 
 
 def _cells_in(exc_msg: str, source: str) -> str:
