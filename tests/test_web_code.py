@@ -106,6 +106,23 @@ def test_a_utf16_upload_is_read_and_the_page_says_how(app, client, auth):
     assert row.source == ZERO_PAD.replace("\n", "\r\n") and row.filename == "my_conv.py"
 
 
+def test_a_file_the_reader_fails_on_is_refused_kindly_never_a_500(app, client, auth,
+                                                                 monkeypatch, caplog):
+    from web.code import views
+
+    def broken(text, filename=None):
+        raise RuntimeError("a reader bug")
+
+    monkeypatch.setattr(views, "read_submission", broken)
+    auth.login()
+    response = _submit(client, file=(io.BytesIO(ZERO_PAD.encode()), "my_conv.py"))
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "We could not read that file, and nothing was recorded" in page
+    assert _rows(app) == []
+    assert "could not be read" in caplog.text and "a reader bug" in caplog.text
+
+
 def test_empty_submission_is_refused_kindly(app, client, auth):
     auth.login()
     page = _submit(client, source="   ").headers["Location"]

@@ -109,6 +109,11 @@ def _read_source() -> tuple[str | None, str | None, str | None]:
                                 ".ipynb notebook itself (not an archive).")
         except StudentCodeError as err:
             return None, None, f"{upload.filename[:80]}: {err}"
+        except Exception:  # a backstop: a file this reader fails on is refused, never a 500
+            current_app.logger.exception("an upload for %s could not be read", request.path)
+            return None, None, ("We could not read that file, and nothing was recorded; this has "
+                                "been logged for the course staff. Please upload your .py file "
+                                "(or paste your code) instead.")
         if decoded.note:
             flash(decoded.note, "warning")
         # Only shown, never a path: control characters (a terminal's escapes) are dropped; a NUL
