@@ -395,7 +395,8 @@ def test_only_a_fresh_file_is_judged_without_running():
                     stub + "\nimport scipy\n",  # an import that could fail
                     stub + "\ndef NotImplementedError():\n    raise NotImplementedError\n",
                     stub.replace("def zero_pad(X, pad):", "def zero_pad(X, pad=print()):"),
-                    stub + "\ndef broken(:\n"):
+                    stub + "\ndef broken(:\n",
+                    stub + '\n"""' + "x" * (512 * 1024) + '"""\n'):  # too large to run
         assert unwritten_functions(changed) is None
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from grader.code.cases import TestSlot
 from grader.code.report import FunctionReport, TestReport, Verdict
+from grader.code.source import MAX_SOURCE_BYTES
 from grader.syntax import parse_python
 
 
@@ -71,8 +72,11 @@ def unwritten_functions(text: str) -> frozenset[str] | None:
 
     None when running the file could tell more: anything but docstrings, ``import numpy`` and
     such functions (a written function, any other statement, a syntax error), or a function
-    that redefines ``NotImplementedError`` itself.
+    that redefines ``NotImplementedError`` itself; and for a file too large to run at all, which
+    gets its own verdict from the ladder.
     """
+    if len(text.encode("utf-8")) > MAX_SOURCE_BYTES:
+        return None
     try:
         tree = parse_python(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):

@@ -64,13 +64,14 @@ from grader.code.source import (
     MAX_SOURCE_BYTES,
     STAND_IN_NAME,
     Decoded,
+    PreparedSource,
     decode_submission,
     has_surrogate,
     prepare_source,
     read_submission,
     written_program,
 )
-from grader.code.spec import load_spec
+from grader.code.spec import Bans, load_spec
 from grader.errors import StudentCodeError
 from grader.sandbox.limits import DEFAULT_LIMITS, SandboxLimits
 from grader.sandbox.policy import (
@@ -157,8 +158,7 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
         f.name for f in spec.functions)
     if progress:
         progress("running")
-    too_large = len(text.encode("utf-8")) > MAX_SOURCE_BYTES
-    unwritten = None if too_large else unwritten_functions(text)
+    unwritten = unwritten_functions(text)
     if unwritten is not None:
         reports = list(fresh_reports(plan_slots(spec, chosen, include_hidden), chosen, unwritten))
         isolation = isolation or _unrun_isolation()
@@ -167,20 +167,28 @@ def grade_source(source: str | bytes, *, exercise: str = "conv_step_by_step",
                                                 pool, own_code, isolation)
     if progress:
         progress("checking")
-    reports = [_stub(r) if r.name in prepared.stubs else r for r in reports]
-    # As written (before stand-ins rename imports), the definitions in effect only.
-    uses = banned_uses(written_program(program), spec.bans.names)
-    reports = [_banned(r, spec.bans.message(uses[r.name])) if r.name in uses else r
-               for r in reports]
-    reports = _with_helper_hints(reports, text)
-    if prepared.missing:
-        reports = [_without_stand_in_frames(r) for r in reports]
+    reports = finish_reports(reports, program, prepared, spec.bans)
     warning = isolation.warning() if isolation else None
     return CodeReport(
         score=sum(f.score for f in reports), max_score=sum(f.max_score for f in reports),
         functions=tuple(reports),
         warnings=decoded.notes() + prepared.notes() + ((warning,) if warning else ()),
     )
+
+
+def finish_reports(reports: Sequence[FunctionReport], program: str, prepared: PreparedSource,
+                   bans: Bans) -> list[FunctionReport]:
+    """The verdicts' reports as every check gives them (the server's and the student kit's):
+    template stubs not attempted, banned helpers, the "fix your helper first" hints, and
+    tracebacks without the stand-ins' lines."""
+    reports = [_stub(r) if r.name in prepared.stubs else r for r in reports]
+    # As written (before stand-ins rename imports), the definitions in effect only.
+    uses = banned_uses(written_program(program), bans.names)
+    reports = [_banned(r, bans.message(uses[r.name])) if r.name in uses else r for r in reports]
+    reports = _with_helper_hints(reports, prepared.text)
+    if prepared.missing:
+        reports = [_without_stand_in_frames(r) for r in reports]
+    return reports
 
 
 def _without_stand_in_frames(report: FunctionReport) -> FunctionReport:

@@ -84,10 +84,8 @@ CORE: dict[str, tuple[tuple[Part, ...], str]] = {
     "verdicts": ((Part("grader.code.verdicts"),), ""),
     "source": ((Part("grader.code.source", replace=(
         ("    import nbformat  #", "    from . import _nbformat as nbformat  #"),)),), ""),
-    "grade": ((Part("grader.code.grade", ("_decode_source", "_without_stand_in_frames", "_stub",
-                                          "_too_large", "_banned", "HELPER_FAILURES",
-                                          "_with_helper_hints", "_calls_between",
-                                          "_hinted")),), ""),
+    "grade": ((Part("grader.code.grade", ("_decode_source", "finish_reports", "_too_large")),),
+              ""),
     "child": ((Part("grader.sandbox.zygote", ("_run_one", "_status_bytes", "_describe_exception",
                                               "_INPUTS", "SUBMISSION")),), ""),
 }

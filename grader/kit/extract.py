@@ -36,6 +36,7 @@ MODULE_MAP = {
     "grader.code.plan": ".plan",
     "grader.code.cases": ".cases",
     "grader.code.fresh": ".fresh",
+    "grader.code.bans": ".bans",
     "grader.code.spec": ".spec",
     "grader.code.functions": ".functions",
     "grader.code.source": ".source",

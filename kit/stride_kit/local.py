@@ -19,18 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._core.bans import banned_uses
 from ._core.cases import TestSlot
 from ._core.fresh import fresh_reports, unwritten_functions
-from ._core.grade import (
-    _banned,
-    _decode_source,
-    _stub,
-    _with_helper_hints,
-    _without_stand_in_frames,
-)
+from ._core.grade import _decode_source, finish_reports
 from ._core.report import CodeReport, FunctionReport
-from ._core.source import MAX_SOURCE_BYTES, prepare_source, read_submission, written_program
+from ._core.source import prepare_source, read_submission
 from ._core.spec import Bans, Case, SpeedSpec
 from ._core.syntax import parse_python
 
@@ -120,22 +113,14 @@ def grade(source: str | bytes, exercise: str | None = None,
             raise ValueError(f"exercise {spec.name!r} has no function {unknown[0]!r} (it has: "
                              f"{', '.join(spec.functions)})")
     chosen = tuple(f for f in spec.functions if not functions or f in functions)
-    too_large = len(text.encode("utf-8")) > MAX_SOURCE_BYTES
-    unwritten = None if too_large else unwritten_functions(text)
+    unwritten = unwritten_functions(text)
     if unwritten is not None:
         reports: list[FunctionReport] = list(fresh_reports(spec.slots, chosen, unwritten))
     else:
         from .shipped import judged
 
         reports = judged(text, spec.name, chosen, limits)
-    reports = [_stub(r) if r.name in prepared.stubs else r for r in reports]
-    # As written (before stand-ins rename imports), the definitions in effect only.
-    uses = banned_uses(written_program(program), spec.bans.names)
-    reports = [_banned(r, spec.bans.message(uses[r.name])) if r.name in uses else r
-               for r in reports]
-    reports = _with_helper_hints(reports, text)
-    if prepared.missing:
-        reports = [_without_stand_in_frames(r) for r in reports]
+    reports = finish_reports(reports, program, prepared, spec.bans)
     notes = tuple(n for n in (RAN_HERE, hidden_note(spec, chosen)) if n)
     return CodeReport(score=sum(f.score for f in reports),
                       max_score=sum(f.max_score for f in reports), functions=tuple(reports),
