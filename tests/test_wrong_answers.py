@@ -24,8 +24,9 @@ def _bank():
     return load_bank()
 
 
-def _corpus() -> list[dict]:
-    return yaml.safe_load(CORPUS.read_text(encoding="utf-8"))
+def _corpus(path: Path = CORPUS) -> list[dict]:
+    """A corpus of typed answers (also read by tests/test_wrong_answers2.py)."""
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def _variant(entry: dict) -> Variant:

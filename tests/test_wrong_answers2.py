@@ -5,33 +5,16 @@ one is read, never accepted, and named by its misconception (a slip by none)."""
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from pathlib import Path
 
 import pytest
-import yaml
+from test_wrong_answers import SLIP, _bank, _corpus, _variant
 
-from grader.bank import load_bank
 from grader.errors import FormatError
 from grader.grading import grade_raw
-from grader.variants import Variant, generate
 
 CORPUS = Path(__file__).parent / "data" / "wrong_answers2.yaml"
-SLIP = "slip"
-
-
-@functools.lru_cache(maxsize=1)
-def _bank():
-    return load_bank()
-
-
-def _corpus() -> list[dict]:
-    return yaml.safe_load(CORPUS.read_text(encoding="utf-8"))
-
-
-def _variant(entry: dict) -> Variant:
-    return generate(_bank().problems[entry["template"]], entry["seed"], overrides=entry["params"])
 
 
 def _tags(entry: dict) -> set[str]:
@@ -43,7 +26,7 @@ def _id(entry: dict) -> str:
     return f"{entry['template']}-{entry['seed']}-{entry['expect']}-{entry['typed'][:24]}"
 
 
-ENTRIES = _corpus()
+ENTRIES = _corpus(CORPUS)
 
 
 def _param(entry: dict):
