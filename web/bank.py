@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,7 +131,7 @@ def _served_files(app: Flask) -> dict[str, str] | None:
     if files is None and app.extensions.get("stride_bank_digest"):
         latest = published(app)
         if latest is not None and latest.digest == app.extensions["stride_bank_digest"]:
-            files = _stored_files(app, latest.id)
+            files = _stored_files(session_factory(app), latest.id)
     return files
 
 
@@ -160,24 +161,18 @@ def published_bank(sessions, root: Path) -> Bank:
     and otherwise from its stored texts (unpublished edits under `root` never count), or
     `root`'s files when nothing was published yet. Loaded once per version and process.
     """
-    import json
-
     from web.models import BankVersion
 
     with sessions() as session:
         row = session.execute(select(BankVersion.id, BankVersion.digest)
                               .order_by(BankVersion.id.desc()).limit(1)).first()
-        files = bank_files(root)
-        digest = row.digest if row is not None else content_digest(files)
-        if digest in _WORKER_BANKS:
-            return _WORKER_BANKS[digest][0]
-        folder = None
-        if row is None or content_digest(files) == row.digest:
-            bank = load_bank(root)
-        else:
-            stored = json.loads(session.get(BankVersion, row.id).files_json)
-            folder = Path(tempfile.mkdtemp(prefix="stride-bank-"))
-            bank = load_bank(write_files(stored, folder / root.name))
+    # Nothing published yet: the folder as it is (hashed to notice an edit).
+    digest = content_digest(bank_files(root)) if row is None else row.digest
+    if digest in _WORKER_BANKS:
+        return _WORKER_BANKS[digest][0]
+    source, folder = (root, None) if row is None else _version_folder(
+        root, digest, lambda: _stored_files(sessions, row.id))[:2]
+    bank = load_bank(source)
     for _old, old_folder in _WORKER_BANKS.values():  # one version kept: the newest
         if old_folder is not None:
             shutil.rmtree(old_folder, ignore_errors=True)
@@ -238,17 +233,24 @@ def _follow(app: Flask, bank):
 
 def _load_and_swap(app: Flask, latest: Published):
     """Load version `latest` (from PROBLEMS_DIR when its files hash the same) and serve it."""
-    root = _root(app)
-    files = bank_files(root)
-    if content_digest(files) == latest.digest:
-        bank = _load_serving(app, root)
-        _swap(app, bank, latest.digest, None, files)
-        return bank
-    files = _stored_files(app, latest.id)
-    folder = Path(tempfile.mkdtemp(prefix="stride-bank-"))
-    bank = _load_serving(app, write_files(files, folder / root.name))
+    source, folder, files = _version_folder(
+        _root(app), latest.digest, lambda: _stored_files(session_factory(app), latest.id))
+    bank = _load_serving(app, source)
     _swap(app, bank, latest.digest, folder, files)
     return bank
+
+
+def _version_folder(root: Path, digest: str, stored: Callable[[], dict[str, str]]
+                    ) -> tuple[Path, Path | None, dict[str, str]]:
+    """Where version `digest` is read from, its private copy (to remove when it is replaced;
+    None for `root`) and its files: `root` when its files hash the same, else a private copy of
+    the `stored()` texts."""
+    files = bank_files(root)
+    if content_digest(files) == digest:
+        return root, None, files
+    files = stored()
+    folder = Path(tempfile.mkdtemp(prefix="stride-bank-"))
+    return write_files(files, folder / root.name), folder, files
 
 
 def _load_serving(app: Flask, root: Path):
@@ -264,12 +266,12 @@ def _load_serving(app: Flask, root: Path):
         return bank
 
 
-def _stored_files(app: Flask, version_id: int) -> dict[str, str]:
+def _stored_files(sessions, version_id: int) -> dict[str, str]:
     import json
 
     from web.models import BankVersion
 
-    with session_factory(app)() as session:
+    with sessions() as session:
         return json.loads(session.get(BankVersion, version_id).files_json)
 
 
